@@ -1,0 +1,51 @@
+# gpufas — see README.md. `make` builds ./gpufas; `make test` runs every
+# test (installing what they need); `make demo` boots the bundled test
+# guest and opens the live view on it; `make bench` measures.
+
+CC      ?= cc
+NVCC    ?= $(shell command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
+# Travels as one file: these libraries are linked from their static
+# archives; glibc stays dynamic (a static glibc cannot dlopen libcuda).
+STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo
+LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl
+
+CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
+       engine.o config.o signals.o json.o
+OBJS = gpufas.o rescue.o tui.o $(CORE)
+
+all: gpufas
+
+gpufas: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(OBJS) test/unit.o: gpufas.h
+
+test/unit: test/unit.o $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The GPU kernels, built wherever nvcc is: the shared introspection must
+# always compile for the device too.
+kernels.fatbin: kernels.cu introspect.c gpufas.h
+	$(NVCC) -fatbin -O2 -Wno-deprecated-gpu-targets \
+	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+	  -o $@ kernels.cu
+
+deps:
+	test/install-deps.sh
+
+test: deps gpufas test/unit
+	test/run-tests.sh
+
+demo: deps gpufas
+	test/demo.sh
+
+bench: deps gpufas
+	test/bench.sh
+
+clean:
+	rm -f gpufas *.o test/*.o test/unit kernels.fatbin
+
+.PHONY: all deps test demo bench clean

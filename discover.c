@@ -1,0 +1,231 @@
+/* discover.c — attaching to a kernel found in raw RAM, with no
+ * configuration: VMCOREINFO gives the KASLR offset, phys_base and the page
+ * tables; kallsyms (decoded from memory) gives the symbols; the kernel's
+ * own BTF gives every struct layout. A [profile] section in config.ini can
+ * supply or override any of it by hand.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpufas.h"
+
+#define START_KERNEL_MAP 0xffffffff80000000ull
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+#define MAX_CANDIDATES 8
+#define MAX_BTF_SIZE (64u << 20)
+#define UTS_LEN 65 /* __NEW_UTS_LEN + 1: sysname, nodename, release... */
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A symbol from [profile] if given there, else from kallsyms. */
+static int symbol(const struct gf_attach *a, const struct gf_config *cfg,
+		  const char *name, uint64_t *va)
+{
+	if (!config_profile(cfg, name, va))
+		return 0;
+	return a->syms ? symtab_lookup(a->syms, name, va) : -1;
+}
+
+/* Paging from one VMCOREINFO candidate. init_top_pgt lies in the kernel
+ * image, which maps linearly: va - __START_KERNEL_map + phys_base. */
+static int paging_from(struct gf_attach *a, const struct vmcoreinfo *vi)
+{
+	uint64_t pgt;
+	int64_t phys_base, l5 = 0, sme_mask = 0;
+
+	if (vmcoreinfo_hex(vi, "SYMBOL(init_top_pgt)", &pgt) ||
+	    vmcoreinfo_dec(vi, "NUMBER(phys_base)", &phys_base) ||
+	    vmcoreinfo_hex(vi, "KERNELOFFSET", &a->kaslr_offset) ||
+	    vmcoreinfo_get(vi, "OSRELEASE", a->release, sizeof a->release))
+		return -1;
+	vmcoreinfo_dec(vi, "NUMBER(pgtable_l5_enabled)", &l5);
+	vmcoreinfo_dec(vi, "NUMBER(sme_mask)", &sme_mask);
+	a->phys_base = phys_base;
+	a->k.lay.cr3 = pgt - START_KERNEL_MAP + (uint64_t)phys_base;
+	a->k.lay.pt_levels = l5 ? 5 : 4;
+	a->k.lay.pte_mask = PTE_ADDR_MASK & ~(uint64_t)sme_mask;
+	return 0;
+}
+
+/* A candidate is the live kernel's if its page tables lead to a
+ * utsname that holds the same release string. Stale copies from an
+ * earlier boot, or a wrong RAM layout, fail here. */
+static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
+{
+	uint64_t uts;
+	int64_t name_off;
+	char release[UTS_LEN];
+
+	if (paging_from(a, vi) ||
+	    vmcoreinfo_hex(vi, "SYMBOL(init_uts_ns)", &uts) ||
+	    vmcoreinfo_dec(vi, "OFFSET(uts_namespace.name)", &name_off) ||
+	    gf_read(&a->k, uts + (uint64_t)name_off + 2 * UTS_LEN, release,
+		    sizeof release))
+		return -1;
+	release[UTS_LEN - 1] = 0;
+	return strcmp(release, a->release) ? -1 : 0;
+}
+
+static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
+		       char *err, size_t errlen)
+{
+	struct vmcoreinfo *cands = malloc(MAX_CANDIDATES * sizeof *cands);
+	int n, i;
+
+	if (!cands) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n = vmcoreinfo_find(&a->k.mem, cands, MAX_CANDIDATES);
+	for (i = 0; i < n && validate(a, &cands[i]); i++)
+		;
+	if (i < n)
+		*vi = cands[i];
+	else if (n == 0)
+		snprintf(err, errlen, "no Linux kernel found in memory (no "
+			 "VMCOREINFO: not Linux, or the guest is still booting)");
+	else
+		snprintf(err, errlen, "VMCOREINFO found but its page tables do "
+			 "not resolve (wrong machine=/lowmem= for this RAM file?)");
+	free(cands);
+	return i < n ? 0 : -1;
+}
+
+/* The kernel's BTF, copied out of its memory and parsed. */
+static int layout_btf(struct gf_attach *a, const struct gf_config *cfg,
+		      char *err, size_t errlen)
+{
+	uint64_t start, stop;
+	uint8_t *data;
+	int rc;
+
+	if (symbol(a, cfg, "__start_BTF", &start) ||
+	    symbol(a, cfg, "__stop_BTF", &stop))
+		return 1; /* no BTF: the caller falls back on the profile */
+	if (stop <= start || stop - start > MAX_BTF_SIZE) {
+		snprintf(err, errlen, "implausible BTF size %llu",
+			 (unsigned long long)(stop - start));
+		return -1;
+	}
+	if (!(data = malloc(stop - start))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = gf_read(&a->k, start, data, (uint32_t)(stop - start));
+	if (rc)
+		snprintf(err, errlen, "kernel BTF not readable: %s",
+			 gf_strerror(rc));
+	else
+		rc = layout_from_btf(&a->k.lay, data, (uint32_t)(stop - start),
+				     err, errlen);
+	free(data);
+	return rc ? -1 : 0;
+}
+
+/* TIF_SIGPENDING is a macro, absent from BTF and kallsyms, so it comes
+ * from a table of the x86-64 kernels it was checked on: bit 2 from 2.6 up
+ * to 6.17 (arch/x86/include/asm/thread_info.h), bit 1 from 6.18, when x86
+ * moved to asm-generic/thread_info_tif.h. [profile] TIF_SIGPENDING wins. */
+static uint32_t tif_sigpending(const char *release, const struct gf_config *c)
+{
+	unsigned major = 0, minor = 0;
+	uint64_t v;
+
+	if (!config_profile(c, "TIF_SIGPENDING", &v))
+		return (uint32_t)v;
+	sscanf(release, "%u.%u", &major, &minor);
+	return (major > 6 || (major == 6 && minor >= 18)) ? 1 : 2;
+}
+
+/* init_task is pid 0, "swapper/0", with no mm: a cheap proof that the
+ * symbols and offsets agree with the memory. */
+static int check_init_task(const struct gf_kernel *k)
+{
+	char comm[GF_COMM_LEN];
+	int32_t pid;
+	uint64_t mm;
+
+	if (gf_read(k, k->lay.init_task + k->lay.task_pid, &pid, 4) ||
+	    gf_read(k, k->lay.init_task + k->lay.task_comm, comm, sizeof comm) ||
+	    gf_read(k, k->lay.init_task + k->lay.task_mm, &mm, 8))
+		return -1;
+	return pid == 0 && mm == 0 && !strncmp(comm, "swapper", 7) ? 0 : -1;
+}
+
+static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
+			char *err, size_t errlen)
+{
+	uint64_t nr_cpu_ids, totalram;
+	int64_t pages = 0;
+
+	if (symbol(a, cfg, "init_task", &a->k.lay.init_task) ||
+	    symbol(a, cfg, "__per_cpu_offset", &a->k.lay.per_cpu_offset) ||
+	    symbol(a, cfg, "nr_cpu_ids", &nr_cpu_ids) ||
+	    gf_read(&a->k, nr_cpu_ids, &a->k.lay.nr_cpu_ids, 4)) {
+		snprintf(err, errlen, "kernel symbols init_task, __per_cpu_offset "
+			 "or nr_cpu_ids not found (kernel without "
+			 "CONFIG_KALLSYMS_ALL? give them in [profile])");
+		return -1;
+	}
+	if (a->k.lay.nr_cpu_ids == 0 || a->k.lay.nr_cpu_ids > 8192) {
+		snprintf(err, errlen, "implausible nr_cpu_ids %u",
+			 a->k.lay.nr_cpu_ids);
+		return -1;
+	}
+	a->ncpus = a->k.lay.nr_cpu_ids;
+	if (!symbol(a, cfg, "_totalram_pages", &totalram))
+		gf_read(&a->k, totalram, &pages, 8);
+	a->ram_bytes = pages > 0 ? (uint64_t)pages * 4096 : 0;
+	return 0;
+}
+
+int gf_attach(struct gf_attach *a, const struct gf_target *t,
+	      const struct gf_config *cfg, char *err, size_t errlen)
+{
+	struct vmcoreinfo *vi = malloc(sizeof *vi);
+	double t0 = now_ms();
+	int btf;
+
+	memset(a, 0, sizeof *a);
+	a->k.mem = t->mem;
+	a->k.writable = (uint32_t)t->writable;
+	if (!vi) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (find_kernel(a, vi, err, errlen) ||
+	    kallsyms_load(&a->k, vi, &a->syms, err, errlen))
+		goto fail;
+	free(vi);
+	vi = NULL;
+	if ((btf = layout_btf(a, cfg, err, errlen)) < 0 ||
+	    layout_from_profile(&a->k.lay, cfg, btf, err, errlen) ||
+	    read_symbols(a, cfg, err, errlen))
+		goto fail;
+	strcpy(a->layout_source, btf ? "profile" : cfg->nprofile ? "btf+profile" : "btf");
+	a->k.lay.tif_sigpending = tif_sigpending(a->release, cfg);
+	if (check_init_task(&a->k)) {
+		snprintf(err, errlen, "init_task does not look like swapper/0: "
+			 "symbols or offsets do not match this kernel");
+		goto fail;
+	}
+	a->attach_ms = now_ms() - t0;
+	return 0;
+fail:
+	free(vi);
+	gf_detach(a);
+	return -1;
+}
+
+void gf_detach(struct gf_attach *a)
+{
+	symtab_free(a->syms);
+	a->syms = NULL;
+}

@@ -1,0 +1,168 @@
+/* gpufas.c — the command line: which role, which target, which action.
+ *
+ * gpufas watches a Linux system from outside its operating system, by
+ * reading the kernel's own data in the system's RAM, and repairs it by
+ * writing that data (see README.md). This file only parses flags and hands
+ * over to the room that does the work.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpufas.h"
+
+enum action { LIVE, INFO, PS, KILL };
+
+struct options {
+	enum action action;
+	const char *target, *config;
+	int json, threads;
+	struct kill_opts kill;
+	const char *signal;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: gpufas [--target SPEC] [--config FILE] [ACTION]\n"
+"\n"
+"Reads a Linux kernel's data from outside it, from its RAM, and repairs it\n"
+"by writing that data. No action: a live process view of the target.\n"
+"\n"
+"Actions (one-shot rescue commands):\n"
+"  --info              kernel release, KASLR offset, page tables, CPUs, RAM,\n"
+"                      how the layout was found, attach time\n"
+"  --ps                every process: pid, tgid, ppid, state, RSS, threads,\n"
+"                      CPU time, comm (--threads: every thread)\n"
+"  --kill PID          pseudo-send a signal: write it into the guest kernel's\n"
+"                      pending-signal state so that the kernel delivers it\n"
+"    --signal SIG      name or number (default KILL, or [kill] signal)\n"
+"    --dry-run         say what would be written, write nothing\n"
+"    --force           also signal pid 1 or a kernel thread\n"
+"\n"
+"Options:\n"
+"  --target SPEC       vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
+"                      guest's RAM file (memory-backend-file, share=on);\n"
+"                      dump:PATH  an ELF core or a raw RAM copy (read-only)\n"
+"  --config FILE       config.ini: [target] default, [kill] signal, [profile]\n"
+"  --json              machine-readable output for --info and --ps\n"
+"  --threads           --ps lists threads, not processes\n"
+"  --help, --version\n"
+"\n"
+"Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "info", no_argument, NULL, 'i' },
+		{ "ps", no_argument, NULL, 'p' },
+		{ "kill", required_argument, NULL, 'k' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "threads", no_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof *o);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o->target = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'i': o->action = INFO; break;
+		case 'p': o->action = PS; break;
+		case 'k':
+			o->action = KILL;
+			o->kill.pid = (int32_t)strtol(optarg, &end, 10);
+			if (*end || o->kill.pid <= 0) {
+				fprintf(stderr, "gpufas: --kill wants a pid, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 's': o->signal = optarg; break;
+		case 'n': o->kill.dry_run = 1; break;
+		case 'f': o->kill.force = 1; break;
+		case 'j': o->json = 1; break;
+		case 'T': o->threads = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("gpufas %s\n", GPUFAS_VERSION); exit(0);
+		default: return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "gpufas: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* Command line over config over built-in defaults. */
+static int resolve(struct options *o, struct gf_config *cfg)
+{
+	char err[512];
+
+	config_defaults(cfg);
+	if (o->config && config_load(cfg, o->config, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		return 1;
+	}
+	if (!o->target)
+		o->target = cfg->target[0] ? cfg->target : NULL;
+	if (!o->target) {
+		fprintf(stderr, "gpufas: no target: give --target vm:PATH or "
+				"dump:PATH (see --help)\n");
+		return 2;
+	}
+	o->kill.sig = o->signal ? signal_parse(o->signal) : cfg->signal;
+	if (o->kill.sig < 0) {
+		fprintf(stderr, "gpufas: unknown signal '%s'\n", o->signal);
+		return 2;
+	}
+	return 0;
+}
+
+static int run_action(const struct options *o, const struct gf_config *cfg)
+{
+	struct gf_target t;
+	struct gf_attach a;
+	char err[512];
+	int rc;
+
+	if (target_open(&t, o->target, o->action == KILL && !o->kill.dry_run))
+		return 1;
+	if (gf_attach(&a, &t, cfg, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s: %s\n", o->target, err);
+		target_close(&t);
+		return 1;
+	}
+	switch (o->action) {
+	case INFO: rc = rescue_info(&a, o->json); break;
+	case PS: rc = rescue_ps(&a, o->json, o->threads); break;
+	default: rc = rescue_kill(&a, &o->kill); break;
+	}
+	gf_detach(&a);
+	target_close(&t);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct gf_config cfg;
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &o)) || (rc = resolve(&o, &cfg)))
+		return rc;
+	if (o.action == LIVE)
+		return tui_run(o.target, &cfg, 1.0);
+	return run_action(&o, &cfg);
+}

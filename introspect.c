@@ -1,0 +1,531 @@
+/* introspect.c — reading and writing a Linux kernel's data in guest RAM.
+ *
+ * This is the one implementation of the introspection logic: gcc builds it
+ * for the CPU engine, and kernels.cu #includes it for the GPU engine. So it
+ * uses no libc, no recursion and no host-only types: only struct gf_kernel.
+ *
+ * Guest memory is untrusted and live. Every address is translated and
+ * bounds-checked, every list walk is bounded and checks its back links, and
+ * nothing read is cached from one call to the next.
+ */
+#include "gpufas.h"
+
+#define PAGE_SIZE 4096ull
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+#define PTE_PRESENT 0x1ull
+#define PTE_LARGE 0x80ull /* PS bit: 1 GiB page at level 3, 2 MiB at 2 */
+
+/* Bounds for walking lists in guest memory: a kernel with more tasks than
+ * this is beyond what we claim; a longer walk means a cycle. */
+#define MAX_PROCESSES (1u << 20)
+#define MAX_THREADS_PER_PROCESS (1u << 17)
+
+/* Flag and state values from include/linux/sched.h, stable since 4.14. */
+#define PF_KTHREAD 0x00200000u
+#define TASK_REPORT 0x7fu
+#define TASK_IDLE 0x402u
+#define TASK_RTLOCK_WAIT 0x1000u
+#define SIGNAL_GROUP_EXIT 0x4u
+#define SIGKILL 9
+
+/* Reads from RAM that the guest changes under us: volatile, so a compiler
+ * never merges or hoists them, on the host or on the GPU. */
+GF_HD static void copy_volatile(void *dst, const volatile uint8_t *src,
+				uint32_t len)
+{
+	uint8_t *d = (uint8_t *)dst;
+	uint32_t i = 0;
+
+	if ((((uintptr_t)src | (uintptr_t)d) & 7) == 0)
+		for (; i + 8 <= len; i += 8)
+			*(uint64_t *)(d + i) = *(const volatile uint64_t *)(src + i);
+	for (; i < len; i++)
+		d[i] = src[i];
+}
+
+GF_HD static volatile uint8_t *phys_ptr(const struct gf_mem *m, uint64_t pa,
+					uint32_t len)
+{
+	for (uint32_t i = 0; i < m->nranges && i < GF_MAX_RANGES; i++) {
+		const struct gf_range *r = &m->range[i];
+		if (pa >= r->phys && pa - r->phys < r->size &&
+		    len <= r->size - (pa - r->phys))
+			return r->base + (pa - r->phys);
+	}
+	return 0;
+}
+
+GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
+		       uint32_t len)
+{
+	volatile uint8_t *p = phys_ptr(m, pa, len);
+
+	if (!p)
+		return GF_EFAULT;
+	copy_volatile(dst, p, len);
+	return GF_OK;
+}
+
+GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
+			  uint64_t *pa)
+{
+	uint64_t table = k->lay.cr3 & PAGE_MASK;
+	uint32_t levels = k->lay.pt_levels == 5 ? 5 : 4;
+
+	for (uint32_t level = levels; level >= 1; level--) {
+		uint32_t shift = 12 + 9 * (level - 1);
+		uint64_t entry;
+
+		if (gf_phys_read(&k->mem, table + ((va >> shift) & 511) * 8,
+				 &entry, 8))
+			return GF_EFAULT;
+		if (!(entry & PTE_PRESENT))
+			return GF_EFAULT;
+		if ((level == 3 || level == 2) && (entry & PTE_LARGE)) {
+			uint64_t off = va & ((1ull << shift) - 1);
+			*pa = (entry & k->lay.pte_mask & ~((1ull << shift) - 1)) + off;
+			return GF_OK;
+		}
+		table = entry & k->lay.pte_mask;
+	}
+	*pa = table | (va & ~PAGE_MASK);
+	return GF_OK;
+}
+
+/* Translates page by page, since virtually contiguous memory (vmalloc,
+ * per-CPU areas) need not be physically contiguous. */
+GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
+		  uint32_t len)
+{
+	uint8_t *d = (uint8_t *)dst;
+
+	while (len) {
+		uint64_t pa;
+		uint32_t chunk = (uint32_t)(PAGE_SIZE - (va & ~PAGE_MASK));
+		int err;
+
+		if (chunk > len)
+			chunk = len;
+		if ((err = gf_virt_to_phys(k, va, &pa)) ||
+		    (err = gf_phys_read(&k->mem, pa, d, chunk)))
+			return err;
+		va += chunk;
+		d += chunk;
+		len -= chunk;
+	}
+	return GF_OK;
+}
+
+GF_HD static int read_u64(const struct gf_kernel *k, uint64_t va, uint64_t *v)
+{
+	return gf_read(k, va, v, 8);
+}
+
+GF_HD static int read_u32(const struct gf_kernel *k, uint64_t va, uint32_t *v)
+{
+	return gf_read(k, va, v, 4);
+}
+
+/* Writes go through an atomic OR or a plain store of naturally aligned
+ * words, so the guest's CPUs never see a torn value. */
+GF_HD static int phys_or64(const struct gf_kernel *k, uint64_t va,
+			   uint64_t bits)
+{
+	uint64_t pa;
+	volatile uint8_t *p;
+
+	if (!k->writable || (va & 7))
+		return GF_EINVAL;
+	if (gf_virt_to_phys(k, va, &pa) || !(p = phys_ptr(&k->mem, pa, 8)))
+		return GF_EFAULT;
+#ifdef __CUDA_ARCH__
+	atomicOr_system((unsigned long long *)p, (unsigned long long)bits);
+#else
+	__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_SEQ_CST);
+#endif
+	return GF_OK;
+}
+
+GF_HD static int store_u32(const struct gf_kernel *k, uint64_t va,
+			   uint32_t v)
+{
+	uint64_t pa;
+	volatile uint8_t *p;
+
+	if (!k->writable || (va & 3))
+		return GF_EINVAL;
+	if (gf_virt_to_phys(k, va, &pa) || !(p = phys_ptr(&k->mem, pa, 4)))
+		return GF_EFAULT;
+	*(volatile uint32_t *)p = v;
+#ifdef __CUDA_ARCH__
+	__threadfence_system();
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+	return GF_OK;
+}
+
+/* A struct list_head's next, checked against the back link the way
+ * CONFIG_DEBUG_LIST does: next->prev must point at us. */
+GF_HD static int list_next(const struct gf_kernel *k, uint64_t node,
+			   uint64_t *next)
+{
+	uint64_t back;
+	int err;
+
+	if ((err = read_u64(k, node, next)) || (err = read_u64(k, *next + 8, &back)))
+		return err;
+	return back == node ? GF_OK : GF_ECORRUPT;
+}
+
+/* A bounded walk of a circular kernel list: a list longer than `max` is a
+ * cycle that does not pass through its head, i.e. corrupted. */
+struct list_iter {
+	uint64_t head, node;
+	uint32_t seen, max;
+};
+
+GF_HD static struct list_iter list_iter(uint64_t head, uint32_t max)
+{
+	struct list_iter it = { head, head, 0, max };
+	return it;
+}
+
+/* Yields the next node: 1 with *node set, 0 at the end, or an error. */
+GF_HD static int list_step(const struct gf_kernel *k, struct list_iter *it,
+			   uint64_t *node)
+{
+	int err;
+
+	if ((err = list_next(k, it->node, &it->node)))
+		return err;
+	if (it->node == it->head)
+		return 0;
+	if (++it->seen > it->max)
+		return GF_ECORRUPT;
+	*node = it->node;
+	return 1;
+}
+
+/* The letter ps shows, as the kernel's task_state_index() computes it. */
+GF_HD static char state_letter(uint32_t state, uint32_t exit_state)
+{
+	const char letters[] = "RSDTtXZPI";
+	uint32_t s = (state | exit_state) & TASK_REPORT;
+	uint32_t idx = 0;
+
+	if (state == TASK_IDLE)
+		s = TASK_REPORT + 1;
+	else if (state == TASK_RTLOCK_WAIT)
+		s = 2;
+	while (s) {
+		idx++;
+		s >>= 1;
+	}
+	return letters[idx < 9 ? idx : 0];
+}
+
+GF_HD static int read_counter(const struct gf_kernel *k, uint64_t mm,
+			      uint32_t idx, int64_t *value)
+{
+	const struct gf_layout *l = &k->lay;
+	uint64_t base = mm + l->mm_rss_stat + (uint64_t)idx * l->rss_stride;
+	uint64_t counters, off;
+	int64_t sum, part;
+	int32_t cpu_part;
+	int err;
+
+	if (!l->rss_percpu)
+		return read_u64(k, base, (uint64_t *)value);
+	/* percpu_counter_sum(): the shared count plus every CPU's delta */
+	if ((err = read_u64(k, base + l->pcpu_count, (uint64_t *)&sum)) ||
+	    (err = read_u64(k, base + l->pcpu_counters, &counters)))
+		return err;
+	for (uint32_t cpu = 0; cpu < l->nr_cpu_ids; cpu++) {
+		if ((err = read_u64(k, l->per_cpu_offset + 8ull * cpu, &off)) ||
+		    (err = gf_read(k, counters + off, &cpu_part, 4)))
+			return err;
+		part = cpu_part;
+		sum += part;
+	}
+	*value = sum;
+	return GF_OK;
+}
+
+GF_HD static uint64_t rss_pages(const struct gf_kernel *k, uint64_t mm)
+{
+	const uint32_t idx[3] = { k->lay.mm_filepages, k->lay.mm_anonpages,
+				  k->lay.mm_shmempages };
+	int64_t total = 0, v;
+
+	if (!mm)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (read_counter(k, mm, idx[i], &v) == GF_OK && v > 0)
+			total += v;
+	return (uint64_t)total;
+}
+
+/* Fills the per-thread part of a task record. */
+GF_HD static int read_thread(const struct gf_kernel *k, uint64_t task,
+			     struct gf_task *t)
+{
+	const struct gf_layout *l = &k->lay;
+	uint32_t state, exit_state, flags;
+	int err;
+
+	t->addr = task;
+	if ((err = gf_read(k, task + l->task_pid, &t->pid, 4)) ||
+	    (err = gf_read(k, task + l->task_tgid, &t->tgid, 4)) ||
+	    (err = read_u32(k, task + l->task_state, &state)) ||
+	    (err = read_u32(k, task + l->task_exit_state, &exit_state)) ||
+	    (err = read_u32(k, task + l->task_flags, &flags)) ||
+	    (err = read_u64(k, task + l->task_start_time, &t->start_time)) ||
+	    (err = read_u64(k, task + l->task_sum_exec_runtime, &t->cpu_ns)) ||
+	    (err = gf_read(k, task + l->task_comm, t->comm, GF_COMM_LEN)))
+		return err;
+	if (t->pid < 0 || t->tgid < 0)
+		return GF_ECORRUPT;
+	t->comm[GF_COMM_LEN - 1] = 0;
+	t->state = state_letter(state, exit_state);
+	t->kthread = (flags & PF_KTHREAD) != 0;
+	return GF_OK;
+}
+
+/* Fills the process-wide part: parent, threads, resident memory. */
+GF_HD static int read_process(const struct gf_kernel *k, uint64_t task,
+			      uint64_t *signal, struct gf_task *t)
+{
+	const struct gf_layout *l = &k->lay;
+	uint64_t parent, mm;
+	int err;
+
+	if ((err = read_u64(k, task + l->task_real_parent, &parent)) ||
+	    (err = gf_read(k, parent + l->task_tgid, &t->ppid, 4)) ||
+	    (err = read_u64(k, task + l->task_signal, signal)) ||
+	    (err = gf_read(k, *signal + l->signal_nr_threads, &t->threads, 4)) ||
+	    (err = read_u64(k, task + l->task_mm, &mm)))
+		return err;
+	t->rss_pages = rss_pages(k, mm);
+	return GF_OK;
+}
+
+GF_HD static struct list_iter process_iter(const struct gf_kernel *k)
+{
+	return list_iter(k->lay.init_task + k->lay.task_tasks, MAX_PROCESSES);
+}
+
+GF_HD static struct list_iter thread_iter(const struct gf_kernel *k,
+					  uint64_t signal)
+{
+	return list_iter(signal + k->lay.signal_thread_head,
+			 MAX_THREADS_PER_PROCESS);
+}
+
+/* Adds the threads of the process whose signal_struct is `signal`: either
+ * one record each (threads != 0) or one record for the leader with the CPU
+ * time of all of them. */
+GF_HD static int add_threads(const struct gf_kernel *k, uint64_t signal,
+			     int threads, struct gf_task *leader,
+			     struct gf_task *out, uint32_t cap,
+			     uint32_t *count)
+{
+	struct list_iter it = thread_iter(k, signal);
+	uint64_t node, total_ns = 0, dead_ns;
+	int r;
+
+	while ((r = list_step(k, &it, &node)) > 0) {
+		struct gf_task t = *leader;
+		if ((r = read_thread(k, node - k->lay.task_thread_node, &t)))
+			return r;
+		if (t.tgid != leader->tgid)
+			return GF_ECORRUPT;
+		total_ns += t.cpu_ns;
+		if (threads) {
+			if (*count >= cap)
+				return GF_ENOSPC;
+			out[(*count)++] = t;
+		}
+	}
+	if (r < 0 || threads)
+		return r;
+	/* threads that already exited left their time in signal_struct */
+	if ((r = read_u64(k, signal + k->lay.signal_sum_sched_runtime, &dead_ns)))
+		return r;
+	leader->cpu_ns = total_ns + dead_ns;
+	if (*count >= cap)
+		return GF_ENOSPC;
+	out[(*count)++] = *leader;
+	return GF_OK;
+}
+
+/* Lists every process (its thread-group leader) or every thread, from
+ * init_task's tasks list. The idle task (pid 0) is not listed, as in ps. */
+GF_HD int gf_walk_tasks(const struct gf_kernel *k, int threads,
+			struct gf_task *out, uint32_t cap, uint32_t *count)
+{
+	struct list_iter it = process_iter(k);
+	uint64_t node, signal;
+	int r;
+
+	*count = 0;
+	while ((r = list_step(k, &it, &node)) > 0) {
+		uint64_t task = node - k->lay.task_tasks;
+		struct gf_task leader;
+		if ((r = read_thread(k, task, &leader)) ||
+		    (r = read_process(k, task, &signal, &leader)) ||
+		    (r = add_threads(k, signal, threads, &leader, out, cap, count)))
+			return r;
+	}
+	return r;
+}
+
+/* Is `pid` one of the threads on this thread list? 1, 0 or an error. */
+GF_HD static int has_thread(const struct gf_kernel *k, uint64_t signal,
+			    int32_t pid)
+{
+	struct list_iter it = thread_iter(k, signal);
+	uint64_t node;
+	int32_t tid;
+	int r;
+
+	while ((r = list_step(k, &it, &node)) > 0) {
+		if ((r = gf_read(k, node - k->lay.task_thread_node +
+					    k->lay.task_pid, &tid, 4)))
+			return r;
+		if (tid == pid)
+			return 1;
+	}
+	return r;
+}
+
+/* Finds the process that kill(2) would signal for `pid`: the thread group
+ * of the task with that pid. Returns its leader's record. */
+GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
+		       struct gf_task *out)
+{
+	struct list_iter it = process_iter(k);
+	uint64_t node, signal;
+	int r;
+
+	if (pid <= 0)
+		return GF_EINVAL;
+	while ((r = list_step(k, &it, &node)) > 0) {
+		uint64_t task = node - k->lay.task_tasks;
+		if ((r = read_thread(k, task, out)) ||
+		    (r = read_process(k, task, &signal, out)))
+			return r;
+		if (out->tgid == pid)
+			return GF_OK;
+		if (out->threads > 1 && (r = has_thread(k, signal, pid)))
+			return r > 0 ? GF_OK : r;
+	}
+	return r < 0 ? r : GF_ESRCH;
+}
+
+/* Re-reads the task right before a write: the same pid, thread group and
+ * start time, or the pid was reused and we must not touch it. */
+GF_HD static int still_same(const struct gf_kernel *k, const struct gf_task *t)
+{
+	struct gf_task now;
+	int err = read_thread(k, t->addr, &now);
+
+	if (err)
+		return err;
+	if (now.pid != t->pid || now.tgid != t->tgid ||
+	    now.start_time != t->start_time)
+		return GF_ESTALE;
+	return GF_OK;
+}
+
+/* SIGKILL the whole thread group, as complete_signal() does for a fatal
+ * signal: SIGKILL pending in every thread, the group marked as exiting,
+ * then TIF_SIGPENDING in every thread. On its next return to user mode each
+ * thread finds SIGNAL_GROUP_EXIT in get_signal() and calls do_group_exit().
+ * The pending bits go first, so no thread sees the flag without them. */
+GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
+			    int *threads)
+{
+	const struct gf_layout *l = &k->lay;
+	const uint64_t sigkill = 1ull << (SIGKILL - 1);
+	const uint64_t tif = 1ull << l->tif_sigpending;
+	struct list_iter it = thread_iter(k, signal);
+	uint64_t node;
+	int r;
+
+	*threads = 0;
+	while ((r = list_step(k, &it, &node)) > 0) {
+		uint64_t task = node - l->task_thread_node;
+		if ((r = phys_or64(k, task + l->task_pending + l->sigpending_signal,
+				   sigkill)))
+			return r;
+		++*threads;
+	}
+	if (r < 0 ||
+	    (r = store_u32(k, signal + l->signal_group_exit_code, SIGKILL)) ||
+	    (r = store_u32(k, signal + l->signal_group_stop_count, 0)) ||
+	    (r = store_u32(k, signal + l->signal_flags, SIGNAL_GROUP_EXIT)))
+		return r;
+	it = thread_iter(k, signal);
+	while ((r = list_step(k, &it, &node)) > 0)
+		if ((r = phys_or64(k, node - l->task_thread_node + l->task_ti_flags,
+				   tif)))
+			return r;
+	return r;
+}
+
+/* A catchable signal goes to the process's shared pending set; the kernel
+ * delivers a non-realtime signal from the bit alone (collect_signal() finds
+ * no queue entry and reports SI_USER). TIF_SIGPENDING goes to the first
+ * thread that does not block it; if all block it, it stays pending, as it
+ * would after kill(2). *tid is that thread, or 0. */
+GF_HD static int signal_process(const struct gf_kernel *k, uint64_t signal,
+				int sig, int *tid)
+{
+	const struct gf_layout *l = &k->lay;
+	const uint64_t bit = 1ull << (sig - 1);
+	struct list_iter it = thread_iter(k, signal);
+	uint64_t node, blocked, target = 0;
+	int r;
+
+	*tid = 0;
+	while ((r = list_step(k, &it, &node)) > 0) {
+		uint64_t task = node - l->task_thread_node;
+		if ((r = read_u64(k, task + l->task_blocked, &blocked)))
+			return r;
+		if (!(blocked & bit)) {
+			target = task;
+			break;
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((r = phys_or64(k, signal + l->signal_shared_pending +
+				      l->sigpending_signal, bit)))
+		return r;
+	if (!target)
+		return GF_OK;
+	if ((r = gf_read(k, target + l->task_pid, tid, 4)))
+		return r;
+	return phys_or64(k, target + l->task_ti_flags, 1ull << l->tif_sigpending);
+}
+
+/* Pseudo-sends `sig` to the process led by `t` (from gf_find_task): writes
+ * the kernel's own pending-signal state so that the guest kernel delivers
+ * it. For SIGKILL, *result is the number of threads marked; otherwise the
+ * thread chosen to take the signal (0: all block it, left pending). */
+GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
+			 int sig, int *result)
+{
+	uint64_t signal;
+	int err;
+
+	if (sig < 1 || sig > 31)
+		return GF_EINVAL;
+	if ((err = read_u64(k, t->addr + k->lay.task_signal, &signal)) ||
+	    (err = still_same(k, t)))
+		return err;
+	if (sig == SIGKILL)
+		return kill_group(k, signal, result);
+	return signal_process(k, signal, sig, result);
+}

@@ -1,0 +1,259 @@
+/* layout.c — where each field gpufas uses sits in the kernel's structs.
+ *
+ * One table names every field; the kernel's own BTF (parsed with libbpf)
+ * or a [profile] section of config.ini supplies the values under the same
+ * names. Differences between kernel versions are decided from the BTF
+ * types themselves, never from a version number: task_struct.state became
+ * __state in 5.14, mm_struct.rss_stat turned from atomic counters into
+ * percpu_counters in 6.2.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/btf.h>
+
+#include "gpufas.h"
+
+enum kind {
+	MEMBER,  /* "struct.member.member": byte offset in the struct */
+	ENUMVAL, /* "ENUMERATOR": its value */
+	DERIVED, /* computed from other BTF types; by name in a profile */
+};
+
+struct field {
+	const char *names; /* alternatives, separated by '|' */
+	enum kind kind;
+	size_t at;         /* offsetof(struct gf_layout, ...) */
+};
+
+#define AT(m) offsetof(struct gf_layout, m)
+
+static const struct field fields[] = {
+	{ "task_struct.thread_info.flags", MEMBER, AT(task_ti_flags) },
+	{ "task_struct.__state|task_struct.state", MEMBER, AT(task_state) },
+	{ "task_struct.exit_state", MEMBER, AT(task_exit_state) },
+	{ "task_struct.flags", MEMBER, AT(task_flags) },
+	{ "task_struct.tasks", MEMBER, AT(task_tasks) },
+	{ "task_struct.pid", MEMBER, AT(task_pid) },
+	{ "task_struct.tgid", MEMBER, AT(task_tgid) },
+	{ "task_struct.comm", MEMBER, AT(task_comm) },
+	{ "task_struct.mm", MEMBER, AT(task_mm) },
+	{ "task_struct.real_parent", MEMBER, AT(task_real_parent) },
+	{ "task_struct.signal", MEMBER, AT(task_signal) },
+	{ "task_struct.pending", MEMBER, AT(task_pending) },
+	{ "task_struct.blocked", MEMBER, AT(task_blocked) },
+	{ "task_struct.thread_node", MEMBER, AT(task_thread_node) },
+	{ "task_struct.start_time", MEMBER, AT(task_start_time) },
+	{ "task_struct.se.sum_exec_runtime", MEMBER, AT(task_sum_exec_runtime) },
+	{ "signal_struct.thread_head", MEMBER, AT(signal_thread_head) },
+	{ "signal_struct.nr_threads", MEMBER, AT(signal_nr_threads) },
+	{ "signal_struct.shared_pending", MEMBER, AT(signal_shared_pending) },
+	{ "signal_struct.flags", MEMBER, AT(signal_flags) },
+	{ "signal_struct.group_exit_code", MEMBER, AT(signal_group_exit_code) },
+	{ "signal_struct.group_stop_count", MEMBER, AT(signal_group_stop_count) },
+	{ "signal_struct.sum_sched_runtime", MEMBER, AT(signal_sum_sched_runtime) },
+	{ "sigpending.signal", MEMBER, AT(sigpending_signal) },
+	{ "percpu_counter.count", MEMBER, AT(pcpu_count) },
+	{ "percpu_counter.counters", MEMBER, AT(pcpu_counters) },
+	{ "MM_FILEPAGES", ENUMVAL, AT(mm_filepages) },
+	{ "MM_ANONPAGES", ENUMVAL, AT(mm_anonpages) },
+	{ "MM_SHMEMPAGES", ENUMVAL, AT(mm_shmempages) },
+	{ "mm_struct.rss_stat", DERIVED, AT(mm_rss_stat) },
+	{ "rss_stride", DERIVED, AT(rss_stride) },
+	{ "rss_percpu", DERIVED, AT(rss_percpu) },
+};
+
+#define NFIELDS (sizeof fields / sizeof *fields)
+
+static void set(struct gf_layout *l, const struct field *f, uint32_t v)
+{
+	*(uint32_t *)((char *)l + f->at) = v;
+}
+
+/* Copies alternative number `i` of `names` into buf; -1 past the last. */
+static int alternative(const char *names, int i, char *buf, size_t len)
+{
+	const char *p = names, *bar;
+
+	for (; i > 0; i--) {
+		if (!(p = strchr(p, '|')))
+			return -1;
+		p++;
+	}
+	bar = strchr(p, '|');
+	snprintf(buf, len, "%.*s", (int)(bar ? (size_t)(bar - p) : strlen(p)), p);
+	return 0;
+}
+
+/* ---- BTF ---- */
+
+/* Finds `name` among the members of composite type `id`, looking inside
+ * anonymous structs and unions as C does. Adds its bit offset to *bits and
+ * returns its type id, or -1. */
+static int find_member(const struct btf *btf, int id, const char *name,
+		       uint64_t *bits)
+{
+	const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+	const struct btf_member *m;
+
+	if (!t || !btf_is_composite(t))
+		return -1;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mname = btf__name_by_offset(btf, m->name_off);
+		uint64_t inner = 0;
+		int found;
+
+		if (mname && *mname) {
+			if (strcmp(mname, name))
+				continue;
+			*bits += btf_member_bit_offset(t, i);
+			return (int)m->type;
+		}
+		found = find_member(btf, (int)m->type, name, &inner);
+		if (found >= 0) {
+			*bits += btf_member_bit_offset(t, i) + inner;
+			return found;
+		}
+	}
+	return -1;
+}
+
+/* "struct.a.b": the byte offset of a.b in struct, and b's type id. */
+static int member_offset(const struct btf *btf, const char *path,
+			 uint32_t *offset, int *type)
+{
+	char buf[128], *save = NULL, *part;
+	uint64_t bits = 0;
+	int id;
+
+	snprintf(buf, sizeof buf, "%s", path);
+	part = strtok_r(buf, ".", &save);
+	id = btf__find_by_name_kind(btf, part, BTF_KIND_STRUCT);
+	while (id >= 0 && (part = strtok_r(NULL, ".", &save)))
+		id = find_member(btf, id, part, &bits);
+	if (id < 0 || bits % 8)
+		return -1;
+	*offset = (uint32_t)(bits / 8);
+	if (type)
+		*type = id;
+	return 0;
+}
+
+static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
+{
+	uint32_t n = btf__type_cnt(btf);
+
+	for (uint32_t id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_enum *e;
+
+		if (!btf_is_enum(t))
+			continue;
+		e = btf_enum(t);
+		for (int i = 0; i < btf_vlen(t); i++, e++)
+			if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+				*v = (uint32_t)e->val;
+				return 0;
+			}
+	}
+	return -1;
+}
+
+static int btf_field(const struct btf *btf, const struct field *f,
+		     uint32_t *v)
+{
+	char name[128];
+
+	for (int i = 0; !alternative(f->names, i, name, sizeof name); i++)
+		if (f->kind == MEMBER ? !member_offset(btf, name, v, NULL)
+				      : !enum_value(btf, name, v))
+			return 0;
+	return -1;
+}
+
+/* mm_struct.rss_stat: struct mm_rss_stat { atomic_long_t count[]; } up to
+ * 6.1, struct percpu_counter rss_stat[] from 6.2. Told apart by its type. */
+static int btf_rss(const struct btf *btf, struct gf_layout *l)
+{
+	const struct btf_type *t;
+	uint32_t count_off;
+	int type;
+
+	if (member_offset(btf, "mm_struct.rss_stat", &l->mm_rss_stat, &type))
+		return -1;
+	t = btf__type_by_id(btf, btf__resolve_type(btf, type));
+	if (t && btf_is_array(t)) {
+		int elem = btf__resolve_type(btf, btf_array(t)->type);
+		const struct btf_type *e = btf__type_by_id(btf, elem);
+		const char *name = e ? btf__name_by_offset(btf, e->name_off) : NULL;
+		if (!name || strcmp(name, "percpu_counter"))
+			return -1;
+		l->rss_percpu = 1;
+		l->rss_stride = (uint32_t)btf__resolve_size(btf, elem);
+		return 0;
+	}
+	if (member_offset(btf, "mm_rss_stat.count", &count_off, NULL))
+		return -1;
+	l->rss_percpu = 0;
+	l->mm_rss_stat += count_off;
+	l->rss_stride = 8; /* atomic_long_t */
+	return 0;
+}
+
+int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
+		    char *err, size_t errlen)
+{
+	struct btf *btf = btf__new(data, size);
+	int rc = 0;
+
+	if (!btf) {
+		snprintf(err, errlen, "kernel BTF does not parse: %s",
+			 strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < NFIELDS && !rc; i++) {
+		uint32_t v;
+		if (fields[i].kind == DERIVED)
+			continue;
+		if (btf_field(btf, &fields[i], &v)) {
+			snprintf(err, errlen, "kernel BTF has no %s", fields[i].names);
+			rc = -1;
+		} else {
+			set(l, &fields[i], v);
+		}
+	}
+	if (!rc && btf_rss(btf, l)) {
+		snprintf(err, errlen, "kernel BTF: unknown mm_struct.rss_stat type");
+		rc = -1;
+	}
+	btf__free(btf);
+	return rc;
+}
+
+/* ---- [profile] ---- */
+
+/* Overrides fields with values given by hand. With `complete`, every field
+ * must be given (there is no BTF to fall back on). */
+int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
+			int complete, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NFIELDS; i++) {
+		char name[128];
+		uint64_t v;
+		int found = 0;
+
+		for (int a = 0; !found && !alternative(fields[i].names, a, name,
+							sizeof name); a++)
+			found = !config_profile(c, name, &v);
+		if (found) {
+			set(l, &fields[i], (uint32_t)v);
+		} else if (complete) {
+			snprintf(err, errlen, "no BTF and [profile] lacks %s",
+				 fields[i].names);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,156 @@
+/* vmcoreinfo.c — finding and reading the kernel's VMCOREINFO text.
+ *
+ * The kernel writes "OSRELEASE=...\nBUILD-ID=...\nPAGESIZE=...\n..." into a
+ * zeroed page at boot (vmcoreinfo_data) and copies it into an ELF note
+ * (vmcoreinfo_note) for crash dumps. Both start at a fixed place in a page,
+ * so a page-by-page look finds them at once; a full scan is the fallback.
+ * Freed pages may still hold stale or partial copies: only complete ones
+ * are returned, and the caller validates each against the live kernel.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpufas.h"
+
+#define PAGE 4096u
+#define MAGIC "OSRELEASE="
+#define MAGIC_LEN (sizeof MAGIC - 1)
+#define NOTE_TEXT_OFFSET 24 /* Elf64_Nhdr (12) + "VMCOREINFO\0" padded (12) */
+
+static const char *required[] = {
+	"OSRELEASE", "KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(init_top_pgt)",
+};
+
+/* The value of "KEY=value\n" in text, or NULL. */
+static const char *find_key(const char *text, const char *key, size_t *len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *line = text; *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t n = eol ? (size_t)(eol - line) : strlen(line);
+		if (n > klen && !memcmp(line, key, klen) && line[klen] == '=') {
+			*len = n - klen - 1;
+			return line + klen + 1;
+		}
+		if (!eol)
+			break;
+		line = eol + 1;
+	}
+	return NULL;
+}
+
+int vmcoreinfo_get(const struct vmcoreinfo *vi, const char *key, char *val,
+		   size_t vallen)
+{
+	size_t n;
+	const char *v = find_key(vi->text, key, &n);
+
+	if (!v || n >= vallen)
+		return -1;
+	memcpy(val, v, n);
+	val[n] = 0;
+	return 0;
+}
+
+/* SYMBOL() and KERNELOFFSET values are hex without 0x. */
+int vmcoreinfo_hex(const struct vmcoreinfo *vi, const char *key,
+		   uint64_t *out)
+{
+	char buf[32], *end;
+
+	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !buf[0])
+		return -1;
+	*out = strtoull(buf, &end, 16);
+	return *end ? -1 : 0;
+}
+
+/* NUMBER(), OFFSET() and SIZE() values are signed decimal: phys_base is
+ * negative on some boots. */
+int vmcoreinfo_dec(const struct vmcoreinfo *vi, const char *key,
+		   int64_t *out)
+{
+	char buf[32], *end;
+
+	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !buf[0])
+		return -1;
+	*out = strtoll(buf, &end, 10);
+	return *end ? -1 : 0;
+}
+
+/* Complete: NUL-terminated printable lines holding every key we need. */
+int vmcoreinfo_is_complete(const char *text, size_t len)
+{
+	size_t n = strnlen(text, len);
+	struct vmcoreinfo vi;
+
+	if (n == len || n < MAGIC_LEN || memcmp(text, MAGIC, MAGIC_LEN))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((text[i] < 0x20 || text[i] > 0x7e) && text[i] != '\n')
+			return 0;
+	memcpy(vi.text, text, n + 1);
+	for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
+		size_t vlen;
+		if (!find_key(vi.text, required[i], &vlen) || !vlen)
+			return 0;
+	}
+	return 1;
+}
+
+/* Adds the text at `p` if it is complete and not already a candidate. */
+static int consider(const uint8_t *p, size_t avail, uint64_t phys,
+		    struct vmcoreinfo *cands, int n, int max)
+{
+	size_t len = avail < VMCOREINFO_MAX ? avail : VMCOREINFO_MAX;
+
+	if (n >= max || !vmcoreinfo_is_complete((const char *)p, len))
+		return n;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(cands[i].text, (const char *)p))
+			return n;
+	strcpy(cands[n].text, (const char *)p);
+	cands[n].phys = phys;
+	return n + 1;
+}
+
+static int scan_page_starts(const struct gf_range *r, struct vmcoreinfo *c,
+			    int n, int max)
+{
+	static const uint32_t offsets[] = { 0, NOTE_TEXT_OFFSET };
+
+	for (uint64_t off = 0; off + PAGE <= r->size; off += PAGE)
+		for (int i = 0; i < 2; i++) {
+			const uint8_t *p = r->base + off + offsets[i];
+			if (!memcmp(p, MAGIC, MAGIC_LEN))
+				n = consider(p, r->size - off - offsets[i],
+					     r->phys + off + offsets[i], c, n, max);
+		}
+	return n;
+}
+
+static int scan_everywhere(const struct gf_range *r, struct vmcoreinfo *c,
+			   int n, int max)
+{
+	const uint8_t *p = r->base, *end = r->base + r->size;
+
+	while ((p = memmem(p, (size_t)(end - p), MAGIC, MAGIC_LEN))) {
+		n = consider(p, (size_t)(end - p), r->phys + (uint64_t)(p - r->base),
+			     c, n, max);
+		p += MAGIC_LEN;
+	}
+	return n;
+}
+
+/* Fills up to `max` distinct complete candidates; returns how many. */
+int vmcoreinfo_find(const struct gf_mem *m, struct vmcoreinfo *cands, int max)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < m->nranges; i++)
+		n = scan_page_starts(&m->range[i], cands, n, max);
+	for (uint32_t i = 0; i < m->nranges && n == 0; i++)
+		n = scan_everywhere(&m->range[i], cands, n, max);
+	return n;
+}
