@@ -83,7 +83,11 @@ static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	n = vmcoreinfo_find(&a->k.mem, cands, MAX_CANDIDATES);
+	/* The first copy is almost always the live one: look for more only
+	 * when it fails to validate. */
+	n = vmcoreinfo_find(&a->k.mem, cands, 1);
+	if (n == 1 && validate(a, &cands[0]))
+		n = vmcoreinfo_find(&a->k.mem, cands, MAX_CANDIDATES);
 	for (i = 0; i < n && validate(a, &cands[i]); i++)
 		;
 	if (i < n)

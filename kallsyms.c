@@ -20,7 +20,7 @@
 #define MAX_SYMS (1u << 21)
 #define MAX_NAME 512
 #define TOKEN_TABLE_MAX 65536u
-#define WINDOW 65536u
+#define CHUNK (256u << 10)
 
 struct gf_symtab {
 	uint32_t count, mask;
@@ -30,29 +30,37 @@ struct gf_symtab {
 	uint32_t *slot;    /* hash table of index + 1 */
 };
 
-/* A forward reader over kernel virtual memory, a window at a time. */
-struct cursor {
+/* The names table, copied out of guest memory as the decoding goes: its
+ * length is known only once every name has been read. */
+struct names {
 	const struct gf_kernel *k;
-	uint64_t va, win_va;
-	uint32_t win_len;
-	uint8_t win[WINDOW];
+	uint64_t va;
+	uint8_t *buf;
+	size_t len, cap, pos;
 };
 
-static int cursor_byte(struct cursor *c, uint8_t *b)
+/* Makes n more bytes available at pos; -1 if guest memory ends first. */
+static int names_need(struct names *r, size_t n)
 {
-	if (c->va < c->win_va || c->va >= c->win_va + c->win_len) {
-		/* read up to the next page boundary at least, a window at most */
-		c->win_va = c->va;
-		c->win_len = WINDOW - (uint32_t)(c->va & 4095);
-		if (gf_read(c->k, c->win_va, c->win, c->win_len)) {
-			c->win_len = 4096 - (uint32_t)(c->va & 4095);
-			if (gf_read(c->k, c->win_va, c->win, c->win_len)) {
-				c->win_len = 0;
+	while (r->len - r->pos < n) {
+		size_t chunk = CHUNK - ((r->va + r->len) & 4095);
+		if (r->len + chunk > r->cap) {
+			uint8_t *bigger = realloc(r->buf, r->cap * 2 + CHUNK);
+			if (!bigger)
 				return -1;
-			}
+			r->buf = bigger;
+			r->cap = r->cap * 2 + CHUNK;
 		}
+		/* near the end of the table a page may be unmapped: go on
+		 * page by page there */
+		if (gf_read(r->k, r->va + r->len, r->buf + r->len, (uint32_t)chunk)) {
+			chunk = 4096 - ((r->va + r->len) & 4095);
+			if (gf_read(r->k, r->va + r->len, r->buf + r->len,
+				    (uint32_t)chunk))
+				return -1;
+		}
+		r->len += chunk;
 	}
-	*b = c->win[c->va++ - c->win_va];
 	return 0;
 }
 
@@ -61,6 +69,7 @@ struct tables {
 	uint16_t token_index[256];
 	char token_table[TOKEN_TABLE_MAX];
 	uint32_t token_len;
+	uint8_t tok_len[256]; /* strlen of each token, checked once */
 	int32_t *offsets;
 	uint64_t relative_base, offsets_va, names_va;
 };
@@ -71,6 +80,20 @@ static int sym(const struct vmcoreinfo *vi, const char *name, uint64_t *va)
 
 	snprintf(key, sizeof key, "SYMBOL(%s)", name);
 	return vmcoreinfo_hex(vi, key, va);
+}
+
+/* Each of the 256 tokens must end inside the table, and be short. */
+static int measure_tokens(struct tables *t)
+{
+	for (int i = 0; i < 256; i++) {
+		uint32_t at = t->token_index[i], n = 0;
+		while (at + n < t->token_len && t->token_table[at + n] && n < 255)
+			n++;
+		if (at + n >= t->token_len || t->token_table[at + n])
+			return -1;
+		t->tok_len[i] = (uint8_t)n;
+	}
+	return 0;
 }
 
 static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
@@ -101,8 +124,12 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	t->token_len = TOKEN_TABLE_MAX - (uint32_t)(tt_va & 4095);
 	while (t->token_len && gf_read(k, tt_va, t->token_table, t->token_len))
 		t->token_len = t->token_len > 4096 ? t->token_len - 4096 : 0;
+	if (measure_tokens(t)) {
+		snprintf(err, errlen, "kallsyms: corrupt token table");
+		return -1;
+	}
 	t->offsets = malloc((size_t)t->num * 4);
-	if (!t->offsets || !t->token_len ||
+	if (!t->offsets ||
 	    gf_read(k, t->offsets_va, t->offsets, t->num * 4)) {
 		snprintf(err, errlen, "kallsyms tables are not readable");
 		return -1;
@@ -110,35 +137,36 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	return 0;
 }
 
-/* Expands one compressed name; returns 0, or -1 on a corrupt entry. */
-static int expand_name(struct cursor *c, const struct tables *t, char *out)
+/* Expands the next compressed name into out; returns its length
+ * (type letter included), or -1 on a corrupt entry. */
+static int expand_name(struct names *r, const struct tables *t, char *out)
 {
-	uint8_t b, hi;
 	uint32_t len, n = 0;
+	const uint8_t *p;
 
-	if (cursor_byte(c, &b))
+	if (names_need(r, 1))
 		return -1;
-	len = b;
+	len = r->buf[r->pos];
 	if (len & 0x80) {
-		if (cursor_byte(c, &hi))
+		if (names_need(r, 2))
 			return -1;
-		len = (len & 0x7f) | ((uint32_t)hi << 7);
+		len = (len & 0x7f) | ((uint32_t)r->buf[r->pos + 1] << 7);
+		r->pos++;
 	}
+	r->pos++;
+	if (len == 0 || names_need(r, len))
+		return -1;
+	p = r->buf + r->pos;
 	for (uint32_t i = 0; i < len; i++) {
-		if (cursor_byte(c, &b))
+		uint32_t tl = t->tok_len[p[i]];
+		if (n + tl >= MAX_NAME)
 			return -1;
-		for (uint32_t at = t->token_index[b];; at++) {
-			if (at >= t->token_len)
-				return -1;
-			if (!t->token_table[at])
-				break;
-			if (n >= MAX_NAME - 1)
-				return -1;
-			out[n++] = t->token_table[at];
-		}
+		memcpy(out + n, t->token_table + t->token_index[p[i]], tl);
+		n += tl;
 	}
+	r->pos += len;
 	out[n] = 0;
-	return n ? 0 : -1;
+	return n ? (int)n : -1;
 }
 
 /* The rules, newest last:
@@ -230,28 +258,19 @@ static struct gf_symtab *symtab_alloc(uint32_t num)
 static int decode_names(const struct gf_kernel *k, const struct tables *t,
 			struct gf_symtab *s)
 {
-	struct cursor *c = malloc(sizeof *c);
+	struct names r = { .k = k, .va = t->names_va };
 	size_t used = 0, cap = (size_t)t->num * 24;
 	char name[MAX_NAME];
-	int err = 0;
+	int len, err = 0;
 
-	s->names = malloc(cap);
-	if (!c || !s->names) {
-		free(c);
+	if (!(s->names = malloc(cap)))
 		return -1;
-	}
-	c->k = k;
-	c->va = t->names_va;
-	c->win_len = 0;
-	c->win_va = 0;
-	for (uint32_t i = 0; i < t->num && !err; i++) {
-		size_t len;
-		if (expand_name(c, t, name)) {
+	for (uint32_t i = 0; i < t->num; i++) {
+		if ((len = expand_name(&r, t, name)) < 0) {
 			err = -1;
 			break;
 		}
-		len = strlen(name + 1) + 1;
-		if (used + len > cap) {
+		if (used + (size_t)len > cap) {
 			char *bigger = realloc(s->names, cap * 2);
 			if (!bigger) {
 				err = -1;
@@ -260,12 +279,12 @@ static int decode_names(const struct gf_kernel *k, const struct tables *t,
 			s->names = bigger;
 			cap *= 2;
 		}
-		memcpy(s->names + used, name + 1, len);
+		memcpy(s->names + used, name + 1, (size_t)len); /* NUL included */
 		s->name_at[i] = (uint32_t)used;
-		used += len;
+		used += (size_t)len;
 		s->count++;
 	}
-	free(c);
+	free(r.buf);
 	return err;
 }
 

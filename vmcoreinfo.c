@@ -115,18 +115,22 @@ static int consider(const uint8_t *p, size_t avail, uint64_t phys,
 	return n + 1;
 }
 
+/* From the top down: the kernel allocates both copies early in boot, when
+ * the page allocator hands out the highest free pages first. */
 static int scan_page_starts(const struct gf_range *r, struct vmcoreinfo *c,
 			    int n, int max)
 {
 	static const uint32_t offsets[] = { 0, NOTE_TEXT_OFFSET };
 
-	for (uint64_t off = 0; off + PAGE <= r->size; off += PAGE)
+	for (uint64_t off = r->size & ~(uint64_t)(PAGE - 1); off >= PAGE && n < max;) {
+		off -= PAGE;
 		for (int i = 0; i < 2; i++) {
 			const uint8_t *p = r->base + off + offsets[i];
 			if (!memcmp(p, MAGIC, MAGIC_LEN))
 				n = consider(p, r->size - off - offsets[i],
 					     r->phys + off + offsets[i], c, n, max);
 		}
+	}
 	return n;
 }
 
@@ -135,7 +139,7 @@ static int scan_everywhere(const struct gf_range *r, struct vmcoreinfo *c,
 {
 	const uint8_t *p = r->base, *end = r->base + r->size;
 
-	while ((p = memmem(p, (size_t)(end - p), MAGIC, MAGIC_LEN))) {
+	while (n < max && (p = memmem(p, (size_t)(end - p), MAGIC, MAGIC_LEN))) {
 		n = consider(p, (size_t)(end - p), r->phys + (uint64_t)(p - r->base),
 			     c, n, max);
 		p += MAGIC_LEN;
@@ -148,8 +152,8 @@ int vmcoreinfo_find(const struct gf_mem *m, struct vmcoreinfo *cands, int max)
 {
 	int n = 0;
 
-	for (uint32_t i = 0; i < m->nranges; i++)
-		n = scan_page_starts(&m->range[i], cands, n, max);
+	for (uint32_t i = m->nranges; i > 0 && n < max; i--)
+		n = scan_page_starts(&m->range[i - 1], cands, n, max);
 	for (uint32_t i = 0; i < m->nranges && n == 0; i++)
 		n = scan_everywhere(&m->range[i], cands, n, max);
 	return n;
