@@ -438,13 +438,24 @@ GF_HD static int still_same(const struct gf_kernel *k, const struct gf_task *t)
 	return GF_OK;
 }
 
+/* Every thread we write to must still belong to the group we looked up:
+ * a signal_struct freed and reused in between would lead elsewhere. */
+GF_HD static int same_group(const struct gf_kernel *k, uint64_t task,
+			    int32_t tgid)
+{
+	int32_t now;
+	int err = gf_read(k, task + k->lay.task_tgid, &now, 4);
+
+	return err ? err : now == tgid ? GF_OK : GF_ESTALE;
+}
+
 /* SIGKILL the whole thread group, as complete_signal() does for a fatal
  * signal: SIGKILL pending in every thread, the group marked as exiting,
  * then TIF_SIGPENDING in every thread. On its next return to user mode each
  * thread finds SIGNAL_GROUP_EXIT in get_signal() and calls do_group_exit().
  * The pending bits go first, so no thread sees the flag without them. */
 GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
-			    int *threads)
+			    int32_t tgid, int *threads)
 {
 	const struct gf_layout *l = &k->lay;
 	const uint64_t sigkill = 1ull << (SIGKILL - 1);
@@ -456,7 +467,8 @@ GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
 	*threads = 0;
 	while ((r = list_step(k, &it, &node)) > 0) {
 		uint64_t task = node - l->task_thread_node;
-		if ((r = phys_or64(k, task + l->task_pending + l->sigpending_signal,
+		if ((r = same_group(k, task, tgid)) ||
+		    (r = phys_or64(k, task + l->task_pending + l->sigpending_signal,
 				   sigkill)))
 			return r;
 		++*threads;
@@ -468,7 +480,8 @@ GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
 		return r;
 	it = thread_iter(k, signal);
 	while ((r = list_step(k, &it, &node)) > 0)
-		if ((r = phys_or64(k, node - l->task_thread_node + l->task_ti_flags,
+		if ((r = same_group(k, node - l->task_thread_node, tgid)) ||
+		    (r = phys_or64(k, node - l->task_thread_node + l->task_ti_flags,
 				   tif)))
 			return r;
 	return r;
@@ -480,7 +493,7 @@ GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
  * thread that does not block it; if all block it, it stays pending, as it
  * would after kill(2). *tid is that thread, or 0. */
 GF_HD static int signal_process(const struct gf_kernel *k, uint64_t signal,
-				int sig, int *tid)
+				int32_t tgid, int sig, int *tid)
 {
 	const struct gf_layout *l = &k->lay;
 	const uint64_t bit = 1ull << (sig - 1);
@@ -491,7 +504,8 @@ GF_HD static int signal_process(const struct gf_kernel *k, uint64_t signal,
 	*tid = 0;
 	while ((r = list_step(k, &it, &node)) > 0) {
 		uint64_t task = node - l->task_thread_node;
-		if ((r = read_u64(k, task + l->task_blocked, &blocked)))
+		if ((r = same_group(k, task, tgid)) ||
+		    (r = read_u64(k, task + l->task_blocked, &blocked)))
 			return r;
 		if (!(blocked & bit)) {
 			target = task;
@@ -526,6 +540,6 @@ GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 	    (err = still_same(k, t)))
 		return err;
 	if (sig == SIGKILL)
-		return kill_group(k, signal, result);
-	return signal_process(k, signal, sig, result);
+		return kill_group(k, signal, t->tgid, result);
+	return signal_process(k, signal, t->tgid, sig, result);
 }
