@@ -5,6 +5,7 @@
  *   [profile] NAME = VALUE           symbols, offsets and constants by hand,
  *                                    for kernels without BTF (see layout.c)
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +35,30 @@ static int fail(struct parse_state *ps, const char *what, const char *value)
 	return 0;
 }
 
+/* Decimal, or hex with 0x: no sign, no octal, nothing left over. */
+static int parse_number(const char *s, uint64_t *v)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]) || (hex && !isxdigit((unsigned char)s[2])))
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, hex ? 16 : 10);
+	return errno || *end ? -1 : 0;
+}
+
 static int add_profile(struct parse_state *ps, const char *key,
 		       const char *value)
 {
 	struct gf_config *c = ps->c;
 	struct gf_profile_entry *e;
-	char *end;
 
 	if (c->nprofile == GF_MAX_PROFILE || strlen(key) >= sizeof e->key)
 		return fail(ps, "too many or too long [profile] keys at", key);
 	e = &c->profile[c->nprofile];
-	errno = 0;
-	e->value = strtoull(value, &end, 0);
-	if (errno || end == value || *end)
-		return fail(ps, "[profile] wants a number, not", value);
+	if (parse_number(value, &e->value))
+		return fail(ps, "[profile] wants a decimal or 0x number, not", value);
 	strcpy(e->key, key);
 	c->nprofile++;
 	return 1;

@@ -21,7 +21,7 @@ const char *gf_strerror(int err)
 	case GF_ECORRUPT: return "kernel data inconsistent (corrupted task list?)";
 	case GF_ENOSPC:   return "too many tasks";
 	case GF_ESRCH:    return "no such process";
-	case GF_ESTALE:   return "task changed before the write; nothing written";
+	case GF_ESTALE:   return "the task changed under us (pid reused, or exiting)";
 	case GF_EINVAL:   return "invalid argument";
 	default:          return "unknown error";
 	}

@@ -20,11 +20,15 @@
 #define MAX_PROCESSES (1u << 20)
 #define MAX_THREADS_PER_PROCESS (1u << 17)
 
-/* Flag and state values from include/linux/sched.h, stable since 4.14. */
+/* Flag and state values from include/linux/sched.h: the same from 4.14 to
+ * 6.12, but for TASK_RTLOCK_WAIT (5.15) and TASK_FROZEN (6.1), which
+ * older kernels never set. */
 #define PF_KTHREAD 0x00200000u
 #define TASK_REPORT 0x7fu
+#define TASK_UNINTERRUPTIBLE 0x2u
 #define TASK_IDLE 0x402u
 #define TASK_RTLOCK_WAIT 0x1000u
+#define TASK_FROZEN 0x8000u
 #define SIGNAL_GROUP_EXIT 0x4u
 #define SIGKILL 9
 
@@ -71,7 +75,11 @@ GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
 {
 	uint64_t table = k->lay.cr3 & PAGE_MASK;
 	uint32_t levels = k->lay.pt_levels == 5 ? 5 : 4;
+	uint32_t unused = levels == 5 ? 7 : 16; /* bits above the top index */
 
+	/* a non-canonical address faults on x86: bits 63..47 (56) agree */
+	if ((uint64_t)((int64_t)(va << unused) >> unused) != va)
+		return GF_EFAULT;
 	for (uint32_t level = levels; level >= 1; level--) {
 		uint32_t shift = 12 + 9 * (level - 1);
 		uint64_t entry;
@@ -99,6 +107,8 @@ GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
 {
 	uint8_t *d = (uint8_t *)dst;
 
+	if (va + len < va)
+		return GF_EFAULT;
 	while (len) {
 		uint64_t pa;
 		uint32_t chunk = (uint32_t)(PAGE_SIZE - (va & ~PAGE_MASK));
@@ -207,17 +217,18 @@ GF_HD static int list_step(const struct gf_kernel *k, struct list_iter *it,
 	return 1;
 }
 
-/* The letter ps shows, as the kernel's task_state_index() computes it. */
+/* The letter ps shows, as the kernel's __task_state_index() computes it:
+ * idle kernel threads as I, frozen and rtlock-waiting tasks as D. */
 GF_HD static char state_letter(uint32_t state, uint32_t exit_state)
 {
 	const char letters[] = "RSDTtXZPI";
 	uint32_t s = (state | exit_state) & TASK_REPORT;
 	uint32_t idx = 0;
 
-	if (state == TASK_IDLE)
+	if ((state & TASK_IDLE) == TASK_IDLE)
 		s = TASK_REPORT + 1;
-	else if (state == TASK_RTLOCK_WAIT)
-		s = 2;
+	if (state & (TASK_RTLOCK_WAIT | TASK_FROZEN))
+		s = TASK_UNINTERRUPTIBLE;
 	while (s) {
 		idx++;
 		s >>= 1;
@@ -449,42 +460,55 @@ GF_HD static int same_group(const struct gf_kernel *k, uint64_t task,
 	return err ? err : now == tgid ? GF_OK : GF_ESTALE;
 }
 
-/* SIGKILL the whole thread group, as complete_signal() does for a fatal
- * signal: SIGKILL pending in every thread, the group marked as exiting,
- * then TIF_SIGPENDING in every thread. On its next return to user mode each
- * thread finds SIGNAL_GROUP_EXIT in get_signal() and calls do_group_exit().
- * The pending bits go first, so no thread sees the flag without them. */
-GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
-			    int32_t tgid, int *threads)
+/* ORs `bits` into the word at `offset` in every thread of the group, each
+ * checked to belong to it first; *threads counts them. With bits == 0 it
+ * writes nothing: a dry walk that proves the whole list sound. */
+GF_HD static int or_threads(const struct gf_kernel *k, uint64_t signal,
+			    int32_t tgid, uint32_t offset, uint64_t bits,
+			    int *threads)
 {
-	const struct gf_layout *l = &k->lay;
-	const uint64_t sigkill = 1ull << (SIGKILL - 1);
-	const uint64_t tif = 1ull << l->tif_sigpending;
 	struct list_iter it = thread_iter(k, signal);
 	uint64_t node;
 	int r;
 
 	*threads = 0;
 	while ((r = list_step(k, &it, &node)) > 0) {
-		uint64_t task = node - l->task_thread_node;
+		uint64_t task = node - k->lay.task_thread_node;
 		if ((r = same_group(k, task, tgid)) ||
-		    (r = phys_or64(k, task + l->task_pending + l->sigpending_signal,
-				   sigkill)))
+		    (bits && (r = phys_or64(k, task + offset, bits))))
 			return r;
 		++*threads;
 	}
-	if (r < 0 ||
-	    (r = store_u32(k, signal + l->signal_group_exit_code, SIGKILL)) ||
-	    (r = store_u32(k, signal + l->signal_group_stop_count, 0)) ||
-	    (r = store_u32(k, signal + l->signal_flags, SIGNAL_GROUP_EXIT)))
-		return r;
-	it = thread_iter(k, signal);
-	while ((r = list_step(k, &it, &node)) > 0)
-		if ((r = same_group(k, node - l->task_thread_node, tgid)) ||
-		    (r = phys_or64(k, node - l->task_thread_node + l->task_ti_flags,
-				   tif)))
-			return r;
 	return r;
+}
+
+/* SIGKILL the whole thread group, as complete_signal() does for a fatal
+ * signal: SIGKILL pending in every thread, the group marked as exiting,
+ * then TIF_SIGPENDING in every thread. On its next return to user mode each
+ * thread finds SIGNAL_GROUP_EXIT in get_signal() and calls do_group_exit().
+ * The list is walked once without writing, so that a broken one leaves the
+ * process untouched; the pending bits go before the flags, so no thread
+ * sees TIF_SIGPENDING without them. */
+GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
+			    int32_t tgid, int *threads)
+{
+	const struct gf_layout *l = &k->lay;
+	uint32_t flags;
+	int r;
+
+	if ((r = or_threads(k, signal, tgid, 0, 0, threads)) ||
+	    (r = or_threads(k, signal, tgid, l->task_pending + l->sigpending_signal,
+			    1ull << (SIGKILL - 1), threads)) ||
+	    (r = read_u32(k, signal + l->signal_flags, &flags)))
+		return r;
+	/* a group exit already under way keeps its exit code, as in the kernel */
+	if (!(flags & SIGNAL_GROUP_EXIT) &&
+	    ((r = store_u32(k, signal + l->signal_group_exit_code, SIGKILL)) ||
+	     (r = store_u32(k, signal + l->signal_group_stop_count, 0)) ||
+	     (r = store_u32(k, signal + l->signal_flags, SIGNAL_GROUP_EXIT))))
+		return r;
+	return or_threads(k, signal, tgid, l->task_ti_flags,
+			  1ull << l->tif_sigpending, threads);
 }
 
 /* A catchable signal goes to the process's shared pending set; the kernel

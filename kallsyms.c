@@ -21,6 +21,7 @@
 #define MAX_NAME 512
 #define TOKEN_TABLE_MAX 65536u
 #define CHUNK (256u << 10)
+#define MAX_NAMES_TABLE (64u << 20) /* real ones are 1-3 MiB */
 
 struct gf_symtab {
 	uint32_t count, mask;
@@ -44,6 +45,8 @@ static int names_need(struct names *r, size_t n)
 {
 	while (r->len - r->pos < n) {
 		size_t chunk = CHUNK - ((r->va + r->len) & 4095);
+		if (r->len + chunk > MAX_NAMES_TABLE)
+			return -1;
 		if (r->len + chunk > r->cap) {
 			uint8_t *bigger = realloc(r->buf, r->cap * 2 + CHUNK);
 			if (!bigger)

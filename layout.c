@@ -247,6 +247,11 @@ int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 		for (int a = 0; !found && !alternative(fields[i].names, a, name,
 							sizeof name); a++)
 			found = !config_profile(c, name, &v);
+		if (found && v > UINT32_MAX) {
+			snprintf(err, errlen, "[profile] %s = %llu is too large", name,
+				 (unsigned long long)v);
+			return -1;
+		}
 		if (found) {
 			set(l, &fields[i], (uint32_t)v);
 		} else if (complete) {

@@ -131,7 +131,11 @@ static int map_file(struct gf_target *t, const char *path, int writable)
 		fprintf(stderr, "gpufas: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 4096) {
+	if (fstat(t->fd, &st)) {
+		fprintf(stderr, "gpufas: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 4096) {
 		fprintf(stderr, "gpufas: %s: not a RAM file or dump (%s)\n",
 			path, S_ISREG(st.st_mode) ? "too small" : "not a file");
 		return -1;

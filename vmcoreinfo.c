@@ -7,6 +7,8 @@
  * Freed pages may still hold stale or partial copies: only complete ones
  * are returned, and the caller validates each against the live kernel.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +62,11 @@ int vmcoreinfo_hex(const struct vmcoreinfo *vi, const char *key,
 {
 	char buf[32], *end;
 
-	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !buf[0])
+	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !isxdigit((unsigned char)buf[0]))
 		return -1;
+	errno = 0;
 	*out = strtoull(buf, &end, 16);
-	return *end ? -1 : 0;
+	return *end || errno ? -1 : 0;
 }
 
 /* NUMBER(), OFFSET() and SIZE() values are signed decimal: phys_base is
@@ -75,25 +78,25 @@ int vmcoreinfo_dec(const struct vmcoreinfo *vi, const char *key,
 
 	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !buf[0])
 		return -1;
+	errno = 0;
 	*out = strtoll(buf, &end, 10);
-	return *end ? -1 : 0;
+	return *end || errno ? -1 : 0;
 }
 
 /* Complete: NUL-terminated printable lines holding every key we need. */
 int vmcoreinfo_is_complete(const char *text, size_t len)
 {
 	size_t n = strnlen(text, len);
-	struct vmcoreinfo vi;
 
-	if (n == len || n < MAGIC_LEN || memcmp(text, MAGIC, MAGIC_LEN))
+	if (n == len || n > VMCOREINFO_MAX || n < MAGIC_LEN ||
+	    memcmp(text, MAGIC, MAGIC_LEN))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if ((text[i] < 0x20 || text[i] > 0x7e) && text[i] != '\n')
 			return 0;
-	memcpy(vi.text, text, n + 1);
 	for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
 		size_t vlen;
-		if (!find_key(vi.text, required[i], &vlen) || !vlen)
+		if (!find_key(text, required[i], &vlen) || !vlen)
 			return 0;
 	}
 	return 1;
