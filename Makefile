@@ -20,9 +20,12 @@ all: gpufas
 gpufas: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(OBJS) test/unit.o: gpufas.h
+$(OBJS) test/unit.o test/bench.o: gpufas.h
 
 test/unit: test/unit.o $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test/bench: test/bench.o $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The GPU kernels, built wherever nvcc is: the shared introspection must
@@ -36,16 +39,20 @@ kernels.fatbin: kernels.cu introspect.c gpufas.h
 deps:
 	test/install-deps.sh
 
-test: deps gpufas test/unit
+# Each of these installs what it needs first, then builds with it.
+test: deps
+	$(MAKE) gpufas test/unit
 	test/run-tests.sh
 
-demo: deps gpufas
+demo: deps
+	$(MAKE) gpufas
 	test/demo.sh
 
-bench: deps gpufas
-	test/bench.sh
+bench: deps
+	$(MAKE) gpufas test/bench
+	python3 test/bench.py
 
 clean:
-	rm -f gpufas *.o test/*.o test/unit kernels.fatbin
+	rm -f gpufas *.o test/*.o test/unit test/bench kernels.fatbin
 
 .PHONY: all deps test demo bench clean

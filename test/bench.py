@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""make bench: attach and snapshot times on a live guest with 1 000 threads.
+
+Boots the Debian 6.12 test guest (512 MiB, 2 vCPUs, TCG) with a sleeper of
+1 000 threads, then measures on this machine, in one run:
+  - gpufas in-process (test/bench): attach (kernel discovery from raw RAM)
+    and one full snapshot of every thread / every process;
+  - the whole `gpufas --ps --threads` command, process start included;
+  - the baseline: procps `ps -eL` listing the same columns from this
+    machine's own /proc, with a host process of 1 000 threads running.
+Prints a Markdown table (min / median / max over the runs) for the README.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from guest import Guest
+
+TOP = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get('BENCH_RUNS', '50'))
+PS_COLUMNS = 'pid,tid,ppid,stat,rss,nlwp,time,comm'
+
+
+def wall_ms(argv, runs):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def row(name, times, tasks=''):
+    times = sorted(times)
+    return (f'| {name} | {tasks} | {times[0]:.3f} | {statistics.median(times):.3f} '
+            f'| {times[-1]:.3f} |')
+
+
+def in_process(target):
+    """test/bench's lines: NAME runs N min X median Y max Z ms [tasks T]."""
+    out = subprocess.run([str(TOP / 'test/bench'), target, str(RUNS)], check=True,
+                         capture_output=True, text=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        name, rest = line[:20].strip(), line[20:].split()
+        rows[name] = (float(rest[3]), float(rest[5]), float(rest[7]),
+                      rest[10] if len(rest) > 10 else '')
+    return rows
+
+
+def host_threads_process(n):
+    """A process of n sleeping threads on this machine, for the baseline."""
+    exe = TOP / 'test/out/sleeper-host'
+    exe.parent.mkdir(exist_ok=True)
+    subprocess.run(['gcc', '-O2', '-pthread', '-o', str(exe), str(TOP / 'test/guest/sleeper.c')],
+                   check=True)
+    p = subprocess.Popen([str(exe), str(n)], stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()  # "sleeper ready pid=..."
+    return p
+
+
+def main():
+    with Guest('6.12') as g:
+        g.boot()
+        g.wait_ready(g.spawn('sleeper 1000'), timeout=120)
+        time.sleep(2)  # let the guest settle: its vCPUs idle, as a hung box's would not
+        target = f'vm:{g.ram_path}'
+        rows = in_process(target)
+        cmd = wall_ms([str(TOP / 'gpufas'), '--target', target, '--ps', '--threads'], RUNS)
+        ntasks = rows['snapshot threads'][3]
+    host = host_threads_process(1000)
+    try:
+        base = wall_ms(['ps', '-eL', '-o', PS_COLUMNS], RUNS)
+        host_tasks = int(subprocess.run(['ps', '-eL', '--no-headers'], capture_output=True,
+                                        text=True).stdout.count('\n'))
+    finally:
+        host.kill()
+    cpu = subprocess.run(['sh', '-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    print(f'machine: {cpu}, {os.cpu_count()} cores; guest: Debian 6.12, 512 MiB, 2 vCPUs, TCG; '
+          f'{RUNS} runs each\n')
+    print('| measure | tasks | min ms | median ms | max ms |\n|---|---|---|---|---|')
+    for name in ('attach', 'snapshot threads', 'snapshot processes'):
+        lo, med, hi, tasks = rows[name]
+        print(f'| gpufas {name} (in-process) | {tasks} | {lo:.3f} | {med:.3f} | {hi:.3f} |')
+    print(row('`gpufas --ps --threads` (whole command)', cmd, ntasks))
+    print(row('baseline: `ps -eL` on this machine\'s /proc', base, host_tasks))
+    ratio = statistics.median(base) / rows['snapshot threads'][1]
+    print(f'\nsnapshot vs baseline (median): gpufas {ratio:.0f}x faster than ps reading /proc; '
+          f'whole command {statistics.median(base) / statistics.median(cmd):.1f}x')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

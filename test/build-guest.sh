@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds what a gpufas test guest boots: a Debian cloud kernel and a busybox initramfs holding
+# the guest programs of test/guest/.
+#
+# Usage: test/build-guest.sh KVER OUTDIR        KVER: 6.1 | 6.12
+#   -> OUTDIR/vmlinuz-KVER, OUTDIR/initramfs.cpio.gz (kernel-independent, shared by both KVERs)
+# Kernel .debs are cached in ${GPUFAS_CACHE:-$HOME/.cache/gpufas}. Missing packages are installed
+# with apt-get (needs root). A second run only checks timestamps: everything is rebuilt only when
+# missing or older than its sources.
+# The guest's /init mounts /proc /sys /dev /tmp and keeps a root shell on ttyS0 with PS1 'gpufas# '.
+set -euo pipefail
+
+die() { echo "build-guest.sh: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: build-guest.sh KVER OUTDIR (KVER: 6.1 or 6.12)"
+kver=$1
+out=$2
+case $kver in
+6.1) pkg=linux-image-6.1.0-56-cloud-amd64-unsigned ;;
+6.12) pkg=linux-image-6.12.117+deb12-cloud-amd64-unsigned ;;
+*) die "unknown KVER '$kver' (expected 6.1 or 6.12)" ;;
+esac
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${GPUFAS_CACHE:-$HOME/.cache/gpufas}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+ensure_packages() {
+	local missing=() p
+	for p in qemu-system-x86 busybox-static cpio gzip gcc libc6-dev; do
+		installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return
+	[ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root or install them)"
+	echo "build-guest.sh: installing ${missing[*]}" >&2
+	apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+# The exact package name, never a glob: a pattern would fetch every matching version.
+# Sandbox::User=root: apt's _apt user may not be allowed to write to $HOME.
+download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); }
+
+# Prints the path of the cached .deb of $pkg, downloading it first if needed.
+kernel_deb() {
+	local debs
+	mkdir -p "$cache"
+	debs=("$cache/${pkg}"_*.deb)
+	if [ ! -e "${debs[0]}" ]; then
+		# apt-get download needs the package lists: a fresh system may have none yet
+		download || { apt-get update -qq && download; } ||
+			die "cannot download $pkg (still in the archive? see 'apt-cache policy $pkg')"
+		debs=("$cache/${pkg}"_*.deb)
+	fi
+	echo "${debs[-1]}"
+}
+
+# OUTDIR/vmlinuz-KVER from the package's /boot (its System.map is a stub: not extracted).
+build_kernel() {
+	local deb tmp
+	deb=$(kernel_deb)
+	[ "$out/vmlinuz-$kver" -nt "$deb" ] && return
+	tmp=$(mktemp -d)
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./boot || die "cannot unpack $deb"
+	mv "$tmp"/boot/vmlinuz-* "$out/vmlinuz-$kver"
+	touch "$out/vmlinuz-$kver" # tar kept the package's date, older than the .deb
+	rm -rf "$tmp"
+}
+
+write_init() {
+	cat >"$1" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PS1='gpufas# '
+cd /root
+echo "gpufas guest: Linux $(uname -r)"
+# The shell is not pid 1, so its exit is no kernel panic: a new one starts. cttyhack opens the
+# real console (ttyS0) as the controlling tty, so ^C and job control work.
+while :; do
+	setsid cttyhack sh
+	echo "gpufas guest: shell exited, starting a new one"
+done
+EOF
+	chmod 755 "$1"
+}
+
+build_initramfs() {
+	local img=$out/initramfs.cpio.gz root src a
+	if [ -e "$img" ] &&
+		[ -z "$(find "$here/guest" "${BASH_SOURCE[0]}" -newer "$img" -print -quit)" ]; then
+		return
+	fi
+	root=$(mktemp -d)
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root}
+	cp /bin/busybox "$root/bin/busybox"
+	for a in $(/bin/busybox --list-full); do
+		[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+	done
+	for src in "$here"/guest/*.c; do
+		gcc -static -O2 -Wall -Wextra -pthread -o "$root/bin/$(basename "$src" .c)" "$src" ||
+			die "cannot compile $src"
+	done
+	write_init "$root/init"
+	# a private temporary name, then an atomic rename: concurrent builds cannot mix
+	(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$img.$$"
+	mv "$img.$$" "$img"
+	rm -rf "$root"
+}
+
+ensure_packages
+mkdir -p "$out"
+build_kernel
+build_initramfs
+echo "$out/vmlinuz-$kver $out/initramfs.cpio.gz"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line, `N passed, N failed,
+# N skipped`, summed over the suites. Called by `make test`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0 failed=0 skipped=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Each suite ends its output with `N passed, N failed[, N skipped]`.
+suite() {
+	echo "== $1"
+	shift
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]} last
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -z "$last" ]; then
+		echo "suite ended without a summary (exit $rc)"
+		failed=$((failed + 1))
+		return
+	fi
+	set -- $(echo "$last" | grep -oE '[0-9]+')
+	passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + ${3:-0}))
+	[ "$rc" -eq 0 ] || [ "$2" -gt 0 ] || failed=$((failed + 1))
+}
+
+suite "unit tests" test/unit
+suite "GPU kernels compile" test/gpu-build.sh
+suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

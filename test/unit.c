@@ -1,0 +1,2926 @@
+/* test/unit.c — unit tests for gpufas's core (everything but the front ends).
+ *
+ * Most tests run against a synthetic guest held in malloc'd buffers: RAM
+ * in two ranges (at guest-physical 0 and at 4 GiB), x86-64 page tables
+ * written here, and a small Linux kernel (task_structs, signal_structs,
+ * mm_structs, kallsyms tables) laid out with offsets chosen here and
+ * linked the way the kernel links them.
+ *
+ * Each test runs in a child process under an alarm, so that a crash or a
+ * hang fails that test alone. The last line of output is "N passed, M
+ * failed" (tests, not checks); the exit status is 1 if any test failed.
+ *
+ *   make test/unit && ./test/unit [TEST...]
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../gpufas.h"
+
+/* ======================================================================
+ * The harness: CHECK records a failed check and goes on, REQUIRE ends
+ * the test. Tests run in a forked child; the parent reports ok or FAIL.
+ * ====================================================================== */
+
+#define TEST_TIMEOUT_S 5
+
+static int failures;      /* failed checks of the running test */
+static char scratch[64];  /* this run's temporary directory */
+
+static void report(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("    %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	failures++;
+}
+
+static _Noreturn void end_test(void)
+{
+	fflush(stdout);
+	_exit(failures ? 1 : 0);
+}
+
+static void check_eq(const char *file, int line, const char *a, const char *b,
+		     uint64_t va, uint64_t vb)
+{
+	if (va != vb)
+		report(file, line, "%s == %s: %#llx (%lld) != %#llx (%lld)", a, b,
+		       (unsigned long long)va, (long long)va,
+		       (unsigned long long)vb, (long long)vb);
+}
+
+static void check_str(const char *file, int line, const char *a,
+		      const char *got, const char *want)
+{
+	if (!got || strcmp(got, want))
+		report(file, line, "%s: \"%s\" != \"%s\"", a, got ? got : "(null)",
+		       want);
+}
+
+static void check_has(const char *file, int line, const char *a,
+		      const char *s, const char *sub)
+{
+	if (!strstr(s, sub))
+		report(file, line, "%s: \"%s\" lacks \"%s\"", a, s, sub);
+}
+
+/* After a batch of checks: names the case they were about, if any failed. */
+static void note_case(int before, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failures == before)
+		return;
+	printf("      (");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(")\n");
+}
+
+#define CHECK(c) \
+	do { if (!(c)) report(__FILE__, __LINE__, "CHECK(%s)", #c); } while (0)
+#define REQUIRE(c) \
+	do { if (!(c)) { report(__FILE__, __LINE__, "REQUIRE(%s)", #c); \
+			 end_test(); } } while (0)
+#define CHECK_EQ(a, b) \
+	check_eq(__FILE__, __LINE__, #a, #b, (uint64_t)(a), (uint64_t)(b))
+#define CHECK_STR(a, b) check_str(__FILE__, __LINE__, #a, (a), (b))
+#define CHECK_HAS(s, sub) check_has(__FILE__, __LINE__, #s, (s), (sub))
+
+/* A mistake in a test's own setup: ends the test as failed. */
+static _Noreturn void fixture_bug(const char *what, uint64_t value)
+{
+	report(__FILE__, __LINE__, "fixture: %s (%#llx)", what,
+	       (unsigned long long)value);
+	end_test();
+}
+
+static void *xcalloc(size_t n)
+{
+	void *p = calloc(1, n);
+
+	if (!p)
+		fixture_bug("out of memory", n);
+	return p;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Temporary files live in `scratch`, which main() removes at the end
+ * even if a test crashed before its own unlink. */
+static int tmp_open(char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "%s/XXXXXX", scratch);
+	if ((fd = mkstemp(path)) < 0)
+		fixture_bug("mkstemp failed", (uint64_t)errno);
+	return fd;
+}
+
+static void tmp_file(char *path, size_t size, const void *data, size_t len)
+{
+	int fd = tmp_open(path, size);
+
+	if (write(fd, data, len) != (ssize_t)len)
+		fixture_bug("short write", len);
+	close(fd);
+}
+
+static void tmp_text(char *path, size_t size, const char *text)
+{
+	tmp_file(path, size, text, strlen(text));
+}
+
+/* A sparse file: no disk or memory used for its holes. */
+static void tmp_resize(const char *path, uint64_t bytes)
+{
+	if (truncate(path, (off_t)bytes))
+		fixture_bug("truncate failed", bytes);
+}
+
+static void quiet_stderr(void)
+{
+	int fd = open("/dev/null", O_WRONLY);
+
+	if (fd >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* ======================================================================
+ * A synthetic guest: RAM, page tables, and windows of kernel virtual
+ * memory that tests allocate from.
+ *
+ * Guest-physical RAM:
+ *   [0, 8 MiB)          "low":  1-2 MiB page tables, 2-4 MiB backs a 2 MiB
+ *                       page, 4-8 MiB 4 KiB data pages
+ *   [4 GiB, 4 GiB+4 MiB) "high": 4 KiB data pages
+ * The heap window (the direct map) maps its pages alternately to low and
+ * high RAM, so no two neighbouring heap pages are physically adjacent and
+ * every page crossing changes range. The kimg window stands for the kernel
+ * image (.data, kallsyms tables), in low RAM.
+ * ====================================================================== */
+
+#define KiB 1024ull
+#define MiB (1024 * KiB)
+#define GiB (1024 * MiB)
+#define PAGE 4096ull
+
+#define LOW_SIZE (8 * MiB)
+#define HIGH_PA (4 * GiB)
+#define HIGH_SIZE (4 * MiB)
+#define PT_PA (1 * MiB)
+#define PT_END (2 * MiB)
+#define BIG_PA (2 * MiB)
+#define DATA_PA (4 * MiB)
+#define NDATA_LOW ((LOW_SIZE - DATA_PA) / PAGE)
+#define NDATA_HIGH (HIGH_SIZE / PAGE)
+#define HOLE_PA (3 * GiB + 256 * MiB) /* neither range: QEMU's PCI hole */
+enum { R_HIGH, R_LOW };               /* index in gf_mem: unsorted on purpose */
+
+#define PTE_P 0x1ull
+#define PTE_RW 0x2ull
+#define PTE_A 0x20ull
+#define PTE_D 0x40ull
+#define PTE_PS 0x80ull
+#define PTE_PAT_LARGE 0x1000ull /* PAT bit of a large page: not address */
+#define PTE_SOFT (1ull << 58)   /* ignored by the MMU: not address */
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+#define PTE_LEAF (PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX)
+#define PTE_TABLE (PTE_P | PTE_RW | PTE_A | PTE_SOFT)
+
+#define DMAP4 0xffff888000000000ull /* page_offset_base, 4-level */
+#define DMAP5 0xff11000000000000ull /* page_offset_base, 5-level */
+#define HEAP_OFF (4 * GiB)          /* the heap window within the direct map */
+#define SPARE_OFF (16 * MiB)        /* free direct-map VAs for odd mappings */
+#define KIMG_VA 0xffffffff82000000ull
+#define VMALLOC_VA 0xffffc90000000000ull /* never mapped here */
+#define LIST_POISON1 0xdead000000000100ull
+#define HEAP_PAGES 1536u
+#define KIMG_PAGES 128u
+
+#define NCPUS 4
+#define PCPU_BASE 0x2a000ull /* where per-CPU pointers point before offsetting */
+
+struct window {
+	uint64_t va, next; /* start, and the bump allocator */
+	uint32_t npages;
+	uint64_t pa[HEAP_PAGES];
+};
+
+struct guest {
+	struct gf_kernel k;
+	uint8_t *low, *high;
+	uint64_t pt_next;
+	uint32_t low_used, high_used;
+	struct window heap, kimg;
+	uint64_t dmap;
+	uint64_t pcpu_area[NCPUS];
+	uint32_t pcpu_used;
+	uint64_t init_task;
+	uint32_t ntasks;
+	struct { int32_t pid; uint64_t va; } task[64]; /* the first 64 made */
+};
+
+/* Where guest-physical [pa, pa+len) lies in this process. */
+static uint8_t *host(const struct guest *g, uint64_t pa, uint64_t len)
+{
+	for (uint32_t i = 0; i < g->k.mem.nranges; i++) {
+		const struct gf_range *r = &g->k.mem.range[i];
+		if (pa >= r->phys && pa - r->phys <= r->size &&
+		    len <= r->size - (pa - r->phys))
+			return r->base + (pa - r->phys);
+	}
+	fixture_bug("guest-physical address is not RAM", pa);
+}
+
+static uint64_t pt_alloc(struct guest *g)
+{
+	if (g->pt_next >= PT_END)
+		fixture_bug("out of page-table pages", g->pt_next);
+	g->pt_next += PAGE;
+	return g->pt_next - PAGE;
+}
+
+/* The entry that maps `va` at `leaf` level (1: 4 KiB, 2: 2 MiB, 3: 1 GiB),
+ * creating the tables above it. */
+static uint64_t *pte_slot(struct guest *g, uint64_t va, unsigned leaf)
+{
+	uint64_t table = g->k.lay.cr3;
+
+	for (unsigned level = g->k.lay.pt_levels;; level--) {
+		uint64_t *e = (uint64_t *)host(g, table +
+			((va >> (12 + 9 * (level - 1))) & 511) * 8, 8);
+		if (level == leaf)
+			return e;
+		if (!(*e & PTE_P))
+			*e = pt_alloc(g) | PTE_TABLE;
+		table = *e & PTE_ADDR;
+	}
+}
+
+static void map_page(struct guest *g, uint64_t va, uint64_t pa)
+{
+	*pte_slot(g, va, 1) = pa | PTE_LEAF;
+}
+
+static void map_large(struct guest *g, uint64_t va, uint64_t pa, unsigned level)
+{
+	*pte_slot(g, va, level) = pa | PTE_LEAF | PTE_PS | PTE_PAT_LARGE;
+}
+
+static uint64_t data_page(struct guest *g, int high)
+{
+	if (high ? g->high_used >= NDATA_HIGH : g->low_used >= NDATA_LOW)
+		fixture_bug("out of data pages", (uint64_t)high);
+	return high ? HIGH_PA + PAGE * g->high_used++
+		    : DATA_PA + PAGE * g->low_used++;
+}
+
+static void window_init(struct guest *g, struct window *w, uint64_t va,
+			uint32_t npages, int alternate)
+{
+	w->va = w->next = va;
+	w->npages = npages;
+	for (uint32_t i = 0; i < npages; i++) {
+		w->pa[i] = data_page(g, alternate && (i & 1));
+		map_page(g, va + i * PAGE, w->pa[i]);
+	}
+}
+
+static uint64_t win_alloc(struct window *w, uint64_t size, uint64_t align)
+{
+	uint64_t va = (w->next + align - 1) & ~(align - 1);
+
+	if (va + size > w->va + w->npages * PAGE)
+		fixture_bug("window full", size);
+	w->next = va + size;
+	return va;
+}
+
+/* The test's own translation, from its record of the windows: fixtures
+ * never depend on the code under test. */
+static uint64_t fixture_pa(const struct guest *g, uint64_t va)
+{
+	const struct window *ws[] = { &g->heap, &g->kimg };
+
+	for (int i = 0; i < 2; i++)
+		if (va - ws[i]->va < ws[i]->npages * PAGE)
+			return ws[i]->pa[(va - ws[i]->va) / PAGE] + va % PAGE;
+	fixture_bug("address outside the windows", va);
+}
+
+static void put(struct guest *g, uint64_t va, const void *src, uint64_t len)
+{
+	const uint8_t *s = src;
+
+	while (len) {
+		uint64_t n = PAGE - va % PAGE < len ? PAGE - va % PAGE : len;
+		memcpy(host(g, fixture_pa(g, va), n), s, n);
+		va += n, s += n, len -= n;
+	}
+}
+
+static void get(const struct guest *g, uint64_t va, void *dst, uint64_t len)
+{
+	uint8_t *d = dst;
+
+	while (len) {
+		uint64_t n = PAGE - va % PAGE < len ? PAGE - va % PAGE : len;
+		memcpy(d, host(g, fixture_pa(g, va), n), n);
+		va += n, d += n, len -= n;
+	}
+}
+
+static void w64(struct guest *g, uint64_t va, uint64_t v) { put(g, va, &v, 8); }
+static void w32(struct guest *g, uint64_t va, uint32_t v) { put(g, va, &v, 4); }
+static void w16(struct guest *g, uint64_t va, uint16_t v) { put(g, va, &v, 2); }
+static uint64_t r64(const struct guest *g, uint64_t va)
+{
+	uint64_t v;
+	get(g, va, &v, 8);
+	return v;
+}
+static uint32_t r32(const struct guest *g, uint64_t va)
+{
+	uint32_t v;
+	get(g, va, &v, 4);
+	return v;
+}
+static void or64(struct guest *g, uint64_t va, uint64_t bits)
+{
+	w64(g, va, r64(g, va) | bits);
+}
+
+/* Fills fresh kernel objects with junk, so that a reader relying on
+ * zeroed memory is caught. */
+static void junk(struct guest *g, uint64_t va, uint64_t len)
+{
+	uint8_t pattern[64];
+
+	memset(pattern, 0x5a, sizeof pattern);
+	for (uint64_t off = 0; off < len; off += sizeof pattern)
+		put(g, va + off, pattern,
+		    len - off < sizeof pattern ? len - off : sizeof pattern);
+}
+
+/* ======================================================================
+ * The synthetic kernel: struct layouts, lists, tasks, mms.
+ * ====================================================================== */
+
+enum {
+	/* task_struct */
+	T_TI_FLAGS = 0x000, T_STATE = 0x018, T_FLAGS = 0x02c, T_SUM_EXEC = 0x0c8,
+	T_MM = 0x498, T_TASKS = 0x4a8, T_EXIT_STATE = 0x4e0, T_PID = 0x5a0,
+	T_TGID = 0x5a4, T_REAL_PARENT = 0x5b0, T_THREAD_NODE = 0x628,
+	T_START_TIME = 0x660, T_SIGNAL = 0x6d0, T_BLOCKED = 0x6e8,
+	T_PENDING = 0x700, T_COMM = 0x7b8, TASK_SIZE = 0xa40,
+	/* signal_struct */
+	S_NR_THREADS = 0x0c, S_THREAD_HEAD = 0x10, S_SHARED_PENDING = 0x38,
+	S_GROUP_EXIT_CODE = 0x58, S_GROUP_STOP_COUNT = 0x60, S_FLAGS = 0x64,
+	S_SUM_SCHED = 0x2f0, SIGNAL_SIZE = 0x400,
+	/* struct sigpending */
+	SP_SIGNAL = 0x10,
+	/* mm_struct; struct percpu_counter */
+	MM_RSS_STAT = 0x2c0, MM_SIZE = 0x500,
+	PC_COUNT = 8, PC_COUNTERS = 32, PC_SIZE = 40,
+};
+
+/* From include/linux/sched.h and signal.h */
+#define TASK_INTERRUPTIBLE 0x1u
+#define TASK_UNINTERRUPTIBLE 0x2u
+#define TASK_STOPPED 0x104u
+#define TASK_IDLE 0x402u
+#define EXIT_ZOMBIE 0x20u
+#define PF_KTHREAD 0x00200000u
+#define KTHREAD_FLAGS (PF_KTHREAD | 0x8040u)  /* with PF_NOFREEZE, PF_FORKNOEXEC */
+#define USER_FLAGS 0x00400140u                /* PF_RANDOMIZE, PF_SUPERPRIV... */
+#define SIGNAL_STOP_CONTINUED 0x2u
+#define SIGNAL_GROUP_EXIT 0x4u
+#define TIF_SIGPENDING 2
+#define TIF_NEED_RESCHED 3
+#define SIGBIT(s) (1ull << ((s) - 1))
+
+static void set_layout(struct gf_layout *l, unsigned levels, int percpu)
+{
+	memset(l, 0, sizeof *l);
+	l->pte_mask = PTE_ADDR;
+	l->pt_levels = levels;
+	l->tif_sigpending = TIF_SIGPENDING;
+	l->task_ti_flags = T_TI_FLAGS;
+	l->task_state = T_STATE;
+	l->task_exit_state = T_EXIT_STATE;
+	l->task_flags = T_FLAGS;
+	l->task_tasks = T_TASKS;
+	l->task_pid = T_PID;
+	l->task_tgid = T_TGID;
+	l->task_comm = T_COMM;
+	l->task_mm = T_MM;
+	l->task_real_parent = T_REAL_PARENT;
+	l->task_signal = T_SIGNAL;
+	l->task_pending = T_PENDING;
+	l->task_blocked = T_BLOCKED;
+	l->task_thread_node = T_THREAD_NODE;
+	l->task_start_time = T_START_TIME;
+	l->task_sum_exec_runtime = T_SUM_EXEC;
+	l->signal_thread_head = S_THREAD_HEAD;
+	l->signal_nr_threads = S_NR_THREADS;
+	l->signal_shared_pending = S_SHARED_PENDING;
+	l->signal_flags = S_FLAGS;
+	l->signal_group_exit_code = S_GROUP_EXIT_CODE;
+	l->signal_group_stop_count = S_GROUP_STOP_COUNT;
+	l->signal_sum_sched_runtime = S_SUM_SCHED;
+	l->sigpending_signal = SP_SIGNAL;
+	l->mm_rss_stat = MM_RSS_STAT;
+	l->rss_stride = percpu ? PC_SIZE : 8;
+	l->rss_percpu = (uint32_t)percpu;
+	l->pcpu_count = PC_COUNT;
+	l->pcpu_counters = PC_COUNTERS;
+	l->mm_filepages = 0; /* MM_FILEPAGES */
+	l->mm_anonpages = 1; /* MM_ANONPAGES; 2 is MM_SWAPENTS, not resident */
+	l->mm_shmempages = 3;
+}
+
+/* struct list_head { next, prev }, as include/linux/list.h handles it */
+static void list_init(struct guest *g, uint64_t head)
+{
+	w64(g, head, head);
+	w64(g, head + 8, head);
+}
+
+static void list_add_tail(struct guest *g, uint64_t node, uint64_t head)
+{
+	uint64_t prev = r64(g, head + 8);
+
+	w64(g, node, head);
+	w64(g, node + 8, prev);
+	w64(g, prev, node);
+	w64(g, head + 8, node);
+}
+
+static void list_del(struct guest *g, uint64_t node)
+{
+	uint64_t next = r64(g, node), prev = r64(g, node + 8);
+
+	w64(g, prev, next);
+	w64(g, next + 8, prev);
+}
+
+struct tspec {
+	int32_t pid, tgid; /* tgid 0: the pid */
+	const char *comm;
+	uint32_t state, exit_state, flags;
+	uint64_t start_time, runtime, blocked;
+};
+
+static void remember(struct guest *g, int32_t pid, uint64_t va)
+{
+	if (g->ntasks < sizeof g->task / sizeof *g->task) {
+		g->task[g->ntasks].pid = pid;
+		g->task[g->ntasks++].va = va;
+	}
+}
+
+static uint64_t task_va(const struct guest *g, int32_t pid)
+{
+	for (uint32_t i = 0; i < g->ntasks; i++)
+		if (g->task[i].pid == pid)
+			return g->task[i].va;
+	fixture_bug("no task with that pid", (uint64_t)pid);
+}
+
+static uint64_t signal_of(const struct guest *g, int32_t pid)
+{
+	return r64(g, task_va(g, pid) + T_SIGNAL);
+}
+
+static uint64_t signal_new(struct guest *g)
+{
+	uint64_t s = win_alloc(&g->heap, SIGNAL_SIZE, 64);
+
+	junk(g, s, SIGNAL_SIZE);
+	w32(g, s + S_NR_THREADS, 0);
+	list_init(g, s + S_THREAD_HEAD);
+	list_init(g, s + S_SHARED_PENDING);
+	w64(g, s + S_SHARED_PENDING + SP_SIGNAL, 0);
+	w32(g, s + S_FLAGS, 0);
+	w32(g, s + S_GROUP_EXIT_CODE, 0);
+	w32(g, s + S_GROUP_STOP_COUNT, 0);
+	w64(g, s + S_SUM_SCHED, 0);
+	return s;
+}
+
+/* Fills the task_struct at `t` and puts it on its signal's thread list. */
+static uint64_t task_init(struct guest *g, uint64_t t, const struct tspec *s,
+			  uint64_t signal, uint64_t parent, uint64_t mm)
+{
+	char comm[GF_COMM_LEN] = { 0 };
+	size_t n = strlen(s->comm);
+
+	junk(g, t, TASK_SIZE);
+	memcpy(comm, s->comm, n < GF_COMM_LEN ? n : GF_COMM_LEN);
+	put(g, t + T_COMM, comm, GF_COMM_LEN);
+	w64(g, t + T_TI_FLAGS, 0);
+	w32(g, t + T_PID, (uint32_t)s->pid);
+	w32(g, t + T_TGID, (uint32_t)(s->tgid ? s->tgid : s->pid));
+	w32(g, t + T_STATE, s->state);
+	w32(g, t + T_EXIT_STATE, s->exit_state);
+	w32(g, t + T_FLAGS, s->flags);
+	w64(g, t + T_START_TIME, s->start_time);
+	w64(g, t + T_SUM_EXEC, s->runtime);
+	w64(g, t + T_BLOCKED, s->blocked);
+	w64(g, t + T_SIGNAL, signal);
+	w64(g, t + T_REAL_PARENT, parent);
+	w64(g, t + T_MM, mm);
+	list_init(g, t + T_PENDING);
+	w64(g, t + T_PENDING + SP_SIGNAL, 0);
+	list_init(g, t + T_TASKS);
+	list_add_tail(g, t + T_THREAD_NODE, signal + S_THREAD_HEAD);
+	w32(g, signal + S_NR_THREADS, r32(g, signal + S_NR_THREADS) + 1);
+	remember(g, s->pid, t);
+	return t;
+}
+
+static uint64_t task_new(struct guest *g, const struct tspec *s,
+			 uint64_t signal, uint64_t parent, uint64_t mm)
+{
+	return task_init(g, win_alloc(&g->heap, TASK_SIZE, 64), s, signal,
+			 parent, mm);
+}
+
+/* A thread-group leader with its own signal_struct, on init_task.tasks. */
+static uint64_t process_new(struct guest *g, const struct tspec *s,
+			    uint64_t parent, uint64_t mm)
+{
+	uint64_t t = task_new(g, s, signal_new(g), parent, mm);
+
+	list_add_tail(g, t + T_TASKS, g->init_task + T_TASKS);
+	return t;
+}
+
+/* Another thread of `leader`'s group: shares its signal, parent and mm. */
+static uint64_t thread_new(struct guest *g, uint64_t leader,
+			   const struct tspec *s)
+{
+	struct tspec ts = *s;
+
+	if (!ts.tgid)
+		ts.tgid = (int32_t)r32(g, leader + T_TGID);
+	return task_new(g, &ts, r64(g, leader + T_SIGNAL),
+			r64(g, leader + T_REAL_PARENT), r64(g, leader + T_MM));
+}
+
+/* __per_cpu_offset[] in kimg, and a page of per-CPU area for each CPU in
+ * the heap (so in both RAM ranges). */
+static void percpu_init(struct guest *g)
+{
+	g->k.lay.nr_cpu_ids = NCPUS;
+	g->k.lay.per_cpu_offset = win_alloc(&g->kimg, 8 * NCPUS, 64);
+	for (int cpu = 0; cpu < NCPUS; cpu++) {
+		g->pcpu_area[cpu] = win_alloc(&g->heap, PAGE, PAGE);
+		w64(g, g->k.lay.per_cpu_offset + 8 * cpu,
+		    g->pcpu_area[cpu] - PCPU_BASE);
+	}
+}
+
+/* rss_stat: counts (atomic_long_t or percpu_counter.count) and, for
+ * percpu_counters, each CPU's s32 delta; indexed by enum mm_counter_type. */
+struct mmspec {
+	int64_t count[4];
+	int32_t delta[4][NCPUS];
+};
+
+static uint64_t mm_new(struct guest *g, const struct mmspec *m)
+{
+	const struct gf_layout *l = &g->k.lay;
+	uint64_t mm = win_alloc(&g->heap, MM_SIZE, 64);
+
+	junk(g, mm, MM_SIZE);
+	for (uint32_t i = 0; i < 4; i++) {
+		uint64_t c = mm + MM_RSS_STAT + i * l->rss_stride, slot;
+		if (!l->rss_percpu) {
+			w64(g, c, (uint64_t)m->count[i]);
+			continue;
+		}
+		slot = g->pcpu_used;
+		g->pcpu_used += 4;
+		w64(g, c + PC_COUNT, (uint64_t)m->count[i]);
+		w64(g, c + PC_COUNTERS, PCPU_BASE + slot);
+		for (int cpu = 0; cpu < NCPUS; cpu++)
+			w32(g, g->pcpu_area[cpu] + slot, (uint32_t)m->delta[i][cpu]);
+	}
+	return mm;
+}
+
+/* What ps shows as RSS, in pages: file + anon + shmem, each at least 0. */
+static uint64_t mm_expected(const struct mmspec *m, int percpu)
+{
+	static const int resident[] = { 0, 1, 3 };
+	uint64_t total = 0;
+
+	for (int i = 0; i < 3; i++) {
+		int64_t v = m->count[resident[i]];
+		for (int cpu = 0; percpu && cpu < NCPUS; cpu++)
+			v += m->delta[resident[i]][cpu];
+		total += v > 0 ? (uint64_t)v : 0;
+	}
+	return total;
+}
+
+static struct guest *guest_new(unsigned levels, int percpu)
+{
+	struct guest *g = xcalloc(sizeof *g);
+	uint64_t init;
+
+	g->low = xcalloc(LOW_SIZE);
+	g->high = xcalloc(HIGH_SIZE);
+	g->k.mem.nranges = 2;
+	g->k.mem.range[R_HIGH] = (struct gf_range){ HIGH_PA, HIGH_SIZE, g->high };
+	g->k.mem.range[R_LOW] = (struct gf_range){ 0, LOW_SIZE, g->low };
+	g->k.writable = 1;
+	g->pt_next = PT_PA;
+	set_layout(&g->k.lay, levels, percpu);
+	g->k.lay.cr3 = pt_alloc(g);
+	g->dmap = levels == 5 ? DMAP5 : DMAP4;
+	window_init(g, &g->heap, g->dmap + HEAP_OFF, HEAP_PAGES, 1);
+	window_init(g, &g->kimg, KIMG_VA, KIMG_PAGES, 0);
+	percpu_init(g);
+	/* init_task, pid 0, lives in the kernel image and heads the tasks list */
+	init = task_init(g, win_alloc(&g->kimg, TASK_SIZE, 64),
+			 &(struct tspec){ .pid = 0, .comm = "swapper/0",
+					  .flags = KTHREAD_FLAGS },
+			 signal_new(g), 0, 0);
+	w64(g, init + T_REAL_PARENT, init);
+	g->init_task = g->k.lay.init_task = init;
+	return g;
+}
+
+static void guest_free(struct guest *g)
+{
+	free(g->low);
+	free(g->high);
+	free(g);
+}
+
+/* A copy with its own RAM: to build the expected memory after a write. */
+static struct guest *guest_clone(const struct guest *g)
+{
+	struct guest *c = xcalloc(sizeof *c);
+
+	*c = *g;
+	c->low = xcalloc(LOW_SIZE);
+	c->high = xcalloc(HIGH_SIZE);
+	memcpy(c->low, g->low, LOW_SIZE);
+	memcpy(c->high, g->high, HIGH_SIZE);
+	c->k.mem.range[R_LOW].base = c->low;
+	c->k.mem.range[R_HIGH].base = c->high;
+	return c;
+}
+
+/* Names a guest-physical address for a failure message. */
+static void describe_pa(const struct guest *g, uint64_t pa, char *buf,
+			size_t len)
+{
+	snprintf(buf, len, "pa %#llx", (unsigned long long)pa);
+	for (uint32_t i = 0; i < g->heap.npages; i++) {
+		uint64_t va;
+		if (g->heap.pa[i] != (pa & ~(PAGE - 1)))
+			continue;
+		va = g->heap.va + i * PAGE + pa % PAGE;
+		for (uint32_t t = 0; t < g->ntasks; t++)
+			if (va - g->task[t].va < TASK_SIZE) {
+				snprintf(buf, len, "task %d + %#llx", g->task[t].pid,
+					 (unsigned long long)(va - g->task[t].va));
+				return;
+			}
+		snprintf(buf, len, "va %#llx", (unsigned long long)va);
+	}
+}
+
+static void check_memory(const char *file, int line, const struct guest *want,
+			 const struct guest *got)
+{
+	const struct { const uint8_t *w, *g; uint64_t phys, size; } r[] = {
+		{ want->low, got->low, 0, LOW_SIZE },
+		{ want->high, got->high, HIGH_PA, HIGH_SIZE },
+	};
+	uint64_t ndiff = 0, first = 0;
+	uint8_t wb = 0, gb = 0;
+	char where[64];
+
+	for (int i = 0; i < 2; i++)
+		for (uint64_t off = 0; off < r[i].size; off++)
+			if (r[i].w[off] != r[i].g[off] && !ndiff++) {
+				first = r[i].phys + off;
+				wb = r[i].w[off];
+				gb = r[i].g[off];
+			}
+	if (!ndiff)
+		return;
+	describe_pa(got, first, where, sizeof where);
+	report(file, line, "guest memory differs from the expected in %llu "
+	       "bytes, first at %s: %#x, want %#x", (unsigned long long)ndiff,
+	       where, gb, wb);
+}
+
+#define CHECK_MEMORY(want, got) check_memory(__FILE__, __LINE__, want, got)
+
+/* ---- The standard world: a few processes, one with three threads ---- */
+
+static const struct mmspec MM_SYSTEMD = {
+	.count = { 100, 200, 999, 7 },
+	.delta = { { 1, -2, 3, 0 }, { 5, 5, 5, 5 }, { 9, 9, 9, 9 },
+		   { -10, 0, 0, 0 } },
+};
+static const struct mmspec MM_APP = {
+	.count = { 10, -5, 0, 3 },
+	.delta = { { 0, 0, 0, -1 }, { 2, 2, 2, 2 }, { 0 }, { 100, -50, 0, 0 } },
+};
+
+static struct guest *world_new(unsigned levels, int percpu)
+{
+	struct guest *g = guest_new(levels, percpu);
+	uint64_t init = g->init_task, mm1, mm2, p1, p2, app;
+
+	mm1 = mm_new(g, &MM_SYSTEMD);
+	mm2 = mm_new(g, &MM_APP);
+	p1 = process_new(g, &(struct tspec){ .pid = 1, .comm = "systemd",
+		.state = TASK_INTERRUPTIBLE, .flags = USER_FLAGS,
+		.start_time = 100, .runtime = 5000 }, init, mm1);
+	p2 = process_new(g, &(struct tspec){ .pid = 2, .comm = "kthreadd",
+		.state = TASK_INTERRUPTIBLE, .flags = KTHREAD_FLAGS,
+		.start_time = 110, .runtime = 700 }, init, 0);
+	process_new(g, &(struct tspec){ .pid = 3, .comm = "kworker/0:0",
+		.state = TASK_IDLE, .flags = KTHREAD_FLAGS, .start_time = 120,
+		.runtime = 300 }, p2, 0);
+	app = process_new(g, &(struct tspec){ .pid = 100, .comm = "app",
+		.flags = USER_FLAGS, .start_time = 200, .runtime = 1000 }, p1, mm2);
+	thread_new(g, app, &(struct tspec){ .pid = 101, .comm = "app-worker",
+		.state = TASK_UNINTERRUPTIBLE, .flags = USER_FLAGS,
+		.start_time = 201, .runtime = 2000 });
+	thread_new(g, app, &(struct tspec){ .pid = 102, .comm = "app-io",
+		.state = TASK_INTERRUPTIBLE, .flags = USER_FLAGS,
+		.start_time = 202, .runtime = 3000 });
+	w64(g, signal_of(g, 100) + S_SUM_SCHED, 500); /* from exited threads */
+	process_new(g, &(struct tspec){ .pid = 200, .comm = "zombie",
+		.exit_state = EXIT_ZOMBIE, .flags = USER_FLAGS, .start_time = 300,
+		.runtime = 40 }, p1, 0);
+	process_new(g, &(struct tspec){ .pid = 300, .comm = "stopped",
+		.state = TASK_STOPPED, .flags = USER_FLAGS, .start_time = 400,
+		.runtime = 60 }, p1, 0);
+	return g;
+}
+
+struct expect {
+	int32_t pid, tgid, ppid, threads;
+	char state;
+	uint8_t kthread;
+	const char *comm;
+	uint64_t cpu_ns, start_time;
+	const struct mmspec *mm;
+};
+
+static const struct expect WORLD_PROCESSES[] = {
+	{ 1, 1, 0, 1, 'S', 0, "systemd", 5000, 100, &MM_SYSTEMD },
+	{ 2, 2, 0, 1, 'S', 1, "kthreadd", 700, 110, NULL },
+	{ 3, 3, 2, 1, 'I', 1, "kworker/0:0", 300, 120, NULL },
+	{ 100, 100, 1, 3, 'R', 0, "app", 1000 + 2000 + 3000 + 500, 200, &MM_APP },
+	{ 200, 200, 1, 1, 'Z', 0, "zombie", 40, 300, NULL },
+	{ 300, 300, 1, 1, 'T', 0, "stopped", 60, 400, NULL },
+};
+
+static const struct expect WORLD_THREADS[] = {
+	{ 1, 1, 0, 1, 'S', 0, "systemd", 5000, 100, &MM_SYSTEMD },
+	{ 2, 2, 0, 1, 'S', 1, "kthreadd", 700, 110, NULL },
+	{ 3, 3, 2, 1, 'I', 1, "kworker/0:0", 300, 120, NULL },
+	{ 100, 100, 1, 3, 'R', 0, "app", 1000, 200, &MM_APP },
+	{ 101, 100, 1, 3, 'D', 0, "app-worker", 2000, 201, &MM_APP },
+	{ 102, 100, 1, 3, 'S', 0, "app-io", 3000, 202, &MM_APP },
+	{ 200, 200, 1, 1, 'Z', 0, "zombie", 40, 300, NULL },
+	{ 300, 300, 1, 1, 'T', 0, "stopped", 60, 400, NULL },
+};
+
+#define NELEM(a) (sizeof (a) / sizeof *(a))
+
+static void check_tasks(const struct guest *g, const struct gf_task *got,
+			uint32_t n, const struct expect *want, uint32_t nwant,
+			int percpu)
+{
+	CHECK_EQ(n, nwant);
+	for (uint32_t i = 0; i < n && i < nwant; i++) {
+		const struct gf_task *t = &got[i];
+		const struct expect *e = &want[i];
+		int before = failures;
+
+		CHECK_EQ(t->pid, e->pid);
+		CHECK_EQ(t->tgid, e->tgid);
+		CHECK_EQ(t->ppid, e->ppid);
+		CHECK_EQ(t->threads, e->threads);
+		CHECK_EQ(t->state, e->state);
+		CHECK_EQ(t->kthread, e->kthread);
+		CHECK_STR(t->comm, e->comm);
+		CHECK_EQ(t->cpu_ns, e->cpu_ns);
+		CHECK_EQ(t->start_time, e->start_time);
+		CHECK_EQ(t->rss_pages, e->mm ? mm_expected(e->mm, percpu) : 0);
+		CHECK_EQ(t->addr, task_va(g, e->pid));
+		note_case(before, "record %u, pid %d expected", i, e->pid);
+	}
+}
+
+/* ======================================================================
+ * 1. Paging: gf_virt_to_phys, gf_read, gf_phys_read
+ * ====================================================================== */
+
+static void test_virt_4k_pages(void)
+{
+	struct guest *g = guest_new(4, 0);
+	uint64_t pa, v = 0x1122334455667788ull, got = 0;
+
+	for (uint32_t i = 0; i < HEAP_PAGES; i += 97) {
+		uint64_t va = g->heap.va + i * PAGE + (i * 40) % PAGE;
+		CHECK_EQ(gf_virt_to_phys(&g->k, va, &pa), GF_OK);
+		CHECK_EQ(pa, g->heap.pa[i] + va % PAGE);
+	}
+	memcpy(host(g, g->heap.pa[5] + 0x128, 8), &v, 8);
+	CHECK_EQ(gf_read(&g->k, g->heap.va + 5 * PAGE + 0x128, &got, 8), GF_OK);
+	CHECK_EQ(got, v);
+	guest_free(g);
+}
+
+/* 2 MiB and 1 GiB pages, with the PAT and NX bits set in their entries. */
+static void check_large_pages(unsigned levels)
+{
+	struct guest *g = guest_new(levels, 0);
+	uint64_t pa, v = 0xfeedfacecafebeefull, got = 0;
+	uint64_t big = g->dmap + BIG_PA, gig = g->dmap + GiB;
+
+	map_large(g, big, BIG_PA, 2);
+	map_large(g, gig, 2 * GiB, 3);
+	CHECK_EQ(gf_virt_to_phys(&g->k, big + 0x1abcde, &pa), GF_OK);
+	CHECK_EQ(pa, BIG_PA + 0x1abcde);
+	memcpy(host(g, BIG_PA + 0x1ffff8, 8), &v, 8);
+	CHECK_EQ(gf_read(&g->k, big + 0x1ffff8, &got, 8), GF_OK);
+	CHECK_EQ(got, v);
+	/* the next 2 MiB are not mapped */
+	CHECK_EQ(gf_read(&g->k, big + 0x1ffff8, &got, 9), GF_EFAULT);
+	/* a 1 GiB page: translation only, its RAM is not there */
+	CHECK_EQ(gf_virt_to_phys(&g->k, gig + 0x2345678, &pa), GF_OK);
+	CHECK_EQ(pa, 2 * GiB + 0x2345678);
+	CHECK_EQ(gf_virt_to_phys(&g->k, gig + GiB - 1, &pa), GF_OK);
+	CHECK_EQ(pa, 3 * GiB - 1);
+	CHECK_EQ(gf_read(&g->k, gig, &got, 8), GF_EFAULT);
+	guest_free(g);
+}
+
+static void test_virt_large_pages(void)
+{
+	check_large_pages(4);
+}
+
+static void test_virt_not_present(void)
+{
+	struct guest *g = guest_new(4, 0);
+	uint64_t pa = 0x1234, va = g->dmap + SPARE_OFF;
+
+	CHECK_EQ(gf_virt_to_phys(&g->k, VMALLOC_VA, &pa), GF_EFAULT);      /* PML4 */
+	CHECK_EQ(gf_virt_to_phys(&g->k, g->dmap + 3 * GiB, &pa), GF_EFAULT); /* PDPT */
+	CHECK_EQ(gf_virt_to_phys(&g->k, g->heap.va + 512 * MiB, &pa),
+		 GF_EFAULT);                                                   /* PD */
+	CHECK_EQ(gf_virt_to_phys(&g->k, KIMG_VA + KIMG_PAGES * PAGE, &pa),
+		 GF_EFAULT);                                                   /* PTE */
+	/* an entry with its address but no present bit (swapped, PROT_NONE) */
+	map_page(g, va, DATA_PA);
+	*pte_slot(g, va, 1) &= ~PTE_P;
+	CHECK_EQ(gf_virt_to_phys(&g->k, va, &pa), GF_EFAULT);
+	/* ... and a not-present table entry holding a table's address */
+	map_page(g, va + 2 * MiB, DATA_PA);
+	*pte_slot(g, va + 2 * MiB, 2) &= ~PTE_P;
+	CHECK_EQ(gf_virt_to_phys(&g->k, va + 2 * MiB, &pa), GF_EFAULT);
+	CHECK_EQ(pa, 0x1234); /* untouched on failure */
+	guest_free(g);
+}
+
+static void test_virt_5level(void)
+{
+	struct guest *g = guest_new(5, 0);
+	uint64_t pa;
+
+	for (uint32_t i = 0; i < HEAP_PAGES; i += 131) {
+		CHECK_EQ(gf_virt_to_phys(&g->k, g->heap.va + i * PAGE + 8, &pa), GF_OK);
+		CHECK_EQ(pa, g->heap.pa[i] + 8);
+	}
+	CHECK_EQ(gf_virt_to_phys(&g->k, KIMG_VA + 3 * PAGE, &pa), GF_OK);
+	CHECK_EQ(pa, g->kimg.pa[3]);
+	/* the same VA but another level-5 index: a 4-level walk would alias */
+	CHECK_EQ(gf_virt_to_phys(&g->k, g->heap.va ^ (1ull << 48), &pa), GF_EFAULT);
+	guest_free(g);
+	check_large_pages(5);
+}
+
+/* Hardware faults on a non-canonical address (#GP); translating it with
+ * the bits above 47 (56 with 5 levels) ignored reads whatever its
+ * canonical twin maps. */
+static void test_virt_rejects_noncanonical(void)
+{
+	struct guest *g4 = guest_new(4, 0), *g5 = guest_new(5, 0);
+	uint64_t pa;
+
+	CHECK_EQ(gf_virt_to_phys(&g4->k, g4->heap.va & 0x0000ffffffffffffull, &pa),
+		 GF_EFAULT);
+	CHECK_EQ(gf_virt_to_phys(&g4->k, g4->heap.va ^ (1ull << 52), &pa),
+		 GF_EFAULT);
+	CHECK_EQ(gf_virt_to_phys(&g5->k, g5->heap.va ^ (1ull << 60), &pa),
+		 GF_EFAULT);
+	guest_free(g4);
+	guest_free(g5);
+}
+
+/* Reads across pages that lie in different RAM ranges. */
+static void test_read_cross_page(void)
+{
+	struct guest *g = guest_new(4, 0);
+	static uint8_t want[3 * PAGE + 200], got[sizeof want];
+	uint64_t va = g->heap.va + 10 * PAGE - 100, v;
+
+	CHECK(g->heap.pa[10] - g->heap.pa[9] != PAGE);
+	for (size_t i = 0; i < sizeof want; i++)
+		want[i] = (uint8_t)(i * 7 + 3);
+	put(g, va, want, sizeof want);
+	CHECK_EQ(gf_read(&g->k, va, got, sizeof got), GF_OK);
+	CHECK(!memcmp(got, want, sizeof got));
+	/* one u64 straddling a boundary */
+	CHECK_EQ(gf_read(&g->k, g->heap.va + 10 * PAGE - 3, &v, 8), GF_OK);
+	CHECK(!memcmp(&v, want + 97, 8));
+	guest_free(g);
+}
+
+static void test_read_past_range(void)
+{
+	struct guest *g = guest_new(4, 0);
+	uint64_t va = g->dmap + SPARE_OFF, v;
+
+	map_page(g, va, LOW_SIZE - PAGE);            /* the last page of RAM */
+	map_page(g, va + PAGE, LOW_SIZE);            /* just past it */
+	map_page(g, va + 2 * PAGE, HOLE_PA);         /* in the PCI hole */
+	map_page(g, va + 3 * PAGE, HIGH_PA + HIGH_SIZE - PAGE);
+	CHECK_EQ(gf_read(&g->k, va + PAGE - 8, &v, 8), GF_OK);
+	CHECK_EQ(gf_read(&g->k, va + PAGE - 8, &v, 9), GF_EFAULT);
+	CHECK_EQ(gf_read(&g->k, va + PAGE, &v, 1), GF_EFAULT);
+	CHECK_EQ(gf_read(&g->k, va + 2 * PAGE, &v, 8), GF_EFAULT);
+	CHECK_EQ(gf_read(&g->k, va + 4 * PAGE - 8, &v, 8), GF_OK);
+	CHECK_EQ(gf_read(&g->k, va + 4 * PAGE - 8, &v, 16), GF_EFAULT);
+	guest_free(g);
+}
+
+static void test_phys_read_bounds(void)
+{
+	struct guest *g = guest_new(4, 0);
+	const struct gf_mem *m = &g->k.mem;
+	static uint8_t buf[0x200];
+	struct gf_mem top = { 1, { { 0xfffffffffffff000ull, PAGE, g->low } } };
+	struct gf_mem near_top = { 1, { { 0xffffffff00000000ull, PAGE, g->low } } };
+	struct gf_mem two = { 2, { { 0, PAGE, g->low }, { PAGE, PAGE, g->high } } };
+	struct gf_mem *many;
+	int r;
+
+	CHECK_EQ(gf_phys_read(m, LOW_SIZE - 8, buf, 8), GF_OK);
+	CHECK_EQ(gf_phys_read(m, LOW_SIZE - 8, buf, 9), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(m, LOW_SIZE, buf, 1), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(m, HIGH_PA - 1, buf, 2), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(m, HIGH_PA, buf, 8), GF_OK);
+	CHECK_EQ(gf_phys_read(m, HIGH_PA + HIGH_SIZE - 4, buf, 4), GF_OK);
+	CHECK_EQ(gf_phys_read(m, HIGH_PA + HIGH_SIZE - 4, buf, 5), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(m, 0, buf, UINT32_MAX), GF_EFAULT);
+	/* pa + len past 2^64 must not wrap into the range */
+	CHECK_EQ(gf_phys_read(&top, 0xffffffffffffff00ull, buf, 0x100), GF_OK);
+	CHECK_EQ(gf_phys_read(&top, 0xffffffffffffff00ull, buf, 0x101), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(&top, 0xfffffffffffffff0ull, buf, 0x20), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(&top, 0, buf, 8), GF_EFAULT);
+	CHECK_EQ(gf_phys_read(&near_top, 0xffffffff00000010ull, buf, UINT32_MAX),
+		 GF_EFAULT);
+	/* adjacent ranges in different buffers: either refused, or both parts */
+	memset(g->low + PAGE - 4, 'L', 4);
+	memset(g->high, 'H', 4);
+	memset(buf, 0, 8);
+	r = gf_phys_read(&two, PAGE - 4, buf, 8);
+	CHECK(r == GF_EFAULT || (r == GF_OK && !memcmp(buf, "LLLLHHHH", 8)));
+	/* a count beyond the table is not followed past it */
+	many = malloc(sizeof *many);
+	REQUIRE(many);
+	memset(many, 0, sizeof *many);
+	many->nranges = 1000;
+	CHECK_EQ(gf_phys_read(many, 0x1000, buf, 8), GF_EFAULT);
+	free(many);
+	guest_free(g);
+}
+
+/* ======================================================================
+ * 2. gf_walk_tasks
+ * ====================================================================== */
+
+static void walk_world(unsigned levels, int percpu, int threads)
+{
+	struct guest *g = world_new(levels, percpu);
+	struct gf_task out[16];
+	uint32_t n = 99;
+
+	CHECK_EQ(gf_walk_tasks(&g->k, threads, out, NELEM(out), &n), GF_OK);
+	if (threads)
+		check_tasks(g, out, n, WORLD_THREADS, NELEM(WORLD_THREADS), percpu);
+	else
+		check_tasks(g, out, n, WORLD_PROCESSES, NELEM(WORLD_PROCESSES),
+			    percpu);
+	guest_free(g);
+}
+
+static void test_walk_processes(void)
+{
+	CHECK_EQ(mm_expected(&MM_SYSTEMD, 0), 307); /* the fixture's own sums */
+	CHECK_EQ(mm_expected(&MM_APP, 0), 13);
+	walk_world(4, 0, 0);
+}
+
+static void test_walk_threads(void)
+{
+	walk_world(4, 0, 1);
+}
+
+static void test_walk_rss_percpu(void)
+{
+	CHECK_EQ(mm_expected(&MM_SYSTEMD, 1), 102 + 220 + 0);
+	CHECK_EQ(mm_expected(&MM_APP, 1), 9 + 3 + 53);
+	walk_world(4, 1, 0);
+	walk_world(4, 1, 1);
+}
+
+static void test_walk_5level(void)
+{
+	walk_world(5, 0, 0);
+	walk_world(5, 1, 1);
+}
+
+static void test_walk_empty(void)
+{
+	struct guest *g = guest_new(4, 0);
+	struct gf_task out[1];
+	uint32_t n = 99;
+
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, 1, &n), GF_OK);
+	CHECK_EQ(n, 0);
+	guest_free(g);
+}
+
+struct state_case {
+	uint32_t state, exit_state;
+	char letter;
+};
+
+static void check_states(const struct state_case *c, uint32_t n)
+{
+	struct guest *g = guest_new(4, 0);
+	struct gf_task out[32];
+	uint32_t count = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		process_new(g, &(struct tspec){ .pid = 10 + (int32_t)i,
+			.comm = "s", .state = c[i].state,
+			.exit_state = c[i].exit_state }, g->init_task, 0);
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &count), GF_OK);
+	CHECK_EQ(count, n);
+	for (uint32_t i = 0; i < n && i < count; i++)
+		if (out[i].state != c[i].letter)
+			report(__FILE__, __LINE__, "state %#x exit_state %#x: "
+			       "'%c', want '%c'", c[i].state, c[i].exit_state,
+			       out[i].state, c[i].letter);
+	guest_free(g);
+}
+
+/* The letters of fs/proc/array.c, for the values of 4.14 to 6.0. */
+static void test_walk_states(void)
+{
+	static const struct state_case c[] = {
+		{ 0x0000, 0, 'R' }, { 0x0001, 0, 'S' }, { 0x0002, 0, 'D' },
+		{ 0x0004, 0, 'T' }, { 0x0104, 0, 'T' } /* TASK_STOPPED */,
+		{ 0x0008, 0, 't' }, { 0x0000, 0x10, 'X' }, { 0x0000, 0x20, 'Z' },
+		{ 0x0001, 0x20, 'Z' }, { 0x0040, 0, 'P' }, { 0x0402, 0, 'I' },
+		{ 0x0102, 0, 'D' } /* TASK_KILLABLE */,
+		{ 0x1000, 0, 'D' } /* TASK_RTLOCK_WAIT */,
+		{ 0x2001, 0, 'S' } /* TASK_INTERRUPTIBLE | TASK_FREEZABLE */,
+	};
+
+	check_states(c, NELEM(c));
+}
+
+/* From 6.1 (the freezer rewrite) __task_state_index() tests
+ * (state & TASK_IDLE) == TASK_IDLE, and reports TASK_FROZEN (0x8000) as D. */
+static void test_walk_states_since_6_1(void)
+{
+	static const struct state_case c[] = {
+		{ 0x2402, 0, 'I' } /* TASK_IDLE | TASK_FREEZABLE */,
+		{ 0x8000, 0, 'D' } /* TASK_FROZEN */,
+	};
+
+	check_states(c, NELEM(c));
+}
+
+static void test_walk_comm_unterminated(void)
+{
+	struct guest *g = guest_new(4, 0);
+	struct gf_task out[2];
+	uint32_t n = 0;
+
+	process_new(g, &(struct tspec){ .pid = 7, .comm = "0123456789abcdefXYZ" },
+		    g->init_task, 0);
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &n), GF_OK);
+	CHECK_EQ(n, 1);
+	CHECK_STR(out[0].comm, "0123456789abcde");
+	guest_free(g);
+}
+
+/* A buffer too small: GF_ENOSPC, and nothing written past its end. */
+static void check_capacity(struct guest *g, int threads, uint32_t fits)
+{
+	struct gf_task out[16];
+	uint8_t sentinel[sizeof out[0]];
+	uint32_t n;
+
+	memset(out, 0xa5, sizeof out);
+	memset(sentinel, 0xa5, sizeof sentinel);
+	CHECK_EQ(gf_walk_tasks(&g->k, threads, out, fits - 1, &n), GF_ENOSPC);
+	CHECK(!memcmp(&out[fits - 1], sentinel, sizeof sentinel));
+	CHECK_EQ(gf_walk_tasks(&g->k, threads, out, 0, &n), GF_ENOSPC);
+	CHECK_EQ(gf_walk_tasks(&g->k, threads, out, fits, &n), GF_OK);
+	CHECK_EQ(n, fits);
+}
+
+static void test_walk_enospc(void)
+{
+	struct guest *g = world_new(4, 0);
+
+	check_capacity(g, 0, NELEM(WORLD_PROCESSES));
+	check_capacity(g, 1, NELEM(WORLD_THREADS));
+	guest_free(g);
+}
+
+/* ======================================================================
+ * 3. Corrupted guest data: every walk ends, with an error, quickly.
+ * ====================================================================== */
+
+struct corruption {
+	const char *what;
+	void (*apply)(struct guest *g);
+	int procs, threads, find; /* gf_walk_tasks x2, gf_find_task(999) */
+};
+
+static uint64_t tasks_of(const struct guest *g, int32_t pid)
+{
+	return task_va(g, pid) + T_TASKS;
+}
+
+static uint64_t node_of(const struct guest *g, int32_t pid)
+{
+	return task_va(g, pid) + T_THREAD_NODE;
+}
+
+static void bad_back_link(struct guest *g)
+{
+	w64(g, tasks_of(g, 100) + 8, tasks_of(g, 2));
+}
+
+static void bad_head_back_link(struct guest *g)
+{
+	w64(g, g->init_task + T_TASKS + 8, tasks_of(g, 1));
+}
+
+static void bad_thread_back_link(struct guest *g)
+{
+	w64(g, node_of(g, 102) + 8, node_of(g, 100));
+}
+
+static void tasks_cycle(struct guest *g)
+{
+	w64(g, tasks_of(g, 300), tasks_of(g, 100));
+}
+
+static void tasks_cycle_relinked(struct guest *g)
+{
+	tasks_cycle(g);
+	w64(g, tasks_of(g, 100) + 8, tasks_of(g, 300));
+}
+
+static void tasks_self_loop(struct guest *g)
+{
+	list_init(g, tasks_of(g, 1));
+}
+
+static void threads_cycle(struct guest *g)
+{
+	w64(g, node_of(g, 102), node_of(g, 101));
+}
+
+static void wild_next(struct guest *g)
+{
+	w64(g, tasks_of(g, 3), g->dmap + 0xdead00000ull);
+}
+
+static void null_next(struct guest *g)
+{
+	w64(g, tasks_of(g, 3), 0);
+}
+
+static void hole_next(struct guest *g)
+{
+	map_page(g, g->dmap + SPARE_OFF, HOLE_PA);
+	w64(g, tasks_of(g, 3), g->dmap + SPARE_OFF + 0x40);
+}
+
+static void poisoned_signal(struct guest *g)
+{
+	w64(g, task_va(g, 100) + T_SIGNAL, LIST_POISON1);
+}
+
+static void wild_thread_node(struct guest *g)
+{
+	w64(g, node_of(g, 101), VMALLOC_VA + 0x1000);
+}
+
+static void null_parent(struct guest *g)
+{
+	w64(g, task_va(g, 200) + T_REAL_PARENT, 0);
+}
+
+static void foreign_thread(struct guest *g)
+{
+	task_new(g, &(struct tspec){ .pid = 5000, .tgid = 1, .comm = "intruder" },
+		 signal_of(g, 100), task_va(g, 1), 0);
+}
+
+static void negative_pid(struct guest *g)
+{
+	w32(g, task_va(g, 200) + T_PID, (uint32_t)-5);
+}
+
+static void negative_tgid(struct guest *g)
+{
+	w32(g, task_va(g, 102) + T_TGID, (uint32_t)-100);
+}
+
+static void run_corruptions(const struct corruption *c, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct guest *g = world_new(4, 0);
+		struct gf_task out[16], t;
+		uint32_t count;
+		int before = failures;
+		double t0;
+
+		c[i].apply(g);
+		t0 = now_s();
+		CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &count), c[i].procs);
+		CHECK_EQ(gf_walk_tasks(&g->k, 1, out, NELEM(out), &count), c[i].threads);
+		CHECK_EQ(gf_find_task(&g->k, 999, &t), c[i].find);
+		CHECK(now_s() - t0 < 0.5);
+		note_case(before, "with %s", c[i].what);
+		guest_free(g);
+	}
+}
+
+static void test_corrupt_back_links(void)
+{
+	static const struct corruption c[] = {
+		{ "a wrong tasks.prev", bad_back_link,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+		{ "a wrong prev in the head", bad_head_back_link,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+		{ "a wrong thread_node.prev", bad_thread_back_link,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+	};
+
+	run_corruptions(c, NELEM(c));
+}
+
+static void test_corrupt_cycles(void)
+{
+	static const struct corruption c[] = {
+		{ "a tasks cycle missing the head", tasks_cycle,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+		{ "a tasks cycle with its back link patched", tasks_cycle_relinked,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+		{ "a task linked to itself", tasks_self_loop,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+		{ "a thread-list cycle", threads_cycle,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+	};
+
+	run_corruptions(c, NELEM(c));
+}
+
+static void test_corrupt_wild_pointers(void)
+{
+	static const struct corruption c[] = {
+		{ "tasks.next unmapped", wild_next, GF_EFAULT, GF_EFAULT, GF_EFAULT },
+		{ "tasks.next NULL", null_next, GF_EFAULT, GF_EFAULT, GF_EFAULT },
+		{ "tasks.next in no RAM", hole_next, GF_EFAULT, GF_EFAULT, GF_EFAULT },
+		{ "signal LIST_POISON1", poisoned_signal,
+		  GF_EFAULT, GF_EFAULT, GF_EFAULT },
+		{ "thread_node.next unmapped", wild_thread_node,
+		  GF_EFAULT, GF_EFAULT, GF_EFAULT },
+		{ "real_parent NULL", null_parent, GF_EFAULT, GF_EFAULT, GF_EFAULT },
+	};
+
+	run_corruptions(c, NELEM(c));
+}
+
+static void test_corrupt_foreign_thread(void)
+{
+	static const struct corruption c[] = {
+		{ "a thread of tgid 1 in pid 100's list", foreign_thread,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ESRCH },
+		{ "a thread with a negative tgid", negative_tgid,
+		  GF_ECORRUPT, GF_ECORRUPT, GF_ESRCH },
+	};
+
+	run_corruptions(c, NELEM(c));
+}
+
+static void test_corrupt_negative_pid(void)
+{
+	static const struct corruption c[] = {
+		{ "pid -5", negative_pid, GF_ECORRUPT, GF_ECORRUPT, GF_ECORRUPT },
+	};
+
+	run_corruptions(c, NELEM(c));
+}
+
+/* A bad mm is not worth failing a listing for: that process shows 0. */
+static void test_corrupt_mm_tolerated(void)
+{
+	struct guest *g = world_new(4, 1);
+	struct gf_task out[16];
+	uint32_t n = 0;
+
+	w64(g, task_va(g, 1) + T_MM, VMALLOC_VA);
+	w64(g, r64(g, task_va(g, 100) + T_MM) + MM_RSS_STAT + PC_COUNTERS,
+	    LIST_POISON1);
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &n), GF_OK);
+	REQUIRE(n == NELEM(WORLD_PROCESSES));
+	CHECK_EQ(out[0].rss_pages, 0);
+	/* app: its file counter is unreadable, anon and shmem still count */
+	CHECK_EQ(out[3].rss_pages, 3 + 53);
+	guest_free(g);
+}
+
+/* ======================================================================
+ * 4. gf_find_task
+ * ====================================================================== */
+
+static void test_find_task(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_task t;
+	static const struct { int32_t pid, leader; } found[] = {
+		{ 1, 1 }, { 3, 3 }, { 100, 100 }, { 101, 100 }, { 102, 100 },
+		{ 300, 300 },
+	};
+
+	for (uint32_t i = 0; i < NELEM(found); i++) {
+		memset(&t, 0, sizeof t);
+		CHECK_EQ(gf_find_task(&g->k, found[i].pid, &t), GF_OK);
+		CHECK_EQ(t.pid, found[i].leader);
+		CHECK_EQ(t.tgid, found[i].leader);
+		CHECK_EQ(t.addr, task_va(g, found[i].leader));
+	}
+	CHECK_EQ(gf_find_task(&g->k, 102, &t), GF_OK);
+	CHECK_EQ(t.threads, 3);
+	CHECK_EQ(t.ppid, 1);
+	CHECK_EQ(t.start_time, 200);
+	guest_free(g);
+}
+
+static void test_find_task_errors(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_task t;
+
+	CHECK_EQ(gf_find_task(&g->k, 999, &t), GF_ESRCH);
+	CHECK_EQ(gf_find_task(&g->k, 5000, &t), GF_ESRCH);
+	CHECK_EQ(gf_find_task(&g->k, 0, &t), GF_EINVAL);
+	CHECK_EQ(gf_find_task(&g->k, -1, &t), GF_EINVAL);
+	CHECK_EQ(gf_find_task(&g->k, INT32_MIN, &t), GF_EINVAL);
+	guest_free(g);
+}
+
+/* ======================================================================
+ * 5. gf_send_signal: exactly the expected bytes change, or none.
+ * ====================================================================== */
+
+/* The world with some state a signal must preserve, and `pid`'s process
+ * looked up as the front end does. */
+static struct guest *signal_world(int32_t pid, struct gf_task *t)
+{
+	struct guest *g = world_new(4, 0);
+	uint64_t sig = signal_of(g, 100);
+
+	or64(g, task_va(g, 100) + T_PENDING + SP_SIGNAL, SIGBIT(12));
+	or64(g, task_va(g, 101) + T_TI_FLAGS, 1ull << TIF_NEED_RESCHED);
+	w32(g, sig + S_FLAGS, SIGNAL_STOP_CONTINUED);
+	w32(g, sig + S_GROUP_STOP_COUNT, 1);
+	REQUIRE(gf_find_task(&g->k, pid, t) == GF_OK);
+	return g;
+}
+
+static void set_blocked(struct guest *g, int32_t pid, uint64_t mask)
+{
+	w64(g, task_va(g, pid) + T_BLOCKED, mask);
+}
+
+/* What SIGKILL of process 100 must write, applied to `want`. */
+static void expect_kill(struct guest *want, const int32_t *tids, int n)
+{
+	uint64_t sig = signal_of(want, 100);
+
+	for (int i = 0; i < n; i++) {
+		or64(want, task_va(want, tids[i]) + T_PENDING + SP_SIGNAL,
+		     SIGBIT(9));
+		or64(want, task_va(want, tids[i]) + T_TI_FLAGS,
+		     1ull << TIF_SIGPENDING);
+	}
+	w32(want, sig + S_FLAGS, SIGNAL_GROUP_EXIT);
+	w32(want, sig + S_GROUP_EXIT_CODE, 9);
+	w32(want, sig + S_GROUP_STOP_COUNT, 0);
+}
+
+static void test_signal_kill(void)
+{
+	static const int32_t tids[] = { 100, 101, 102 };
+	struct gf_task t;
+	struct guest *g = signal_world(101, &t), *want = guest_clone(g);
+	int res = -1;
+
+	CHECK_EQ(t.pid, 100);
+	CHECK_EQ(gf_send_signal(&g->k, &t, 9, &res), GF_OK);
+	CHECK_EQ(res, 3);
+	expect_kill(want, tids, 3);
+	CHECK_MEMORY(want, g);
+	guest_free(want);
+	guest_free(g);
+}
+
+/* A catchable signal: the shared pending bit, and TIF_SIGPENDING in the
+ * first thread not blocking it (`tid`, 0 for none). */
+static void check_catchable(int sig, const uint64_t blocked[3], int32_t tid)
+{
+	struct gf_task t;
+	struct guest *g = signal_world(100, &t), *want;
+	int res = -1;
+
+	for (int i = 0; i < 3; i++)
+		set_blocked(g, 100 + i, blocked[i]);
+	want = guest_clone(g);
+	CHECK_EQ(gf_send_signal(&g->k, &t, sig, &res), GF_OK);
+	CHECK_EQ(res, tid);
+	or64(want, signal_of(want, 100) + S_SHARED_PENDING + SP_SIGNAL,
+	     SIGBIT(sig));
+	if (tid)
+		or64(want, task_va(want, tid) + T_TI_FLAGS, 1ull << TIF_SIGPENDING);
+	CHECK_MEMORY(want, g);
+	guest_free(want);
+	guest_free(g);
+}
+
+static void test_signal_catchable(void)
+{
+	const uint64_t usr = SIGBIT(10) | SIGBIT(12);
+
+	check_catchable(10, (const uint64_t[3]){ usr, SIGBIT(2), 0 }, 101);
+	check_catchable(10, (const uint64_t[3]){ usr, usr, 0 }, 102);
+	check_catchable(15, (const uint64_t[3]){ usr, usr, usr }, 100);
+}
+
+static void test_signal_all_blocked(void)
+{
+	const uint64_t all = ~(SIGBIT(9) | SIGBIT(19));
+
+	check_catchable(10, (const uint64_t[3]){ all, all, all }, 0);
+	check_catchable(1, (const uint64_t[3]){ all, all, all }, 0);
+}
+
+#define ANY_ERROR 1 /* for check_refused: any GF_E* will do */
+
+/* Sends `sig` and expects `err`, with not one byte of the guest changed. */
+static void check_refused(struct guest *g, const struct gf_task *t, int sig,
+			  int err)
+{
+	struct guest *want = guest_clone(g);
+	int res = 0, got = gf_send_signal(&g->k, t, sig, &res);
+
+	if (err == ANY_ERROR)
+		CHECK(got < 0);
+	else
+		CHECK_EQ(got, err);
+	CHECK_MEMORY(want, g);
+	guest_free(want);
+}
+
+static void test_signal_stale(void)
+{
+	static const struct { uint32_t off, size; uint64_t value; } change[] = {
+		{ T_START_TIME, 8, 201 }, /* the pid was reused */
+		{ T_PID, 4, 555 },
+		{ T_TGID, 4, 555 },
+	};
+
+	for (uint32_t i = 0; i < NELEM(change); i++) {
+		struct gf_task t;
+		struct guest *g = signal_world(100, &t);
+		put(g, t.addr + change[i].off, &change[i].value, change[i].size);
+		check_refused(g, &t, 9, GF_ESTALE);
+		check_refused(g, &t, 10, GF_ESTALE);
+		guest_free(g);
+	}
+}
+
+static void test_signal_gone(void)
+{
+	struct gf_task t;
+	struct guest *g = signal_world(100, &t);
+
+	t.addr = VMALLOC_VA;
+	check_refused(g, &t, 9, GF_EFAULT);
+	guest_free(g);
+}
+
+static void test_signal_readonly(void)
+{
+	struct gf_task t;
+	struct guest *g = signal_world(100, &t), *want = guest_clone(g);
+	int res;
+
+	g->k.writable = 0;
+	CHECK(gf_send_signal(&g->k, &t, 9, &res) < 0);
+	CHECK(gf_send_signal(&g->k, &t, 10, &res) < 0);
+	CHECK_MEMORY(want, g);
+	guest_free(want);
+	guest_free(g);
+}
+
+static void test_signal_bad_number(void)
+{
+	static const int bad[] = { 0, 32, 33, 64, -1, -9, INT_MAX, INT_MIN };
+	struct gf_task t;
+	struct guest *g = signal_world(100, &t);
+
+	for (uint32_t i = 0; i < NELEM(bad); i++)
+		check_refused(g, &t, bad[i], GF_EINVAL);
+	guest_free(g);
+}
+
+/* A corruption of process 100's thread list: init's thread_node moved
+ * onto it, after 100's own three threads. */
+static void splice_init_thread(struct guest *g)
+{
+	list_del(g, node_of(g, 1));
+	list_add_tail(g, node_of(g, 1), signal_of(g, 100) + S_THREAD_HEAD);
+}
+
+/* gf_walk_tasks refuses a thread list holding a task of another thread
+ * group; a signal must too, or a corrupted list gets an unrelated process
+ * (here init, whose death panics the guest) signalled. */
+static void test_signal_checks_thread_tgid(void)
+{
+	struct gf_task t;
+	struct guest *g = signal_world(100, &t), *want;
+	const uint64_t all = ~(SIGBIT(9) | SIGBIT(19));
+	uint8_t a[TASK_SIZE], b[TASK_SIZE];
+	int res;
+
+	splice_init_thread(g);
+	want = guest_clone(g);
+	CHECK(gf_send_signal(&g->k, &t, 9, &res) < 0);
+	get(want, task_va(want, 1), a, TASK_SIZE);
+	get(g, task_va(g, 1), b, TASK_SIZE);
+	CHECK(!memcmp(a, b, TASK_SIZE)); /* init untouched */
+	guest_free(want);
+	guest_free(g);
+	/* the first thread not blocking SIGUSR1 is init's */
+	g = signal_world(100, &t);
+	splice_init_thread(g);
+	for (int i = 0; i < 3; i++)
+		set_blocked(g, 100 + i, all);
+	check_refused(g, &t, 10, ANY_ERROR);
+	guest_free(g);
+}
+
+/* A thread list found bad midway through a SIGKILL: nothing written,
+ * rather than SIGKILL left pending in the threads before the bad one with
+ * neither the group exit nor TIF_SIGPENDING (and GF_ESTALE's message says
+ * "nothing written"). */
+static void test_signal_no_partial_write(void)
+{
+	static const struct {
+		const char *what;
+		void (*apply)(struct guest *g);
+	} c[] = {
+		{ "init's thread spliced in last", splice_init_thread },
+		{ "thread 102's back link broken", bad_thread_back_link },
+	};
+
+	for (uint32_t i = 0; i < NELEM(c); i++) {
+		struct gf_task t;
+		struct guest *g = signal_world(100, &t);
+		int before = failures;
+
+		c[i].apply(g);
+		check_refused(g, &t, 9, ANY_ERROR);
+		note_case(before, "with %s", c[i].what);
+		guest_free(g);
+	}
+}
+
+/* ======================================================================
+ * 6. kallsyms_load on synthetic tables
+ * ====================================================================== */
+
+#define RELBASE 0xffffffff81000000ull /* kallsyms_relative_base (_text) */
+#define STEXT 0xffffffff81001000ull
+
+/* Token byte -> string: three multi-character tokens, then one token per
+ * printable character, empty tokens for the rest. */
+static const char *const MULTI_TOKENS[] = { NULL, "init_", "_task", "cpu_" };
+
+static char LONG_NAME[201]; /* 't' + 199 'a': 200 tokens, a two-byte length */
+
+struct ksym {
+	const char *name; /* with its type letter */
+	uint64_t addr;
+};
+
+static const struct ksym KSYMS[] = {
+	{ "Tstartup_64", RELBASE },
+	{ "T_stext", STEXT },
+	{ "Tstart_kernel", 0xffffffff83a1b2c0ull },
+	{ "Dinit_task", 0xffffffff82a0c940ull },
+	{ "texit_task_stack_account", 0xffffffff810a1230ull },
+	{ "Dnr_cpu_ids", 0xffffffff82b01234ull },
+	{ LONG_NAME, 0xffffffff81234560ull },
+	{ "Dcpu_number", 0x2a018 }, /* per-CPU, absolute: rule 0 only, last */
+};
+
+struct ktables {
+	struct guest *g;
+	uint32_t nsyms, table_len;
+	uint64_t num, names, token_table, token_index, offsets, relative_base;
+	struct vmcoreinfo vi;
+};
+
+static const char *token_of(unsigned b, char one[2])
+{
+	if (b > 0 && b < NELEM(MULTI_TOKENS))
+		return MULTI_TOKENS[b];
+	one[0] = b > 0x20 && b < 0x7f ? (char)b : 0;
+	one[1] = 0;
+	return one;
+}
+
+/* A name as scripts/kallsyms writes it: a length in tokens (two bytes
+ * from 128: low 7 bits | 0x80, then the rest), then the tokens. */
+static uint32_t encode_name(const char *name, uint8_t *out)
+{
+	uint8_t tok[600];
+	uint32_t n = 0;
+
+	while (*name) {
+		unsigned b = (uint8_t)*name;
+		size_t len = 1;
+		for (unsigned m = 1; m < NELEM(MULTI_TOKENS); m++)
+			if (!strncmp(name, MULTI_TOKENS[m], strlen(MULTI_TOKENS[m]))) {
+				b = m;
+				len = strlen(MULTI_TOKENS[m]);
+				break;
+			}
+		tok[n++] = (uint8_t)b;
+		name += len;
+	}
+	if (n < 0x80) {
+		out[0] = (uint8_t)n;
+		memcpy(out + 1, tok, n);
+		return n + 1;
+	}
+	out[0] = (uint8_t)(0x80 | (n & 0x7f));
+	out[1] = (uint8_t)(n >> 7);
+	memcpy(out + 2, tok, n);
+	return n + 2;
+}
+
+static int32_t encode_offset(int rule, uint64_t addr, uint64_t entry)
+{
+	switch (rule) {
+	case 0: /* absolute per-CPU */
+		return addr < RELBASE ? (int32_t)addr : (int32_t)(RELBASE - 1 - addr);
+	case 1: /* base-relative */
+		return (int32_t)(uint32_t)(addr - RELBASE);
+	default: /* place-relative */
+		return (int32_t)(addr - entry);
+	}
+}
+
+/* VMCOREINFO naming the tables, less the key `omit`. */
+static void ktables_vmcoreinfo(struct ktables *kt, const char *omit,
+			       uint64_t stext)
+{
+	const struct { const char *name; uint64_t va; } syms[] = {
+		{ "kallsyms_num_syms", kt->num },
+		{ "kallsyms_names", kt->names },
+		{ "kallsyms_token_table", kt->token_table },
+		{ "kallsyms_token_index", kt->token_index },
+		{ "kallsyms_offsets", kt->offsets },
+		{ "kallsyms_relative_base", kt->relative_base },
+		{ "_stext", stext },
+	};
+	size_t len = (size_t)snprintf(kt->vi.text, sizeof kt->vi.text,
+				      "OSRELEASE=6.8.0\nPAGESIZE=4096\n");
+
+	for (uint32_t i = 0; i < NELEM(syms); i++)
+		if (!omit || strcmp(omit, syms[i].name))
+			len += (size_t)snprintf(kt->vi.text + len,
+				sizeof kt->vi.text - len, "SYMBOL(%s)=%llx\n",
+				syms[i].name, (unsigned long long)syms[i].va);
+}
+
+/* Writes the tables for address rule `rule` into a fresh guest. The token
+ * table goes at the start of kimg's last page, unmapped memory after. */
+static void ktables_build(struct ktables *kt, int rule)
+{
+	static uint8_t names[4096];
+	char table[2048], one[2];
+	uint16_t index[256];
+	uint32_t len = 0;
+	struct guest *g;
+
+	memset(kt, 0, sizeof *kt);
+	g = kt->g = guest_new(4, 0);
+	LONG_NAME[0] = 't';
+	memset(LONG_NAME + 1, 'a', sizeof LONG_NAME - 2);
+	kt->nsyms = rule == 0 ? NELEM(KSYMS) : NELEM(KSYMS) - 1;
+	for (uint32_t i = 0; i < kt->nsyms; i++)
+		len += encode_name(KSYMS[i].name, names + len);
+	for (unsigned b = 0; b < 256; b++) {
+		const char *tok = token_of(b, one);
+		index[b] = (uint16_t)kt->table_len;
+		strcpy(table + kt->table_len, tok);
+		kt->table_len += (uint32_t)strlen(tok) + 1;
+	}
+	kt->num = win_alloc(&g->kimg, 4, 8);
+	kt->relative_base = win_alloc(&g->kimg, 8, 8);
+	kt->offsets = win_alloc(&g->kimg, 4 * kt->nsyms, 8);
+	kt->names = win_alloc(&g->kimg, len, 8);
+	kt->token_index = win_alloc(&g->kimg, sizeof index, 8);
+	kt->token_table = KIMG_VA + (KIMG_PAGES - 1) * PAGE + 0x100;
+	w32(g, kt->num, kt->nsyms);
+	w64(g, kt->relative_base, RELBASE);
+	for (uint32_t i = 0; i < kt->nsyms; i++)
+		w32(g, kt->offsets + 4 * i, (uint32_t)encode_offset(rule,
+			KSYMS[i].addr, kt->offsets + 4 * i));
+	put(g, kt->names, names, len);
+	put(g, kt->token_index, index, sizeof index);
+	put(g, kt->token_table, table, kt->table_len);
+	ktables_vmcoreinfo(kt, NULL, STEXT);
+}
+
+/* kallsyms_load expected to fail, with `needle` in its message. */
+static void check_load_fails(struct ktables *kt, const char *needle)
+{
+	struct gf_symtab *s = (struct gf_symtab *)1;
+	char err[256] = "";
+
+	CHECK_EQ(kallsyms_load(&kt->g->k, &kt->vi, &s, err, sizeof err), -1);
+	CHECK(s == NULL);
+	CHECK_HAS(err, needle);
+}
+
+static void test_kallsyms_rules(void)
+{
+	for (int rule = 0; rule < 3; rule++) {
+		struct ktables kt;
+		struct gf_symtab *s = NULL;
+		char err[256] = "";
+		int before = failures;
+
+		ktables_build(&kt, rule);
+		CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err), 0);
+		if (!s) {
+			printf("      (rule %d: %s)\n", rule, err);
+			guest_free(kt.g);
+			continue;
+		}
+		CHECK_EQ(symtab_count(s), kt.nsyms);
+		for (uint32_t i = 0; i < kt.nsyms; i++) {
+			uint64_t va = 0;
+			CHECK_EQ(symtab_lookup(s, KSYMS[i].name + 1, &va), 0);
+			CHECK_EQ(va, KSYMS[i].addr);
+		}
+		note_case(before, "with address rule %d", rule);
+		symtab_free(s);
+		guest_free(kt.g);
+	}
+}
+
+static void test_kallsyms_unknown_name(void)
+{
+	static const char *const unknown[] = {
+		"nonexistent", "", "_stex", "_stext2", "T_stext", "init", "a",
+	};
+	struct ktables kt;
+	struct gf_symtab *s = NULL;
+	char err[256] = "";
+	uint64_t va = 0x1234;
+
+	ktables_build(&kt, 1);
+	REQUIRE(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err) == 0);
+	for (uint32_t i = 0; i < NELEM(unknown); i++)
+		CHECK_EQ(symtab_lookup(s, unknown[i], &va), -1);
+	CHECK_EQ(va, 0x1234);
+	CHECK_EQ(symtab_lookup(s, "startup_64", &va), 0);
+	symtab_free(s);
+	guest_free(kt.g);
+}
+
+static void test_kallsyms_corrupt_names(void)
+{
+	struct ktables kt;
+	const uint64_t kimg_end = KIMG_VA + KIMG_PAGES * PAGE;
+	uint8_t xs[256];
+
+	/* a token index beyond the (readable) token table */
+	ktables_build(&kt, 1);
+	w16(kt.g, kt.token_index + 2 * 's', 0x2000);
+	check_load_fails(&kt, "corrupt");
+	guest_free(kt.g);
+	/* a token running to the end of what is mapped, unterminated */
+	ktables_build(&kt, 1);
+	memset(xs, 'x', sizeof xs);
+	for (uint64_t va = kt.token_table + kt.table_len; va < kimg_end;
+	     va += sizeof xs)
+		put(kt.g, va, xs, kimg_end - va < sizeof xs ? kimg_end - va
+							    : sizeof xs);
+	w16(kt.g, kt.token_index + 2 * 's', (uint16_t)kt.table_len);
+	check_load_fails(&kt, "corrupt");
+	guest_free(kt.g);
+	/* fewer names than kallsyms_num_syms says */
+	ktables_build(&kt, 1);
+	w32(kt.g, kt.num, kt.nsyms + 50);
+	check_load_fails(&kt, "names");
+	guest_free(kt.g);
+	/* the names table not mapped */
+	ktables_build(&kt, 1);
+	kt.names = VMALLOC_VA;
+	ktables_vmcoreinfo(&kt, NULL, STEXT);
+	check_load_fails(&kt, "names");
+	guest_free(kt.g);
+}
+
+static void test_kallsyms_bad_count(void)
+{
+	static const uint32_t bad[] = { 0, (1u << 21) + 1, 0x7fffffff, UINT32_MAX };
+
+	for (uint32_t i = 0; i < NELEM(bad); i++) {
+		struct ktables kt;
+		ktables_build(&kt, 1);
+		w32(kt.g, kt.num, bad[i]);
+		check_load_fails(&kt, "implausible");
+		guest_free(kt.g);
+	}
+}
+
+static void test_kallsyms_missing(void)
+{
+	static const char *const keys[] = {
+		"kallsyms_num_syms", "kallsyms_names", "kallsyms_token_table",
+		"kallsyms_token_index", "kallsyms_offsets", "kallsyms_relative_base",
+		"_stext",
+	};
+	struct ktables kt;
+
+	for (uint32_t i = 0; i < NELEM(keys); i++) {
+		ktables_build(&kt, 1);
+		ktables_vmcoreinfo(&kt, keys[i], STEXT);
+		check_load_fails(&kt, i + 1 < NELEM(keys) ? "kallsyms" : "_stext");
+		guest_free(kt.g);
+	}
+	/* _stext where no rule puts it */
+	ktables_build(&kt, 1);
+	ktables_vmcoreinfo(&kt, NULL, STEXT + 4);
+	check_load_fails(&kt, "no known address encoding");
+	guest_free(kt.g);
+	/* the offsets table not mapped */
+	ktables_build(&kt, 1);
+	kt.offsets = VMALLOC_VA;
+	ktables_vmcoreinfo(&kt, NULL, STEXT);
+	check_load_fails(&kt, "not readable");
+	guest_free(kt.g);
+}
+
+/* ======================================================================
+ * 7. VMCOREINFO
+ * ====================================================================== */
+
+#define VI_TEXT "OSRELEASE=6.8.0-gpufas\nPAGESIZE=4096\n" \
+	"KERNELOFFSET=1e000000\nNUMBER(phys_base)=-123456\n" \
+	"SYMBOL(init_top_pgt)=ffffffff83a2e000\n"
+
+static int complete(const char *text)
+{
+	return vmcoreinfo_is_complete(text, strlen(text) + 1);
+}
+
+static void test_vmcoreinfo_complete(void)
+{
+	CHECK_EQ(complete(VI_TEXT), 1);
+	CHECK_EQ(complete(VI_TEXT "SYMBOL(init_task)=ffffffff82a0c940\n"), 1);
+	CHECK_EQ(vmcoreinfo_is_complete(VI_TEXT "\0garbage", sizeof VI_TEXT + 8), 1);
+	/* no NUL within the length */
+	CHECK_EQ(vmcoreinfo_is_complete(VI_TEXT, strlen(VI_TEXT)), 0);
+	/* keys missing, empty, or only as a prefix of another key */
+	CHECK_EQ(complete("OSRELEASE=6.8.0\nKERNELOFFSET=1e000000\n"
+			  "NUMBER(phys_base)=0\n"), 0);
+	CHECK_EQ(complete("OSRELEASE=6.8.0\nKERNELOFFSET=\nNUMBER(phys_base)=0\n"
+			  "SYMBOL(init_top_pgt)=ffffffff83a2e000\n"), 0);
+	CHECK_EQ(complete("OSRELEASE=6.8.0\nKERNELOFFSET=1\nNUMBER(phys_base_x)=0\n"
+			  "SYMBOL(init_top_pgt)=ffffffff83a2e000\n"), 0);
+	CHECK_EQ(complete("OSRELEASE=6.8.0\nKERNELOFFSET=1\nXNUMBER(phys_base)=0\n"
+			  "SYMBOL(init_top_pgt)=ffffffff83a2e000\n"), 0);
+	/* not at the start, too short, not printable */
+	CHECK_EQ(complete("X" VI_TEXT), 0);
+	CHECK_EQ(complete("OSREL"), 0);
+	CHECK_EQ(complete(""), 0);
+	CHECK_EQ(complete(VI_TEXT "BUILD-ID=\x01\n"), 0);
+	CHECK_EQ(complete(VI_TEXT "BUILD-ID=\x80\n"), 0);
+	CHECK_EQ(complete(VI_TEXT "BUILD-ID=\tx\n"), 0);
+	CHECK_EQ(complete(VI_TEXT "\x7f"), 0);
+}
+
+/* A text longer than struct vmcoreinfo holds: the kernel's is at most a
+ * page, so it is not VMCOREINFO; answering must not overflow anything. */
+static void test_vmcoreinfo_long_text(void)
+{
+	size_t len = 3 * VMCOREINFO_MAX;
+	char *text = xcalloc(len);
+	size_t n = strlen(VI_TEXT);
+	int r;
+
+	memcpy(text, VI_TEXT, n);
+	while (n + 16 < 2 * VMCOREINFO_MAX)
+		n += (size_t)sprintf(text + n, "NUMBER(x%05zu)=1\n", n);
+	r = vmcoreinfo_is_complete(text, len);
+	CHECK(r == 0 || r == 1);
+	free(text);
+}
+
+static void test_vmcoreinfo_values(void)
+{
+	struct vmcoreinfo vi = { .phys = 0 };
+	char val[16];
+	uint64_t h = 7;
+	int64_t d = 7;
+
+	snprintf(vi.text, sizeof vi.text, "%s",
+		 "OSRELEASE_X=5\nKERNELOFFSET_OLD=deadbeef\n"
+		 VI_TEXT
+		 "SYMBOL(init_task_x)=1111\n"
+		 "SYMBOL(init_task)=ffffffff82a0c940\n"
+		 "NUMBER(phys_base_x)=77\n"
+		 "OFFSET(task_struct.pid)=2464\n"
+		 "SYMBOL(bad)=12zz\n"
+		 "SYMBOL(empty)=\n"
+		 "SYMBOL(long)=0000000000000000000000000000000000000001\n"
+		 "NUMBER(hexy)=0x10\n"
+		 "NUMBER(last)=42");
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_task)", &h), 0);
+	CHECK_EQ(h, 0xffffffff82a0c940ull);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_task_x)", &h), 0);
+	CHECK_EQ(h, 0x1111);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_tas)", &h), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_task", &h), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_top_pgt)", &h), 0);
+	CHECK_EQ(h, 0xffffffff83a2e000ull);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "KERNELOFFSET", &h), 0);
+	CHECK_EQ(h, 0x1e000000);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(phys_base)", &d), 0);
+	CHECK_EQ(d, -123456);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(phys_base_x)", &d), 0);
+	CHECK_EQ(d, 77);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "OFFSET(task_struct.pid)", &d), 0);
+	CHECK_EQ(d, 2464);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(last)", &d), 0);
+	CHECK_EQ(d, 42);
+	/* bad, empty, overlong, wrong base, missing */
+	h = 5;
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(bad)", &h), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(empty)", &h), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(long)", &h), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(nowhere)", &h), -1);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(hexy)", &d), -1);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "SYMBOL(init_task)", &d), -1);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(nowhere)", &d), -1);
+	/* vmcoreinfo_get: the value must fit with its NUL */
+	CHECK_EQ(vmcoreinfo_get(&vi, "KERNELOFFSET", val, 8), -1);
+	CHECK_EQ(vmcoreinfo_get(&vi, "KERNELOFFSET", val, 9), 0);
+	CHECK_STR(val, "1e000000");
+	CHECK_EQ(vmcoreinfo_get(&vi, "OSRELEASE", val, sizeof val), 0);
+	CHECK_STR(val, "6.8.0-gpufas");
+}
+
+/* Guest RAM for vmcoreinfo_find: two ranges of our own. */
+struct vmem {
+	struct gf_mem m;
+	uint8_t *a, *b;
+};
+
+#define VA_PHYS 0x1000000ull
+#define VA_SIZE (64 * KiB)
+#define VB_PHYS 0x100000000ull
+#define VB_SIZE (32 * KiB)
+
+static void vmem_init(struct vmem *v)
+{
+	v->a = xcalloc(VA_SIZE);
+	v->b = xcalloc(VB_SIZE);
+	v->m.nranges = 2;
+	v->m.range[0] = (struct gf_range){ VA_PHYS, VA_SIZE, v->a };
+	v->m.range[1] = (struct gf_range){ VB_PHYS, VB_SIZE, v->b };
+}
+
+static void vmem_free(struct vmem *v)
+{
+	free(v->a);
+	free(v->b);
+}
+
+/* The note form: Elf64_Nhdr, "VMCOREINFO\0" padded, then the text. */
+static void put_note(uint8_t *at, const char *text)
+{
+	static const uint8_t nhdr[24] = { 11, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0,
+		'V', 'M', 'C', 'O', 'R', 'E', 'I', 'N', 'F', 'O', 0, 0 };
+
+	memcpy(at, nhdr, sizeof nhdr);
+	strcpy((char *)at + sizeof nhdr, text);
+}
+
+#define VI_OTHER "OSRELEASE=5.15.0-old\nKERNELOFFSET=8000000\n" \
+	"NUMBER(phys_base)=0\nSYMBOL(init_top_pgt)=ffffffff8260a000\n"
+
+/* The candidate holding `text`, or -1: the scan order is the finder's
+ * business (top-down, as it happens), so tests do not depend on it. */
+static int cand_index(const struct vmcoreinfo *c, int n, const char *text)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(c[i].text, text))
+			return i;
+	return -1;
+}
+
+static void test_vmcoreinfo_find(void)
+{
+	struct vmem v;
+	struct vmcoreinfo *c = xcalloc(4 * sizeof *c);
+	int i, j;
+
+	vmem_init(&v);
+	strcpy((char *)v.a + 0x2000, VI_TEXT);                  /* the data page */
+	put_note(v.a + 0x5000, VI_TEXT);                        /* its note copy */
+	strcpy((char *)v.a + 0x7000, "OSRELEASE=6.8.0\nKERNELOFFSET=1e0"); /* stale */
+	memset(v.a + 0xf000, 'x', 0x1000);                      /* no NUL to the end */
+	memcpy(v.a + 0xf000, VI_TEXT, strlen(VI_TEXT));
+	put_note(v.b + 0x1000, VI_OTHER);                       /* another kernel's */
+
+	REQUIRE(vmcoreinfo_find(&v.m, c, 4) == 2);
+	i = cand_index(c, 2, VI_TEXT);
+	j = cand_index(c, 2, VI_OTHER);
+	REQUIRE(i >= 0 && j >= 0);
+	CHECK(c[i].phys == VA_PHYS + 0x2000 || c[i].phys == VA_PHYS + 0x5000 + 24);
+	CHECK_EQ(c[j].phys, VB_PHYS + 0x1000 + 24);
+	/* room for one: one of them */
+	memset(c, 0, 4 * sizeof *c);
+	CHECK_EQ(vmcoreinfo_find(&v.m, c, 1), 1);
+	CHECK(cand_index(c, 1, VI_TEXT) == 0 || cand_index(c, 1, VI_OTHER) == 0);
+	CHECK_EQ(c[1].text[0], 0);
+	vmem_free(&v);
+	free(c);
+}
+
+/* Anywhere but a page start or offset 24: found by the full scan, which
+ * runs only when the quick one found nothing. */
+static void test_vmcoreinfo_find_anywhere(void)
+{
+	struct vmem v;
+	struct vmcoreinfo *c = xcalloc(4 * sizeof *c);
+
+	vmem_init(&v);
+	strcpy((char *)v.a + 0x1000, "OSRELEASE=partial\n");
+	strcpy((char *)v.a + 0x3100, VI_TEXT);
+	strcpy((char *)v.b + 0x4321, VI_TEXT);                  /* a duplicate */
+	CHECK_EQ(vmcoreinfo_find(&v.m, c, 4), 1);
+	CHECK(c[0].phys == VA_PHYS + 0x3100 || c[0].phys == VB_PHYS + 0x4321);
+	CHECK_STR(c[0].text, VI_TEXT);
+	/* with one at a page start, the odd place is not looked at */
+	strcpy((char *)v.b + 0x2000, VI_OTHER);
+	CHECK_EQ(vmcoreinfo_find(&v.m, c, 4), 1);
+	CHECK_EQ(c[0].phys, VB_PHYS + 0x2000);
+	/* nothing at all */
+	memset(v.a, 0, VA_SIZE);
+	memset(v.b, 0, VB_SIZE);
+	CHECK_EQ(vmcoreinfo_find(&v.m, c, 4), 0);
+	/* a magic right at the end of a range, cut short */
+	memcpy(v.b + VB_SIZE - 10, "OSRELEASE=", 10);
+	CHECK_EQ(vmcoreinfo_find(&v.m, c, 4), 0);
+	vmem_free(&v);
+	free(c);
+}
+
+/* ======================================================================
+ * 8. target_open: ELF cores, raw dumps, QEMU RAM files
+ * ====================================================================== */
+
+struct seg {
+	uint32_t type;
+	uint64_t paddr, offset, filesz;
+};
+
+#define CORE_SIZE 0x6000
+
+static const struct seg CORE_SEGS[] = {
+	{ PT_NOTE, 0, 0x200, 0x40 },
+	{ PT_LOAD, 0, 0x1000, 0x2000 },
+	{ PT_LOAD, 0x100000000ull, 0x3000, 0x3000 },
+	{ PT_LOAD, 0x200000000ull, CORE_SIZE, 0 }, /* no file bytes: skipped */
+};
+
+static void elf_core(uint8_t *img, const struct seg *s, int n)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof *eh);
+
+	memset(img, 0, CORE_SIZE);
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_CORE;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = sizeof *eh;
+	eh->e_ehsize = sizeof *eh;
+	eh->e_phentsize = sizeof *ph;
+	eh->e_phnum = (uint16_t)n;
+	for (int i = 0; i < n; i++) {
+		ph[i].p_type = s[i].type;
+		ph[i].p_paddr = s[i].paddr;
+		ph[i].p_vaddr = DMAP4 + s[i].paddr;
+		ph[i].p_offset = s[i].offset;
+		ph[i].p_filesz = ph[i].p_memsz = s[i].filesz;
+		ph[i].p_flags = PF_R | PF_W | PF_X;
+	}
+	memcpy(img + 0x1010, "low marker", 11);
+	memcpy(img + 0x3020, "high marker", 12);
+}
+
+static void check_range(const struct gf_target *t, uint32_t i, uint64_t phys,
+			uint64_t size, uint64_t file_off)
+{
+	int before = failures;
+
+	REQUIRE(i < t->mem.nranges);
+	CHECK_EQ(t->mem.range[i].phys, phys);
+	CHECK_EQ(t->mem.range[i].size, size);
+	CHECK(t->mem.range[i].base == t->map + file_off);
+	note_case(before, "range %u of %s", i, t->spec);
+}
+
+/* target_open expected to fail: -1, and nothing left mapped or open. */
+static void check_open_fails(const char *spec)
+{
+	struct gf_target t;
+	int fds = count_fds();
+
+	if (target_open(&t, spec, 0) != -1) {
+		report(__FILE__, __LINE__, "target_open(\"%s\") succeeded", spec);
+		target_close(&t);
+		return;
+	}
+	CHECK(t.map == NULL);
+	CHECK_EQ(t.fd, -1);
+	CHECK_EQ(count_fds(), fds);
+}
+
+static void test_target_elf_core(void)
+{
+	uint8_t *img = xcalloc(CORE_SIZE);
+	char path[128], spec[160], buf[16];
+	struct gf_target t;
+
+	elf_core(img, CORE_SEGS, NELEM(CORE_SEGS));
+	tmp_file(path, sizeof path, img, CORE_SIZE);
+	snprintf(spec, sizeof spec, "dump:%s", path);
+	REQUIRE(target_open(&t, spec, 1) == 0);
+	CHECK_EQ(t.mem.nranges, 2);
+	check_range(&t, 0, 0, 0x2000, 0x1000);
+	check_range(&t, 1, 0x100000000ull, 0x3000, 0x3000);
+	CHECK_EQ(target_ram_size(&t), 0x5000);
+	CHECK_EQ(t.writable, 0); /* dumps are never written */
+	CHECK_EQ(gf_phys_read(&t.mem, 0x10, buf, 11), GF_OK);
+	CHECK_STR(buf, "low marker");
+	CHECK_EQ(gf_phys_read(&t.mem, 0x100000020ull, buf, 12), GF_OK);
+	CHECK_STR(buf, "high marker");
+	CHECK_EQ(gf_phys_read(&t.mem, 0x2000, buf, 1), GF_EFAULT);
+	target_close(&t);
+	CHECK(t.map == NULL);
+	CHECK_EQ(t.fd, -1);
+	unlink(path);
+	free(img);
+}
+
+static void test_target_elf_bad(void)
+{
+	const size_t ph2 = sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr);
+	const struct { const char *what; size_t at, size; uint64_t v; } edit[] = {
+		{ "segment past the end", ph2 + offsetof(Elf64_Phdr, p_filesz), 8, 0x4000 },
+		{ "offset past the end", ph2 + offsetof(Elf64_Phdr, p_offset), 8, 0x10000 },
+		{ "filesz wrapping", ph2 + offsetof(Elf64_Phdr, p_filesz), 8,
+		  0xfffffffffffff000ull },
+		{ "e_phnum too big", offsetof(Elf64_Ehdr, e_phnum), 2, 0xffff },
+		{ "e_phoff past the end", offsetof(Elf64_Ehdr, e_phoff), 8, 0x7000 },
+		{ "e_phoff wrapping", offsetof(Elf64_Ehdr, e_phoff), 8,
+		  0xffffffffffffffc0ull },
+		{ "wrong e_phentsize", offsetof(Elf64_Ehdr, e_phentsize), 2, 32 },
+		{ "not a core", offsetof(Elf64_Ehdr, e_type), 2, ET_EXEC },
+		{ "ELF32", EI_CLASS, 1, ELFCLASS32 },
+		{ "no PT_LOAD", offsetof(Elf64_Ehdr, e_phnum), 2, 1 },
+	};
+	uint8_t *img = xcalloc(CORE_SIZE);
+	char path[128], spec[160];
+
+	quiet_stderr();
+	for (uint32_t i = 0; i < NELEM(edit); i++) {
+		int before = failures;
+		elf_core(img, CORE_SEGS, NELEM(CORE_SEGS));
+		memcpy(img + edit[i].at, &edit[i].v, edit[i].size); /* LE */
+		tmp_file(path, sizeof path, img, CORE_SIZE);
+		snprintf(spec, sizeof spec, "dump:%s", path);
+		check_open_fails(spec);
+		note_case(before, "%s", edit[i].what);
+		unlink(path);
+	}
+	free(img);
+}
+
+/* A raw copy of RAM as a dump, and a RAM file written through. */
+static void test_target_raw(void)
+{
+	static uint8_t data[3 * PAGE];
+	char path[128], spec[160];
+	struct gf_target t;
+	uint8_t b = 0;
+	int fd;
+
+	memcpy(data, "\x7f" "ELX", 4); /* almost ELF */
+	tmp_file(path, sizeof path, data, sizeof data);
+	snprintf(spec, sizeof spec, "dump:%s", path);
+	REQUIRE(target_open(&t, spec, 1) == 0);
+	CHECK_EQ(t.mem.nranges, 1);
+	check_range(&t, 0, 0, sizeof data, 0);
+	CHECK_EQ(t.writable, 0);
+	target_close(&t);
+
+	snprintf(spec, sizeof spec, "vm:%s", path);
+	REQUIRE(target_open(&t, spec, 1) == 0);
+	CHECK_EQ(t.writable, 1);
+	check_range(&t, 0, 0, sizeof data, 0);
+	t.mem.range[0].base[PAGE + 5] = 0x42; /* reaches the file: MAP_SHARED */
+	target_close(&t);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, &b, 1, PAGE + 5) == 1);
+	CHECK_EQ(b, 0x42);
+	close(fd);
+
+	REQUIRE(target_open(&t, spec, 0) == 0);
+	CHECK_EQ(t.writable, 0);
+	target_close(&t);
+	unlink(path);
+}
+
+/* QEMU's RAM split (hw/i386/pc_piix.c, pc_q35.c), on sparse files. */
+static void test_target_vm_layout(void)
+{
+	static const struct { const char *opts; uint64_t size, low; } c[] = {
+		{ "", 4 * GiB + 512 * MiB, 3 * GiB },
+		{ ",machine=pc", 4 * GiB + 512 * MiB, 3 * GiB },
+		{ ",machine=q35", 4 * GiB + 512 * MiB, 2 * GiB },
+		{ ",lowmem=0x80000000", 4 * GiB + 512 * MiB, 2 * GiB },
+		{ ",machine=q35,lowmem=1073741824", 4 * GiB + 512 * MiB, 1 * GiB },
+		{ ",lowmem=0x200000000", 4 * GiB + 512 * MiB, 4 * GiB + 512 * MiB },
+		{ "", 0xe0000000ull, 3 * GiB },
+		{ "", 0xe0000000ull - PAGE, 0xe0000000ull - PAGE },
+		{ ",machine=q35", 0xb0000000ull, 2 * GiB },
+		{ ",machine=q35", 0xb0000000ull - PAGE, 0xb0000000ull - PAGE },
+		{ "", 1 * GiB, 1 * GiB },
+		{ ",", 1 * GiB, 1 * GiB },
+	};
+	char path[128], spec[192];
+	int fd = tmp_open(path, sizeof path);
+
+	close(fd);
+	for (uint32_t i = 0; i < NELEM(c); i++) {
+		struct gf_target t;
+		tmp_resize(path, c[i].size);
+		snprintf(spec, sizeof spec, "vm:%s%s", path, c[i].opts);
+		if (target_open(&t, spec, 0)) {
+			report(__FILE__, __LINE__, "target_open(\"%s\") failed", spec);
+			continue;
+		}
+		CHECK_EQ(t.mem.nranges, c[i].low < c[i].size ? 2 : 1);
+		check_range(&t, 0, 0, c[i].low, 0);
+		if (c[i].low < c[i].size)
+			check_range(&t, 1, 4 * GiB, c[i].size - c[i].low, c[i].low);
+		CHECK_EQ(target_ram_size(&t), c[i].size);
+		target_close(&t);
+	}
+	unlink(path);
+}
+
+static void test_target_errors(void)
+{
+	static const char *const opts[] = {
+		",machine=foo", ",machine=", ",lowmem=0", ",lowmem=12x", ",lowmem=",
+		",cache=1", ",machine=pc,bogus",
+	};
+	static uint8_t small[PAGE];
+	char path[128], spec[256], big[300];
+	struct gf_target t;
+
+	quiet_stderr();
+	check_open_fails("foo:x");
+	check_open_fails("");
+	check_open_fails("vm:");
+	check_open_fails("dump:");
+	check_open_fails("vm:/nonexistent/gpufas-unit.ram");
+	snprintf(spec, sizeof spec, "vm:%s", scratch); /* a directory */
+	check_open_fails(spec);
+	snprintf(spec, sizeof spec, "dump:%s", scratch);
+	check_open_fails(spec);
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	memcpy(big, "vm:/", 4);
+	check_open_fails(big);
+
+	tmp_file(path, sizeof path, small, PAGE - 1); /* smaller than a page */
+	snprintf(spec, sizeof spec, "vm:%s", path);
+	check_open_fails(spec);
+	tmp_resize(path, PAGE);
+	for (uint32_t i = 0; i < NELEM(opts); i++) {
+		snprintf(spec, sizeof spec, "vm:%s%s", path, opts[i]);
+		check_open_fails(spec);
+	}
+	snprintf(spec, sizeof spec, "dump:%s,machine=q35", path); /* no options */
+	check_open_fails(spec);
+	snprintf(spec, sizeof spec, "vm:%s", path);               /* a page: fine */
+	CHECK_EQ(target_open(&t, spec, 0), 0);
+	target_close(&t);
+	unlink(path);
+}
+
+/* ======================================================================
+ * 9. config_load, signal_parse, json_string
+ * ====================================================================== */
+
+/* Loads `text` as config.ini into *c; returns config_load's result. */
+static int load_ini(const char *text, struct gf_config *c, char *err,
+		    size_t errlen, char *path, size_t pathlen)
+{
+	int rc;
+
+	tmp_text(path, pathlen, text);
+	config_defaults(c);
+	err[0] = 0;
+	rc = config_load(c, path, err, errlen);
+	unlink(path);
+	return rc;
+}
+
+static void test_config_load(void)
+{
+	struct gf_config c;
+	char err[512], path[128];
+	uint64_t v = 0;
+
+	config_defaults(&c);
+	CHECK_EQ(c.signal, 9);
+	CHECK_EQ(c.nprofile, 0);
+	CHECK_EQ(load_ini("; gpufas\n[target]\ndefault = vm:/tmp/g.ram,machine=q35\n"
+			  "\n[kill]\nsignal = TERM\n\n[profile]\n"
+			  "init_task = 0xffffffff82a0c940\n"
+			  "task_struct.pid = 2464\n"
+			  "# a comment\nTIF_SIGPENDING = 2\n",
+			  &c, err, sizeof err, path, sizeof path), 0);
+	CHECK_STR(err, "");
+	CHECK_STR(c.target, "vm:/tmp/g.ram,machine=q35");
+	CHECK_EQ(c.signal, 15);
+	CHECK_EQ(c.nprofile, 3);
+	CHECK_EQ(config_profile(&c, "init_task", &v), 0);
+	CHECK_EQ(v, 0xffffffff82a0c940ull);
+	CHECK_EQ(config_profile(&c, "task_struct.pid", &v), 0);
+	CHECK_EQ(v, 2464);
+	CHECK_EQ(config_profile(&c, "TIF_SIGPENDING", &v), 0);
+	CHECK_EQ(v, 2);
+	CHECK_EQ(config_profile(&c, "task_struct", &v), -1);
+	CHECK_EQ(load_ini("[kill]\nsignal = sigusr1\n", &c, err, sizeof err, path,
+			  sizeof path), 0);
+	CHECK_EQ(c.signal, 10);
+}
+
+static void check_ini_error(const char *text, int line, const char *needle)
+{
+	struct gf_config c;
+	char err[512], path[128], want[32];
+	int before = failures;
+
+	CHECK_EQ(load_ini(text, &c, err, sizeof err, path, sizeof path), -1);
+	snprintf(want, sizeof want, "line %d:", line);
+	CHECK_HAS(err, path);
+	CHECK_HAS(err, want);
+	CHECK_HAS(err, needle);
+	note_case(before, "config: \"%s\"", text);
+}
+
+static void test_config_errors(void)
+{
+	char many[4096], key[128];
+	size_t n = 0;
+
+	check_ini_error("[target]\ndefault = x\n[kill]\nsignal = TERM\nbogus = 1\n",
+			5, "bogus");
+	check_ini_error("[target]\ndefault = x\n[nope]\na = 1\n", 4, "'a'");
+	/* the first of two errors, its line and its message */
+	check_ini_error("[target]\ndefault = x\nbogus = y\n[kill]\nsignal = nope\n",
+			3, "bogus");
+	check_ini_error("[profile]\nok = 1\nbad = 12abc\n", 3, "12abc");
+	check_ini_error("[profile]\nempty =\n", 2, "number");
+	check_ini_error("[profile]\nbig = 0x1ffffffffffffffff\n", 2, "number");
+	check_ini_error("[kill]\nsignal = SIGFOO\n", 2, "SIGFOO");
+	check_ini_error("[kill]\nsignal = 0\n", 2, "signal");
+	check_ini_error("[target]\nno equals sign here\n", 2, "syntax");
+	memset(key, 'k', 64);
+	snprintf(key + 64, sizeof key - 64, " = 1\n");
+	snprintf(many, sizeof many, "[profile]\n%s", key);
+	check_ini_error(many, 2, "long");
+	n = (size_t)snprintf(many, sizeof many, "[profile]\n");
+	for (int i = 0; i <= GF_MAX_PROFILE; i++)
+		n += (size_t)snprintf(many + n, sizeof many - n, "k%d = %d\n", i, i);
+	check_ini_error(many, GF_MAX_PROFILE + 2, "too many");
+}
+
+static void test_config_missing_file(void)
+{
+	struct gf_config c;
+	char err[512] = "";
+	const char *path = "/nonexistent/gpufas-unit/config.ini";
+
+	config_defaults(&c);
+	CHECK_EQ(config_load(&c, path, err, sizeof err), -1);
+	CHECK_HAS(err, path);
+	CHECK_HAS(err, strerror(ENOENT));
+}
+
+/* strtoull() takes "-5" as 2^64 - 5 without an error: an offset or
+ * address typed with a sign must not load as a huge number. */
+static void test_config_profile_negative(void)
+{
+	check_ini_error("[profile]\ntask_struct.pid = -8\n", 2, "-8");
+}
+
+static void test_signal_parse(void)
+{
+	static const struct { const char *s; int sig; } c[] = {
+		{ "9", 9 }, { "KILL", 9 }, { "kill", 9 }, { "sigkill", 9 },
+		{ "SIGKILL", 9 }, { "SigKill", 9 }, { "SIGUSR1", 10 }, { "usr1", 10 },
+		{ "TERM", 15 }, { "1", 1 }, { "31", 31 }, { "SYS", 31 }, { "HUP", 1 },
+		{ "0", -1 }, { "32", -1 }, { "-9", -1 }, { "9x", -1 }, { " 9", -1 },
+		{ "abc", -1 }, { "", -1 }, { "SIG", -1 }, { "SIGSIGKILL", -1 },
+		{ "KILLX", -1 }, { "99999999999999999999", -1 }, { "SIG9", -1 },
+	};
+
+	for (uint32_t i = 0; i < NELEM(c); i++)
+		if (signal_parse(c[i].s) != c[i].sig)
+			report(__FILE__, __LINE__, "signal_parse(\"%s\") = %d, want %d",
+			       c[i].s, signal_parse(c[i].s), c[i].sig);
+	for (int s = 1; s < 32; s++)
+		CHECK_EQ(signal_parse(signal_name(s)), s);
+	CHECK_STR(signal_name(9), "KILL");
+	CHECK_STR(signal_name(0), "?");
+	CHECK_STR(signal_name(32), "?");
+	CHECK_STR(signal_name(-1), "?");
+}
+
+static char *json_of(const char *s, size_t maxlen)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		fixture_bug("open_memstream failed", (uint64_t)errno);
+	json_string(f, s, maxlen);
+	fclose(f);
+	return out;
+}
+
+static void check_json(const char *s, size_t maxlen, const char *want)
+{
+	char *got = json_of(s, maxlen);
+
+	CHECK_STR(got, want);
+	free(got);
+}
+
+static void test_json_string(void)
+{
+	check_json("plain text", 64, "\"plain text\"");
+	check_json("", 64, "\"\"");
+	check_json("a\"b\\c", 64, "\"a\\\"b\\\\c\"");
+	check_json("\x01\n\x1f \x7f", 64, "\"\\u0001\\u000a\\u001f \\u007f\"");
+	check_json("\xc3\xa9\xff", 64, "\"\\u00c3\\u00a9\\u00ff\"");
+	check_json("abcdef", 3, "\"abc\"");
+	check_json("0123456789abcdefNOT", 16, "\"0123456789abcdef\"");
+	check_json("</script>", 64, "\"</script>\"");
+}
+
+/* ======================================================================
+ * 10. layout_from_profile
+ * ====================================================================== */
+
+#define LF(name, field) { name, offsetof(struct gf_layout, field) }
+
+static const struct { const char *name; size_t at; } PROFILE_FIELDS[] = {
+	LF("task_struct.thread_info.flags", task_ti_flags),
+	LF("task_struct.__state", task_state),
+	LF("task_struct.exit_state", task_exit_state),
+	LF("task_struct.flags", task_flags),
+	LF("task_struct.tasks", task_tasks),
+	LF("task_struct.pid", task_pid),
+	LF("task_struct.tgid", task_tgid),
+	LF("task_struct.comm", task_comm),
+	LF("task_struct.mm", task_mm),
+	LF("task_struct.real_parent", task_real_parent),
+	LF("task_struct.signal", task_signal),
+	LF("task_struct.pending", task_pending),
+	LF("task_struct.blocked", task_blocked),
+	LF("task_struct.thread_node", task_thread_node),
+	LF("task_struct.start_time", task_start_time),
+	LF("task_struct.se.sum_exec_runtime", task_sum_exec_runtime),
+	LF("signal_struct.thread_head", signal_thread_head),
+	LF("signal_struct.nr_threads", signal_nr_threads),
+	LF("signal_struct.shared_pending", signal_shared_pending),
+	LF("signal_struct.flags", signal_flags),
+	LF("signal_struct.group_exit_code", signal_group_exit_code),
+	LF("signal_struct.group_stop_count", signal_group_stop_count),
+	LF("signal_struct.sum_sched_runtime", signal_sum_sched_runtime),
+	LF("sigpending.signal", sigpending_signal),
+	LF("percpu_counter.count", pcpu_count),
+	LF("percpu_counter.counters", pcpu_counters),
+	LF("MM_FILEPAGES", mm_filepages),
+	LF("MM_ANONPAGES", mm_anonpages),
+	LF("MM_SHMEMPAGES", mm_shmempages),
+	LF("mm_struct.rss_stat", mm_rss_stat),
+	LF("rss_stride", rss_stride),
+	LF("rss_percpu", rss_percpu),
+};
+
+static uint32_t field_value(const struct gf_layout *l, size_t at)
+{
+	uint32_t v;
+
+	memcpy(&v, (const char *)l + at, 4);
+	return v;
+}
+
+/* A [profile] giving every field (field i = 0x100 + 8 i) but `skip`. */
+static void profile_all(struct gf_config *c, const char *skip,
+			const char *state_name)
+{
+	config_defaults(c);
+	for (uint32_t i = 0; i < NELEM(PROFILE_FIELDS); i++) {
+		const char *name = i == 1 ? state_name : PROFILE_FIELDS[i].name;
+		if (skip && !strcmp(skip, PROFILE_FIELDS[i].name))
+			continue;
+		snprintf(c->profile[c->nprofile].key, sizeof c->profile[0].key,
+			 "%s", name);
+		c->profile[c->nprofile++].value = 0x100 + 8 * i;
+	}
+}
+
+static void check_profile_fields(const struct gf_layout *l, const char *skip)
+{
+	for (uint32_t i = 0; i < NELEM(PROFILE_FIELDS); i++) {
+		uint32_t want = skip && !strcmp(skip, PROFILE_FIELDS[i].name)
+			? 0xeeeeeeee : 0x100 + 8 * i;
+		if (field_value(l, PROFILE_FIELDS[i].at) != want)
+			report(__FILE__, __LINE__, "%s = %#x, want %#x",
+			       PROFILE_FIELDS[i].name,
+			       field_value(l, PROFILE_FIELDS[i].at), want);
+	}
+}
+
+static void test_layout_profile_all(void)
+{
+	static const char *const state_names[] = {
+		"task_struct.__state", "task_struct.state",
+	};
+	struct gf_config *c = xcalloc(sizeof *c);
+	struct gf_layout l;
+	char err[256] = "";
+
+	for (int i = 0; i < 2; i++) {
+		profile_all(c, NULL, state_names[i]);
+		memset(&l, 0xee, sizeof l);
+		CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), 0);
+		check_profile_fields(&l, NULL);
+		CHECK_EQ(l.cr3, 0xeeeeeeeeeeeeeeeeull); /* not a profile field */
+		CHECK_EQ(l.init_task, 0xeeeeeeeeeeeeeeeeull);
+	}
+	free(c);
+}
+
+static void test_layout_profile_missing(void)
+{
+	struct gf_config *c = xcalloc(sizeof *c);
+	struct gf_layout l;
+	char err[256] = "";
+
+	profile_all(c, "signal_struct.flags", "task_struct.__state");
+	memset(&l, 0xee, sizeof l);
+	CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), -1);
+	CHECK_HAS(err, "signal_struct.flags");
+	/* over BTF, missing keys just keep their values */
+	memset(&l, 0xee, sizeof l);
+	CHECK_EQ(layout_from_profile(&l, c, 0, err, sizeof err), 0);
+	check_profile_fields(&l, "signal_struct.flags");
+	/* nothing given at all */
+	config_defaults(c);
+	CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), -1);
+	CHECK_HAS(err, "task_struct.thread_info.flags");
+	free(c);
+}
+
+/* ======================================================================
+ * 11. The CPU engine and error strings
+ * ====================================================================== */
+
+static void test_engine_snapshot_grows(void)
+{
+	struct guest *g = world_new(4, 0);
+	uint64_t leader = task_va(g, 300);
+	struct gf_task *out = NULL;
+	uint32_t n = 0;
+	const uint32_t extra = 1100; /* past the engine's first 1024 */
+
+	for (uint32_t i = 0; i < extra; i++)
+		thread_new(g, leader, &(struct tspec){ .pid = 1000 + (int32_t)i,
+			.comm = "worker", .runtime = 1 });
+	REQUIRE(engine_snapshot(&g->k, 1, &out, &n) == GF_OK);
+	CHECK_EQ(n, NELEM(WORLD_THREADS) + extra);
+	CHECK_EQ(out[n - 1].pid, 1000 + extra - 1);
+	CHECK_EQ(out[n - 1].tgid, 300);
+	free(out);
+	REQUIRE(engine_snapshot(&g->k, 0, &out, &n) == GF_OK);
+	CHECK_EQ(n, NELEM(WORLD_PROCESSES));
+	CHECK_EQ(out[n - 1].threads, 1 + extra);
+	CHECK_EQ(out[n - 1].cpu_ns, 60 + extra);
+	free(out);
+	guest_free(g);
+}
+
+static void test_engine_errors(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_task *out = (struct gf_task *)1, t;
+	uint32_t n;
+
+	CHECK_EQ(engine_find(&g->k, 999, &t), GF_ESRCH);
+	CHECK_EQ(engine_find(&g->k, 0, &t), GF_EINVAL);
+	CHECK_EQ(engine_find(&g->k, 101, &t), GF_OK);
+	CHECK_EQ(t.pid, 100);
+	bad_back_link(g);
+	CHECK_EQ(engine_snapshot(&g->k, 0, &out, &n), GF_ECORRUPT);
+	CHECK(out == (struct gf_task *)1);
+	CHECK_EQ(engine_find(&g->k, 999, &t), GF_ECORRUPT);
+	guest_free(g);
+}
+
+static void test_strerror(void)
+{
+	static const int codes[] = { GF_OK, GF_EFAULT, GF_ECORRUPT, GF_ENOSPC,
+				     GF_ESRCH, GF_ESTALE, GF_EINVAL };
+
+	for (uint32_t i = 0; i < NELEM(codes); i++) {
+		CHECK(gf_strerror(codes[i]) && *gf_strerror(codes[i]));
+		CHECK(strcmp(gf_strerror(codes[i]), "unknown error"));
+		for (uint32_t j = 0; j < i; j++)
+			CHECK(strcmp(gf_strerror(codes[i]), gf_strerror(codes[j])));
+	}
+	CHECK_STR(gf_strerror(-99), "unknown error");
+}
+
+/* ======================================================================
+ * The list, and main
+ * ====================================================================== */
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define T(f) { #f, test_##f }
+
+static const struct test tests[] = {
+	T(virt_4k_pages),
+	T(virt_large_pages),
+	T(virt_not_present),
+	T(virt_5level),
+	T(virt_rejects_noncanonical),
+	T(read_cross_page),
+	T(read_past_range),
+	T(phys_read_bounds),
+	T(walk_processes),
+	T(walk_threads),
+	T(walk_rss_percpu),
+	T(walk_5level),
+	T(walk_empty),
+	T(walk_states),
+	T(walk_states_since_6_1),
+	T(walk_comm_unterminated),
+	T(walk_enospc),
+	T(corrupt_back_links),
+	T(corrupt_cycles),
+	T(corrupt_wild_pointers),
+	T(corrupt_foreign_thread),
+	T(corrupt_negative_pid),
+	T(corrupt_mm_tolerated),
+	T(find_task),
+	T(find_task_errors),
+	T(signal_kill),
+	T(signal_catchable),
+	T(signal_all_blocked),
+	T(signal_stale),
+	T(signal_gone),
+	T(signal_readonly),
+	T(signal_bad_number),
+	T(signal_checks_thread_tgid),
+	T(signal_no_partial_write),
+	T(kallsyms_rules),
+	T(kallsyms_unknown_name),
+	T(kallsyms_corrupt_names),
+	T(kallsyms_bad_count),
+	T(kallsyms_missing),
+	T(vmcoreinfo_complete),
+	T(vmcoreinfo_long_text),
+	T(vmcoreinfo_values),
+	T(vmcoreinfo_find),
+	T(vmcoreinfo_find_anywhere),
+	T(target_elf_core),
+	T(target_elf_bad),
+	T(target_raw),
+	T(target_vm_layout),
+	T(target_errors),
+	T(config_load),
+	T(config_errors),
+	T(config_missing_file),
+	T(config_profile_negative),
+	T(signal_parse),
+	T(json_string),
+	T(layout_profile_all),
+	T(layout_profile_missing),
+	T(engine_snapshot_grows),
+	T(engine_errors),
+	T(strerror),
+};
+
+/* Runs one test in a child: 1 if it passed. */
+static int run_test(const struct test *t)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		printf("FAIL %s (fork: %s)\n", t->name, strerror(errno));
+		return 0;
+	}
+	if (pid == 0) {
+		alarm(TEST_TIMEOUT_S);
+		t->fn();
+		end_test();
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			printf("FAIL %s (waitpid: %s)\n", t->name, strerror(errno));
+			return 0;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		printf("ok   %s\n", t->name);
+		return 1;
+	}
+	if (WIFSIGNALED(status))
+		printf("    killed by signal %d (%s)%s\n", WTERMSIG(status),
+		       strsignal(WTERMSIG(status)),
+		       WTERMSIG(status) == SIGALRM ? ": timed out" : "");
+	printf("FAIL %s\n", t->name);
+	return 0;
+}
+
+static int selected(int argc, char **argv, const char *name)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return 1;
+	return 0;
+}
+
+static void remove_scratch(void)
+{
+	DIR *d = opendir(scratch);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(scratch);
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(scratch, sizeof scratch, "/tmp/gpufas-unit.XXXXXX");
+	if (!mkdtemp(scratch)) {
+		printf("mkdtemp: %s\n0 passed, 1 failed\n", strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < NELEM(tests); i++)
+		if (selected(argc, argv, tests[i].name)) {
+			if (run_test(&tests[i]))
+				passed++;
+			else
+				failed++;
+		}
+	remove_scratch();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
