@@ -15,9 +15,13 @@ die() { echo "build-guest.sh: $*" >&2; exit 1; }
 [ $# -eq 2 ] || die "usage: build-guest.sh KVER OUTDIR (KVER: 6.1 or 6.12)"
 kver=$1
 out=$2
+# The kernels the tests are written against, and the pattern of their successors:
+# bookworm-security keeps only the newest build of each series.
 case $kver in
-6.1) pkg=linux-image-6.1.0-56-cloud-amd64-unsigned ;;
-6.12) pkg=linux-image-6.12.117+deb12-cloud-amd64-unsigned ;;
+6.1) pkg=linux-image-6.1.0-56-cloud-amd64-unsigned
+	series='^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' ;;
+6.12) pkg=linux-image-6.12.117+deb12-cloud-amd64-unsigned
+	series='^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$' ;;
 *) die "unknown KVER '$kver' (expected 6.1 or 6.12)" ;;
 esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,6 +46,17 @@ ensure_packages() {
 # Sandbox::User=root: apt's _apt user may not be allowed to write to $HOME.
 download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); }
 
+# When the exact build has left the archive, its series' newest build will do: the tests
+# compare with the guest's own /proc, not with fixed values.
+newest_of_series() {
+	local newest
+	newest=$(apt-cache pkgnames linux-image- | grep -E "$series" | sort -V | tail -1)
+	[ -n "$newest" ] && [ "$newest" != "$pkg" ] || return 1
+	echo "build-guest.sh: $pkg is gone from the archive, using $newest" >&2
+	pkg=$newest
+	download
+}
+
 # Prints the path of the cached .deb of $pkg, downloading it first if needed.
 kernel_deb() {
 	local debs
@@ -49,8 +64,8 @@ kernel_deb() {
 	debs=("$cache/${pkg}"_*.deb)
 	if [ ! -e "${debs[0]}" ]; then
 		# apt-get download needs the package lists: a fresh system may have none yet
-		download || { apt-get update -qq && download; } ||
-			die "cannot download $pkg (still in the archive? see 'apt-cache policy $pkg')"
+		download || { apt-get update -qq && download; } || newest_of_series ||
+			die "cannot download $pkg nor a newer kernel of its series"
 		debs=("$cache/${pkg}"_*.deb)
 	fi
 	echo "${debs[-1]}"
