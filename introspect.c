@@ -70,8 +70,9 @@ GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 	return GF_OK;
 }
 
-GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
-			  uint64_t *pa)
+/* Walks the page tables from cr3; *shift is the page's size (12, 21, 30). */
+GF_HD static int walk_page_tables(const struct gf_kernel *k, uint64_t va,
+				  uint64_t *pa, uint32_t *shift)
 {
 	uint64_t table = k->lay.cr3 & PAGE_MASK;
 	uint32_t levels = k->lay.pt_levels == 5 ? 5 : 4;
@@ -81,17 +82,17 @@ GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
 	if ((uint64_t)((int64_t)(va << unused) >> unused) != va)
 		return GF_EFAULT;
 	for (uint32_t level = levels; level >= 1; level--) {
-		uint32_t shift = 12 + 9 * (level - 1);
 		uint64_t entry;
 
-		if (gf_phys_read(&k->mem, table + ((va >> shift) & 511) * 8,
+		*shift = 12 + 9 * (level - 1);
+		if (gf_phys_read(&k->mem, table + ((va >> *shift) & 511) * 8,
 				 &entry, 8))
 			return GF_EFAULT;
 		if (!(entry & PTE_PRESENT))
 			return GF_EFAULT;
 		if ((level == 3 || level == 2) && (entry & PTE_LARGE)) {
-			uint64_t off = va & ((1ull << shift) - 1);
-			*pa = (entry & k->lay.pte_mask & ~((1ull << shift) - 1)) + off;
+			uint64_t off = va & ((1ull << *shift) - 1);
+			*pa = (entry & k->lay.pte_mask & ~((1ull << *shift) - 1)) + off;
 			return GF_OK;
 		}
 		table = entry & k->lay.pte_mask;
@@ -100,10 +101,63 @@ GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
 	return GF_OK;
 }
 
+GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
+			  uint64_t *pa)
+{
+	uint32_t shift;
+
+	return walk_page_tables(k, va, pa, &shift);
+}
+
+/* One walk's view of the kernel: the kernel plus the last few page
+ * translations. A walk touches the same slab and per-CPU pages over and
+ * over, and each page-table level costs a dependent read (a PCIe round
+ * trip from a GPU). Memory itself is never cached; translations live only
+ * as long as the walk. */
+#define TLB_ENTRIES 8
+
+struct reader {
+	const struct gf_kernel *k;
+	struct {
+		uint64_t tag, pa;
+		uint32_t shift; /* 0: empty */
+	} tlb[TLB_ENTRIES];
+	uint32_t next;
+};
+
+GF_HD static struct reader *reader_init(struct reader *r,
+					const struct gf_kernel *k)
+{
+	r->k = k;
+	r->next = 0;
+	for (int i = 0; i < TLB_ENTRIES; i++)
+		r->tlb[i].shift = 0;
+	return r;
+}
+
+GF_HD static int translate(struct reader *r, uint64_t va, uint64_t *pa)
+{
+	uint32_t shift;
+	int err;
+
+	for (int i = 0; i < TLB_ENTRIES; i++)
+		if (r->tlb[i].shift && va >> r->tlb[i].shift == r->tlb[i].tag) {
+			*pa = r->tlb[i].pa + (va & ((1ull << r->tlb[i].shift) - 1));
+			return GF_OK;
+		}
+	if ((err = walk_page_tables(r->k, va, pa, &shift)))
+		return err;
+	r->tlb[r->next].tag = va >> shift;
+	r->tlb[r->next].pa = *pa & ~((1ull << shift) - 1);
+	r->tlb[r->next].shift = shift;
+	r->next = (r->next + 1) % TLB_ENTRIES;
+	return GF_OK;
+}
+
 /* Translates page by page, since virtually contiguous memory (vmalloc,
  * per-CPU areas) need not be physically contiguous. */
-GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
-		  uint32_t len)
+GF_HD static int read_mem(struct reader *r, uint64_t va, void *dst,
+			  uint32_t len)
 {
 	uint8_t *d = (uint8_t *)dst;
 
@@ -116,8 +170,8 @@ GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
 
 		if (chunk > len)
 			chunk = len;
-		if ((err = gf_virt_to_phys(k, va, &pa)) ||
-		    (err = gf_phys_read(&k->mem, pa, d, chunk)))
+		if ((err = translate(r, va, &pa)) ||
+		    (err = gf_phys_read(&r->k->mem, pa, d, chunk)))
 			return err;
 		va += chunk;
 		d += chunk;
@@ -126,27 +180,36 @@ GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
 	return GF_OK;
 }
 
-GF_HD static int read_u64(const struct gf_kernel *k, uint64_t va, uint64_t *v)
+/* One read with no walk around it (discovery uses it). */
+GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
+		  uint32_t len)
 {
-	return gf_read(k, va, v, 8);
+	struct reader r;
+
+	return read_mem(reader_init(&r, k), va, dst, len);
 }
 
-GF_HD static int read_u32(const struct gf_kernel *k, uint64_t va, uint32_t *v)
+GF_HD static int read_u64(struct reader *r, uint64_t va, uint64_t *v)
 {
-	return gf_read(k, va, v, 4);
+	return read_mem(r, va, v, 8);
+}
+
+GF_HD static int read_u32(struct reader *r, uint64_t va, uint32_t *v)
+{
+	return read_mem(r, va, v, 4);
 }
 
 /* Writes go through an atomic OR or a plain store of naturally aligned
  * words, so the guest's CPUs never see a torn value. */
-GF_HD static int phys_or64(const struct gf_kernel *k, uint64_t va,
+GF_HD static int phys_or64(struct reader *r, uint64_t va,
 			   uint64_t bits)
 {
 	uint64_t pa;
 	volatile uint8_t *p;
 
-	if (!k->writable || (va & 7))
+	if (!r->k->writable || (va & 7))
 		return GF_EINVAL;
-	if (gf_virt_to_phys(k, va, &pa) || !(p = phys_ptr(&k->mem, pa, 8)))
+	if (translate(r, va, &pa) || !(p = phys_ptr(&r->k->mem, pa, 8)))
 		return GF_EFAULT;
 #ifdef __CUDA_ARCH__
 	atomicOr_system((unsigned long long *)p, (unsigned long long)bits);
@@ -156,15 +219,15 @@ GF_HD static int phys_or64(const struct gf_kernel *k, uint64_t va,
 	return GF_OK;
 }
 
-GF_HD static int store_u32(const struct gf_kernel *k, uint64_t va,
+GF_HD static int store_u32(struct reader *r, uint64_t va,
 			   uint32_t v)
 {
 	uint64_t pa;
 	volatile uint8_t *p;
 
-	if (!k->writable || (va & 3))
+	if (!r->k->writable || (va & 3))
 		return GF_EINVAL;
-	if (gf_virt_to_phys(k, va, &pa) || !(p = phys_ptr(&k->mem, pa, 4)))
+	if (translate(r, va, &pa) || !(p = phys_ptr(&r->k->mem, pa, 4)))
 		return GF_EFAULT;
 	*(volatile uint32_t *)p = v;
 #ifdef __CUDA_ARCH__
@@ -177,13 +240,13 @@ GF_HD static int store_u32(const struct gf_kernel *k, uint64_t va,
 
 /* A struct list_head's next, checked against the back link the way
  * CONFIG_DEBUG_LIST does: next->prev must point at us. */
-GF_HD static int list_next(const struct gf_kernel *k, uint64_t node,
+GF_HD static int list_next(struct reader *r, uint64_t node,
 			   uint64_t *next)
 {
 	uint64_t back;
 	int err;
 
-	if ((err = read_u64(k, node, next)) || (err = read_u64(k, *next + 8, &back)))
+	if ((err = read_u64(r, node, next)) || (err = read_u64(r, *next + 8, &back)))
 		return err;
 	return back == node ? GF_OK : GF_ECORRUPT;
 }
@@ -202,12 +265,12 @@ GF_HD static struct list_iter list_iter(uint64_t head, uint32_t max)
 }
 
 /* Yields the next node: 1 with *node set, 0 at the end, or an error. */
-GF_HD static int list_step(const struct gf_kernel *k, struct list_iter *it,
+GF_HD static int list_step(struct reader *r, struct list_iter *it,
 			   uint64_t *node)
 {
 	int err;
 
-	if ((err = list_next(k, it->node, &it->node)))
+	if ((err = list_next(r, it->node, &it->node)))
 		return err;
 	if (it->node == it->head)
 		return 0;
@@ -236,10 +299,10 @@ GF_HD static char state_letter(uint32_t state, uint32_t exit_state)
 	return letters[idx < 9 ? idx : 0];
 }
 
-GF_HD static int read_counter(const struct gf_kernel *k, uint64_t mm,
+GF_HD static int read_counter(struct reader *r, uint64_t mm,
 			      uint32_t idx, int64_t *value)
 {
-	const struct gf_layout *l = &k->lay;
+	const struct gf_layout *l = &r->k->lay;
 	uint64_t base = mm + l->mm_rss_stat + (uint64_t)idx * l->rss_stride;
 	uint64_t counters, off;
 	int64_t sum, part;
@@ -247,14 +310,14 @@ GF_HD static int read_counter(const struct gf_kernel *k, uint64_t mm,
 	int err;
 
 	if (!l->rss_percpu)
-		return read_u64(k, base, (uint64_t *)value);
+		return read_u64(r, base, (uint64_t *)value);
 	/* percpu_counter_sum(): the shared count plus every CPU's delta */
-	if ((err = read_u64(k, base + l->pcpu_count, (uint64_t *)&sum)) ||
-	    (err = read_u64(k, base + l->pcpu_counters, &counters)))
+	if ((err = read_u64(r, base + l->pcpu_count, (uint64_t *)&sum)) ||
+	    (err = read_u64(r, base + l->pcpu_counters, &counters)))
 		return err;
 	for (uint32_t cpu = 0; cpu < l->nr_cpu_ids; cpu++) {
-		if ((err = read_u64(k, l->per_cpu_offset + 8ull * cpu, &off)) ||
-		    (err = gf_read(k, counters + off, &cpu_part, 4)))
+		if ((err = read_u64(r, l->per_cpu_offset + 8ull * cpu, &off)) ||
+		    (err = read_mem(r, counters + off, &cpu_part, 4)))
 			return err;
 		part = cpu_part;
 		sum += part;
@@ -263,37 +326,37 @@ GF_HD static int read_counter(const struct gf_kernel *k, uint64_t mm,
 	return GF_OK;
 }
 
-GF_HD static uint64_t rss_pages(const struct gf_kernel *k, uint64_t mm)
+GF_HD static uint64_t rss_pages(struct reader *r, uint64_t mm)
 {
-	const uint32_t idx[3] = { k->lay.mm_filepages, k->lay.mm_anonpages,
-				  k->lay.mm_shmempages };
+	const uint32_t idx[3] = { r->k->lay.mm_filepages, r->k->lay.mm_anonpages,
+				  r->k->lay.mm_shmempages };
 	int64_t total = 0, v;
 
 	if (!mm)
 		return 0;
 	for (int i = 0; i < 3; i++)
-		if (read_counter(k, mm, idx[i], &v) == GF_OK && v > 0)
+		if (read_counter(r, mm, idx[i], &v) == GF_OK && v > 0)
 			total += v;
 	return (uint64_t)total;
 }
 
 /* Fills the per-thread part of a task record. */
-GF_HD static int read_thread(const struct gf_kernel *k, uint64_t task,
+GF_HD static int read_thread(struct reader *r, uint64_t task,
 			     struct gf_task *t)
 {
-	const struct gf_layout *l = &k->lay;
+	const struct gf_layout *l = &r->k->lay;
 	uint32_t state, exit_state, flags;
 	int err;
 
 	t->addr = task;
-	if ((err = gf_read(k, task + l->task_pid, &t->pid, 4)) ||
-	    (err = gf_read(k, task + l->task_tgid, &t->tgid, 4)) ||
-	    (err = read_u32(k, task + l->task_state, &state)) ||
-	    (err = read_u32(k, task + l->task_exit_state, &exit_state)) ||
-	    (err = read_u32(k, task + l->task_flags, &flags)) ||
-	    (err = read_u64(k, task + l->task_start_time, &t->start_time)) ||
-	    (err = read_u64(k, task + l->task_sum_exec_runtime, &t->cpu_ns)) ||
-	    (err = gf_read(k, task + l->task_comm, t->comm, GF_COMM_LEN)))
+	if ((err = read_mem(r, task + l->task_pid, &t->pid, 4)) ||
+	    (err = read_mem(r, task + l->task_tgid, &t->tgid, 4)) ||
+	    (err = read_u32(r, task + l->task_state, &state)) ||
+	    (err = read_u32(r, task + l->task_exit_state, &exit_state)) ||
+	    (err = read_u32(r, task + l->task_flags, &flags)) ||
+	    (err = read_u64(r, task + l->task_start_time, &t->start_time)) ||
+	    (err = read_u64(r, task + l->task_sum_exec_runtime, &t->cpu_ns)) ||
+	    (err = read_mem(r, task + l->task_comm, t->comm, GF_COMM_LEN)))
 		return err;
 	if (t->pid < 0 || t->tgid < 0)
 		return GF_ECORRUPT;
@@ -304,51 +367,51 @@ GF_HD static int read_thread(const struct gf_kernel *k, uint64_t task,
 }
 
 /* Fills the process-wide part: parent, threads, resident memory. */
-GF_HD static int read_process(const struct gf_kernel *k, uint64_t task,
+GF_HD static int read_process(struct reader *r, uint64_t task,
 			      uint64_t *signal, struct gf_task *t)
 {
-	const struct gf_layout *l = &k->lay;
+	const struct gf_layout *l = &r->k->lay;
 	uint64_t parent, mm;
 	int err;
 
-	if ((err = read_u64(k, task + l->task_real_parent, &parent)) ||
-	    (err = gf_read(k, parent + l->task_tgid, &t->ppid, 4)) ||
-	    (err = read_u64(k, task + l->task_signal, signal)) ||
-	    (err = gf_read(k, *signal + l->signal_nr_threads, &t->threads, 4)) ||
-	    (err = read_u64(k, task + l->task_mm, &mm)))
+	if ((err = read_u64(r, task + l->task_real_parent, &parent)) ||
+	    (err = read_mem(r, parent + l->task_tgid, &t->ppid, 4)) ||
+	    (err = read_u64(r, task + l->task_signal, signal)) ||
+	    (err = read_mem(r, *signal + l->signal_nr_threads, &t->threads, 4)) ||
+	    (err = read_u64(r, task + l->task_mm, &mm)))
 		return err;
-	t->rss_pages = rss_pages(k, mm);
+	t->rss_pages = rss_pages(r, mm);
 	return GF_OK;
 }
 
-GF_HD static struct list_iter process_iter(const struct gf_kernel *k)
+GF_HD static struct list_iter process_iter(struct reader *r)
 {
-	return list_iter(k->lay.init_task + k->lay.task_tasks, MAX_PROCESSES);
+	return list_iter(r->k->lay.init_task + r->k->lay.task_tasks, MAX_PROCESSES);
 }
 
-GF_HD static struct list_iter thread_iter(const struct gf_kernel *k,
+GF_HD static struct list_iter thread_iter(struct reader *r,
 					  uint64_t signal)
 {
-	return list_iter(signal + k->lay.signal_thread_head,
+	return list_iter(signal + r->k->lay.signal_thread_head,
 			 MAX_THREADS_PER_PROCESS);
 }
 
 /* Adds the threads of the process whose signal_struct is `signal`: either
  * one record each (threads != 0) or one record for the leader with the CPU
  * time of all of them. */
-GF_HD static int add_threads(const struct gf_kernel *k, uint64_t signal,
+GF_HD static int add_threads(struct reader *r, uint64_t signal,
 			     int threads, struct gf_task *leader,
 			     struct gf_task *out, uint32_t cap,
 			     uint32_t *count)
 {
-	struct list_iter it = thread_iter(k, signal);
+	struct list_iter it = thread_iter(r, signal);
 	uint64_t node, total_ns = 0, dead_ns;
-	int r;
+	int rc;
 
-	while ((r = list_step(k, &it, &node)) > 0) {
+	while ((rc = list_step(r, &it, &node)) > 0) {
 		struct gf_task t = *leader;
-		if ((r = read_thread(k, node - k->lay.task_thread_node, &t)))
-			return r;
+		if ((rc = read_thread(r, node - r->k->lay.task_thread_node, &t)))
+			return rc;
 		if (t.tgid != leader->tgid)
 			return GF_ECORRUPT;
 		total_ns += t.cpu_ns;
@@ -358,11 +421,11 @@ GF_HD static int add_threads(const struct gf_kernel *k, uint64_t signal,
 			out[(*count)++] = t;
 		}
 	}
-	if (r < 0 || threads)
-		return r;
+	if (rc < 0 || threads)
+		return rc;
 	/* threads that already exited left their time in signal_struct */
-	if ((r = read_u64(k, signal + k->lay.signal_sum_sched_runtime, &dead_ns)))
-		return r;
+	if ((rc = read_u64(r, signal + r->k->lay.signal_sum_sched_runtime, &dead_ns)))
+		return rc;
 	leader->cpu_ns = total_ns + dead_ns;
 	if (*count >= cap)
 		return GF_ENOSPC;
@@ -375,39 +438,40 @@ GF_HD static int add_threads(const struct gf_kernel *k, uint64_t signal,
 GF_HD int gf_walk_tasks(const struct gf_kernel *k, int threads,
 			struct gf_task *out, uint32_t cap, uint32_t *count)
 {
-	struct list_iter it = process_iter(k);
+	struct reader rd, *r = reader_init(&rd, k);
+	struct list_iter it = process_iter(r);
 	uint64_t node, signal;
-	int r;
+	int rc;
 
 	*count = 0;
-	while ((r = list_step(k, &it, &node)) > 0) {
-		uint64_t task = node - k->lay.task_tasks;
+	while ((rc = list_step(r, &it, &node)) > 0) {
+		uint64_t task = node - r->k->lay.task_tasks;
 		struct gf_task leader;
-		if ((r = read_thread(k, task, &leader)) ||
-		    (r = read_process(k, task, &signal, &leader)) ||
-		    (r = add_threads(k, signal, threads, &leader, out, cap, count)))
-			return r;
+		if ((rc = read_thread(r, task, &leader)) ||
+		    (rc = read_process(r, task, &signal, &leader)) ||
+		    (rc = add_threads(r, signal, threads, &leader, out, cap, count)))
+			return rc;
 	}
-	return r;
+	return rc;
 }
 
 /* Is `pid` one of the threads on this thread list? 1, 0 or an error. */
-GF_HD static int has_thread(const struct gf_kernel *k, uint64_t signal,
+GF_HD static int has_thread(struct reader *r, uint64_t signal,
 			    int32_t pid)
 {
-	struct list_iter it = thread_iter(k, signal);
+	struct list_iter it = thread_iter(r, signal);
 	uint64_t node;
 	int32_t tid;
-	int r;
+	int rc;
 
-	while ((r = list_step(k, &it, &node)) > 0) {
-		if ((r = gf_read(k, node - k->lay.task_thread_node +
-					    k->lay.task_pid, &tid, 4)))
-			return r;
+	while ((rc = list_step(r, &it, &node)) > 0) {
+		if ((rc = read_mem(r, node - r->k->lay.task_thread_node +
+					    r->k->lay.task_pid, &tid, 4)))
+			return rc;
 		if (tid == pid)
 			return 1;
 	}
-	return r;
+	return rc;
 }
 
 /* Finds the process that kill(2) would signal for `pid`: the thread group
@@ -415,31 +479,32 @@ GF_HD static int has_thread(const struct gf_kernel *k, uint64_t signal,
 GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
 		       struct gf_task *out)
 {
-	struct list_iter it = process_iter(k);
+	struct reader rd, *r = reader_init(&rd, k);
+	struct list_iter it = process_iter(r);
 	uint64_t node, signal;
-	int r;
+	int rc;
 
 	if (pid <= 0)
 		return GF_EINVAL;
-	while ((r = list_step(k, &it, &node)) > 0) {
-		uint64_t task = node - k->lay.task_tasks;
-		if ((r = read_thread(k, task, out)) ||
-		    (r = read_process(k, task, &signal, out)))
-			return r;
+	while ((rc = list_step(r, &it, &node)) > 0) {
+		uint64_t task = node - r->k->lay.task_tasks;
+		if ((rc = read_thread(r, task, out)) ||
+		    (rc = read_process(r, task, &signal, out)))
+			return rc;
 		if (out->tgid == pid)
 			return GF_OK;
-		if (out->threads > 1 && (r = has_thread(k, signal, pid)))
-			return r > 0 ? GF_OK : r;
+		if (out->threads > 1 && (rc = has_thread(r, signal, pid)))
+			return rc > 0 ? GF_OK : rc;
 	}
-	return r < 0 ? r : GF_ESRCH;
+	return rc < 0 ? rc : GF_ESRCH;
 }
 
 /* Re-reads the task right before a write: the same pid, thread group and
  * start time, or the pid was reused and we must not touch it. */
-GF_HD static int still_same(const struct gf_kernel *k, const struct gf_task *t)
+GF_HD static int still_same(struct reader *r, const struct gf_task *t)
 {
 	struct gf_task now;
-	int err = read_thread(k, t->addr, &now);
+	int err = read_thread(r, t->addr, &now);
 
 	if (err)
 		return err;
@@ -451,11 +516,11 @@ GF_HD static int still_same(const struct gf_kernel *k, const struct gf_task *t)
 
 /* Every thread we write to must still belong to the group we looked up:
  * a signal_struct freed and reused in between would lead elsewhere. */
-GF_HD static int same_group(const struct gf_kernel *k, uint64_t task,
+GF_HD static int same_group(struct reader *r, uint64_t task,
 			    int32_t tgid)
 {
 	int32_t now;
-	int err = gf_read(k, task + k->lay.task_tgid, &now, 4);
+	int err = read_mem(r, task + r->k->lay.task_tgid, &now, 4);
 
 	return err ? err : now == tgid ? GF_OK : GF_ESTALE;
 }
@@ -463,23 +528,23 @@ GF_HD static int same_group(const struct gf_kernel *k, uint64_t task,
 /* ORs `bits` into the word at `offset` in every thread of the group, each
  * checked to belong to it first; *threads counts them. With bits == 0 it
  * writes nothing: a dry walk that proves the whole list sound. */
-GF_HD static int or_threads(const struct gf_kernel *k, uint64_t signal,
+GF_HD static int or_threads(struct reader *r, uint64_t signal,
 			    int32_t tgid, uint32_t offset, uint64_t bits,
 			    int *threads)
 {
-	struct list_iter it = thread_iter(k, signal);
+	struct list_iter it = thread_iter(r, signal);
 	uint64_t node;
-	int r;
+	int rc;
 
 	*threads = 0;
-	while ((r = list_step(k, &it, &node)) > 0) {
-		uint64_t task = node - k->lay.task_thread_node;
-		if ((r = same_group(k, task, tgid)) ||
-		    (bits && (r = phys_or64(k, task + offset, bits))))
-			return r;
+	while ((rc = list_step(r, &it, &node)) > 0) {
+		uint64_t task = node - r->k->lay.task_thread_node;
+		if ((rc = same_group(r, task, tgid)) ||
+		    (bits && (rc = phys_or64(r, task + offset, bits))))
+			return rc;
 		++*threads;
 	}
-	return r;
+	return rc;
 }
 
 /* SIGKILL the whole thread group, as complete_signal() does for a fatal
@@ -489,25 +554,25 @@ GF_HD static int or_threads(const struct gf_kernel *k, uint64_t signal,
  * The list is walked once without writing, so that a broken one leaves the
  * process untouched; the pending bits go before the flags, so no thread
  * sees TIF_SIGPENDING without them. */
-GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
+GF_HD static int kill_group(struct reader *r, uint64_t signal,
 			    int32_t tgid, int *threads)
 {
-	const struct gf_layout *l = &k->lay;
+	const struct gf_layout *l = &r->k->lay;
 	uint32_t flags;
-	int r;
+	int rc;
 
-	if ((r = or_threads(k, signal, tgid, 0, 0, threads)) ||
-	    (r = or_threads(k, signal, tgid, l->task_pending + l->sigpending_signal,
+	if ((rc = or_threads(r, signal, tgid, 0, 0, threads)) ||
+	    (rc = or_threads(r, signal, tgid, l->task_pending + l->sigpending_signal,
 			    1ull << (SIGKILL - 1), threads)) ||
-	    (r = read_u32(k, signal + l->signal_flags, &flags)))
-		return r;
+	    (rc = read_u32(r, signal + l->signal_flags, &flags)))
+		return rc;
 	/* a group exit already under way keeps its exit code, as in the kernel */
 	if (!(flags & SIGNAL_GROUP_EXIT) &&
-	    ((r = store_u32(k, signal + l->signal_group_exit_code, SIGKILL)) ||
-	     (r = store_u32(k, signal + l->signal_group_stop_count, 0)) ||
-	     (r = store_u32(k, signal + l->signal_flags, SIGNAL_GROUP_EXIT))))
-		return r;
-	return or_threads(k, signal, tgid, l->task_ti_flags,
+	    ((rc = store_u32(r, signal + l->signal_group_exit_code, SIGKILL)) ||
+	     (rc = store_u32(r, signal + l->signal_group_stop_count, 0)) ||
+	     (rc = store_u32(r, signal + l->signal_flags, SIGNAL_GROUP_EXIT))))
+		return rc;
+	return or_threads(r, signal, tgid, l->task_ti_flags,
 			  1ull << l->tif_sigpending, threads);
 }
 
@@ -516,36 +581,36 @@ GF_HD static int kill_group(const struct gf_kernel *k, uint64_t signal,
  * no queue entry and reports SI_USER). TIF_SIGPENDING goes to the first
  * thread that does not block it; if all block it, it stays pending, as it
  * would after kill(2). *tid is that thread, or 0. */
-GF_HD static int signal_process(const struct gf_kernel *k, uint64_t signal,
+GF_HD static int signal_process(struct reader *r, uint64_t signal,
 				int32_t tgid, int sig, int *tid)
 {
-	const struct gf_layout *l = &k->lay;
+	const struct gf_layout *l = &r->k->lay;
 	const uint64_t bit = 1ull << (sig - 1);
-	struct list_iter it = thread_iter(k, signal);
+	struct list_iter it = thread_iter(r, signal);
 	uint64_t node, blocked, target = 0;
-	int r;
+	int rc;
 
 	*tid = 0;
-	while ((r = list_step(k, &it, &node)) > 0) {
+	while ((rc = list_step(r, &it, &node)) > 0) {
 		uint64_t task = node - l->task_thread_node;
-		if ((r = same_group(k, task, tgid)) ||
-		    (r = read_u64(k, task + l->task_blocked, &blocked)))
-			return r;
+		if ((rc = same_group(r, task, tgid)) ||
+		    (rc = read_u64(r, task + l->task_blocked, &blocked)))
+			return rc;
 		if (!(blocked & bit)) {
 			target = task;
 			break;
 		}
 	}
-	if (r < 0)
-		return r;
-	if ((r = phys_or64(k, signal + l->signal_shared_pending +
+	if (rc < 0)
+		return rc;
+	if ((rc = phys_or64(r, signal + l->signal_shared_pending +
 				      l->sigpending_signal, bit)))
-		return r;
+		return rc;
 	if (!target)
 		return GF_OK;
-	if ((r = gf_read(k, target + l->task_pid, tid, 4)))
-		return r;
-	return phys_or64(k, target + l->task_ti_flags, 1ull << l->tif_sigpending);
+	if ((rc = read_mem(r, target + l->task_pid, tid, 4)))
+		return rc;
+	return phys_or64(r, target + l->task_ti_flags, 1ull << l->tif_sigpending);
 }
 
 /* Pseudo-sends `sig` to the process led by `t` (from gf_find_task): writes
@@ -555,15 +620,16 @@ GF_HD static int signal_process(const struct gf_kernel *k, uint64_t signal,
 GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *result)
 {
+	struct reader rd, *r = reader_init(&rd, k);
 	uint64_t signal;
 	int err;
 
 	if (sig < 1 || sig > 31)
 		return GF_EINVAL;
-	if ((err = read_u64(k, t->addr + k->lay.task_signal, &signal)) ||
-	    (err = still_same(k, t)))
+	if ((err = read_u64(r, t->addr + r->k->lay.task_signal, &signal)) ||
+	    (err = still_same(r, t)))
 		return err;
 	if (sig == SIGKILL)
-		return kill_group(k, signal, t->tgid, result);
-	return signal_process(k, signal, t->tgid, sig, result);
+		return kill_group(r, signal, t->tgid, result);
+	return signal_process(r, signal, t->tgid, sig, result);
 }
