@@ -12,7 +12,7 @@ STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
-       engine.o config.o signals.o json.o
+       engine.o gpu.o config.o signals.o json.o
 OBJS = gpufas.o rescue.o tui.o $(CORE)
 
 all: gpufas
@@ -28,10 +28,16 @@ test/unit: test/unit.o $(CORE)
 test/bench: test/bench.o $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The GPU kernels, built wherever nvcc is: the shared introspection must
-# always compile for the device too.
+# The GPU kernels, built wherever nvcc is, and embedded in the binary
+# (gpu.c .incbin's the fatbin). Without nvcc the binary has the CPU engine
+# only, and says so when asked for the GPU.
+ifneq ($(wildcard $(NVCC)),)
+gpu.o: kernels.fatbin
+gpu.o: CPPFLAGS += -DGPUFAS_FATBIN='"kernels.fatbin"'
+endif
+
 kernels.fatbin: kernels.cu introspect.c gpufas.h
-	$(NVCC) -fatbin -O2 -Wno-deprecated-gpu-targets \
+	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
 	  -o $@ kernels.cu

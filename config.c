@@ -2,6 +2,8 @@
  *
  *   [target]  default = vm:PATH      used when no --target is given
  *   [kill]    signal = KILL          the signal --kill sends by default
+ *   [engine]  kind = auto            where the introspection runs: auto,
+ *             gpu = 0                cpu or gpu; which GPU
  *   [profile] NAME = VALUE           symbols, offsets and constants by hand,
  *                                    for kernels without BTF (see layout.c)
  */
@@ -24,6 +26,7 @@ void config_defaults(struct gf_config *c)
 {
 	memset(c, 0, sizeof *c);
 	c->signal = 9;
+	strcpy(c->engine, "auto");
 }
 
 /* inih goes on after an error and returns the first one's line number:
@@ -76,6 +79,15 @@ static int handler(void *user, const char *section, const char *key,
 	} else if (!strcmp(section, "kill") && !strcmp(key, "signal")) {
 		if ((ps->c->signal = signal_parse(value)) < 0)
 			return fail(ps, "unknown signal", value);
+	} else if (!strcmp(section, "engine") && !strcmp(key, "kind")) {
+		if (strcmp(value, "auto") && strcmp(value, "cpu") && strcmp(value, "gpu"))
+			return fail(ps, "engine must be auto, cpu or gpu, not", value);
+		strcpy(ps->c->engine, value);
+	} else if (!strcmp(section, "engine") && !strcmp(key, "gpu")) {
+		uint64_t n;
+		if (parse_number(value, &n) || n > 64)
+			return fail(ps, "gpu wants a GPU number, not", value);
+		ps->c->gpu = (int)n;
 	} else if (!strcmp(section, "profile")) {
 		return add_profile(ps, key, value);
 	} else {

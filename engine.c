@@ -1,8 +1,10 @@
-/* engine.c — the CPU engine: runs the shared introspection (introspect.c)
- * in this process, with what a live guest needs around it: buffers that
- * grow, and a retry when a list changed under the walk.
+/* engine.c — where the shared introspection runs: in this process (the
+ * CPU engine) or in the GPU monitor (the GPU engine, gpu.c), behind one
+ * interface, with what a live guest needs around it: a retry when a list
+ * changed under the walk.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "gpufas.h"
@@ -23,6 +25,7 @@ const char *gf_strerror(int err)
 	case GF_ESRCH:    return "no such process";
 	case GF_ESTALE:   return "the task changed under us (pid reused, or exiting)";
 	case GF_EINVAL:   return "invalid argument";
+	case GF_EGPU:     return "the GPU monitor failed or stopped answering";
 	default:          return "unknown error";
 	}
 }
@@ -39,44 +42,123 @@ static int transient(int err)
 	return err == GF_EFAULT || err == GF_ECORRUPT;
 }
 
-int engine_snapshot(const struct gf_kernel *k, int threads,
-		    struct gf_task **out, uint32_t *count)
+/* One walk on the CPU, into a buffer that grows until the tasks fit. */
+static int cpu_snapshot(const struct gf_kernel *k, int threads,
+			struct gf_task **out, uint32_t *count)
 {
-	uint32_t cap = 1024;
-	struct gf_task *buf = NULL;
-	int err = GF_OK;
+	for (uint32_t cap = 1024; cap <= MAX_TASKS; cap *= 4) {
+		struct gf_task *buf = malloc(cap * sizeof *buf);
+		int err;
 
-	for (int attempt = 0; attempt < ATTEMPTS;) {
-		if (!buf && !(buf = malloc(cap * sizeof *buf)))
+		if (!buf)
 			return GF_ENOSPC;
 		err = gf_walk_tasks(k, threads, buf, cap, count);
-		if (err == GF_ENOSPC && cap < MAX_TASKS) {
-			free(buf);
-			buf = NULL;
-			cap *= 4;
-			continue;
+		if (err == GF_OK) {
+			*out = buf;
+			return GF_OK;
 		}
-		if (!transient(err))
-			break;
-		attempt++;
-		pause_briefly();
-	}
-	if (err) {
 		free(buf);
-		return err;
+		if (err != GF_ENOSPC)
+			return err;
 	}
-	*out = buf;
-	return GF_OK;
+	return GF_ENOSPC;
 }
 
-int engine_find(const struct gf_kernel *k, int32_t pid, struct gf_task *t)
+int engine_snapshot(const struct gf_engine *e, int threads,
+		    struct gf_task **out, uint32_t *count)
 {
 	int err = GF_OK;
 
 	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-		if (!transient(err = gf_find_task(k, pid, t)))
+		err = e->gpu ? gpu_snapshot(e->gpu, e->slot, threads, out, count)
+			     : cpu_snapshot(e->k, threads, out, count);
+		if (!transient(err))
 			break;
 		pause_briefly();
 	}
 	return err;
+}
+
+int engine_find(const struct gf_engine *e, int32_t pid, struct gf_task *t)
+{
+	int err = GF_OK;
+
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		err = e->gpu ? gpu_find(e->gpu, e->slot, pid, t)
+			     : gf_find_task(e->k, pid, t);
+		if (!transient(err))
+			break;
+		pause_briefly();
+	}
+	return err;
+}
+
+/* Never retried: a write half done must be looked at, not repeated. */
+int engine_signal(const struct gf_engine *e, const struct gf_task *t, int sig,
+		  int *result)
+{
+	return e->gpu ? gpu_signal(e->gpu, e->slot, t, sig, result)
+		      : gf_send_signal(e->k, t, sig, result);
+}
+
+/* One GPU monitor serving all n targets, one slot each. */
+static int open_gpu(struct gf_engine *e, int n, int index,
+		    const struct gf_target *t, const struct gf_attach *a,
+		    char *err, size_t errlen)
+{
+	struct gpu *g;
+
+	if (gpu_open(&g, index, err, errlen))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		e[i].gpu = g;
+		if ((e[i].slot = gpu_add_target(g, &t[i], &a[i].k, err, errlen)) < 0)
+			goto fail;
+		snprintf(e[i].name, sizeof e[i].name, "GPU %d (%s)", index,
+			 gpu_name(g));
+	}
+	if (gpu_start(g, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	gpu_close(g);
+	for (int i = 0; i < n; i++)
+		e[i].gpu = NULL;
+	return -1;
+}
+
+/* kind: "cpu", "gpu", or "auto": the GPU when one is usable, else the CPU,
+ * with the reason left in msg for the caller to show. On failure msg says
+ * why. */
+int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
+		 const struct gf_target *t, const struct gf_attach *a,
+		 char *msg, size_t msglen)
+{
+	char why[256];
+
+	msg[0] = 0;
+	for (int i = 0; i < n; i++) {
+		memset(&e[i], 0, sizeof e[i]);
+		e[i].k = &a[i].k;
+		strcpy(e[i].name, "CPU");
+	}
+	if (!strcmp(kind, "cpu"))
+		return 0;
+	if (!strcmp(kind, "gpu"))
+		return open_gpu(e, n, gpu_index, t, a, msg, msglen);
+	if (strcmp(kind, "auto")) {
+		snprintf(msg, msglen, "unknown engine '%s' (auto, cpu or gpu)", kind);
+		return -1;
+	}
+	if (open_gpu(e, n, gpu_index, t, a, why, sizeof why))
+		snprintf(msg, msglen, "CPU engine, as the GPU engine is out: %s", why);
+	return 0;
+}
+
+void engines_close(struct gf_engine *e, int n)
+{
+	if (n > 0 && e[0].gpu)
+		gpu_close(e[0].gpu);
+	for (int i = 0; i < n; i++)
+		e[i].gpu = NULL;
 }

@@ -15,7 +15,8 @@ enum action { LIVE, INFO, PS, KILL };
 
 struct options {
 	enum action action;
-	const char *target, *config;
+	const char *target, *config, *engine;
+	int gpu;
 	int json, threads;
 	struct kill_opts kill;
 	const char *signal;
@@ -43,8 +44,15 @@ static void usage(FILE *f)
 "Options:\n"
 "  --target SPEC       vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
 "                      guest's RAM file (memory-backend-file, share=on);\n"
-"                      dump:PATH  an ELF core or a raw RAM copy (read-only)\n"
-"  --config FILE       config.ini: [target] default, [kill] signal, [profile]\n"
+"                      dump:PATH  an ELF core or a raw RAM copy (read-only);\n"
+"                      host  this machine's RAM (/dev/mem, kmod/gpufas_pmem.ko)\n"
+"  --config FILE       config.ini: [target] default, [kill] signal, [engine],\n"
+"                      [profile]\n"
+"  --engine KIND       where the introspection runs: gpu (a persistent\n"
+"                      monitor kernel reading guest RAM mapped into the GPU),\n"
+"                      cpu (this process), or auto (default: gpu when one is\n"
+"                      usable, else cpu, saying why on stderr)\n"
+"  --gpu N             which GPU (default 0)\n"
 "  --json              machine-readable output for --info and --ps\n"
 "  --threads           --ps lists threads, not processes\n"
 "  --help, --version\n"
@@ -57,6 +65,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "target", required_argument, NULL, 't' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "engine", required_argument, NULL, 'e' },
+		{ "gpu", required_argument, NULL, 'g' },
 		{ "info", no_argument, NULL, 'i' },
 		{ "ps", no_argument, NULL, 'p' },
 		{ "kill", required_argument, NULL, 'k' },
@@ -73,10 +83,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
+	o->gpu = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': o->target = optarg; break;
 		case 'c': o->config = optarg; break;
+		case 'e': o->engine = optarg; break;
+		case 'g':
+			o->gpu = (int)strtol(optarg, &end, 10);
+			if (*end || o->gpu < 0) {
+				fprintf(stderr, "gpufas: --gpu wants a GPU number, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'i': o->action = INFO; break;
 		case 'p': o->action = PS; break;
 		case 'k':
@@ -122,6 +142,10 @@ static int resolve(struct options *o, struct gf_config *cfg)
 				"dump:PATH (see --help)\n");
 		return 2;
 	}
+	if (!o->engine)
+		o->engine = cfg->engine;
+	if (o->gpu < 0)
+		o->gpu = cfg->gpu;
 	o->kill.sig = o->signal ? signal_parse(o->signal) : cfg->signal;
 	if (o->kill.sig < 0) {
 		fprintf(stderr, "gpufas: unknown signal '%s'\n", o->signal);
@@ -134,22 +158,31 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 {
 	struct gf_target t;
 	struct gf_attach a;
-	char err[512];
-	int rc;
+	struct gf_engine e;
+	char msg[512];
+	int rc = 1;
 
 	if (target_open(&t, o->target, o->action == KILL && !o->kill.dry_run))
 		return 1;
-	if (gf_attach(&a, &t, cfg, err, sizeof err)) {
-		fprintf(stderr, "gpufas: %s: %s\n", o->target, err);
-		target_close(&t);
-		return 1;
+	if (gf_attach(&a, &t, cfg, msg, sizeof msg)) {
+		fprintf(stderr, "gpufas: %s: %s\n", o->target, msg);
+		goto out_target;
 	}
+	if (engines_open(&e, 1, o->engine, o->gpu, &t, &a, msg, sizeof msg)) {
+		fprintf(stderr, "gpufas: %s\n", msg);
+		goto out_attach;
+	}
+	if (msg[0])
+		fprintf(stderr, "gpufas: note: %s\n", msg);
 	switch (o->action) {
-	case INFO: rc = rescue_info(&a, o->json); break;
-	case PS: rc = rescue_ps(&a, o->json, o->threads); break;
-	default: rc = rescue_kill(&a, &o->kill); break;
+	case INFO: rc = rescue_info(&a, &e, o->json); break;
+	case PS: rc = rescue_ps(&e, o->json, o->threads); break;
+	default: rc = rescue_kill(&e, &o->kill); break;
 	}
+	engines_close(&e, 1);
+out_attach:
 	gf_detach(&a);
+out_target:
 	target_close(&t);
 	return rc;
 }
@@ -163,6 +196,6 @@ int main(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &o)) || (rc = resolve(&o, &cfg)))
 		return rc;
 	if (o.action == LIVE)
-		return tui_run(o.target, &cfg, 1.0);
+		return tui_run(o.target, o.engine, o.gpu, &cfg, 1.0);
 	return run_action(&o, &cfg);
 }

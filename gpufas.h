@@ -29,6 +29,7 @@ enum {
 	GF_ESRCH = -4,    /* no such task */
 	GF_ESTALE = -5,   /* task changed between lookup and write */
 	GF_EINVAL = -6,   /* bad argument */
+	GF_EGPU = -7,     /* the GPU monitor failed or stopped answering */
 };
 const char *gf_strerror(int err);
 
@@ -101,6 +102,38 @@ struct gf_task {
 	char comm[GF_COMM_LEN];
 };
 
+/* ---- The GPU monitor's mailbox, one per target (GRASS's layout). ----
+ * The requester fills op/arg/task, then sets write_done to a new request
+ * number; the monitor answers in status/count/result/found (and the task
+ * array), then sets read_permit to that number. Lives in pinned host
+ * memory mapped into the GPU. */
+enum gf_op {
+	GF_OP_SNAPSHOT = 1, /* arg: threads; answer: count tasks in data */
+	GF_OP_FIND,         /* arg: pid; answer: found */
+	GF_OP_SIGNAL,       /* arg: signal, task: the process; answer: result */
+	GF_OP_QUIT,
+};
+
+struct gf_box {
+	uint32_t write_done;
+	uint32_t op;
+	int32_t arg;
+	struct gf_task task;
+	uint32_t read_permit;
+	int32_t status;
+	uint32_t count;
+	int32_t result;
+	struct gf_task found;
+};
+
+/* One target as the monitor kernel sees it (device pointers only). */
+struct gf_slot {
+	struct gf_kernel k;
+	struct gf_box *box;
+	struct gf_task *data;
+	uint32_t cap;
+};
+
 /* ---- Shared introspection (introspect.c): CPU and GPU engines. ---- */
 GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 		       uint32_t len);
@@ -167,6 +200,8 @@ struct gf_profile_entry {
 struct gf_config {
 	char target[256];   /* [target] default */
 	int signal;         /* [kill] signal */
+	char engine[8];     /* [engine] kind: auto, cpu or gpu */
+	int gpu;            /* [engine] gpu: which GPU */
 	uint32_t nprofile;  /* [profile] key = value, by hand */
 	struct gf_profile_entry profile[GF_MAX_PROFILE];
 };
@@ -207,21 +242,60 @@ const char *signal_name(int sig);
 /* ---- Output helpers (json.c). ---- */
 void json_string(FILE *f, const char *s, size_t maxlen);
 
-/* ---- The CPU engine (engine.c): shared logic run here, with retries. ---- */
-int engine_snapshot(const struct gf_kernel *k, int threads,
+/* ---- The GPU engine, host side (gpu.c). ---- */
+#define GF_MAX_TARGETS 64
+
+struct gpu;
+int gpu_open(struct gpu **g, int index, char *err, size_t errlen);
+int gpu_add_target(struct gpu *g, const struct gf_target *t,
+		   const struct gf_kernel *k, char *err, size_t errlen);
+int gpu_start(struct gpu *g, char *err, size_t errlen);
+int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
+	     const struct gf_task *task);
+int gpu_wait(struct gpu *g, int slot);
+int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
+			uint32_t *count);
+int gpu_snapshot(struct gpu *g, int slot, int threads, struct gf_task **out,
+		 uint32_t *count);
+int gpu_find(struct gpu *g, int slot, int32_t pid, struct gf_task *t);
+int gpu_signal(struct gpu *g, int slot, const struct gf_task *t, int sig,
+	       int *result);
+const char *gpu_name(const struct gpu *g);
+int gpu_host_atomics(const struct gpu *g);
+void gpu_close(struct gpu *g);
+
+/* ---- Engines (engine.c): where the shared logic runs, with retries. ----
+ * The CPU engine calls introspect.c here; the GPU engine asks the monitor
+ * kernel. Front ends see no difference. */
+struct gf_engine {
+	const struct gf_kernel *k; /* the CPU engine's view */
+	struct gpu *gpu;           /* NULL: the CPU engine */
+	int slot;
+	char name[160];            /* "CPU" or "GPU 0 (NVIDIA H100...)" */
+};
+
+int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
+		 const struct gf_target *t, const struct gf_attach *a,
+		 char *msg, size_t msglen);
+void engines_close(struct gf_engine *e, int n);
+int engine_snapshot(const struct gf_engine *e, int threads,
 		    struct gf_task **out, uint32_t *count);
-int engine_find(const struct gf_kernel *k, int32_t pid, struct gf_task *t);
+int engine_find(const struct gf_engine *e, int32_t pid, struct gf_task *t);
+int engine_signal(const struct gf_engine *e, const struct gf_task *t, int sig,
+		  int *result);
 
 /* ---- Front ends ---- */
-int rescue_info(const struct gf_attach *a, int json);
-int rescue_ps(const struct gf_attach *a, int json, int threads);
+int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
+		int json);
+int rescue_ps(const struct gf_engine *e, int json, int threads);
 struct kill_opts {
 	int32_t pid;
 	int sig;
 	int dry_run;
 	int force;
 };
-int rescue_kill(const struct gf_attach *a, const struct kill_opts *o);
-int tui_run(const char *spec, const struct gf_config *cfg, double interval);
+int rescue_kill(const struct gf_engine *e, const struct kill_opts *o);
+int tui_run(const char *spec, const char *engine, int gpu,
+	    const struct gf_config *cfg, double interval);
 
 #endif

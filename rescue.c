@@ -13,7 +13,8 @@ static void print_hex(FILE *f, int64_t v)
 	fprintf(f, "%s0x%" PRIx64, v < 0 ? "-" : "", v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
-int rescue_info(const struct gf_attach *a, int json)
+int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
+		int json)
 {
 	const char *fmt = json ? "{\"release\":" : "release       %s\n";
 
@@ -25,9 +26,11 @@ int rescue_info(const struct gf_attach *a, int json)
 		print_hex(stdout, a->phys_base);
 		printf("\",\"page_table_levels\":%u,\"cpus\":%u,\"ram_bytes\":%"
 		       PRIu64 ",\"symbols\":%u,\"layout\":\"%s\","
-		       "\"attach_ms\":%.3f}\n",
+		       "\"attach_ms\":%.3f,\"engine\":",
 		       a->k.lay.pt_levels, a->ncpus, a->ram_bytes,
 		       symtab_count(a->syms), a->layout_source, a->attach_ms);
+		json_string(stdout, e->name, sizeof e->name);
+		printf("}\n");
 		return 0;
 	}
 	printf(fmt, a->release);
@@ -35,9 +38,9 @@ int rescue_info(const struct gf_attach *a, int json)
 	print_hex(stdout, a->phys_base);
 	printf("\npage_tables   %u levels\ncpus          %u\n"
 	       "ram           %" PRIu64 " MiB\nsymbols       %u (kallsyms)\n"
-	       "layout        %s\nattach        %.1f ms\n",
+	       "layout        %s\nattach        %.1f ms\nengine        %s\n",
 	       a->k.lay.pt_levels, a->ncpus, a->ram_bytes >> 20,
-	       symtab_count(a->syms), a->layout_source, a->attach_ms);
+	       symtab_count(a->syms), a->layout_source, a->attach_ms, e->name);
 	return 0;
 }
 
@@ -85,11 +88,11 @@ static void ps_text(const struct gf_task *t, uint32_t n)
 	}
 }
 
-int rescue_ps(const struct gf_attach *a, int json, int threads)
+int rescue_ps(const struct gf_engine *e, int json, int threads)
 {
 	struct gf_task *tasks;
 	uint32_t n;
-	int err = engine_snapshot(&a->k, threads, &tasks, &n);
+	int err = engine_snapshot(e, threads, &tasks, &n);
 
 	if (err) {
 		fprintf(stderr, "gpufas: task list: %s\n", gf_strerror(err));
@@ -119,13 +122,13 @@ static const char *refusal(const struct gf_task *t, const struct kill_opts *o)
 	return NULL;
 }
 
-int rescue_kill(const struct gf_attach *a, const struct kill_opts *o)
+int rescue_kill(const struct gf_engine *e, const struct kill_opts *o)
 {
 	struct gf_task t;
 	const char *why;
 	int err, result;
 
-	if ((err = engine_find(&a->k, o->pid, &t))) {
+	if ((err = engine_find(e, o->pid, &t))) {
 		fprintf(stderr, "gpufas: pid %d: %s\n", o->pid, gf_strerror(err));
 		return 1;
 	}
@@ -139,11 +142,11 @@ int rescue_kill(const struct gf_attach *a, const struct kill_opts *o)
 		       signal_name(o->sig), t.tgid, t.comm, t.threads);
 		return 0;
 	}
-	if (!a->k.writable) {
+	if (!e->k->writable) {
 		fprintf(stderr, "gpufas: target is read-only; nothing written\n");
 		return 1;
 	}
-	if ((err = gf_send_signal(&a->k, &t, o->sig, &result))) {
+	if ((err = engine_signal(e, &t, o->sig, &result))) {
 		fprintf(stderr, "gpufas: signal %d (%.16s): %s\n", t.tgid, t.comm,
 			gf_strerror(err));
 		return 1;

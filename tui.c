@@ -14,10 +14,13 @@
 #include "gpufas.h"
 
 struct view {
-	const char *spec;
+	const char *spec, *engine_kind;
+	int gpu;
 	const struct gf_config *cfg;
 	struct gf_target target;
 	struct gf_attach attach;
+	struct gf_engine engine;
+	char engine_note[512]; /* why not the GPU, when auto chose the CPU */
 	int attached;
 	struct gf_task *now, *before;
 	uint32_t nnow, nbefore;
@@ -45,6 +48,7 @@ static void detach(struct view *v)
 {
 	if (!v->attached)
 		return;
+	engines_close(&v->engine, 1);
 	gf_detach(&v->attach);
 	target_close(&v->target);
 	v->attached = 0;
@@ -60,6 +64,13 @@ static int attach(struct view *v)
 	}
 	if (gf_attach(&v->attach, &v->target, v->cfg, err, sizeof err)) {
 		snprintf(v->status, sizeof v->status, "%s", err);
+		target_close(&v->target);
+		return -1;
+	}
+	if (engines_open(&v->engine, 1, v->engine_kind, v->gpu, &v->target,
+			 &v->attach, v->engine_note, sizeof v->engine_note)) {
+		snprintf(v->status, sizeof v->status, "%s", v->engine_note);
+		gf_detach(&v->attach);
 		target_close(&v->target);
 		return -1;
 	}
@@ -92,7 +103,7 @@ static int sample(struct view *v)
 
 	if (!v->attached && attach(v))
 		return -1;
-	if ((err = engine_snapshot(&v->attach.k, 0, &tasks, &n))) {
+	if ((err = engine_snapshot(&v->engine, 0, &tasks, &n))) {
 		snprintf(v->status, sizeof v->status, "lost the kernel (%s); "
 			 "re-attaching", gf_strerror(err));
 		detach(v);
@@ -138,11 +149,12 @@ static void draw_header(const struct view *v)
 	mvprintw(0, 0, "gpufas %s", v->spec);
 	attroff(A_BOLD);
 	if (v->attached)
-		mvprintw(1, 0, "Linux %s  %u CPUs  %" PRIu64 " MiB  %u processes",
-			 a->release, a->ncpus, a->ram_bytes >> 20, v->nnow);
-	if (v->status[0]) {
+		mvprintw(1, 0, "Linux %s  %u CPUs  %" PRIu64 " MiB  %u processes  "
+			 "engine: %s", a->release, a->ncpus, a->ram_bytes >> 20,
+			 v->nnow, v->engine.name);
+	if (v->status[0] || v->engine_note[0]) {
 		attron(A_REVERSE);
-		mvprintw(2, 0, "%.*s", COLS, v->status);
+		mvprintw(2, 0, "%.*s", COLS, v->status[0] ? v->status : v->engine_note);
 		attroff(A_REVERSE);
 	}
 }
@@ -184,9 +196,11 @@ static void draw(const struct view *v)
 	refresh();
 }
 
-int tui_run(const char *spec, const struct gf_config *cfg, double interval)
+int tui_run(const char *spec, const char *engine, int gpu,
+	    const struct gf_config *cfg, double interval)
 {
-	struct view v = { .spec = spec, .cfg = cfg };
+	struct view v = { .spec = spec, .engine_kind = engine, .gpu = gpu,
+			  .cfg = cfg };
 	SCREEN *scr;
 	int key = 0;
 

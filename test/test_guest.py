@@ -4,7 +4,10 @@
 Each check runs the real ./gpufas binary on a guest's RAM file and compares
 its answers with the guest's own /proc, or watches the guest kernel deliver
 the signal gpufas wrote. Prints one line per check and, last,
-`N passed, N failed`. Usage: test/test_guest.py [-k SUBSTRING]
+`N passed, N failed, N skipped`. Usage: test/test_guest.py [-k SUBSTRING]
+
+GPUFAS_ENGINE=gpu runs every check with the GPU engine (on a machine with
+an NVIDIA GPU, see test/gpu-test.sh) and adds the CPU-vs-GPU comparison.
 """
 import json
 import os
@@ -21,8 +24,14 @@ from guest import Guest
 TOP = Path(__file__).resolve().parent.parent
 GPUFAS = str(TOP / 'gpufas')
 TMP = Path(tempfile.mkdtemp(prefix='gpufas-test-'))
+ENGINE = os.environ.get('GPUFAS_ENGINE')
 
 results = []
+skipped = []
+
+
+class Skip(Exception):
+    """A check that cannot run here; its message says why."""
 
 
 def check(name, fn, *args):
@@ -34,27 +43,37 @@ def check(name, fn, *args):
         fn(*args)
         results.append(True)
         print(f'ok    {name} ({time.monotonic() - t0:.1f} s)', flush=True)
+    except Skip as e:
+        skipped.append(name)
+        print(f'skip  {name}: {e}', flush=True)
     except Exception as e:  # report and go on with the next check
         results.append(False)
         print(f'FAIL  {name}: {type(e).__name__}: {e}', flush=True)
 
 
-def gpufas(*args, timeout=30):
+def gpufas(*args, timeout=30, engine=ENGINE):
     """Runs ./gpufas; returns (exit code, stdout, stderr)."""
-    p = subprocess.run([GPUFAS, *args], capture_output=True, text=True, timeout=timeout)
+    argv = [GPUFAS, *args] + (['--engine', engine] if engine else [])
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
-def gpufas_json(*args):
-    rc, out, err = gpufas(*args, '--json')
+def gpufas_json(*args, engine=ENGINE):
+    rc, out, err = gpufas(*args, '--json', engine=engine)
     assert rc == 0, f'gpufas {" ".join(args)} exited {rc}: {err.strip()}'
     return json.loads(out)
+
+
+def errors(stderr):
+    """stderr's lines but notes: with --engine auto and no GPU, a note says
+    the CPU engine is used."""
+    return [line for line in stderr.strip().splitlines() if 'gpufas: note:' not in line]
 
 
 def expect_error(args, needle, timeout=30):
     """A clear one-line error on stderr, an exit code in 1..127, in time."""
     rc, out, err = gpufas(*args, timeout=timeout)
-    lines = err.strip().splitlines()
+    lines = errors(err)
     assert 0 < rc < 128, f'exit {rc} for {args}: {err.strip()}'
     assert len(lines) == 1, f'want one stderr line for {args}, got {lines}'
     assert needle.lower() in lines[0].lower(), f'{needle!r} not in {lines[0]!r}'
@@ -185,6 +204,7 @@ def dump_checks(g):
     shutil.copyfile(g.ram_path, raw)
     check('ELF core: ps equals live', check_dump_ps, g, f'dump:{core}')
     check('raw copy: ps equals live', check_dump_ps, g, f'dump:{raw}')
+    check('CPU and GPU engines agree on a frozen dump', check_engines_agree, f'dump:{raw}')
     check('dump is read-only', expect_error,
           ['--target', f'dump:{raw}', '--kill', g.check('pidof sleeper').split()[0]], 'read-only')
     check('corrupted RAM never crashes', check_corruption, raw)
@@ -198,6 +218,17 @@ def check_dump_ps(g, target):
     live = {p['pid']: p['comm'] for p in gpufas_json('--target', f'vm:{g.ram_path}', '--ps')}
     user = {pid: comm for pid, comm in live.items() if comm in ('sleeper', 'hog', 'sh')}
     assert user and all(dump.get(pid) == comm for pid, comm in user.items()), (dump, user)
+
+
+def check_engines_agree(target):
+    if ENGINE != 'gpu':
+        raise Skip('no GPU engine here: test/gpu-test.sh runs this on the GPU machine')
+    for args in (['--ps'], ['--ps', '--threads']):
+        cpu = gpufas_json('--target', target, *args, engine='cpu')
+        gpu = gpufas_json('--target', target, *args, engine='gpu')
+        assert cpu == gpu, f'{args}: the engines differ'
+    info = gpufas_json('--target', target, '--info', engine='gpu')
+    assert info['engine'].startswith('GPU'), info
 
 
 def truncated(core):
@@ -222,7 +253,7 @@ def check_corruption(raw):
                 f.write(rng.randbytes(64))
         rc, _, err = gpufas('--target', f'dump:{bad}', '--ps', timeout=60)
         assert rc in (0, 1), f'trial {trial}: exit {rc}: {err}'
-        assert rc == 0 or len(err.strip().splitlines()) == 1, err
+        assert rc == 0 or len(errors(err)) == 1, err
         outcomes[rc] = outcomes.get(rc, 0) + 1
     bad.unlink()
     print(f'      corruption outcomes (exit code: trials): {outcomes}')
@@ -315,7 +346,7 @@ def main():
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     passed = sum(results)
-    print(f'{passed} passed, {len(results) - passed} failed')
+    print(f'{passed} passed, {len(results) - passed} failed, {len(skipped)} skipped')
     return 0 if passed == len(results) else 1
 
 

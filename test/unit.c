@@ -2710,7 +2710,7 @@ static void test_layout_profile_missing(void)
 }
 
 /* ======================================================================
- * 11. The CPU engine and error strings
+ * 11. The CPU engine (gf_engine with no GPU) and error strings
  * ====================================================================== */
 
 static void test_engine_snapshot_grows(void)
@@ -2720,16 +2720,17 @@ static void test_engine_snapshot_grows(void)
 	struct gf_task *out = NULL;
 	uint32_t n = 0;
 	const uint32_t extra = 1100; /* past the engine's first 1024 */
+	struct gf_engine e = { .k = &g->k };
 
 	for (uint32_t i = 0; i < extra; i++)
 		thread_new(g, leader, &(struct tspec){ .pid = 1000 + (int32_t)i,
 			.comm = "worker", .runtime = 1 });
-	REQUIRE(engine_snapshot(&g->k, 1, &out, &n) == GF_OK);
+	REQUIRE(engine_snapshot(&e, 1, &out, &n) == GF_OK);
 	CHECK_EQ(n, NELEM(WORLD_THREADS) + extra);
 	CHECK_EQ(out[n - 1].pid, 1000 + extra - 1);
 	CHECK_EQ(out[n - 1].tgid, 300);
 	free(out);
-	REQUIRE(engine_snapshot(&g->k, 0, &out, &n) == GF_OK);
+	REQUIRE(engine_snapshot(&e, 0, &out, &n) == GF_OK);
 	CHECK_EQ(n, NELEM(WORLD_PROCESSES));
 	CHECK_EQ(out[n - 1].threads, 1 + extra);
 	CHECK_EQ(out[n - 1].cpu_ns, 60 + extra);
@@ -2741,23 +2742,24 @@ static void test_engine_errors(void)
 {
 	struct guest *g = world_new(4, 0);
 	struct gf_task *out = (struct gf_task *)1, t;
+	struct gf_engine e = { .k = &g->k };
 	uint32_t n;
 
-	CHECK_EQ(engine_find(&g->k, 999, &t), GF_ESRCH);
-	CHECK_EQ(engine_find(&g->k, 0, &t), GF_EINVAL);
-	CHECK_EQ(engine_find(&g->k, 101, &t), GF_OK);
+	CHECK_EQ(engine_find(&e, 999, &t), GF_ESRCH);
+	CHECK_EQ(engine_find(&e, 0, &t), GF_EINVAL);
+	CHECK_EQ(engine_find(&e, 101, &t), GF_OK);
 	CHECK_EQ(t.pid, 100);
 	bad_back_link(g);
-	CHECK_EQ(engine_snapshot(&g->k, 0, &out, &n), GF_ECORRUPT);
+	CHECK_EQ(engine_snapshot(&e, 0, &out, &n), GF_ECORRUPT);
 	CHECK(out == (struct gf_task *)1);
-	CHECK_EQ(engine_find(&g->k, 999, &t), GF_ECORRUPT);
+	CHECK_EQ(engine_find(&e, 999, &t), GF_ECORRUPT);
 	guest_free(g);
 }
 
 static void test_strerror(void)
 {
 	static const int codes[] = { GF_OK, GF_EFAULT, GF_ECORRUPT, GF_ENOSPC,
-				     GF_ESRCH, GF_ESTALE, GF_EINVAL };
+				     GF_ESRCH, GF_ESTALE, GF_EINVAL, GF_EGPU };
 
 	for (uint32_t i = 0; i < NELEM(codes); i++) {
 		CHECK(gf_strerror(codes[i]) && *gf_strerror(codes[i]));

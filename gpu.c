@@ -1,0 +1,446 @@
+/* gpu.c — the GPU engine's host side: the NVIDIA driver opened at run time,
+ * guest RAM registered with the GPU, the persistent monitor (kernels.cu)
+ * launched once, and requests passed to it through per-target mailboxes.
+ *
+ * libcuda.so.1 is dlopen()ed, and every entry point fetched with
+ * cuGetProcAddress at an explicit ABI version (CUDA 12.0), so the binary
+ * links against nothing of NVIDIA's and runs unchanged where there is no
+ * driver. The few driver types and constants used are declared here. The
+ * kernels travel inside the binary as a fatbin (SASS for sm_75 to sm_90,
+ * plus PTX for newer chips), embedded at build time when nvcc is present.
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpufas.h"
+
+#ifdef GPUFAS_FATBIN
+__asm__(".section .rodata\n"
+	".balign 64\n"
+	"gf_fatbin:\n"
+	".incbin \"" GPUFAS_FATBIN "\"\n"
+	".byte 0\n"
+	".previous\n");
+extern const unsigned char gf_fatbin[];
+#endif
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+typedef struct CUctx_st *CUcontext;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUstream_st *CUstream;
+
+#define CUDA_SUCCESS 0
+#define CUDA_ERROR_NOT_READY 600
+#define CUDA_ABI 12000 /* the entry-point versions we are written against */
+#define CU_MEMHOSTALLOC_PORTABLE 0x01
+#define CU_MEMHOSTALLOC_DEVICEMAP 0x02
+#define CU_MEMHOSTREGISTER_DEVICEMAP 0x02
+#define CU_MEMHOSTREGISTER_READ_ONLY 0x08
+#define CU_STREAM_NON_BLOCKING 0x1
+#define ATTR_CC_MAJOR 75
+#define ATTR_CC_MINOR 76
+#define ATTR_HOST_NATIVE_ATOMIC 86
+
+#define REQUEST_TIMEOUT_S 10
+#define SLOT_CAPACITY (1u << 17) /* tasks one snapshot can return */
+
+/* Every driver entry point we use: name, return type, arguments. */
+#define CUDA_FUNCS(X)                                                      \
+	X(cuInit, (unsigned flags))                                        \
+	X(cuGetErrorString, (CUresult err, const char **str))              \
+	X(cuDeviceGetCount, (int *count))                                  \
+	X(cuDeviceGet, (CUdevice *dev, int ordinal))                       \
+	X(cuDeviceGetName, (char *name, int len, CUdevice dev))            \
+	X(cuDeviceGetAttribute, (int *v, int attr, CUdevice dev))          \
+	X(cuDevicePrimaryCtxRetain, (CUcontext *ctx, CUdevice dev))        \
+	X(cuDevicePrimaryCtxRelease, (CUdevice dev))                       \
+	X(cuCtxSetCurrent, (CUcontext ctx))                                \
+	X(cuModuleLoadData, (CUmodule *mod, const void *image))            \
+	X(cuModuleUnload, (CUmodule mod))                                  \
+	X(cuModuleGetFunction, (CUfunction *f, CUmodule mod, const char *name)) \
+	X(cuMemHostRegister, (void *p, size_t size, unsigned flags))       \
+	X(cuMemHostUnregister, (void *p))                                  \
+	X(cuMemHostAlloc, (void **p, size_t size, unsigned flags))         \
+	X(cuMemFreeHost, (void *p))                                        \
+	X(cuMemHostGetDevicePointer, (CUdeviceptr *d, void *p, unsigned flags)) \
+	X(cuMemAlloc, (CUdeviceptr *d, size_t size))                       \
+	X(cuMemFree, (CUdeviceptr d))                                      \
+	X(cuMemcpyHtoD, (CUdeviceptr d, const void *src, size_t size))     \
+	X(cuStreamCreate, (CUstream *s, unsigned flags))                   \
+	X(cuStreamDestroy, (CUstream s))                                   \
+	X(cuStreamQuery, (CUstream s))                                     \
+	X(cuStreamSynchronize, (CUstream s))                               \
+	X(cuLaunchKernel, (CUfunction f, unsigned gx, unsigned gy, unsigned gz, \
+			   unsigned bx, unsigned by, unsigned bz, unsigned shmem, \
+			   CUstream s, void **params, void **extra))
+
+struct cuda {
+	void *lib;
+#define DECLARE(name, args) CUresult (*name) args;
+	CUDA_FUNCS(DECLARE)
+#undef DECLARE
+};
+
+/* One target the monitor serves: the host's view of its slot. */
+struct target_slot {
+	void *ram;          /* the registered mapping */
+	struct gf_box *box; /* host view of the mailbox */
+	struct gf_task *data;
+	uint32_t request;
+};
+
+struct gpu {
+	struct cuda cu;
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction monitor;
+	CUstream stream;
+	CUdeviceptr dslots;
+	int launched; /* the monitor kernel was started */
+	int running;  /* ... and answers */
+	int nslots;
+	struct gf_slot slot[GF_MAX_TARGETS];  /* device view, copied at start */
+	struct target_slot host[GF_MAX_TARGETS];
+	char name[128];
+	int host_atomics;
+};
+
+static int fail(char *err, size_t errlen, const struct gpu *g, CUresult rc,
+		const char *what)
+{
+	const char *why = NULL;
+
+	if (g && g->cu.cuGetErrorString)
+		g->cu.cuGetErrorString(rc, &why);
+	snprintf(err, errlen, "%s: %s", what, why ? why : "CUDA error");
+	return -1;
+}
+
+typedef CUresult (*get_proc_fn)(const char *symbol, void **pfn, int version,
+				unsigned long long flags, int *status);
+
+static int load_driver(struct cuda *cu, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t at;
+	} entries[] = {
+#define ENTRY(name, args) { #name, offsetof(struct cuda, name) },
+		CUDA_FUNCS(ENTRY)
+#undef ENTRY
+	};
+	get_proc_fn get_proc;
+
+	if (!(cu->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL))) {
+		snprintf(err, errlen, "libcuda.so.1 not found (no NVIDIA driver)");
+		return -1;
+	}
+	/* the five-argument form, from CUDA 12.0 drivers on */
+	if (!(get_proc = (get_proc_fn)dlsym(cu->lib, "cuGetProcAddress_v2"))) {
+		snprintf(err, errlen, "NVIDIA driver older than CUDA 12");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) {
+		void **fn = (void **)((char *)cu + entries[i].at);
+		int status = 0;
+		if (get_proc(entries[i].name, fn, CUDA_ABI, 0, &status) || !*fn) {
+			snprintf(err, errlen, "NVIDIA driver lacks %s", entries[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int open_device(struct gpu *g, int index, char *err, size_t errlen)
+{
+	struct cuda *cu = &g->cu;
+	int count = 0, major = 0, minor = 0;
+	CUresult rc;
+
+	if ((rc = cu->cuInit(0)))
+		return fail(err, errlen, g, rc, "cuInit");
+	if ((rc = cu->cuDeviceGetCount(&count)) || count == 0) {
+		snprintf(err, errlen, "no NVIDIA GPU visible");
+		return -1;
+	}
+	if (index < 0 || index >= count) {
+		snprintf(err, errlen, "no GPU %d (this machine has %d)", index, count);
+		return -1;
+	}
+	if ((rc = cu->cuDeviceGet(&g->dev, index)) ||
+	    (rc = cu->cuDeviceGetName(g->name, sizeof g->name, g->dev)) ||
+	    (rc = cu->cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, g->dev)) ||
+	    (rc = cu->cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, g->dev)) ||
+	    (rc = cu->cuDeviceGetAttribute(&g->host_atomics,
+					   ATTR_HOST_NATIVE_ATOMIC, g->dev)))
+		return fail(err, errlen, g, rc, "GPU query");
+	if (major < 7 || (major == 7 && minor < 5)) {
+		snprintf(err, errlen, "%s is sm_%d%d; gpufas needs sm_75 or newer",
+			 g->name, major, minor);
+		return -1;
+	}
+	if ((rc = cu->cuDevicePrimaryCtxRetain(&g->ctx, g->dev)))
+		return fail(err, errlen, g, rc, "primary context");
+	if ((rc = cu->cuCtxSetCurrent(g->ctx)))
+		return fail(err, errlen, g, rc, "cuCtxSetCurrent");
+	return 0;
+}
+
+static int load_kernels(struct gpu *g, char *err, size_t errlen)
+{
+#ifdef GPUFAS_FATBIN
+	CUresult rc;
+
+	if ((rc = g->cu.cuModuleLoadData(&g->mod, gf_fatbin)))
+		return fail(err, errlen, g, rc, "loading the GPU kernels");
+	if ((rc = g->cu.cuModuleGetFunction(&g->monitor, g->mod, "gf_monitor")))
+		return fail(err, errlen, g, rc, "gf_monitor");
+	return 0;
+#else
+	snprintf(err, errlen, "this gpufas was built without GPU kernels "
+		 "(no nvcc at build time)");
+	return -1;
+#endif
+}
+
+int gpu_open(struct gpu **out, int index, char *err, size_t errlen)
+{
+	struct gpu *g = calloc(1, sizeof *g);
+
+	*out = NULL;
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (load_driver(&g->cu, err, errlen) || open_device(g, index, err, errlen) ||
+	    load_kernels(g, err, errlen)) {
+		gpu_close(g);
+		return -1;
+	}
+	*out = g;
+	return 0;
+}
+
+/* Pinned host memory the GPU sees too: the mailbox and the answer area. */
+static int alloc_mapped(struct gpu *g, size_t size, void **host,
+			CUdeviceptr *dev, char *err, size_t errlen)
+{
+	CUresult rc;
+
+	if ((rc = g->cu.cuMemHostAlloc(host, size, CU_MEMHOSTALLOC_PORTABLE |
+						       CU_MEMHOSTALLOC_DEVICEMAP)))
+		return fail(err, errlen, g, rc, "pinned memory");
+	memset(*host, 0, size);
+	if ((rc = g->cu.cuMemHostGetDevicePointer(dev, *host, 0)))
+		return fail(err, errlen, g, rc, "mapping pinned memory");
+	return 0;
+}
+
+/* Registers the target's RAM with the GPU and gives the monitor a copy of
+ * the kernel description whose RAM bases are device pointers. */
+int gpu_add_target(struct gpu *g, const struct gf_target *t,
+		   const struct gf_kernel *k, char *err, size_t errlen)
+{
+	size_t size = (t->map_size + 4095) & ~(size_t)4095;
+	struct target_slot *h;
+	struct gf_slot *s;
+	CUdeviceptr ram, box, data;
+	CUresult rc;
+
+	if (g->running || g->nslots == GF_MAX_TARGETS) {
+		snprintf(err, errlen, "too many targets for one GPU monitor");
+		return -1;
+	}
+	/* taken at once, so that gpu_close() frees whatever is set up below */
+	h = &g->host[g->nslots];
+	s = &g->slot[g->nslots++];
+	rc = g->cu.cuMemHostRegister(t->map, size, CU_MEMHOSTREGISTER_DEVICEMAP |
+				     (t->writable ? 0 : CU_MEMHOSTREGISTER_READ_ONLY));
+	if (rc)
+		return fail(err, errlen, g, rc, "registering guest RAM with the GPU");
+	h->ram = t->map;
+	if ((rc = g->cu.cuMemHostGetDevicePointer(&ram, t->map, 0)))
+		return fail(err, errlen, g, rc, "guest RAM device pointer");
+	if (alloc_mapped(g, sizeof *h->box, (void **)&h->box, &box, err, errlen) ||
+	    alloc_mapped(g, SLOT_CAPACITY * sizeof *h->data, (void **)&h->data,
+			 &data, err, errlen))
+		return -1;
+	s->k = *k;
+	for (uint32_t i = 0; i < s->k.mem.nranges; i++)
+		s->k.mem.range[i].base = (uint8_t *)(uintptr_t)ram +
+					 (k->mem.range[i].base - t->map);
+	s->box = (struct gf_box *)(uintptr_t)box;
+	s->data = (struct gf_task *)(uintptr_t)data;
+	s->cap = SLOT_CAPACITY;
+	return g->nslots - 1;
+}
+
+/* Launches the monitor: one block per target, running until told to quit. */
+int gpu_start(struct gpu *g, char *err, size_t errlen)
+{
+	void *params[] = { &g->dslots, &g->nslots };
+	CUresult rc;
+
+	if ((rc = g->cu.cuMemAlloc(&g->dslots, g->nslots * sizeof *g->slot)) ||
+	    (rc = g->cu.cuMemcpyHtoD(g->dslots, g->slot, g->nslots * sizeof *g->slot)))
+		return fail(err, errlen, g, rc, "monitor state");
+	if ((rc = g->cu.cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING)) ||
+	    (rc = g->cu.cuLaunchKernel(g->monitor, g->nslots, 1, 1, 1, 1, 1, 0,
+				       g->stream, params, NULL)))
+		return fail(err, errlen, g, rc, "launching the monitor");
+	g->launched = g->running = 1;
+	return 0;
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Posts a request to one target's mailbox: the fields first, then the new
+ * request number in write_done, which the monitor polls. */
+int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
+	     const struct gf_task *task)
+{
+	struct target_slot *h = &g->host[slot];
+
+	if (!g->running)
+		return GF_EGPU;
+	h->box->op = op;
+	h->box->arg = arg;
+	if (task)
+		h->box->task = *task;
+	__atomic_store_n(&h->box->write_done, ++h->request, __ATOMIC_RELEASE);
+	return GF_OK;
+}
+
+/* Waits for the answer to the last request: spin briefly (a short answer
+ * comes in microseconds), then sleep between looks, twice as long each
+ * time up to 1 ms, so a host waiting on a long walk costs next to no CPU.
+ * GF_EGPU if the monitor died or went silent. */
+int gpu_wait(struct gpu *g, int slot)
+{
+	struct target_slot *h = &g->host[slot];
+	double deadline = seconds() + REQUEST_TIMEOUT_S;
+	long nap_ns = 10000;
+
+	for (int looks = 0; g->running; looks++) {
+		if (__atomic_load_n(&h->box->read_permit, __ATOMIC_ACQUIRE) == h->request)
+			return h->box->status;
+		if (looks < 1000)
+			continue;
+		if (g->cu.cuStreamQuery(g->stream) != CUDA_ERROR_NOT_READY ||
+		    seconds() > deadline) {
+			g->running = 0;
+		} else {
+			struct timespec nap = { 0, nap_ns };
+			nanosleep(&nap, NULL);
+			nap_ns = nap_ns < 1000000 ? nap_ns * 2 : 1000000;
+		}
+	}
+	return GF_EGPU;
+}
+
+static int request(struct gpu *g, int slot, uint32_t op, int32_t arg,
+		   const struct gf_task *task)
+{
+	int err = gpu_post(g, slot, op, arg, task);
+
+	return err ? err : gpu_wait(g, slot);
+}
+
+/* The tasks of a finished snapshot, copied out of the answer area. */
+int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
+			uint32_t *count)
+{
+	*count = g->host[slot].box->count;
+	if (*count > SLOT_CAPACITY)
+		return GF_ECORRUPT;
+	if (!(*out = malloc((*count ? *count : 1) * sizeof **out)))
+		return GF_ENOSPC;
+	memcpy(*out, g->host[slot].data, *count * sizeof **out);
+	return GF_OK;
+}
+
+int gpu_snapshot(struct gpu *g, int slot, int threads, struct gf_task **out,
+		 uint32_t *count)
+{
+	int err = request(g, slot, GF_OP_SNAPSHOT, threads, NULL);
+
+	return err ? err : gpu_snapshot_result(g, slot, out, count);
+}
+
+int gpu_find(struct gpu *g, int slot, int32_t pid, struct gf_task *t)
+{
+	int err = request(g, slot, GF_OP_FIND, pid, NULL);
+
+	if (!err)
+		*t = g->host[slot].box->found;
+	return err;
+}
+
+int gpu_signal(struct gpu *g, int slot, const struct gf_task *t, int sig,
+	       int *result)
+{
+	int err = request(g, slot, GF_OP_SIGNAL, sig, t);
+
+	*result = g->host[slot].box->result;
+	return err;
+}
+
+const char *gpu_name(const struct gpu *g)
+{
+	return g->name;
+}
+
+int gpu_host_atomics(const struct gpu *g)
+{
+	return g->host_atomics;
+}
+
+/* Stops the monitor (each block on its own quit request), then frees. A
+ * monitor that stopped answering cannot be stopped from here: any further
+ * driver call could wait on it for ever, so it is left to the driver's
+ * clean-up at process exit. */
+void gpu_close(struct gpu *g)
+{
+	if (!g)
+		return;
+	if (g->launched) {
+		for (int i = 0; i < g->nslots && g->running; i++)
+			request(g, i, GF_OP_QUIT, 0, NULL);
+		if (!g->running) {
+			free(g);
+			return;
+		}
+		g->cu.cuStreamSynchronize(g->stream);
+	}
+	for (int i = 0; i < g->nslots; i++) {
+		if (g->host[i].ram)
+			g->cu.cuMemHostUnregister(g->host[i].ram);
+		if (g->host[i].box)
+			g->cu.cuMemFreeHost(g->host[i].box);
+		if (g->host[i].data)
+			g->cu.cuMemFreeHost(g->host[i].data);
+	}
+	if (g->stream)
+		g->cu.cuStreamDestroy(g->stream);
+	if (g->dslots)
+		g->cu.cuMemFree(g->dslots);
+	if (g->mod)
+		g->cu.cuModuleUnload(g->mod);
+	if (g->ctx)
+		g->cu.cuDevicePrimaryCtxRelease(g->dev);
+	if (g->cu.lib)
+		dlclose(g->cu.lib);
+	free(g);
+}

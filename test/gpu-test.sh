@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The GPU engine's tests and benchmark, on a machine with an NVIDIA GPU.
+# There, with .kit/ from test/make-gpu-kit.sh carried along:
+#   test/gpu-test.sh [test|bench|all]
+# Every guest check of test_guest.py runs with --engine gpu, plus the
+# CPU-vs-GPU comparison on a frozen dump; `bench` runs test/bench.py --gpu.
+# Without a GPU it says so and exits 0.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
+	echo "skip: no NVIDIA GPU here (run this on the GPU machine)"
+	exit 0
+fi
+[ -f .kit/qemu-kit.tar.gz ] || { echo "gpu-test.sh: no .kit/ (test/make-gpu-kit.sh)" >&2; exit 1; }
+tar -xzf .kit/qemu-kit.tar.gz -C /tmp
+cp .kit/bin/gpufas gpufas
+cp .kit/bin/bench test/bench
+export GPUFAS_QEMU=/tmp/qkit/run-qemu GPUFAS_CACHE=$PWD/.kit
+touch .kit/guest/* # newer than the sources: guest.py must not try to rebuild them
+nvidia-smi -L
+
+rc=0
+case ${1:-all} in
+test|all) GPUFAS_ENGINE=gpu python3 test/test_guest.py || rc=1 ;;&
+bench|all) python3 test/bench.py --gpu || rc=1 ;;
+esac
+exit $rc

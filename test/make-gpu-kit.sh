@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Packs what test/gpu-test.sh needs on the GPU machine, which has no QEMU
+# and no package registry: Debian's QEMU with its libraries (the shared
+# make-qemu-kit.sh), the test guests' kernels and initramfs, and this
+# tree's build. Writes .kit/ (git-ignored; carried with `carry: [".kit"]`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${GPUFAS_SHARED:-../shared}
+
+make -s gpufas test/bench
+mkdir -p .kit/guest .kit/bin
+[ -f .kit/qemu-kit.tar.gz ] || "$shared/tools/make-qemu-kit.sh" "$PWD/.kit/qemu-kit.tar.gz"
+for kver in 6.1 6.12; do
+	test/build-guest.sh "$kver" "${GPUFAS_CACHE:-$HOME/.cache/gpufas}/guest" >/dev/null
+done
+cp "${GPUFAS_CACHE:-$HOME/.cache/gpufas}"/guest/{vmlinuz-6.1,vmlinuz-6.12,initramfs.cpio.gz} .kit/guest/
+cp gpufas test/bench .kit/bin/
+du -sh .kit
