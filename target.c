@@ -7,7 +7,12 @@
  *   dump:PATH
  *       an ELF core (QEMU dump-guest-memory, kdump's /proc/vmcore), whose
  *       PT_LOAD segments give the physical ranges, or a raw copy of a RAM
- *       file, which maps like vm:. Dumps are never written.
+ *       file, which maps like vm:. Dumps are never written;
+ *   host
+ *       this machine's own RAM: the "System RAM" ranges of /proc/iomem,
+ *       mapped from /dev/mem where the kernel allows it (built without
+ *       CONFIG_STRICT_DEVMEM), else from /dev/gpufas_pmem, the device of
+ *       the companion module kmod/gpufas_pmem.ko.
  */
 #include <elf.h>
 #include <errno.h>
@@ -22,6 +27,12 @@
 
 #define GiB (1ull << 30)
 #define FOUR_GiB (4 * GiB)
+#define PAGE 4096ull
+#define IOMEM "/proc/iomem"
+#define DEVMEM "/dev/mem"
+#define PMEM "/dev/gpufas_pmem"
+/* System RAM lines read from /proc/iomem: real machines have tens. */
+#define MAX_IOMEM_RAM 4096
 
 struct vm_opts {
 	char machine[8];
@@ -151,7 +162,207 @@ static int map_file(struct gf_target *t, const char *path, int writable)
 	return 0;
 }
 
-/* Opens "vm:PATH[,opts]" or "dump:PATH". Prints its own error. */
+/* ---- host: this machine's physical memory ---- */
+
+static int by_phys(const void *a, const void *b)
+{
+	const struct gf_range *x = a, *y = b;
+
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
+/* One top-level "System RAM" line of /proc/iomem, trimmed to whole pages
+ * (the first range ends mid-page, at 0x9fbff); 0 if there is none. Nested
+ * lines (two spaces deeper) are parts of their parent: Kernel code, ... */
+static int iomem_line(char *line, struct gf_range *r, int *hidden)
+{
+	unsigned long long first, last, end;
+	int name = 0;
+
+	line[strcspn(line, "\n")] = 0;
+	if (line[0] == ' ' ||
+	    sscanf(line, "%llx-%llx : %n", &first, &last, &name) != 2 ||
+	    !name || strcmp(line + name, "System RAM"))
+		return 0;
+	if (first == 0 && last == 0) { /* what a reader without root sees */
+		*hidden = 1;
+		return 0;
+	}
+	if (last < first || last == ~0ull)
+		return 0;
+	r->phys = (first + PAGE - 1) & ~(PAGE - 1);
+	end = (last + 1) & ~(PAGE - 1);
+	r->size = end > r->phys ? end - r->phys : 0;
+	r->base = NULL;
+	return r->size != 0;
+}
+
+/* Adjacent ranges become one, so that a read across their border works;
+ * past GF_MAX_RANGES the smallest go: firmware leaves scraps of a few
+ * pages between its areas, while the kernel lives in the large ranges. */
+static void merge_and_bound(struct gf_range *r, uint32_t *n)
+{
+	uint32_t out = 0;
+
+	qsort(r, *n, sizeof *r, by_phys);
+	for (uint32_t i = 0; i < *n; i++) {
+		uint64_t end = r[i].phys + r[i].size;
+		if (out && r[i].phys <= r[out - 1].phys + r[out - 1].size) {
+			if (end > r[out - 1].phys + r[out - 1].size)
+				r[out - 1].size = end - r[out - 1].phys;
+		} else {
+			r[out++] = r[i];
+		}
+	}
+	while (out > GF_MAX_RANGES) {
+		uint32_t min = 0;
+		for (uint32_t i = 1; i < out; i++)
+			if (r[i].size < r[min].size)
+				min = i;
+		memmove(&r[min], &r[min + 1], (out - min - 1) * sizeof *r);
+		out--;
+	}
+	*n = out;
+}
+
+/* t->mem from /proc/iomem, bases not set yet. */
+static int iomem_ram(struct gf_mem *m)
+{
+	struct gf_range *r = malloc(MAX_IOMEM_RAM * sizeof *r);
+	FILE *f = fopen(IOMEM, "r");
+	char *line = NULL;
+	size_t len = 0;
+	uint32_t n = 0;
+	int hidden = 0, rc = -1;
+
+	if (!r || !f) {
+		fprintf(stderr, "gpufas: host: %s: %s\n", IOMEM,
+			strerror(r ? errno : ENOMEM));
+		goto out;
+	}
+	while (getline(&line, &len, f) > 0 && n < MAX_IOMEM_RAM)
+		n += (uint32_t)iomem_line(line, &r[n], &hidden);
+	merge_and_bound(r, &n);
+	if (n == 0) {
+		fprintf(stderr, "gpufas: host: %s\n", hidden ?
+			IOMEM " hides its addresses: run as root" :
+			"no System RAM in " IOMEM);
+		goto out;
+	}
+	m->nranges = n;
+	memcpy(m->range, r, n * sizeof *r);
+	rc = 0;
+out:
+	free(line);
+	free(r);
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+/* Opens dev read-write when asked, else read-only; read-only too when a
+ * writable open is refused (EACCES: gpufas_pmem loaded without write=1),
+ * as map_file() does for RAM files. Never O_SYNC: /dev/mem would then map
+ * RAM uncached. */
+static int open_dev(struct gf_target *t, const char *dev, int want_write)
+{
+	t->fd = open(dev, want_write ? O_RDWR : O_RDONLY);
+	if (t->fd < 0 && want_write && errno == EACCES)
+		return open_dev(t, dev, 0);
+	if (t->fd < 0)
+		return -1;
+	t->writable = want_write;
+	return 0;
+}
+
+/* Maps every range of t->mem from dev at file offset = physical address,
+ * one after another inside one reservation that target_close() unmaps in
+ * one go. 0 on success; else an errno, with *bad the range whose mmap
+ * failed (-1: the open failed) and nothing left open or mapped. */
+static int map_phys(struct gf_target *t, const char *dev, int want_write,
+		    int *bad)
+{
+	uint64_t total = target_ram_size(t), off = 0;
+	uint8_t *res;
+	int err;
+
+	*bad = -1;
+	if (open_dev(t, dev, want_write))
+		return errno;
+	res = mmap(NULL, total, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		goto fail;
+	t->map = res;
+	t->map_size = total;
+	for (uint32_t i = 0; i < t->mem.nranges; i++) {
+		struct gf_range *r = &t->mem.range[i];
+		int prot = PROT_READ | (t->writable ? PROT_WRITE : 0);
+		if (mmap(res + off, r->size, prot, MAP_SHARED | MAP_FIXED,
+			 t->fd, (off_t)r->phys) == MAP_FAILED) {
+			*bad = (int)i;
+			goto fail;
+		}
+		r->base = res + off;
+		off += r->size;
+	}
+	return 0;
+fail:
+	err = errno;
+	target_close(t);
+	t->writable = 0;
+	return err;
+}
+
+/* Why /dev/mem could not be used, for the error that follows. A kernel
+ * with STRICT_DEVMEM maps RAM below 1 MiB (the first range) but answers
+ * EPERM to an mmap() of any range holding RAM above it: a failed mmap is
+ * the sign, not the contents (read() of low RAM gives zeros, of the rest
+ * EPERM too). */
+static const char *devmem_why(int err, int bad)
+{
+	static char why[128];
+
+	if (err == ENOENT)
+		return "there is no " DEVMEM;
+	if (err == EPERM && bad >= 0)
+		return DEVMEM " refuses RAM (CONFIG_STRICT_DEVMEM)";
+	snprintf(why, sizeof why, DEVMEM ": %s", strerror(err));
+	return why;
+}
+
+static int host_open(struct gf_target *t, int want_write)
+{
+	const struct gf_range *r;
+	const char *why;
+	int err, bad;
+
+	if (iomem_ram(&t->mem))
+		return -1;
+	if (!(err = map_phys(t, DEVMEM, want_write, &bad)))
+		return 0;
+	why = devmem_why(err, bad);
+	if (!(err = map_phys(t, PMEM, want_write, &bad)))
+		return 0;
+	if (err == ENOENT) {
+		fprintf(stderr, "gpufas: host: no access to physical memory: %s "
+			"and there is no " PMEM "; load kmod/gpufas_pmem.ko%s "
+			"(README: Bare metal)\n", why, strstr(why, "STRICT") ?
+			" or boot a kernel built without CONFIG_STRICT_DEVMEM" : "");
+		return -1;
+	}
+	if (bad < 0) {
+		fprintf(stderr, "gpufas: host: %s: %s\n", PMEM, strerror(err));
+		return -1;
+	}
+	r = &t->mem.range[bad];
+	fprintf(stderr, "gpufas: host: %s: mmap of System RAM %#llx-%#llx: %s\n",
+		PMEM, (unsigned long long)r->phys,
+		(unsigned long long)(r->phys + r->size - 1), strerror(err));
+	return -1;
+}
+
+/* Opens "vm:PATH[,opts]", "dump:PATH" or "host". Prints its own error. */
 int target_open(struct gf_target *t, const char *spec, int want_write)
 {
 	char buf[sizeof t->spec], *path, *opts;
@@ -166,10 +377,12 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	}
 	strcpy(t->spec, spec);
 	strcpy(buf, spec);
+	if (!strcmp(buf, "host"))
+		return host_open(t, want_write);
 	vm = !strncmp(buf, "vm:", 3);
 	if (!vm && strncmp(buf, "dump:", 5)) {
-		fprintf(stderr, "gpufas: unknown target '%s' (expected vm:PATH "
-				"or dump:PATH)\n", spec);
+		fprintf(stderr, "gpufas: unknown target '%s' (expected vm:PATH, "
+				"dump:PATH or host)\n", spec);
 		return -1;
 	}
 	path = buf + (vm ? 3 : 5);

@@ -82,8 +82,10 @@ def _sweep_leftovers():
 
 
 class Guest:
-    def __init__(self, kver='6.1', mem_mib=512, smp=2, workdir=None, append='', qemu_args=()):
-        """append: extra kernel command line; qemu_args: extra QEMU arguments (disks, ...)."""
+    def __init__(self, kver='6.1', mem_mib=512, smp=2, workdir=None, append='', qemu_args=(),
+                 extra_initrd=None):
+        """append: extra kernel command line; qemu_args: extra QEMU arguments (disks, ...);
+        extra_initrd: a (gzipped) cpio archive of files the test adds to the initramfs."""
         if kver not in KVERS:
             raise ValueError(f'kver must be one of {KVERS}, not {kver!r}')
         self.kver, self.mem_mib, self.smp = kver, mem_mib, smp
@@ -91,6 +93,7 @@ class Guest:
         self.kernel = self.workdir / f'vmlinuz-{kver}'
         self.initrd = self.workdir / 'initramfs.cpio.gz'
         self.append, self.qemu_args = append, list(qemu_args)
+        self.extra_initrd = extra_initrd
         self.ram_path = f'/dev/shm/gpufas-guest-{os.getpid()}-{next(_ids)}-{kver}.ram'
         self.boot_seconds = None
         self.proc = None
@@ -160,9 +163,16 @@ class Guest:
         self._rundir = tempfile.mkdtemp(prefix=f'gpufas-guest-{os.getpid()}-')
         self._monitor_path = os.path.join(self._rundir, 'monitor.sock')
         self._stderr_path = os.path.join(self._rundir, 'qemu.stderr')
+        initrd = str(self.initrd)
+        if self.extra_initrd:
+            # the kernel unpacks concatenated cpio archives one after the other
+            initrd = os.path.join(self._rundir, 'initrd')
+            with open(initrd, 'wb') as out:
+                for part in (self.initrd, self.extra_initrd):
+                    out.write(Path(part).read_bytes())
         cmd = [os.environ.get('GPUFAS_QEMU', 'qemu-system-x86_64'), '-accel', 'tcg',
                '-m', str(self.mem_mib), '-smp', str(self.smp),
-               '-kernel', str(self.kernel), '-initrd', str(self.initrd),
+               '-kernel', str(self.kernel), '-initrd', initrd,
                '-append', f'console=ttyS0 quiet panic=-1 {self.append}'.strip(),
                '-object', f'memory-backend-file,id=mem,size={self.mem_mib}M,'
                           f'mem-path={self.ram_path},share=on',

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds kmod/gpufas_pmem.ko for the kernel of a test guest, against Debian's headers of exactly
+# that kernel build.
+#
+# Usage: test/build-kmod.sh VMLINUZ      -> prints the path of the .ko
+# The release and the Debian version come from the kernel image's own version string, so the
+# module matches the kernel the guest boots even where build-guest.sh fell back on a newer build
+# of its series. Three packages, by exact name and version (never a glob): linux-headers-RELEASE
+# and the -common and linux-kbuild packages it depends on; cached as .debs in
+# ${GPUFAS_CACHE:-$HOME/.cache/gpufas}, unpacked into headers/RELEASE there. The module is built
+# in kmod/RELEASE there, again only when kmod/ is newer than the cached .ko.
+set -euo pipefail
+
+die() { echo "build-kmod.sh: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] && [ -f "$1" ] || die "usage: build-kmod.sh VMLINUZ"
+vmlinuz=$1
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$here/../kmod
+cache=${GPUFAS_CACHE:-$HOME/.cache/gpufas}
+tmps=() # removed on exit, whatever happens
+trap 'rm -rf "${tmps[@]}"' EXIT
+
+# The x86 boot header: "HdrS" at 0x202, the offset of the version string (less 0x200) at 0x20e.
+# The string reads "6.1.0-56-cloud-amd64 (debian-kernel@...) #1 SMP ... Debian 6.1.192-2 (...)".
+[ "$(dd if="$vmlinuz" bs=1 skip=$((0x202)) count=4 status=none)" = HdrS ] ||
+	die "$vmlinuz: not an x86 kernel image"
+off=$(od -An -tu2 -j $((0x20e)) -N2 "$vmlinuz" | tr -d ' ')
+version=$(dd if="$vmlinuz" bs=1 skip=$((off + 0x200)) count=256 status=none | tr '\0' '\n' | sed -n 1p)
+release=${version%% *}
+debver=$(grep -oE 'Debian [^ ]+' <<<"$version" | cut -d' ' -f2) ||
+	die "$vmlinuz: not a Debian kernel ($version)"
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# What the headers' Makefile calls (CC = gcc-12 for bookworm's kernels) and make itself.
+ensure_tools() {
+	local missing=() p
+	for p in make gcc-12 libc6-dev; do
+		installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return
+	[ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root or install them)"
+	echo "build-kmod.sh: installing ${missing[*]}" >&2
+	apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+# apt-get download of exact name=version pairs; the package lists may not be there yet.
+download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$@" >&2); }
+
+# headers/RELEASE: the three packages unpacked. The arch package's Makefile includes the common
+# one by its absolute path under /usr/src: pointed at the unpacked copy instead.
+unpack_headers() {
+	local root=$cache/headers/$release hdr deps common kbuild tmp d
+	[ -e "$root/.complete" ] && { echo "$root"; return; }
+	hdr=linux-headers-$release
+	# the whole record first: grep -m1 on the pipe would make apt-cache die of SIGPIPE
+	deps=$(apt-cache show "$hdr=$debver" 2>/dev/null) ||
+		{ apt-get update -qq && deps=$(apt-cache show "$hdr=$debver" 2>/dev/null); } ||
+		die "no $hdr=$debver in the package lists"
+	deps=$(grep -m1 '^Depends:' <<<"$deps")
+	common=$(grep -oE 'linux-headers-[^ ,]+-common' <<<"$deps" | sed -n 1p)
+	kbuild=$(grep -oE 'linux-kbuild-[^ ,]+' <<<"$deps" | sed -n 1p)
+	[ -n "$common" ] && [ -n "$kbuild" ] || die "$hdr: unexpected Depends: $deps"
+	mkdir -p "$cache/headers"
+	for d in "$hdr" "$common" "$kbuild"; do
+		ls "$cache/${d}_${debver}"_*.deb >/dev/null 2>&1 || download "$d=$debver" ||
+			die "cannot download $d=$debver"
+	done
+	tmp=$(mktemp -d "$cache/headers/.unpack.XXXXXX")
+	tmps+=("$tmp")
+	for d in "$hdr" "$common" "$kbuild"; do
+		dpkg-deb -x "$(ls "$cache/${d}_${debver}"_*.deb | sed -n 1p)" "$tmp" ||
+			die "cannot unpack $d"
+	done
+	sed -i "s|^include /usr/src/|include $root/usr/src/|" "$tmp/usr/src/$hdr/Makefile"
+	touch "$tmp/.complete"
+	rm -rf "$root"
+	mv "$tmp" "$root" # atomic: a concurrent run sees all of it or nothing
+	echo "$root"
+}
+
+build_module() {
+	local root=$1 out=$cache/kmod/$release tmp
+	if [ -e "$out/gpufas_pmem.ko" ] &&
+		[ -z "$(find "$src/gpufas_pmem.c" "$src/Makefile" -newer "$out/gpufas_pmem.ko")" ]; then
+		return
+	fi
+	mkdir -p "$out"
+	tmp=$(mktemp -d "$out/.build.XXXXXX")
+	tmps+=("$tmp")
+	cp "$src/gpufas_pmem.c" "$src/Makefile" "$tmp/"
+	# kbuild's chatter to stderr: stdout carries only the path of the result. No BTF for the
+	# module: it needs the kernel's vmlinux and pahole (6.12 insists), and nothing reads it.
+	make -s -C "$tmp" KDIR="$root/usr/src/linux-headers-$release" \
+		CONFIG_DEBUG_INFO_BTF_MODULES= >&2 || die "cannot build the module against $release"
+	mv "$tmp/gpufas_pmem.ko" "$out/gpufas_pmem.ko"
+}
+
+ensure_tools
+mkdir -p "$cache"
+root=$(unpack_headers)
+build_module "$root"
+echo "$cache/kmod/$release/gpufas_pmem.ko"
