@@ -138,8 +138,8 @@ static int resolve(struct options *o, struct gf_config *cfg)
 	if (!o->target)
 		o->target = cfg->target[0] ? cfg->target : NULL;
 	if (!o->target) {
-		fprintf(stderr, "gpufas: no target: give --target vm:PATH or "
-				"dump:PATH (see --help)\n");
+		fprintf(stderr, "gpufas: no target: give --target vm:PATH, "
+				"dump:PATH or host (see --help)\n");
 		return 2;
 	}
 	if (!o->engine)
@@ -162,8 +162,10 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 	char msg[512];
 	int rc = 1;
 
-	if (target_open(&t, o->target, o->action == KILL && !o->kill.dry_run))
+	if (target_open(&t, o->target, o->action == KILL && !o->kill.dry_run)) {
+		fprintf(stderr, "gpufas: %s\n", t.error);
 		return 1;
+	}
 	if (gf_attach(&a, &t, cfg, msg, sizeof msg)) {
 		fprintf(stderr, "gpufas: %s: %s\n", o->target, msg);
 		goto out_target;
@@ -177,7 +179,7 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 	switch (o->action) {
 	case INFO: rc = rescue_info(&a, &e, o->json); break;
 	case PS: rc = rescue_ps(&e, o->json, o->threads); break;
-	default: rc = rescue_kill(&e, &o->kill); break;
+	default: rc = rescue_kill(&e, &t, &o->kill); break;
 	}
 	engines_close(&e, 1);
 out_attach:

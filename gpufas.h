@@ -156,6 +156,8 @@ struct gf_target {
 	uint64_t map_size;
 	int writable;
 	struct gf_mem mem;
+	char error[512];     /* why target_open() failed */
+	char read_only[320]; /* why a target asked for writing is not */
 };
 
 int target_open(struct gf_target *t, const char *spec, int want_write);
@@ -294,7 +296,8 @@ struct kill_opts {
 	int dry_run;
 	int force;
 };
-int rescue_kill(const struct gf_engine *e, const struct kill_opts *o);
+int rescue_kill(const struct gf_engine *e, const struct gf_target *t,
+		const struct kill_opts *o);
 int tui_run(const char *spec, const char *engine, int gpu,
 	    const struct gf_config *cfg, double interval);
 

@@ -122,7 +122,8 @@ static const char *refusal(const struct gf_task *t, const struct kill_opts *o)
 	return NULL;
 }
 
-int rescue_kill(const struct gf_engine *e, const struct kill_opts *o)
+int rescue_kill(const struct gf_engine *e, const struct gf_target *target,
+		const struct kill_opts *o)
 {
 	struct gf_task t;
 	const char *why;
@@ -143,7 +144,8 @@ int rescue_kill(const struct gf_engine *e, const struct kill_opts *o)
 		return 0;
 	}
 	if (!e->k->writable) {
-		fprintf(stderr, "gpufas: target is read-only; nothing written\n");
+		fprintf(stderr, "gpufas: target is read-only (%s); nothing written\n",
+			target->read_only[0] ? target->read_only : "dumps are never written");
 		return 1;
 	}
 	if ((err = engine_signal(e, &t, o->sig, &result))) {

@@ -17,6 +17,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,6 +39,15 @@ struct vm_opts {
 	char machine[8];
 	uint64_t lowmem; /* 0: from the machine type */
 };
+
+static void target_error(struct gf_target *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof t->error, fmt, ap);
+	va_end(ap);
+}
 
 static void add_range(struct gf_mem *m, uint64_t phys, uint64_t size,
 		      uint8_t *base)
@@ -134,20 +144,22 @@ static int map_file(struct gf_target *t, const char *path, int writable)
 
 	t->fd = open(path, writable ? O_RDWR : O_RDONLY);
 	if (t->fd < 0 && writable && errno == EACCES) {
+		snprintf(t->read_only, sizeof t->read_only, "%s is not writable "
+			 "for us", path);
 		writable = 0;
 		prot = PROT_READ;
 		t->fd = open(path, O_RDONLY);
 	}
 	if (t->fd < 0) {
-		fprintf(stderr, "gpufas: %s: %s\n", path, strerror(errno));
+		target_error(t, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(t->fd, &st)) {
-		fprintf(stderr, "gpufas: %s: %s\n", path, strerror(errno));
+		target_error(t, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < 4096) {
-		fprintf(stderr, "gpufas: %s: not a RAM file or dump (%s)\n",
+		target_error(t, "%s: not a RAM file or dump (%s)",
 			path, S_ISREG(st.st_mode) ? "too small" : "not a file");
 		return -1;
 	}
@@ -155,7 +167,7 @@ static int map_file(struct gf_target *t, const char *path, int writable)
 	t->map = mmap(NULL, t->map_size, prot, MAP_SHARED, t->fd, 0);
 	if (t->map == MAP_FAILED) {
 		t->map = NULL;
-		fprintf(stderr, "gpufas: %s: mmap: %s\n", path, strerror(errno));
+		target_error(t, "%s: mmap: %s", path, strerror(errno));
 		return -1;
 	}
 	t->writable = writable;
@@ -226,8 +238,9 @@ static void merge_and_bound(struct gf_range *r, uint32_t *n)
 }
 
 /* t->mem from /proc/iomem, bases not set yet. */
-static int iomem_ram(struct gf_mem *m)
+static int iomem_ram(struct gf_target *t)
 {
+	struct gf_mem *m = &t->mem;
 	struct gf_range *r = malloc(MAX_IOMEM_RAM * sizeof *r);
 	FILE *f = fopen(IOMEM, "r");
 	char *line = NULL;
@@ -236,7 +249,7 @@ static int iomem_ram(struct gf_mem *m)
 	int hidden = 0, rc = -1;
 
 	if (!r || !f) {
-		fprintf(stderr, "gpufas: host: %s: %s\n", IOMEM,
+		target_error(t, "host: %s: %s", IOMEM,
 			strerror(r ? errno : ENOMEM));
 		goto out;
 	}
@@ -244,7 +257,7 @@ static int iomem_ram(struct gf_mem *m)
 		n += (uint32_t)iomem_line(line, &r[n], &hidden);
 	merge_and_bound(r, &n);
 	if (n == 0) {
-		fprintf(stderr, "gpufas: host: %s\n", hidden ?
+		target_error(t, "host: %s", hidden ?
 			IOMEM " hides its addresses: run as root" :
 			"no System RAM in " IOMEM);
 		goto out;
@@ -267,8 +280,11 @@ out:
 static int open_dev(struct gf_target *t, const char *dev, int want_write)
 {
 	t->fd = open(dev, want_write ? O_RDWR : O_RDONLY);
-	if (t->fd < 0 && want_write && errno == EACCES)
+	if (t->fd < 0 && want_write && errno == EACCES) {
+		snprintf(t->read_only, sizeof t->read_only, "%s refuses writing%s",
+			 dev, strcmp(dev, PMEM) ? "" : " (load the module with write=1)");
 		return open_dev(t, dev, 0);
+	}
 	if (t->fd < 0)
 		return -1;
 	t->writable = want_write;
@@ -337,7 +353,7 @@ static int host_open(struct gf_target *t, int want_write)
 	const char *why;
 	int err, bad;
 
-	if (iomem_ram(&t->mem))
+	if (iomem_ram(t))
 		return -1;
 	if (!(err = map_phys(t, DEVMEM, want_write, &bad)))
 		return 0;
@@ -345,24 +361,25 @@ static int host_open(struct gf_target *t, int want_write)
 	if (!(err = map_phys(t, PMEM, want_write, &bad)))
 		return 0;
 	if (err == ENOENT) {
-		fprintf(stderr, "gpufas: host: no access to physical memory: %s "
+		target_error(t, "host: no access to physical memory: %s "
 			"and there is no " PMEM "; load kmod/gpufas_pmem.ko%s "
-			"(README: Bare metal)\n", why, strstr(why, "STRICT") ?
+			"(README: Bare metal)", why, strstr(why, "STRICT") ?
 			" or boot a kernel built without CONFIG_STRICT_DEVMEM" : "");
 		return -1;
 	}
 	if (bad < 0) {
-		fprintf(stderr, "gpufas: host: %s: %s\n", PMEM, strerror(err));
+		target_error(t, "host: %s: %s", PMEM, strerror(err));
 		return -1;
 	}
 	r = &t->mem.range[bad];
-	fprintf(stderr, "gpufas: host: %s: mmap of System RAM %#llx-%#llx: %s\n",
+	target_error(t, "host: %s: mmap of System RAM %#llx-%#llx: %s",
 		PMEM, (unsigned long long)r->phys,
 		(unsigned long long)(r->phys + r->size - 1), strerror(err));
 	return -1;
 }
 
-/* Opens "vm:PATH[,opts]", "dump:PATH" or "host". Prints its own error. */
+/* Opens "vm:PATH[,opts]", "dump:PATH" or "host". On failure t->error
+ * says why, in one line. */
 int target_open(struct gf_target *t, const char *spec, int want_write)
 {
 	char buf[sizeof t->spec], *path, *opts;
@@ -372,7 +389,7 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
 	if (strlen(spec) >= sizeof t->spec) {
-		fprintf(stderr, "gpufas: target spec too long\n");
+		target_error(t, "target spec too long");
 		return -1;
 	}
 	strcpy(t->spec, spec);
@@ -381,8 +398,8 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 		return host_open(t, want_write);
 	vm = !strncmp(buf, "vm:", 3);
 	if (!vm && strncmp(buf, "dump:", 5)) {
-		fprintf(stderr, "gpufas: unknown target '%s' (expected vm:PATH, "
-				"dump:PATH or host)\n", spec);
+		target_error(t, "unknown target '%s' (expected vm:PATH, "
+				"dump:PATH or host)", spec);
 		return -1;
 	}
 	path = buf + (vm ? 3 : 5);
@@ -390,20 +407,20 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	if (opts)
 		*opts++ = 0;
 	if (parse_vm_opts(opts ? opts : (char[]){ 0 }, &vo)) {
-		fprintf(stderr, "gpufas: bad vm: option in '%s' (machine=pc|q35,"
-				"lowmem=BYTES)\n", spec);
+		target_error(t, "bad vm: option in '%s' (machine=pc|q35,"
+				"lowmem=BYTES)", spec);
 		return -1;
 	}
 	if (!*path) {
-		fprintf(stderr, "gpufas: target '%s' names no file\n", spec);
+		target_error(t, "target '%s' names no file", spec);
 		return -1;
 	}
 	if (map_file(t, path, vm && want_write))
 		goto fail;
 	if (!vm && is_elf(t)) {
 		if (map_elf_core(t)) {
-			fprintf(stderr, "gpufas: %s: not a usable ELF core "
-					"(no PT_LOAD, or truncated)\n", path);
+			target_error(t, "%s: not a usable ELF core "
+					"(no PT_LOAD, or truncated)", path);
 			goto fail;
 		}
 	} else {

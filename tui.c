@@ -59,7 +59,7 @@ static int attach(struct view *v)
 	char err[512];
 
 	if (target_open(&v->target, v->spec, 0)) {
-		snprintf(v->status, sizeof v->status, "cannot open %s", v->spec);
+		snprintf(v->status, sizeof v->status, "%s", v->target.error);
 		return -1;
 	}
 	if (gf_attach(&v->attach, &v->target, v->cfg, err, sizeof err)) {

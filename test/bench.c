@@ -96,8 +96,10 @@ static int open_targets(char **specs, int n, struct gf_target *t,
 
 	config_defaults(&cfg);
 	for (int i = 0; i < n; i++) {
-		if (target_open(&t[i], specs[i], 0))
+		if (target_open(&t[i], specs[i], 0)) {
+			fprintf(stderr, "bench: %s\n", t[i].error);
 			return -1;
+		}
 		if (gf_attach(&a[i], &t[i], &cfg, err, sizeof err)) {
 			fprintf(stderr, "bench: %s: %s\n", specs[i], err);
 			return -1;

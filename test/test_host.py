@@ -223,6 +223,7 @@ def check_kill_read_only(g):
     pid = g.spawn('sleeper')
     g.wait_ready(pid)
     line = expect_error(g, ['--target', 'host', '--kill', str(pid)], 'read-only')
+    assert 'write=1' in line, f'the refusal should say how to allow writing: {line}'
     print(f'      {line}')
     rc, out, err, _ = gpufas_in(g, '--target', 'host', '--kill', str(pid), '--dry-run')
     assert rc == 0 and 'would send SIGKILL' in out, f'--dry-run: {rc} {out} {err}'
