@@ -140,11 +140,12 @@ static double cpu_seconds(void)
 }
 
 /* What the host pays while the GPU monitors: one snapshot request every
- * 100 ms, its answer copied out, nothing else. */
+ * 100 ms (on a fixed beat, not 100 ms after the last answer), its answer
+ * copied out, nothing else. */
 static int monitor(const struct gf_target *t, const struct gf_attach *a,
 		   int seconds)
 {
-	struct timespec period = { 0, 100 * 1000 * 1000 };
+	struct timespec beat;
 	struct gf_engine e;
 	char msg[512];
 	double cpu0, wall0;
@@ -156,13 +157,19 @@ static int monitor(const struct gf_target *t, const struct gf_attach *a,
 	}
 	cpu0 = cpu_seconds();
 	wall0 = now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &beat);
 	for (int i = 0; i < n; i++) {
 		struct gf_task *tasks;
 		uint32_t count;
 		if (engine_snapshot(&e, 1, &tasks, &count))
 			break;
 		free(tasks);
-		nanosleep(&period, NULL);
+		beat.tv_nsec += 100 * 1000 * 1000;
+		if (beat.tv_nsec >= 1000 * 1000 * 1000) {
+			beat.tv_sec++;
+			beat.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &beat, NULL);
 	}
 	printf("monitor 10 Hz: %d snapshots in %.1f s, host CPU %.3f s = %.3f %% "
 	       "of one core\n", n, (now_ms() - wall0) / 1e3, cpu_seconds() - cpu0,
