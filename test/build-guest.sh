@@ -27,21 +27,6 @@ esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${GPUFAS_CACHE:-$HOME/.cache/gpufas}
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-ensure_packages() {
-	local missing=() p
-	for p in qemu-system-x86 busybox-static cpio gzip gcc libc6-dev; do
-		installed "$p" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	[ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root or install them)"
-	echo "build-guest.sh: installing ${missing[*]}" >&2
-	apt-get update -qq || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-}
-
 # The exact package name, never a glob: a pattern would fetch every matching version.
 # Sandbox::User=root: apt's _apt user may not be allowed to write to $HOME.
 download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); }
@@ -126,7 +111,7 @@ build_initramfs() {
 	rm -rf "$root"
 }
 
-ensure_packages
+"$here/install-deps.sh" qemu-system-x86 busybox-static cpio gzip gcc libc6-dev
 mkdir -p "$out"
 build_kernel
 build_initramfs

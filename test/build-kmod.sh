@@ -31,22 +31,6 @@ release=${version%% *}
 debver=$(grep -oE 'Debian [^ ]+' <<<"$version" | cut -d' ' -f2) ||
 	die "$vmlinuz: not a Debian kernel ($version)"
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-# What the headers' Makefile calls (CC = gcc-12 for bookworm's kernels) and make itself.
-ensure_tools() {
-	local missing=() p
-	for p in make gcc-12 libc6-dev; do
-		installed "$p" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return
-	[ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root or install them)"
-	echo "build-kmod.sh: installing ${missing[*]}" >&2
-	apt-get update -qq || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-}
-
 # apt-get download of exact name=version pairs; the package lists may not be there yet.
 download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$@" >&2); }
 
@@ -99,7 +83,7 @@ build_module() {
 	mv "$tmp/gpufas_pmem.ko" "$out/gpufas_pmem.ko"
 }
 
-ensure_tools
+"$here/install-deps.sh" make gcc-12 libc6-dev
 mkdir -p "$cache"
 root=$(unpack_headers)
 build_module "$root"

@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# Installs what building, testing and the demo need on a Debian 12 machine,
-# asking apt only for what is missing. Run as root (or with everything in).
+# Installs Debian packages, asking apt only for those missing. With no
+# arguments: everything building, testing and the demo need. Run as root
+# (or with everything in). Usage: test/install-deps.sh [PACKAGE...]
 set -euo pipefail
 
-packages=(
-	gcc make pkg-config                                    # build
-	libbpf-dev libelf-dev zlib1g-dev libinih-dev libncurses-dev  # linked statically
-	qemu-system-x86 busybox-static cpio python3            # test guests
-	tmux                                                    # terminal tests, demo
-)
+if [ $# -eq 0 ]; then
+	set -- gcc make pkg-config \
+		libbpf-dev libelf-dev zlib1g-dev libinih-dev libncurses-dev \
+		qemu-system-x86 busybox-static cpio python3 \
+		tmux
+fi
 
 missing=()
-for p in "${packages[@]}"; do
+for p in "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-	echo "install-deps.sh: missing ${missing[*]}: run as root" >&2
+	echo "install-deps.sh: missing ${missing[*]}: run as root or install them" >&2
 	exit 1
 fi
 echo "install-deps.sh: installing ${missing[*]}" >&2
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	"${missing[@]}" >/dev/null

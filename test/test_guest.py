@@ -19,37 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from checks import Skip, check
 from guest import Guest
+import checks
 
 TOP = Path(__file__).resolve().parent.parent
 GPUFAS = str(TOP / 'gpufas')
-TMP = Path(tempfile.mkdtemp(prefix='gpufas-test-'))
+TMP = None  # a scratch directory, made by main()
 ENGINE = os.environ.get('GPUFAS_ENGINE')
-
-results = []
-skipped = []
-
-
-class Skip(Exception):
-    """A check that cannot run here; its message says why."""
-
-
-def check(name, fn, *args):
-    """Runs one check; a failed assertion or any exception fails it."""
-    if FILTER and FILTER not in name:
-        return
-    t0 = time.monotonic()
-    try:
-        fn(*args)
-        results.append(True)
-        print(f'ok    {name} ({time.monotonic() - t0:.1f} s)', flush=True)
-    except Skip as e:
-        skipped.append(name)
-        print(f'skip  {name}: {e}', flush=True)
-    except Exception as e:  # report and go on with the next check
-        results.append(False)
-        print(f'FAIL  {name}: {type(e).__name__}: {e}', flush=True)
-
 
 def gpufas(*args, timeout=30, engine=ENGINE):
     """Runs ./gpufas; returns (exit code, stdout, stderr)."""
@@ -329,14 +306,11 @@ def check_booting_guest():
         g.close()
 
 
-FILTER = ''
-
-
 def main():
-    global FILTER
-    if len(sys.argv) == 3 and sys.argv[1] == '-k':
-        FILTER = sys.argv[2]
+    global TMP
+    checks.parse_args()
     assert os.access(GPUFAS, os.X_OK), 'build ./gpufas first (make)'
+    TMP = Path(tempfile.mkdtemp(prefix='gpufas-test-'))
     try:
         check('bad inputs', check_bad_inputs)
         check('guest still booting', check_booting_guest)
@@ -345,9 +319,7 @@ def main():
         check('4 GiB guest (RAM above 4 GiB)', check_big_guest)
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
-    passed = sum(results)
-    print(f'{passed} passed, {len(results) - passed} failed, {len(skipped)} skipped')
-    return 0 if passed == len(results) else 1
+    return checks.summary()
 
 
 if __name__ == '__main__':

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from checks import check, fail, skip
 from guest import Guest
+import checks
 import test_guest as tg  # check_ps and its helpers, reused
-
-shutil.rmtree(tg.TMP, ignore_errors=True)  # made at import, unused here
 
 TOP = Path(__file__).resolve().parent.parent
 GPUFAS = str(TOP / 'gpufas')
@@ -32,33 +32,6 @@ KO = '/root/gpufas_pmem.ko'  # where the module lies in the guest
 KVERS = ('6.1', '6.12')
 ATTACH_S = 240  # a generous bound on one gpufas run in a TCG guest (seen: under 1 s)
 
-results = []
-skipped = []
-FILTER = ''
-
-
-def check(name, fn, *args):
-    """Runs one check; a failed assertion or any exception fails it."""
-    if FILTER and FILTER not in name:
-        return
-    t0 = time.monotonic()
-    try:
-        fn(*args)
-        results.append(True)
-        print(f'ok    {name} ({time.monotonic() - t0:.1f} s)', flush=True)
-    except Exception as e:  # report and go on with the next check
-        results.append(False)
-        print(f'FAIL  {name}: {type(e).__name__}: {e}', flush=True)
-
-
-def skip(name, why):
-    if FILTER and FILTER not in name:
-        return
-    skipped.append(name)
-    print(f'skip  {name}: {why}', flush=True)
-
-
-# ---- the guest's extra files ----------------------------------------------------------------
 
 def shared_libs(binary):
     """The libraries `ldd` says the binary loads, the dynamic loader included, at its paths."""
@@ -298,9 +271,7 @@ def host_checks(kver):
 
 
 def main():
-    global FILTER
-    if len(sys.argv) == 3 and sys.argv[1] == '-k':
-        FILTER = sys.argv[2]
+    checks.parse_args()
     t0 = time.monotonic()
     try:
         assert os.access(GPUFAS, os.X_OK), 'build ./gpufas first (make)'
@@ -308,14 +279,11 @@ def main():
             try:
                 host_checks(kver)
             except Exception as e:  # the guest itself (build, boot): counts as one failure
-                results.append(False)
-                print(f'FAIL  {kver} guest: {type(e).__name__}: {e}', flush=True)
+                fail(f'{kver} guest', e)
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
-    passed = sum(results)
     print(f'      ({time.monotonic() - t0:.0f} s)')
-    print(f'{passed} passed, {len(results) - passed} failed, {len(skipped)} skipped')
-    return 0 if passed == len(results) else 1
+    return checks.summary()
 
 
 if __name__ == '__main__':
