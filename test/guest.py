@@ -85,7 +85,8 @@ class Guest:
     def __init__(self, kver='6.1', mem_mib=512, smp=2, workdir=None, append='', qemu_args=(),
                  extra_initrd=None):
         """append: extra kernel command line; qemu_args: extra QEMU arguments (disks, ...);
-        extra_initrd: a (gzipped) cpio archive of files the test adds to the initramfs."""
+        extra_initrd: a (gzipped) cpio archive of files the test adds to the initramfs, or a
+        list of them."""
         if kver not in KVERS:
             raise ValueError(f'kver must be one of {KVERS}, not {kver!r}')
         self.kver, self.mem_mib, self.smp = kver, mem_mib, smp
@@ -167,8 +168,11 @@ class Guest:
         if self.extra_initrd:
             # the kernel unpacks concatenated cpio archives one after the other
             initrd = os.path.join(self._rundir, 'initrd')
+            extras = self.extra_initrd
+            if isinstance(extras, (str, os.PathLike)):
+                extras = [extras]
             with open(initrd, 'wb') as out:
-                for part in (self.initrd, self.extra_initrd):
+                for part in (self.initrd, *extras):
                     out.write(Path(part).read_bytes())
         # thread=single: one host thread runs every vCPU. With a thread per vCPU (MTTCG) the
         # 6.12 kernel's text patching (static keys flipping at boot, or when the RNG becomes
