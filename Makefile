@@ -12,8 +12,9 @@ STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
-       engine.o gpu.o config.o signals.o json.o
-OBJS = gpufas.o rescue.o tui.o $(CORE)
+       metrics.o engine.o gpu.o config.o signals.o json.o detect.o \
+       recover.o watch.o events.o
+OBJS = gpufas.o rescue.o agent.o tui.o $(CORE)
 
 all: gpufas
 
@@ -21,6 +22,7 @@ gpufas: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(OBJS) test/unit.o test/bench.o: gpufas.h
+introspect.o metrics.o: introspect.h
 
 test/unit: test/unit.o $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -36,7 +38,7 @@ gpu.o: kernels.fatbin
 gpu.o: CPPFLAGS += -DGPUFAS_FATBIN='"kernels.fatbin"'
 endif
 
-kernels.fatbin: kernels.cu introspect.c gpufas.h
+kernels.fatbin: kernels.cu introspect.c metrics.c introspect.h gpufas.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \

@@ -4,11 +4,17 @@
  *   [kill]    signal = KILL          the signal --kill sends by default
  *   [engine]  kind = auto            where the introspection runs: auto,
  *             gpu = 0                cpu or gpu; which GPU
+ *   [detect]  thresholds of the detectors (numbers; see config.ini)
+ *   [recover] memory = kill          kill, term (then kill) or report, for
+ *             cpu_overload = report  each process-level verdict; grace,
+ *             ... protect, dry_run   cool-down, protected names
+ *   [agent]   interval_ms, metrics_ms, events
  *   [profile] NAME = VALUE           symbols, offsets and constants by hand,
  *                                    for kernels without BTF (see layout.c)
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +33,10 @@ void config_defaults(struct gf_config *c)
 	memset(c, 0, sizeof *c);
 	c->signal = 9;
 	strcpy(c->engine, "auto");
+	detect_defaults(&c->detect);
+	policy_defaults(&c->recover);
+	c->interval_s = 0.1;
+	c->metrics_s = 1;
 }
 
 /* inih goes on after an error and returns the first one's line number:
@@ -67,15 +77,121 @@ static int add_profile(struct parse_state *ps, const char *key,
 	return 1;
 }
 
+/* The numeric settings: where each goes, its unit and its range. A
+ * setting named *_ms is given in milliseconds and kept in seconds. */
+#define AT(member) offsetof(struct gf_config, member)
+
+static const struct number {
+	const char *section, *key;
+	size_t at; /* a double in struct gf_config */
+	double min, max;
+} numbers[] = {
+	{ "detect", "window_ms", AT(detect.window_s), 100, 60000 },
+	{ "detect", "sys_pct", AT(detect.sys_pct), 0, 100 },
+	{ "detect", "usr_pct", AT(detect.usr_pct), 0, 100 },
+	{ "detect", "cs_per_s", AT(detect.cs_per_s), 0, 1e9 },
+	{ "detect", "iowait_pct", AT(detect.iowait_pct), 0, 100 },
+	{ "detect", "blocked", AT(detect.blocked), 0, 1e9 },
+	{ "detect", "pswpout_per_s", AT(detect.pswpout_per_s), 0, 1e12 },
+	{ "detect", "memfree_mib", AT(detect.memfree_mib), 0, 1e12 },
+	{ "detect", "overload_pct", AT(detect.overload_pct), 0, 100 },
+	{ "detect", "overload_ms", AT(detect.overload_s), 100, 60000 },
+	{ "detect", "available_pct", AT(detect.available_pct), 0, 100 },
+	{ "detect", "swap_free_pct", AT(detect.swap_free_pct), 0, 100 },
+	{ "detect", "thrash_swap_per_s", AT(detect.thrash_swap_per_s), 0, 1e12 },
+	{ "detect", "thrash_ms", AT(detect.thrash_s), 100, 60000 },
+	{ "recover", "grace_ms", AT(recover.grace_s), 0, 3600000 },
+	{ "recover", "cooldown_ms", AT(recover.cooldown_s), 0, 3600000 },
+	{ "recover", "exit_timeout_ms", AT(recover.exit_timeout_s), 100, 3600000 },
+	{ "agent", "interval_ms", AT(interval_s), 10, 60000 },
+	{ "agent", "metrics_ms", AT(metrics_s), 0, 3600000 },
+};
+
+static int set_number(struct parse_state *ps, const struct number *n,
+		      const char *value)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno || end == value || *end || v < n->min || v > n->max) {
+		char what[96];
+		snprintf(what, sizeof what, "[%s] %s wants a number from %g to %g, not",
+			 n->section, n->key, n->min, n->max);
+		return fail(ps, what, value);
+	}
+	if (strstr(n->key, "_ms"))
+		v /= 1000;
+	*(double *)((char *)ps->c + n->at) = v;
+	return 1;
+}
+
+static int parse_response(struct parse_state *ps, enum gf_response *r,
+			  const char *value)
+{
+	if (!strcmp(value, "kill"))
+		*r = GF_KILL;
+	else if (!strcmp(value, "term"))
+		*r = GF_TERM_THEN_KILL;
+	else if (!strcmp(value, "report"))
+		*r = GF_REPORT;
+	else
+		return fail(ps, "a response is kill, term or report, not", value);
+	return 1;
+}
+
+static int parse_bool(struct parse_state *ps, int *b, const char *value)
+{
+	if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+		*b = 1;
+	else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
+		*b = 0;
+	else
+		return fail(ps, "want true or false, not", value);
+	return 1;
+}
+
+static int copy_string(struct parse_state *ps, char *dst, size_t size,
+		       const char *value)
+{
+	if (strlen(value) >= size)
+		return fail(ps, "value too long", value);
+	strcpy(dst, value);
+	return 1;
+}
+
+/* [recover] and [agent] settings that are not numbers. */
+static int other_setting(struct parse_state *ps, const char *section,
+			 const char *key, const char *value)
+{
+	struct gf_config *c = ps->c;
+
+	if (!strcmp(section, "recover") && !strcmp(key, "memory"))
+		return parse_response(ps, &c->recover.memory, value);
+	if (!strcmp(section, "recover") && !strcmp(key, "cpu_overload"))
+		return parse_response(ps, &c->recover.cpu_overload, value);
+	if (!strcmp(section, "recover") && !strcmp(key, "dry_run"))
+		return parse_bool(ps, &c->recover.dry_run, value);
+	if (!strcmp(section, "recover") && !strcmp(key, "protect"))
+		return copy_string(ps, c->recover.protect, sizeof c->recover.protect, value);
+	if (!strcmp(section, "agent") && !strcmp(key, "events"))
+		return copy_string(ps, c->events, sizeof c->events, value);
+	return fail(ps, "unknown setting", key);
+}
+
 static int handler(void *user, const char *section, const char *key,
 		   const char *value)
 {
 	struct parse_state *ps = user;
 
+	for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
+		if (!strcmp(section, numbers[i].section) && !strcmp(key, numbers[i].key))
+			return set_number(ps, &numbers[i], value);
+	if (!strcmp(section, "recover") || !strcmp(section, "agent"))
+		return other_setting(ps, section, key, value);
 	if (!strcmp(section, "target") && !strcmp(key, "default")) {
-		if (strlen(value) >= sizeof ps->c->target)
-			return fail(ps, "target too long", value);
-		strcpy(ps->c->target, value);
+		return copy_string(ps, ps->c->target, sizeof ps->c->target, value);
 	} else if (!strcmp(section, "kill") && !strcmp(key, "signal")) {
 		if ((ps->c->signal = signal_parse(value)) < 0)
 			return fail(ps, "unknown signal", value);
@@ -122,4 +238,21 @@ int config_profile(const struct gf_config *c, const char *key,
 			return 0;
 		}
 	return -1;
+}
+
+/* The command line's say over the file: the engine, and which GPU (-1:
+ * the file's). */
+int config_override(struct gf_config *c, const char *engine, int gpu,
+		    char *err, size_t errlen)
+{
+	if (engine && strcmp(engine, "auto") && strcmp(engine, "cpu") &&
+	    strcmp(engine, "gpu")) {
+		snprintf(err, errlen, "unknown engine '%s' (auto, cpu or gpu)", engine);
+		return -1;
+	}
+	if (engine)
+		strcpy(c->engine, engine);
+	if (gpu >= 0)
+		c->gpu = gpu;
+	return 0;
 }

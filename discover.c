@@ -4,6 +4,7 @@
  * own BTF gives every struct layout. A [profile] section in config.ini can
  * supply or override any of it by hand.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -163,6 +164,47 @@ static int check_init_task(const struct gf_kernel *k)
 	return pid == 0 && mm == 0 && !strncmp(comm, "swapper", 7) ? 0 : -1;
 }
 
+/* Symbols of the optional layout groups (layout.c): a group one of them
+ * is missing from is switched off, and the attach goes on without it. */
+static const struct {
+	const char *name;
+	size_t at; /* offsetof(struct gf_layout, ...) */
+	int printk; /* 1: the printk group, 0: metrics */
+} group_symbols[] = {
+#define SYM(name, member, printk) { name, offsetof(struct gf_layout, member), printk }
+	SYM("kernel_cpustat", kernel_cpustat, 0),
+	SYM("runqueues", runqueues, 0),
+	SYM("tick_cpu_sched", tick_cpu_sched, 0),
+	SYM("vm_event_states", vm_event_states, 0),
+	SYM("vm_zone_stat", vm_zone_stat, 0),
+	SYM("vm_node_stat", vm_node_stat, 0),
+	SYM("nr_swap_pages", nr_swap_pages, 0),
+	SYM("total_swap_pages", total_swap_pages, 0),
+	SYM("_totalram_pages", totalram_pages, 0),
+	SYM("totalreserve_pages", totalreserve_pages, 0),
+	SYM("jiffies_64", jiffies, 0),
+	SYM("panic_cpu", panic_cpu, 0),
+	SYM("tainted_mask", tainted_mask, 0),
+	SYM("__cpu_online_mask", cpu_online_mask, 0),
+	SYM("prb", prb, 1),
+#undef SYM
+};
+
+static void read_group_symbols(struct gf_attach *a, const struct gf_config *cfg)
+{
+	struct gf_layout *l = &a->k.lay;
+
+	for (size_t i = 0; i < sizeof group_symbols / sizeof *group_symbols; i++) {
+		uint64_t *va = (uint64_t *)((char *)l + group_symbols[i].at);
+		if (!symbol(a, cfg, group_symbols[i].name, va))
+			continue;
+		if (group_symbols[i].printk)
+			l->has_printk = 0;
+		else
+			l->has_metrics = 0;
+	}
+}
+
 static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
 			char *err, size_t errlen)
 {
@@ -184,6 +226,7 @@ static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
 		return -1;
 	}
 	a->ncpus = a->k.lay.nr_cpu_ids;
+	read_group_symbols(a, cfg);
 	if (!symbol(a, cfg, "_totalram_pages", &totalram))
 		gf_read(&a->k, totalram, &pages, 8);
 	a->ram_bytes = pages > 0 ? (uint64_t)pages * 4096 : 0;

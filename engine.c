@@ -64,32 +64,50 @@ static int cpu_snapshot(const struct gf_kernel *k, int threads,
 	return GF_ENOSPC;
 }
 
+/* Runs `call`, a read-only request, until it succeeds or fails for a
+ * reason a second look cannot cure; leaves its result in `err`. */
+#define RETRIED(err, call)                                         \
+	for (int attempt_ = 0; attempt_ < ATTEMPTS; attempt_++) {   \
+		if (!transient(err = (call)))                      \
+			break;                                     \
+		pause_briefly();                                   \
+	}
+
 int engine_snapshot(const struct gf_engine *e, int threads,
 		    struct gf_task **out, uint32_t *count)
 {
-	int err = GF_OK;
+	int err;
 
-	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-		err = e->gpu ? gpu_snapshot(e->gpu, e->slot, threads, out, count)
-			     : cpu_snapshot(e->k, threads, out, count);
-		if (!transient(err))
-			break;
-		pause_briefly();
-	}
+	RETRIED(err, e->gpu ? gpu_snapshot(e->gpu, e->slot, threads, out, count)
+			    : cpu_snapshot(e->k, threads, out, count));
 	return err;
 }
 
 int engine_find(const struct gf_engine *e, int32_t pid, struct gf_task *t)
 {
-	int err = GF_OK;
+	int err;
 
-	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-		err = e->gpu ? gpu_find(e->gpu, e->slot, pid, t)
-			     : gf_find_task(e->k, pid, t);
-		if (!transient(err))
-			break;
-		pause_briefly();
-	}
+	RETRIED(err, e->gpu ? gpu_find(e->gpu, e->slot, pid, t)
+			    : gf_find_task(e->k, pid, t));
+	return err;
+}
+
+int engine_counters(const struct gf_engine *e, struct gf_sample *s)
+{
+	int err;
+
+	RETRIED(err, e->gpu ? gpu_counters(e->gpu, e->slot, s)
+			    : gf_sample_counters(e->k, s));
+	return err;
+}
+
+int engine_log_tail(const struct gf_engine *e, uint32_t records, char *buf,
+		    uint32_t cap, uint32_t *len)
+{
+	int err;
+
+	RETRIED(err, e->gpu ? gpu_log_tail(e->gpu, e->slot, records, buf, cap, len)
+			    : gf_log_tail(e->k, records, buf, cap, len));
 	return err;
 }
 

@@ -397,6 +397,29 @@ int gpu_signal(struct gpu *g, int slot, const struct gf_task *t, int sig,
 	return err;
 }
 
+int gpu_counters(struct gpu *g, int slot, struct gf_sample *s)
+{
+	int err = request(g, slot, GF_OP_COUNTERS, 0, NULL);
+
+	if (!err)
+		memcpy(s, g->host[slot].data, sizeof *s);
+	return err;
+}
+
+int gpu_log_tail(struct gpu *g, int slot, uint32_t records, char *buf,
+		 uint32_t cap, uint32_t *len)
+{
+	int err = request(g, slot, GF_OP_LOG, (int32_t)records, NULL);
+	uint32_t n = g->host[slot].box->count;
+
+	if (err || cap == 0)
+		return err ? err : GF_EINVAL;
+	*len = n < cap - 1 ? n : cap - 1;
+	memcpy(buf, g->host[slot].data, *len);
+	buf[*len] = 0;
+	return GF_OK;
+}
+
 const char *gpu_name(const struct gpu *g)
 {
 	return g->name;

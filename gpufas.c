@@ -11,13 +11,16 @@
 
 #include "gpufas.h"
 
-enum action { LIVE, INFO, PS, KILL };
+enum action { LIVE, INFO, PS, LOG, DETECT, KILL, AGENT };
 
 struct options {
 	enum action action;
-	const char *target, *config, *engine;
+	const char *target, *config, *engine, *events;
+	const char *targets[GF_MAX_TARGETS];
+	int ntargets, headless;
 	int gpu;
 	int json, threads;
+	uint32_t log_records;
 	struct kill_opts kill;
 	const char *signal;
 };
@@ -26,6 +29,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: gpufas [--target SPEC] [--config FILE] [ACTION]\n"
+"       gpufas --agent --headless --target SPEC [--target SPEC...]\n"
 "\n"
 "Reads a Linux kernel's data from outside it, from its RAM, and repairs it\n"
 "by writing that data. No action: a live process view of the target.\n"
@@ -35,19 +39,30 @@ static void usage(FILE *f)
 "                      how the layout was found, attach time\n"
 "  --ps                every process: pid, tgid, ppid, state, RSS, threads,\n"
 "                      CPU time, comm (--threads: every thread)\n"
+"  --log[=N]           the last N kernel log records (default 50), as dmesg\n"
+"                      prints them, read from the kernel's printk ring\n"
+"  --detect            sample for a few seconds and run every detector once:\n"
+"                      F1-F6, cpu_overload, memory, thrashing, panic\n"
 "  --kill PID          pseudo-send a signal: write it into the guest kernel's\n"
 "                      pending-signal state so that the kernel delivers it\n"
 "    --signal SIG      name or number (default KILL, or [kill] signal)\n"
 "    --dry-run         say what would be written, write nothing\n"
 "    --force           also signal pid 1 or a kernel thread\n"
 "\n"
+"Agent:\n"
+"  --agent --headless  watch the targets until SIGTERM/SIGINT: detect, recover\n"
+"                      by config.ini's [recover] policy, and write every event\n"
+"                      as a JSON line (attach, unavailable, detach, verdict,\n"
+"                      clear, action, result, metrics); SIGHUP reloads config\n"
+"    --events FILE     append events there instead of stdout\n"
+"\n"
 "Options:\n"
-"  --target SPEC       vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
+"  --target SPEC       (repeatable with --agent) vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
 "                      guest's RAM file (memory-backend-file, share=on);\n"
 "                      dump:PATH  an ELF core or a raw RAM copy (read-only);\n"
 "                      host  this machine's RAM (/dev/mem, kmod/gpufas_pmem.ko)\n"
 "  --config FILE       config.ini: [target] default, [kill] signal, [engine],\n"
-"                      [profile]\n"
+"                      [detect], [recover], [agent], [profile]\n"
 "  --engine KIND       where the introspection runs: gpu (a persistent\n"
 "                      monitor kernel reading guest RAM mapped into the GPU),\n"
 "                      cpu (this process), or auto (default: gpu when one is\n"
@@ -69,6 +84,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "gpu", required_argument, NULL, 'g' },
 		{ "info", no_argument, NULL, 'i' },
 		{ "ps", no_argument, NULL, 'p' },
+		{ "detect", no_argument, NULL, 'd' },
+		{ "agent", no_argument, NULL, 'a' },
+		{ "headless", no_argument, NULL, 'H' },
+		{ "events", required_argument, NULL, 'E' },
+		{ "log", optional_argument, NULL, 'l' },
 		{ "kill", required_argument, NULL, 'k' },
 		{ "signal", required_argument, NULL, 's' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -86,7 +106,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->gpu = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o->target = optarg; break;
+		case 't':
+			if (o->ntargets == GF_MAX_TARGETS) {
+				fprintf(stderr, "gpufas: at most %d targets\n",
+					GF_MAX_TARGETS);
+				return 2;
+			}
+			o->targets[o->ntargets++] = optarg;
+			break;
 		case 'c': o->config = optarg; break;
 		case 'e': o->engine = optarg; break;
 		case 'g':
@@ -99,6 +126,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'i': o->action = INFO; break;
 		case 'p': o->action = PS; break;
+		case 'd': o->action = DETECT; break;
+		case 'a': o->action = AGENT; break;
+		case 'H': o->headless = 1; break;
+		case 'E': o->events = optarg; break;
+		case 'l':
+			o->action = LOG;
+			o->log_records = optarg ? (uint32_t)strtoul(optarg, &end, 10) : 50;
+			if ((optarg && (*end || !*optarg)) || o->log_records == 0) {
+				fprintf(stderr, "gpufas: --log wants a number of "
+					"records, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'k':
 			o->action = KILL;
 			o->kill.pid = (int32_t)strtol(optarg, &end, 10);
@@ -122,6 +162,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "gpufas: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (o->ntargets > 1 && o->action != AGENT) {
+		fprintf(stderr, "gpufas: several targets are for --agent only\n");
+		return 2;
+	}
+	if ((o->headless || o->events) && o->action != AGENT) {
+		fprintf(stderr, "gpufas: --headless and --events go with --agent\n");
+		return 2;
+	}
+	o->target = o->ntargets ? o->targets[0] : NULL;
 	return 0;
 }
 
@@ -135,17 +184,17 @@ static int resolve(struct options *o, struct gf_config *cfg)
 		fprintf(stderr, "gpufas: %s\n", err);
 		return 1;
 	}
-	if (!o->target)
-		o->target = cfg->target[0] ? cfg->target : NULL;
+	if (!o->target && cfg->target[0])
+		o->target = o->targets[o->ntargets++] = cfg->target;
 	if (!o->target) {
 		fprintf(stderr, "gpufas: no target: give --target vm:PATH, "
 				"dump:PATH or host (see --help)\n");
 		return 2;
 	}
-	if (!o->engine)
-		o->engine = cfg->engine;
-	if (o->gpu < 0)
-		o->gpu = cfg->gpu;
+	if (config_override(cfg, o->engine, o->gpu, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		return 2;
+	}
 	o->kill.sig = o->signal ? signal_parse(o->signal) : cfg->signal;
 	if (o->kill.sig < 0) {
 		fprintf(stderr, "gpufas: unknown signal '%s'\n", o->signal);
@@ -170,7 +219,7 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 		fprintf(stderr, "gpufas: %s: %s\n", o->target, msg);
 		goto out_target;
 	}
-	if (engines_open(&e, 1, o->engine, o->gpu, &t, &a, msg, sizeof msg)) {
+	if (engines_open(&e, 1, cfg->engine, cfg->gpu, &t, &a, msg, sizeof msg)) {
 		fprintf(stderr, "gpufas: %s\n", msg);
 		goto out_attach;
 	}
@@ -179,6 +228,7 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 	switch (o->action) {
 	case INFO: rc = rescue_info(&a, &e, o->json); break;
 	case PS: rc = rescue_ps(&e, o->json, o->threads); break;
+	case LOG: rc = rescue_log(&e, o->log_records); break;
 	default: rc = rescue_kill(&e, &t, &o->kill); break;
 	}
 	engines_close(&e, 1);
@@ -189,6 +239,19 @@ out_target:
 	return rc;
 }
 
+static int run_agent(const struct options *o, const struct gf_config *cfg)
+{
+	struct agent_opts ao = {
+		.ntargets = o->ntargets, .config = o->config, .events = o->events,
+		.engine = o->engine, .gpu = o->gpu,
+	};
+
+	/* the dashboard of the agent's host comes with the TUI issue; until
+	 * then every agent runs headless */
+	memcpy(ao.targets, o->targets, sizeof ao.targets);
+	return agent_run(&ao, cfg);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -197,7 +260,11 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)) || (rc = resolve(&o, &cfg)))
 		return rc;
+	if (o.action == AGENT)
+		return run_agent(&o, &cfg);
+	if (o.action == DETECT)
+		return rescue_detect(o.target, &cfg, o.json);
 	if (o.action == LIVE)
-		return tui_run(o.target, o.engine, o.gpu, &cfg, 1.0);
+		return tui_run(o.target, cfg.engine, cfg.gpu, &cfg, 1.0);
 	return run_action(&o, &cfg);
 }

@@ -78,6 +78,31 @@ struct gf_layout {
 	uint32_t mm_rss_stat, rss_stride, rss_percpu;
 	uint32_t pcpu_count, pcpu_counters;
 	uint32_t mm_filepages, mm_anonpages, mm_shmempages; /* enum indexes */
+
+	/* Optional: what metrics.c samples for the detectors, and the
+	 * printk ring. A kernel whose BTF or symbols lack any of a group
+	 * still attaches; has_metrics / has_printk say which it has. */
+	uint32_t has_metrics, has_printk;
+	uint32_t mm_swapents;
+	uint64_t kernel_cpustat, runqueues, tick_cpu_sched, vm_event_states;
+	uint64_t vm_zone_stat, vm_node_stat, nr_swap_pages, total_swap_pages;
+	uint64_t totalram_pages, totalreserve_pages, jiffies, panic_cpu;
+	uint64_t tainted_mask, cpu_online_mask, prb;
+	uint32_t cpustat_user, cpustat_nice, cpustat_system, cpustat_softirq;
+	uint32_t cpustat_irq, cpustat_steal;
+	uint32_t rq_nr_running, rq_nr_switches, rq_nr_uninterruptible;
+	uint32_t rq_nr_iowait, rq_curr, rq_idle;
+	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime;
+	uint32_t ev_pswpin, ev_pswpout, ev_pgmajfault;
+	uint32_t zs_free_pages, ns_active_file, ns_inactive_file;
+	uint32_t ns_slab_reclaimable;
+	/* printk_ringbuffer, as VMCOREINFO describes it to crash tools */
+	uint32_t prb_desc_ring, prb_text_data_ring;
+	uint32_t pdr_count_bits, pdr_descs, pdr_infos, pdr_head_id;
+	uint32_t desc_size, desc_state_var, desc_text_blk_lpos;
+	uint32_t lpos_begin, lpos_next;
+	uint32_t info_size, info_seq, info_ts_nsec, info_text_len;
+	uint32_t data_size_bits, data_data;
 };
 
 /* Everything the shared logic needs, flat, so it can be copied to a GPU. */
@@ -95,6 +120,7 @@ struct gf_task {
 	uint64_t start_time; /* ns since boot; identifies the task with pid */
 	uint64_t cpu_ns;     /* user + system time consumed */
 	uint64_t rss_pages;
+	uint64_t swap_pages; /* swapped-out pages (with metrics) */
 	int32_t pid, tgid, ppid;
 	int32_t threads;
 	uint8_t kthread;
@@ -111,6 +137,8 @@ enum gf_op {
 	GF_OP_SNAPSHOT = 1, /* arg: threads; answer: count tasks in data */
 	GF_OP_FIND,         /* arg: pid; answer: found */
 	GF_OP_SIGNAL,       /* arg: signal, task: the process; answer: result */
+	GF_OP_COUNTERS,     /* answer: a struct gf_sample in data */
+	GF_OP_LOG,          /* arg: records; answer: count bytes of text in data */
 	GF_OP_QUIT,
 };
 
@@ -148,9 +176,185 @@ GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
 GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *delivered_to);
 
+/* ---- Counters (metrics.c): one sample of what the kernel accounts. ----
+ * Raw cumulative values; detect.c turns two samples into rates. */
+#define GF_MAX_CPUS 256
+
+struct gf_cpu_counters {
+	uint64_t user_ns, system_ns, steal_ns; /* kernel_cpustat: user+nice,
+						  system+irq+softirq, steal */
+	uint64_t idle_ns, iowait_ns; /* tick_sched, added at each idle exit */
+	uint64_t switches;           /* rq->nr_switches */
+	int64_t uninterruptible;     /* rq->nr_uninterruptible: this CPU's
+					share of a sum (may be negative) */
+	uint32_t running;            /* rq->nr_running */
+	int32_t iowaiters;           /* rq->nr_iowait */
+	uint8_t online, idle_now;    /* idle_now: the idle task runs */
+};
+
+struct gf_sample {
+	uint64_t jiffies;
+	uint64_t total_pages, free_pages, available_pages;
+	uint64_t swap_total_pages, swap_free_pages;
+	uint64_t pswpin, pswpout, pgmajfault; /* vm events, all CPUs */
+	uint64_t tainted;  /* tainted_mask: TAINT_DIE (bit 7) after an oops */
+	int32_t panic_cpu; /* -1 until the kernel panics */
+	uint32_t ncpus;    /* entries in cpu[]: nr_cpu_ids, at most GF_MAX_CPUS */
+	struct gf_cpu_counters cpu[GF_MAX_CPUS];
+};
+
+GF_HD int gf_sample_counters(const struct gf_kernel *k, struct gf_sample *s);
+GF_HD int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf,
+		      uint32_t cap, uint32_t *len);
+
+/* ---- Detection (detect.c): verdicts, each a pure function of samples. ---- */
+enum gf_class {
+	GF_F1, GF_F2, GF_F3, GF_F4, GF_F5, GF_F6, /* SHFH, as GRASS reads them */
+	GF_CPU_OVERLOAD, GF_MEMORY, GF_THRASHING, GF_PANIC,
+	GF_NCLASSES
+};
+
+/* Defaults: GRASS's thresholds for F1-F6, GPUSentinel's CPU overload;
+ * see detect_defaults() and config.ini [detect]. */
+struct gf_thresholds {
+	double window_s;          /* F1-F6 look at rates over this window */
+	double sys_pct, usr_pct;  /* F2, F3, F5: every CPU */
+	double cs_per_s;          /* F3, F5: context switches at most */
+	double iowait_pct, blocked; /* F4: all CPUs but one; tasks in D */
+	double pswpout_per_s, memfree_mib; /* F6 */
+	double overload_pct, overload_s;   /* cpu_overload: every CPU busy */
+	double available_pct, swap_free_pct; /* memory: both at most */
+	double thrash_swap_per_s, thrash_s;  /* thrashing: swap I/O at least,
+						with available_pct reached */
+};
+
+/* One look at the target: counters, and the processes when they could be
+ * read (tasks may be NULL). */
+struct gf_point {
+	double time; /* CLOCK_MONOTONIC seconds */
+	struct gf_sample s;
+	struct gf_task *tasks;
+	uint32_t ntasks;
+};
+
+#define GF_HISTORY 128 /* 12.8 s at the default 100 ms interval */
+
+struct gf_history {
+	struct gf_point point[GF_HISTORY];
+	uint32_t count, next;
+};
+
+/* Rates between two points. */
+struct gf_cpu_rates {
+	double usr, sys, iowait, idle; /* fractions of the interval, 0..1 */
+	double cs;                     /* context switches per second */
+	uint8_t online, idle_now;
+};
+
+struct gf_rates {
+	double seconds;
+	uint32_t ncpus, online;
+	struct gf_cpu_rates cpu[GF_MAX_CPUS];
+	double cs, pswpin, pswpout, majflt; /* per second, all CPUs */
+	uint64_t jiffies;                   /* jiffies passed */
+	int64_t blocked;                    /* tasks in D (loadavg's count) */
+	uint32_t running;
+};
+
+#define GF_MAX_EVIDENCE 6
+#define GF_MAX_CULPRITS 3
+
+struct gf_evidence {
+	const char *name; /* a static string */
+	double value;
+};
+
+struct gf_culprit {
+	int32_t pid;
+	uint64_t start_time; /* with pid, names the process for recovery */
+	char comm[GF_COMM_LEN];
+	uint8_t kthread;
+	double cpu_pct;      /* of one CPU, over the detector's window */
+	uint64_t rss_kib, swap_kib;
+	double growth_kib_s; /* resident + swapped, over the window */
+};
+
+struct gf_verdict {
+	enum gf_class cls;
+	int active;
+	uint32_t nevidence, nculprits;
+	struct gf_evidence evidence[GF_MAX_EVIDENCE];
+	struct gf_culprit culprit[GF_MAX_CULPRITS];
+};
+
+const char *class_name(enum gf_class c);
+void detect_defaults(struct gf_thresholds *th);
+void history_push(struct gf_history *h, const struct gf_point *p);
+const struct gf_point *history_newest(const struct gf_history *h);
+const struct gf_point *history_back(const struct gf_history *h,
+				    double seconds);
+void history_clear(struct gf_history *h);
+void rates_between(const struct gf_point *a, const struct gf_point *b,
+		   struct gf_rates *r);
+int detect(const struct gf_thresholds *th, const struct gf_history *h,
+	   int atomic_sleep, enum gf_class cls, struct gf_verdict *v);
+
+/* ---- Recovery (recover.c): what to do about a verdict. ---- */
+enum gf_response {
+	GF_REPORT,         /* say so, touch nothing */
+	GF_KILL,           /* SIGKILL the culprit */
+	GF_TERM_THEN_KILL, /* SIGTERM, then SIGKILL after the grace period */
+};
+
+struct gf_policy {
+	enum gf_response memory;       /* memory and thrashing verdicts */
+	enum gf_response cpu_overload;
+	double grace_s;        /* SIGTERM to SIGKILL */
+	double cooldown_s;     /* at most one new victim per cool-down */
+	double exit_timeout_s; /* a victim not gone by then is given up on */
+	int dry_run;           /* decide and report, write nothing */
+	char protect[512];     /* comm patterns never signalled: "a,b*,..." */
+	int32_t self_pid;      /* our own pid where we run inside the target */
+};
+
+/* The process being recovered from, until it is gone. */
+struct gf_recovery {
+	int active;
+	enum gf_class cls;
+	int32_t pid;
+	uint64_t start_time;
+	char comm[GF_COMM_LEN];
+	int sig;
+	double first_signal, last_signal; /* monotonic seconds */
+	double last_action;
+};
+
+/* What recover_step() did, for the caller to log. */
+enum gf_report_kind { GF_ACTION, GF_RESULT };
+
+struct gf_report {
+	enum gf_report_kind kind;
+	enum gf_class cls;
+	int32_t pid;
+	char comm[GF_COMM_LEN];
+	int sig;            /* action: the signal written */
+	int dry_run;        /* action: decided, not written */
+	const char *outcome; /* result: "exited", "still running", "failed" */
+	double after_s;     /* result: since the first signal */
+	char detail[160];   /* why it failed, or what was spared */
+};
+
+void policy_defaults(struct gf_policy *p);
+const char *unsafe_target(const struct gf_task *t);
+struct gf_engine;
+int recover_step(const struct gf_policy *p, struct gf_recovery *rs,
+		 const struct gf_engine *e, const struct gf_verdict *v,
+		 double now, struct gf_report *out, int max);
+
 /* ---- Targets (target.c): where guest RAM comes from. ---- */
 struct gf_target {
 	char spec[256];
+	char path[256];      /* the file mapped (vm:, dump:), else empty */
 	int fd;
 	uint8_t *map;
 	uint64_t map_size;
@@ -163,6 +367,7 @@ struct gf_target {
 int target_open(struct gf_target *t, const char *spec, int want_write);
 void target_close(struct gf_target *t);
 uint64_t target_ram_size(const struct gf_target *t);
+int target_replaced(const struct gf_target *t);
 
 /* ---- Kernel symbols (kallsyms.c): decoded from guest memory. ---- */
 struct gf_symtab;
@@ -204,6 +409,11 @@ struct gf_config {
 	int signal;         /* [kill] signal */
 	char engine[8];     /* [engine] kind: auto, cpu or gpu */
 	int gpu;            /* [engine] gpu: which GPU */
+	struct gf_thresholds detect; /* [detect] */
+	struct gf_policy recover;    /* [recover] */
+	double interval_s;  /* [agent] interval_ms: one sample per target */
+	double metrics_s;   /* [agent] metrics_ms: a metrics event (0: none) */
+	char events[256];   /* [agent] events: a file instead of stdout */
 	uint32_t nprofile;  /* [profile] key = value, by hand */
 	struct gf_profile_entry profile[GF_MAX_PROFILE];
 };
@@ -213,6 +423,8 @@ int config_load(struct gf_config *c, const char *path, char *err,
 		size_t errlen);
 int config_profile(const struct gf_config *c, const char *key,
 		   uint64_t *value);
+int config_override(struct gf_config *c, const char *engine, int gpu,
+		    char *err, size_t errlen);
 
 /* ---- Attaching (discover.c): from raw RAM to a usable gf_kernel. ---- */
 struct gf_attach {
@@ -262,6 +474,9 @@ int gpu_snapshot(struct gpu *g, int slot, int threads, struct gf_task **out,
 int gpu_find(struct gpu *g, int slot, int32_t pid, struct gf_task *t);
 int gpu_signal(struct gpu *g, int slot, const struct gf_task *t, int sig,
 	       int *result);
+int gpu_counters(struct gpu *g, int slot, struct gf_sample *s);
+int gpu_log_tail(struct gpu *g, int slot, uint32_t records, char *buf,
+		 uint32_t cap, uint32_t *len);
 const char *gpu_name(const struct gpu *g);
 int gpu_host_atomics(const struct gpu *g);
 void gpu_close(struct gpu *g);
@@ -285,11 +500,71 @@ int engine_snapshot(const struct gf_engine *e, int threads,
 int engine_find(const struct gf_engine *e, int32_t pid, struct gf_task *t);
 int engine_signal(const struct gf_engine *e, const struct gf_task *t, int sig,
 		  int *result);
+int engine_counters(const struct gf_engine *e, struct gf_sample *s);
+int engine_log_tail(const struct gf_engine *e, uint32_t records, char *buf,
+		    uint32_t cap, uint32_t *len);
+
+/* ---- Watching a target (watch.c): attach, sample, detect, recover. ----
+ * What happens is told through events, one callback per event. */
+enum gf_event_kind {
+	GF_EV_ATTACH,      /* attached (again): release, engine */
+	GF_EV_UNAVAILABLE, /* cannot attach (yet): detail says why */
+	GF_EV_DETACH,      /* lost the kernel: detail says why */
+	GF_EV_VERDICT,     /* a detector found its fault */
+	GF_EV_CLEAR,       /* ... and no longer does */
+	GF_EV_ACTION,      /* a signal written */
+	GF_EV_RESULT,      /* what became of it */
+	GF_EV_METRICS,     /* the periodic metrics line */
+};
+
+struct watch;
+
+struct gf_event {
+	enum gf_event_kind kind;
+	const struct watch *w;
+	const struct gf_verdict *verdict; /* verdict, clear */
+	const struct gf_report *report;   /* action, result */
+	const struct gf_rates *rates;     /* metrics */
+	const char *detail; /* unavailable, detach: why; panic: the log tail */
+};
+
+typedef void (*gf_emit)(void *ctx, const struct gf_event *ev);
+
+struct watch {
+	char spec[256];
+	const struct gf_config *cfg;
+	int want_write;
+	struct gf_target t;
+	struct gf_attach a;
+	struct gf_engine e;
+	int opened, attached;
+	double next_attach;   /* when to try attaching again */
+	double failing_since; /* first of the failed samples in a row, or 0 */
+	double last_metrics, last_log_look;
+	struct gf_history h;
+	struct gf_verdict v[GF_NCLASSES];
+	int atomic_sleep;     /* the kernel's log reported one (F5) */
+	struct gf_recovery rec;
+	char why[512];        /* the last reason given in an event */
+	gf_emit emit;
+	void *ctx;
+};
+
+void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
+		gf_emit emit, void *ctx);
+void watch_tick(struct watch *w, double now);
+void watch_close(struct watch *w);
+double now_monotonic(void);
+
+/* ---- Events as JSON lines (events.c) ---- */
+void event_json(FILE *f, const struct gf_event *ev);
 
 /* ---- Front ends ---- */
 int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
 		int json);
 int rescue_ps(const struct gf_engine *e, int json, int threads);
+int rescue_log(const struct gf_engine *e, uint32_t records);
+int rescue_detect(const char *target, const struct gf_config *cfg, int json);
 struct kill_opts {
 	int32_t pid;
 	int sig;
@@ -298,6 +573,13 @@ struct kill_opts {
 };
 int rescue_kill(const struct gf_engine *e, const struct gf_target *t,
 		const struct kill_opts *o);
+struct agent_opts {
+	const char *targets[GF_MAX_TARGETS];
+	int ntargets;
+	const char *config, *events, *engine;
+	int gpu; /* -1: from config.ini */
+};
+int agent_run(const struct agent_opts *o, const struct gf_config *cfg);
 int tui_run(const char *spec, const char *engine, int gpu,
 	    const struct gf_config *cfg, double interval);
 

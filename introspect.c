@@ -9,6 +9,7 @@
  * nothing read is cached from one call to the next.
  */
 #include "gpufas.h"
+#include "introspect.h"
 
 #define PAGE_SIZE 4096ull
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -123,23 +124,12 @@ GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
 	return walk_page_tables(k, va, pa, &shift);
 }
 
-/* One walk's view of the kernel: the kernel plus the last few page
- * translations. A walk touches the same slab and per-CPU pages over and
- * over, and each page-table level costs a dependent read (a PCIe round
- * trip from a GPU). Memory itself is never cached; translations live only
- * as long as the walk. */
-#define TLB_ENTRIES 8
-
-struct reader {
-	const struct gf_kernel *k;
-	struct {
-		uint64_t tag, pa;
-		uint32_t shift; /* 0: empty */
-	} tlb[TLB_ENTRIES];
-	uint32_t next;
-};
-
-GF_HD static struct reader *reader_init(struct reader *r,
+/* A walk reads through a struct reader (introspect.h), which keeps the
+ * last few page translations: a walk touches the same slab and per-CPU
+ * pages over and over, and each page-table level costs a dependent read
+ * (a PCIe round trip from a GPU). Memory itself is never cached;
+ * translations live only as long as the walk. */
+GF_HD struct reader *reader_init(struct reader *r,
 					const struct gf_kernel *k)
 {
 	r->k = k;
@@ -170,7 +160,7 @@ GF_HD static int translate(struct reader *r, uint64_t va, uint64_t *pa)
 
 /* Translates page by page, since virtually contiguous memory (vmalloc,
  * per-CPU areas) need not be physically contiguous. */
-GF_HD static int read_mem(struct reader *r, uint64_t va, void *dst,
+GF_HD int read_mem(struct reader *r, uint64_t va, void *dst,
 			  uint32_t len)
 {
 	uint8_t *d = (uint8_t *)dst;
@@ -203,12 +193,12 @@ GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
 	return read_mem(reader_init(&r, k), va, dst, len);
 }
 
-GF_HD static int read_u64(struct reader *r, uint64_t va, uint64_t *v)
+GF_HD int read_u64(struct reader *r, uint64_t va, uint64_t *v)
 {
 	return read_mem(r, va, v, 8);
 }
 
-GF_HD static int read_u32(struct reader *r, uint64_t va, uint32_t *v)
+GF_HD int read_u32(struct reader *r, uint64_t va, uint32_t *v)
 {
 	return read_mem(r, va, v, 4);
 }
@@ -386,6 +376,7 @@ GF_HD static int read_process(struct reader *r, uint64_t task,
 {
 	const struct gf_layout *l = &r->k->lay;
 	uint64_t parent, mm;
+	int64_t swapped;
 	int err;
 
 	if ((err = read_u64(r, task + l->task_real_parent, &parent)) ||
@@ -395,6 +386,10 @@ GF_HD static int read_process(struct reader *r, uint64_t task,
 	    (err = read_u64(r, task + l->task_mm, &mm)))
 		return err;
 	t->rss_pages = rss_pages(r, mm);
+	t->swap_pages = 0;
+	if (mm && l->has_metrics &&
+	    read_counter(r, mm, l->mm_swapents, &swapped) == GF_OK && swapped > 0)
+		t->swap_pages = (uint64_t)swapped;
 	return GF_OK;
 }
 

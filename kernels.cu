@@ -1,7 +1,7 @@
 /* kernels.cu — the GPU engine's monitor kernel.
  *
- * The introspection logic is not written here: introspect.c is compiled a
- * second time, for the GPU, by including it. This file only adds the
+ * The introspection logic is not written here: introspect.c and metrics.c
+ * are compiled a second time, for the GPU, by including them. This file only adds the
  * persistent monitor that runs it: one block per target, whose first
  * thread polls that target's mailbox in mapped host memory, runs the
  * request on guest RAM mapped into the GPU, and raises read_permit.
@@ -10,6 +10,7 @@
  */
 extern "C" {
 #include "introspect.c"
+#include "metrics.c"
 }
 
 /* Mailbox fields are written by the host while we run: read them through
@@ -49,6 +50,14 @@ __device__ static void serve(const struct gf_slot *s, uint32_t request)
 		copy_volatile(&task, (const volatile uint8_t *)&box->task, sizeof task);
 		status = gf_send_signal(&s->k, &task, arg, &result);
 		box->result = result;
+		break;
+	case GF_OP_COUNTERS:
+		status = gf_sample_counters(&s->k, (struct gf_sample *)s->data);
+		break;
+	case GF_OP_LOG:
+		status = gf_log_tail(&s->k, (uint32_t)arg, (char *)s->data,
+				     s->cap * (uint32_t)sizeof *s->data, &count);
+		box->count = count;
 		break;
 	}
 	answer(box, request, status);

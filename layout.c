@@ -18,16 +18,25 @@
 enum kind {
 	MEMBER,  /* "struct.member.member": byte offset in the struct */
 	ENUMVAL, /* "ENUMERATOR": its value */
+	SIZEOF,  /* "struct": its size */
 	DERIVED, /* computed from other BTF types; by name in a profile */
 };
+
+/* Tasks and signals need every REQUIRED field. The others come in groups
+ * that a kernel may lack without failing the attach: gf_layout's
+ * has_metrics and has_printk say whether each group is complete. */
+enum group { REQUIRED, METRICS, PRINTK };
 
 struct field {
 	const char *names; /* alternatives, separated by '|' */
 	enum kind kind;
 	size_t at;         /* offsetof(struct gf_layout, ...) */
+	enum group group;
 };
 
-#define AT(m) offsetof(struct gf_layout, m)
+/* where a field goes, and in which group */
+#define AT(m) offsetof(struct gf_layout, m), REQUIRED
+#define IN(m, group) offsetof(struct gf_layout, m), group
 
 static const struct field fields[] = {
 	{ "task_struct.thread_info.flags", MEMBER, AT(task_ti_flags) },
@@ -62,6 +71,47 @@ static const struct field fields[] = {
 	{ "mm_struct.rss_stat", DERIVED, AT(mm_rss_stat) },
 	{ "rss_stride", DERIVED, AT(rss_stride) },
 	{ "rss_percpu", DERIVED, AT(rss_percpu) },
+
+	{ "MM_SWAPENTS", ENUMVAL, IN(mm_swapents, METRICS) },
+	{ "CPUTIME_USER", ENUMVAL, IN(cpustat_user, METRICS) },
+	{ "CPUTIME_NICE", ENUMVAL, IN(cpustat_nice, METRICS) },
+	{ "CPUTIME_SYSTEM", ENUMVAL, IN(cpustat_system, METRICS) },
+	{ "CPUTIME_SOFTIRQ", ENUMVAL, IN(cpustat_softirq, METRICS) },
+	{ "CPUTIME_IRQ", ENUMVAL, IN(cpustat_irq, METRICS) },
+	{ "CPUTIME_STEAL", ENUMVAL, IN(cpustat_steal, METRICS) },
+	{ "rq.nr_running", MEMBER, IN(rq_nr_running, METRICS) },
+	{ "rq.nr_switches", MEMBER, IN(rq_nr_switches, METRICS) },
+	{ "rq.nr_uninterruptible", MEMBER, IN(rq_nr_uninterruptible, METRICS) },
+	{ "rq.nr_iowait", MEMBER, IN(rq_nr_iowait, METRICS) },
+	{ "rq.curr", MEMBER, IN(rq_curr, METRICS) },
+	{ "rq.idle", MEMBER, IN(rq_idle, METRICS) },
+	{ "tick_sched.idle_sleeptime", MEMBER, IN(ts_idle_sleeptime, METRICS) },
+	{ "tick_sched.iowait_sleeptime", MEMBER, IN(ts_iowait_sleeptime, METRICS) },
+	{ "PSWPIN", ENUMVAL, IN(ev_pswpin, METRICS) },
+	{ "PSWPOUT", ENUMVAL, IN(ev_pswpout, METRICS) },
+	{ "PGMAJFAULT", ENUMVAL, IN(ev_pgmajfault, METRICS) },
+	{ "NR_FREE_PAGES", ENUMVAL, IN(zs_free_pages, METRICS) },
+	{ "NR_ACTIVE_FILE", ENUMVAL, IN(ns_active_file, METRICS) },
+	{ "NR_INACTIVE_FILE", ENUMVAL, IN(ns_inactive_file, METRICS) },
+	{ "NR_SLAB_RECLAIMABLE_B", ENUMVAL, IN(ns_slab_reclaimable, METRICS) },
+
+	{ "printk_ringbuffer.desc_ring", MEMBER, IN(prb_desc_ring, PRINTK) },
+	{ "printk_ringbuffer.text_data_ring", MEMBER, IN(prb_text_data_ring, PRINTK) },
+	{ "prb_desc_ring.count_bits", MEMBER, IN(pdr_count_bits, PRINTK) },
+	{ "prb_desc_ring.descs", MEMBER, IN(pdr_descs, PRINTK) },
+	{ "prb_desc_ring.infos", MEMBER, IN(pdr_infos, PRINTK) },
+	{ "prb_desc_ring.head_id", MEMBER, IN(pdr_head_id, PRINTK) },
+	{ "prb_desc", SIZEOF, IN(desc_size, PRINTK) },
+	{ "prb_desc.state_var", MEMBER, IN(desc_state_var, PRINTK) },
+	{ "prb_desc.text_blk_lpos", MEMBER, IN(desc_text_blk_lpos, PRINTK) },
+	{ "prb_data_blk_lpos.begin", MEMBER, IN(lpos_begin, PRINTK) },
+	{ "prb_data_blk_lpos.next", MEMBER, IN(lpos_next, PRINTK) },
+	{ "printk_info", SIZEOF, IN(info_size, PRINTK) },
+	{ "printk_info.seq", MEMBER, IN(info_seq, PRINTK) },
+	{ "printk_info.ts_nsec", MEMBER, IN(info_ts_nsec, PRINTK) },
+	{ "printk_info.text_len", MEMBER, IN(info_text_len, PRINTK) },
+	{ "prb_data_ring.size_bits", MEMBER, IN(data_size_bits, PRINTK) },
+	{ "prb_data_ring.data", MEMBER, IN(data_data, PRINTK) },
 };
 
 #define NFIELDS (sizeof fields / sizeof *fields)
@@ -161,16 +211,45 @@ static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
 	return -1;
 }
 
+static int struct_size(const struct btf *btf, const char *name, uint32_t *v)
+{
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+	long size = id < 0 ? -1 : btf__resolve_size(btf, id);
+
+	if (size <= 0 || size > UINT32_MAX)
+		return -1;
+	*v = (uint32_t)size;
+	return 0;
+}
+
+static int btf_value(const struct btf *btf, enum kind kind, const char *name,
+		     uint32_t *v)
+{
+	switch (kind) {
+	case MEMBER:  return member_offset(btf, name, v, NULL);
+	case ENUMVAL: return enum_value(btf, name, v);
+	case SIZEOF:  return struct_size(btf, name, v);
+	default:      return -1;
+	}
+}
+
 static int btf_field(const struct btf *btf, const struct field *f,
 		     uint32_t *v)
 {
 	char name[128];
 
 	for (int i = 0; !alternative(f->names, i, name, sizeof name); i++)
-		if (f->kind == MEMBER ? !member_offset(btf, name, v, NULL)
-				      : !enum_value(btf, name, v))
+		if (!btf_value(btf, f->kind, name, v))
 			return 0;
 	return -1;
+}
+
+/* Sets has_metrics and has_printk: a group is there if none of its
+ * fields is missing. */
+static void set_groups(struct gf_layout *l, const int missing[3])
+{
+	l->has_metrics = !missing[METRICS];
+	l->has_printk = !missing[PRINTK];
 }
 
 /* mm_struct.rss_stat: struct mm_rss_stat { atomic_long_t count[]; } up to
@@ -206,6 +285,7 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 		    char *err, size_t errlen)
 {
 	struct btf *btf = btf__new(data, size);
+	int missing[3] = { 0 };
 	int rc = 0;
 
 	if (!btf) {
@@ -217,13 +297,16 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 		uint32_t v;
 		if (fields[i].kind == DERIVED)
 			continue;
-		if (btf_field(btf, &fields[i], &v)) {
+		if (!btf_field(btf, &fields[i], &v)) {
+			set(l, &fields[i], v);
+		} else if (fields[i].group != REQUIRED) {
+			missing[fields[i].group]++;
+		} else {
 			snprintf(err, errlen, "kernel BTF has no %s", fields[i].names);
 			rc = -1;
-		} else {
-			set(l, &fields[i], v);
 		}
 	}
+	set_groups(l, missing);
 	if (!rc && btf_rss(btf, l)) {
 		snprintf(err, errlen, "kernel BTF: unknown mm_struct.rss_stat type");
 		rc = -1;
@@ -239,6 +322,8 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 			int complete, char *err, size_t errlen)
 {
+	int missing[3] = { 0 };
+
 	for (size_t i = 0; i < NFIELDS; i++) {
 		char name[128];
 		uint64_t v;
@@ -254,11 +339,15 @@ int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 		}
 		if (found) {
 			set(l, &fields[i], (uint32_t)v);
+		} else if (fields[i].group != REQUIRED) {
+			missing[fields[i].group]++;
 		} else if (complete) {
 			snprintf(err, errlen, "no BTF and [profile] lacks %s",
 				 fields[i].names);
 			return -1;
 		}
 	}
+	if (complete)
+		set_groups(l, missing);
 	return 0;
 }

@@ -1,12 +1,15 @@
-/* rescue.c — the one-shot commands: --info, --ps and --kill. Each prints
- * its answer (text or JSON) and returns the process exit code. */
+/* rescue.c — the one-shot commands: --info, --ps, --log, --detect and
+ * --kill. Each prints its answer (text or JSON) and returns the process
+ * exit code. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gpufas.h"
 
 #define SIGCONT 18
+#define LOG_BYTES (1u << 20)
 
 static void print_hex(FILE *f, int64_t v)
 {
@@ -26,9 +29,12 @@ int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
 		print_hex(stdout, a->phys_base);
 		printf("\",\"page_table_levels\":%u,\"cpus\":%u,\"ram_bytes\":%"
 		       PRIu64 ",\"symbols\":%u,\"layout\":\"%s\","
-		       "\"attach_ms\":%.3f,\"engine\":",
+		       "\"attach_ms\":%.3f,\"metrics\":%s,\"kernel_log\":%s,"
+		       "\"engine\":",
 		       a->k.lay.pt_levels, a->ncpus, a->ram_bytes,
-		       symtab_count(a->syms), a->layout_source, a->attach_ms);
+		       symtab_count(a->syms), a->layout_source, a->attach_ms,
+		       a->k.lay.has_metrics ? "true" : "false",
+		       a->k.lay.has_printk ? "true" : "false");
 		json_string(stdout, e->name, sizeof e->name);
 		printf("}\n");
 		return 0;
@@ -38,9 +44,12 @@ int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
 	print_hex(stdout, a->phys_base);
 	printf("\npage_tables   %u levels\ncpus          %u\n"
 	       "ram           %" PRIu64 " MiB\nsymbols       %u (kallsyms)\n"
-	       "layout        %s\nattach        %.1f ms\nengine        %s\n",
+	       "layout        %s\nattach        %.1f ms\nmetrics       %s\n"
+	       "kernel_log    %s\nengine        %s\n",
 	       a->k.lay.pt_levels, a->ncpus, a->ram_bytes >> 20,
-	       symtab_count(a->syms), a->layout_source, a->attach_ms, e->name);
+	       symtab_count(a->syms), a->layout_source, a->attach_ms,
+	       a->k.lay.has_metrics ? "yes" : "no (detectors off)",
+	       a->k.lay.has_printk ? "yes" : "no", e->name);
 	return 0;
 }
 
@@ -106,20 +115,131 @@ int rescue_ps(const struct gf_engine *e, int json, int threads)
 	return 0;
 }
 
-/* Why we will not signal this task, or NULL. */
-static const char *refusal(const struct gf_task *t, const struct kill_opts *o)
+/* The kernel's log as dmesg would print it, read from its printk ring:
+ * what a hung or panicked kernel last said, when nothing inside it can
+ * say it any more. */
+int rescue_log(const struct gf_engine *e, uint32_t records)
 {
+	char *buf = malloc(LOG_BYTES);
+	uint32_t len;
+	int err;
+
+	if (!buf) {
+		fprintf(stderr, "gpufas: out of memory\n");
+		return 1;
+	}
+	if ((err = engine_log_tail(e, records, buf, LOG_BYTES, &len)))
+		fprintf(stderr, "gpufas: kernel log: %s\n", err == GF_EINVAL
+			? "this kernel's BTF or symbols do not describe its printk ring"
+			: gf_strerror(err));
+	else
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return err ? 1 : 0;
+}
+
+/* --detect: what made the watch give up, if it did. */
+static void note_failure(void *ctx, const struct gf_event *ev)
+{
+	char *why = ctx;
+
+	if (ev->kind == GF_EV_UNAVAILABLE || ev->kind == GF_EV_DETACH)
+		snprintf(why, 512, "%s", ev->detail);
+}
+
+static void board_text(const struct gf_verdict *v)
+{
+	printf("%-13s %s", class_name(v->cls), v->active ? "FAULT" : "ok");
+	for (uint32_t i = 0; i < v->nevidence; i++)
+		printf("%s%s=%.4g", i ? " " : "  ", v->evidence[i].name,
+		       v->evidence[i].value);
+	for (uint32_t i = 0; i < v->nculprits; i++)
+		printf("%s%d %.16s", i ? ", " : "  culprits: ", v->culprit[i].pid,
+		       v->culprit[i].comm);
+	putchar('\n');
+}
+
+static void board_json(const struct watch *w)
+{
+	printf("{\"release\":");
+	json_string(stdout, w->a.release, sizeof w->a.release);
+	printf(",\"detectors\":[");
+	for (int c = 0; c < GF_NCLASSES; c++) {
+		const struct gf_verdict *v = &w->v[c];
+		printf("%s{\"class\":\"%s\",\"state\":\"%s\",\"culprits\":[",
+		       c ? "," : "", class_name(c), v->active ? "fault" : "ok");
+		for (uint32_t i = 0; i < v->nculprits; i++) {
+			printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", v->culprit[i].pid);
+			json_string(stdout, v->culprit[i].comm, GF_COMM_LEN);
+			putchar('}');
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+static double longest_window(const struct gf_thresholds *th)
+{
+	double s = th->window_s;
+
+	if (th->thrash_s > s)
+		s = th->thrash_s;
+	return th->overload_s > s ? th->overload_s : s;
+}
+
+/* Inline detection: watches the target for the longest detector window,
+ * reporting only (nothing is written), then prints every verdict. */
+int rescue_detect(const char *target, const struct gf_config *cfg, int json)
+{
+	struct gf_config quiet = *cfg;
+	struct watch *w = malloc(sizeof *w);
+	char why[512] = "";
+	double start, end;
+	int rc = 1;
+
+	if (!w) {
+		fprintf(stderr, "gpufas: out of memory\n");
+		return 1;
+	}
+	quiet.recover.memory = quiet.recover.cpu_overload = GF_REPORT;
+	watch_init(w, target, &quiet, note_failure, why);
+	start = now_monotonic();
+	end = start + longest_window(&cfg->detect) + cfg->interval_s;
+	for (double t = start; t <= end && !why[0]; t += cfg->interval_s) {
+		struct timespec ts = { (time_t)t, (long)((t - (time_t)t) * 1e9) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		watch_tick(w, now_monotonic());
+	}
+	if (why[0]) {
+		fprintf(stderr, "gpufas: %s: %s\n", target, why);
+	} else if (!w->a.k.lay.has_metrics) {
+		fprintf(stderr, "gpufas: %s: this kernel's BTF or symbols lack the "
+			"counters the detectors read\n", target);
+	} else {
+		if (json)
+			board_json(w);
+		for (int c = 0; !json && c < GF_NCLASSES; c++)
+			board_text(&w->v[c]);
+		rc = 0;
+	}
+	watch_close(w);
+	free(w);
+	return rc;
+}
+
+/* Why we will not signal this task, or NULL. */
+static const char *refusal(const struct gf_task *t, const struct kill_opts *o,
+			   char *buf, size_t len)
+{
+	const char *unsafe = unsafe_target(t);
+
 	if (o->sig == SIGCONT)
 		return "SIGCONT must wake stopped threads, which a memory write "
 		       "cannot do";
-	if (o->force)
+	if (o->force || !unsafe)
 		return NULL;
-	if (t->tgid == 1)
-		return "pid 1 is init; killing it panics the guest (--force "
-		       "to insist)";
-	if (t->kthread)
-		return "it is a kernel thread (--force to insist)";
-	return NULL;
+	snprintf(buf, len, "%s (--force to insist)", unsafe);
+	return buf;
 }
 
 int rescue_kill(const struct gf_engine *e, const struct gf_target *target,
@@ -127,13 +247,14 @@ int rescue_kill(const struct gf_engine *e, const struct gf_target *target,
 {
 	struct gf_task t;
 	const char *why;
+	char buf[128];
 	int err, result;
 
 	if ((err = engine_find(e, o->pid, &t))) {
 		fprintf(stderr, "gpufas: pid %d: %s\n", o->pid, gf_strerror(err));
 		return 1;
 	}
-	if ((why = refusal(&t, o))) {
+	if ((why = refusal(&t, o, buf, sizeof buf))) {
 		fprintf(stderr, "gpufas: refusing to signal %d (%.16s): %s\n",
 			t.tgid, t.comm, why);
 		return 1;

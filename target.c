@@ -171,6 +171,7 @@ static int map_file(struct gf_target *t, const char *path, int writable)
 		return -1;
 	}
 	t->writable = writable;
+	snprintf(t->path, sizeof t->path, "%s", path);
 	return 0;
 }
 
@@ -449,4 +450,19 @@ uint64_t target_ram_size(const struct gf_target *t)
 	for (uint32_t i = 0; i < t->mem.nranges; i++)
 		sum += t->mem.range[i].size;
 	return sum;
+}
+
+/* Is the file we mapped gone, or another file now under its name? A QEMU
+ * started again makes a new RAM file: ours then holds the old guest's
+ * memory, frozen. Always 0 for the host. */
+int target_replaced(const struct gf_target *t)
+{
+	struct stat now, ours;
+
+	if (!t->path[0])
+		return 0;
+	if (stat(t->path, &now) || fstat(t->fd, &ours))
+		return 1;
+	return now.st_ino != ours.st_ino || now.st_dev != ours.st_dev ||
+	       (uint64_t)now.st_size != t->map_size;
 }

@@ -1,0 +1,245 @@
+/* watch.c — one target under watch.
+ *
+ * At each tick: attach if not attached (again after a reboot: KASLR moves
+ * everything), sample the kernel's counters and processes into a history,
+ * run every detector, step the recovery, and tell what happened through
+ * events. The headless agent, --detect and the dashboard all drive their
+ * targets through here, so they see the same verdicts.
+ *
+ * A kernel is given up on (and looked for again) when its RAM file is
+ * replaced, when jiffies run backwards (it restarted in place), or when
+ * reads keep failing for LOST_AFTER_S: a guest rebooting or shutting
+ * down goes through all of these, a live guest through none.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpufas.h"
+
+#define ATTACH_RETRY_S 1.0
+#define LOST_AFTER_S 1.0
+#define LOG_LOOK_S 1.0
+#define LOG_RECORDS 64
+#define PANIC_LOG_RECORDS 40
+#define LOG_BYTES (64u << 10)
+
+double now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
+		gf_emit emit, void *ctx)
+{
+	memset(w, 0, sizeof *w);
+	snprintf(w->spec, sizeof w->spec, "%s", spec);
+	w->cfg = cfg;
+	w->emit = emit;
+	w->ctx = ctx;
+	w->t.fd = -1;
+}
+
+static void emit(struct watch *w, enum gf_event_kind kind, const char *detail)
+{
+	struct gf_event ev = { .kind = kind, .w = w, .detail = detail };
+
+	w->emit(w->ctx, &ev);
+}
+
+/* Recovery writes only when a policy may act. */
+static int needs_write(const struct gf_policy *p)
+{
+	return !p->dry_run && (p->memory != GF_REPORT || p->cpu_overload != GF_REPORT);
+}
+
+static void release(struct watch *w)
+{
+	if (w->attached) {
+		engines_close(&w->e, 1);
+		gf_detach(&w->a);
+	}
+	if (w->opened)
+		target_close(&w->t);
+	history_clear(&w->h);
+	memset(w->v, 0, sizeof w->v);
+	memset(&w->rec, 0, sizeof w->rec);
+	w->attached = w->opened = w->atomic_sleep = 0;
+	w->failing_since = 0;
+}
+
+/* Says why the target cannot be attached, once per reason. */
+static void unavailable(struct watch *w, const char *why, double now)
+{
+	if (strcmp(w->why, why)) {
+		snprintf(w->why, sizeof w->why, "%s", why);
+		emit(w, GF_EV_UNAVAILABLE, why);
+	}
+	release(w);
+	w->next_attach = now + ATTACH_RETRY_S;
+}
+
+static void lose(struct watch *w, const char *why, double now)
+{
+	snprintf(w->why, sizeof w->why, "%s", why);
+	emit(w, GF_EV_DETACH, why);
+	release(w);
+	w->next_attach = now + ATTACH_RETRY_S;
+}
+
+static void try_attach(struct watch *w, double now)
+{
+	char msg[512];
+
+	if (target_open(&w->t, w->spec, needs_write(&w->cfg->recover))) {
+		unavailable(w, w->t.error, now);
+		return;
+	}
+	w->opened = 1;
+	if (gf_attach(&w->a, &w->t, w->cfg, msg, sizeof msg)) {
+		unavailable(w, msg, now);
+		return;
+	}
+	if (engines_open(&w->e, 1, w->cfg->engine, w->cfg->gpu, &w->t, &w->a,
+			 msg, sizeof msg)) {
+		gf_detach(&w->a);
+		unavailable(w, msg, now);
+		return;
+	}
+	w->attached = 1;
+	w->why[0] = 0;
+	w->last_metrics = now;
+	emit(w, GF_EV_ATTACH, msg[0] ? msg : NULL);
+}
+
+/* One point of history; 0, or -1 when the kernel was lost. */
+static int sample(struct watch *w, double now)
+{
+	struct gf_point p = { .time = now };
+	const struct gf_point *prev = history_newest(&w->h);
+	char why[160];
+	int err = GF_OK;
+
+	if (w->a.k.lay.has_metrics)
+		err = engine_counters(&w->e, &p.s);
+	if (err) {
+		if (!w->failing_since)
+			w->failing_since = now;
+		if (now - w->failing_since < LOST_AFTER_S)
+			return 0;
+		snprintf(why, sizeof why, "the kernel's counters stopped reading "
+			 "true: %s", gf_strerror(err));
+		lose(w, why, now);
+		return -1;
+	}
+	w->failing_since = 0;
+	if (prev && p.s.jiffies < prev->s.jiffies) {
+		lose(w, "the kernel restarted (jiffies went back)", now);
+		return -1;
+	}
+	if (engine_snapshot(&w->e, 0, &p.tasks, &p.ntasks))
+		p.tasks = NULL, p.ntasks = 0; /* counters alone still judge */
+	history_push(&w->h, &p);
+	return 0;
+}
+
+/* F5 is F3 plus the kernel's own report that a task slept holding a
+ * spinlock; once seen it holds until the kernel restarts. */
+static void look_at_log(struct watch *w, double now)
+{
+	char *buf;
+	uint32_t len;
+
+	if (w->atomic_sleep || !w->a.k.lay.has_printk ||
+	    now - w->last_log_look < LOG_LOOK_S || !(buf = malloc(LOG_BYTES)))
+		return;
+	w->last_log_look = now;
+	if (!engine_log_tail(&w->e, LOG_RECORDS, buf, LOG_BYTES, &len))
+		w->atomic_sleep = strstr(buf, "scheduling while atomic") != NULL;
+	free(buf);
+}
+
+static void announce(struct watch *w, const struct gf_verdict *v,
+		     enum gf_event_kind kind)
+{
+	struct gf_event ev = { .kind = kind, .w = w, .verdict = v };
+	char *log = NULL;
+	uint32_t len;
+
+	if (kind == GF_EV_VERDICT && v->cls == GF_PANIC && (log = malloc(LOG_BYTES)) &&
+	    !engine_log_tail(&w->e, PANIC_LOG_RECORDS, log, LOG_BYTES, &len))
+		ev.detail = log;
+	w->emit(w->ctx, &ev);
+	free(log);
+}
+
+static void judge(struct watch *w)
+{
+	const struct gf_thresholds *th = &w->cfg->detect;
+
+	for (int cls = 0; cls < GF_NCLASSES; cls++) {
+		int was = w->v[cls].active;
+		detect(th, &w->h, w->atomic_sleep, cls, &w->v[cls]);
+		if (w->v[cls].active != was)
+			announce(w, &w->v[cls], was ? GF_EV_CLEAR : GF_EV_VERDICT);
+	}
+}
+
+static void recover(struct watch *w, double now)
+{
+	struct gf_report reports[4];
+	int n = recover_step(&w->cfg->recover, &w->rec, &w->e, w->v, now,
+			     reports, 4);
+
+	for (int i = 0; i < n; i++) {
+		struct gf_event ev = {
+			.kind = reports[i].kind == GF_ACTION ? GF_EV_ACTION : GF_EV_RESULT,
+			.w = w, .report = &reports[i],
+		};
+		w->emit(w->ctx, &ev);
+	}
+}
+
+static void metrics(struct watch *w, double now)
+{
+	const struct gf_point *then = history_back(&w->h, w->cfg->metrics_s);
+	struct gf_event ev = { .kind = GF_EV_METRICS, .w = w };
+	struct gf_rates r;
+
+	if (w->cfg->metrics_s <= 0 || now - w->last_metrics < w->cfg->metrics_s - 1e-3 ||
+	    !then || !w->a.k.lay.has_metrics)
+		return;
+	w->last_metrics = now;
+	rates_between(then, history_newest(&w->h), &r);
+	ev.rates = &r;
+	w->emit(w->ctx, &ev);
+}
+
+void watch_tick(struct watch *w, double now)
+{
+	if (!w->attached) {
+		if (now >= w->next_attach)
+			try_attach(w, now);
+		return;
+	}
+	if (target_replaced(&w->t)) {
+		lose(w, "the RAM file was replaced (the guest was restarted)", now);
+		return;
+	}
+	if (sample(w, now) || !history_newest(&w->h) || !w->a.k.lay.has_metrics)
+		return;
+	look_at_log(w, now);
+	judge(w);
+	recover(w, now);
+	metrics(w, now);
+}
+
+void watch_close(struct watch *w)
+{
+	if (w->attached)
+		emit(w, GF_EV_DETACH, "the agent stops");
+	release(w);
+}
