@@ -2774,6 +2774,547 @@ static void test_strerror(void)
  * The list, and main
  * ====================================================================== */
 
+/* ======================================================================
+ * 10. The kernel log ring, detectors and recovery
+ * ====================================================================== */
+
+/* A printk ring laid out as printk_ringbuffer.h does, with small rings:
+ * 8 descriptors, 512 bytes of text. Offsets are this test's own. */
+enum {
+	RB_DESC_RING = 0, RB_TEXT_RING = 0x40, RB_SIZE = 0x80,
+	DR_COUNT_BITS = 0, DR_DESCS = 8, DR_INFOS = 16, DR_HEAD_ID = 24,
+	TR_SIZE_BITS = 0, TR_DATA = 8,
+	DESC_SV = 0, DESC_LPOS = 8, DESC_SIZE = 24,
+	INFO_SEQ = 0, INFO_TS = 8, INFO_LEN = 16, INFO_SIZE = 88,
+	RING_COUNT_BITS = 3, RING_SIZE_BITS = 9,
+};
+
+#define SV(state, id) (((uint64_t)(state) << 62) | (id))
+enum { SV_COMMITTED = 1, SV_FINALIZED = 2, SV_REUSABLE = 3 };
+
+struct ring {
+	uint64_t rb, descs, infos, data;
+	uint64_t lpos; /* where the next text block goes */
+};
+
+static struct ring ring_new(struct guest *g)
+{
+	struct gf_layout *l = &g->k.lay;
+	struct ring r = {
+		.rb = win_alloc(&g->heap, RB_SIZE, 64),
+		.descs = win_alloc(&g->heap, DESC_SIZE << RING_COUNT_BITS, 64),
+		.infos = win_alloc(&g->heap, INFO_SIZE << RING_COUNT_BITS, 64),
+		.data = win_alloc(&g->heap, 1u << RING_SIZE_BITS, 64),
+	};
+
+	l->has_printk = 1;
+	l->prb = win_alloc(&g->kimg, 8, 8);
+	w64(g, l->prb, r.rb);
+	l->prb_desc_ring = RB_DESC_RING;
+	l->prb_text_data_ring = RB_TEXT_RING;
+	l->pdr_count_bits = DR_COUNT_BITS;
+	l->pdr_descs = DR_DESCS;
+	l->pdr_infos = DR_INFOS;
+	l->pdr_head_id = DR_HEAD_ID;
+	l->data_size_bits = TR_SIZE_BITS;
+	l->data_data = TR_DATA;
+	l->desc_size = DESC_SIZE;
+	l->desc_state_var = DESC_SV;
+	l->desc_text_blk_lpos = DESC_LPOS;
+	l->lpos_begin = 0;
+	l->lpos_next = 8;
+	l->info_size = INFO_SIZE;
+	l->info_seq = INFO_SEQ;
+	l->info_ts_nsec = INFO_TS;
+	l->info_text_len = INFO_LEN;
+	junk(g, r.descs, DESC_SIZE << RING_COUNT_BITS);
+	w32(g, r.rb + RB_DESC_RING + DR_COUNT_BITS, RING_COUNT_BITS);
+	w64(g, r.rb + RB_DESC_RING + DR_DESCS, r.descs);
+	w64(g, r.rb + RB_DESC_RING + DR_INFOS, r.infos);
+	w32(g, r.rb + RB_TEXT_RING + TR_SIZE_BITS, RING_SIZE_BITS);
+	w64(g, r.rb + RB_TEXT_RING + TR_DATA, r.data);
+	return r;
+}
+
+/* Appends record `id` as the kernel does: its text block after the last
+ * one, or from the ring's start when it would not fit before the end (the
+ * block then "wraps": next is counted in the following lap). */
+static void ring_add(struct guest *g, struct ring *r, uint64_t id, int state,
+		     uint64_t ts, const char *text)
+{
+	const uint64_t size = 1u << RING_SIZE_BITS;
+	uint64_t desc = r->descs + (id & 7) * DESC_SIZE;
+	uint64_t info = r->infos + (id & 7) * INFO_SIZE;
+	uint64_t len = strlen(text), block = (8 + len + 7) & ~7ull;
+	uint64_t begin = r->lpos, at = begin % size, next;
+
+	if (at + block > size) {
+		next = begin - at + size + block;
+		at = 0;
+	} else {
+		next = begin + block;
+	}
+	w64(g, r->data + at, id);
+	put(g, r->data + at + 8, text, len);
+	w64(g, desc + DESC_SV, SV(state, id));
+	w64(g, desc + DESC_LPOS, begin);
+	w64(g, desc + DESC_LPOS + 8, next);
+	w64(g, info + INFO_SEQ, id);
+	w64(g, info + INFO_TS, ts);
+	w16(g, info + INFO_LEN, (uint16_t)len);
+	w64(g, r->rb + RB_DESC_RING + DR_HEAD_ID, id);
+	r->lpos = next;
+}
+
+static void test_log_tail(void)
+{
+	struct guest *g = guest_new(4, 0);
+	struct ring r = ring_new(g);
+	char buf[4096], text[64];
+	uint32_t len;
+
+	/* 13 records through 8 descriptors and 512 bytes: both rings wrap */
+	for (uint64_t id = 0; id < 13; id++) {
+		snprintf(text, sizeof text, "record %llu %s", (unsigned long long)id,
+			 "padding to make the text ring wrap around");
+		ring_add(g, &r, id, id == 10 ? SV_REUSABLE : SV_FINALIZED,
+			 id * 1000000001ull, text);
+	}
+	CHECK_EQ(gf_log_tail(&g->k, 3, buf, sizeof buf, &len), GF_OK);
+	CHECK_STR(buf, "[   11.000000] record 11 padding to make the text ring "
+		       "wrap around\n[   12.000000] record 12 padding to make the "
+		       "text ring wrap around\n");
+	CHECK_EQ(len, strlen(buf));
+	/* a record is 16 + 53 bytes as text: a 100-byte buffer holds one */
+	CHECK_EQ(gf_log_tail(&g->k, 8, buf, 100, &len), GF_OK);
+	CHECK_HAS(buf, "record 12");
+	CHECK(!strstr(buf, "record 11"));
+	/* guest text is shown, never obeyed */
+	ring_add(g, &r, 13, SV_COMMITTED, 5, "bell\a\x1b[2Jend");
+	CHECK_EQ(gf_log_tail(&g->k, 1, buf, sizeof buf, &len), GF_OK);
+	CHECK_STR(buf, "[    0.000000] bell??[2Jend\n");
+	guest_free(g);
+}
+
+static void test_log_tail_corrupt(void)
+{
+	struct guest *g = guest_new(4, 0);
+	struct ring r = ring_new(g);
+	char buf[256];
+	uint32_t len;
+
+	ring_add(g, &r, 0, SV_FINALIZED, 1, "hello");
+	/* a descriptor whose id is not the one asked for: skipped */
+	w64(g, r.descs + DESC_SV, SV(SV_FINALIZED, 99));
+	CHECK_EQ(gf_log_tail(&g->k, 4, buf, sizeof buf, &len), GF_OK);
+	CHECK_EQ(len, 0);
+	/* a text block whose positions make no sense: skipped */
+	ring_add(g, &r, 1, SV_FINALIZED, 1, "hello");
+	w64(g, r.descs + DESC_SIZE + DESC_LPOS + 8, 1ull << 40);
+	CHECK_EQ(gf_log_tail(&g->k, 4, buf, sizeof buf, &len), GF_OK);
+	CHECK_EQ(len, 0);
+	w32(g, r.rb + RB_DESC_RING + DR_COUNT_BITS, 60);
+	CHECK_EQ(gf_log_tail(&g->k, 4, buf, sizeof buf, &len), GF_ECORRUPT);
+	w32(g, r.rb + RB_DESC_RING + DR_COUNT_BITS, RING_COUNT_BITS);
+	w64(g, r.rb + RB_DESC_RING + DR_DESCS, VMALLOC_VA);
+	CHECK_EQ(gf_log_tail(&g->k, 4, buf, sizeof buf, &len), GF_EFAULT);
+	g->k.lay.has_printk = 0;
+	CHECK_EQ(gf_log_tail(&g->k, 4, buf, sizeof buf, &len), GF_EINVAL);
+	guest_free(g);
+}
+
+/* ---- Detectors, fed with made-up samples ---- */
+
+/* What a guest does for a while, per second (CPU shares per CPU). */
+struct load {
+	double usr, sys;     /* every CPU */
+	double cs;           /* context switches, every CPU */
+	double jiffies;      /* 250 normally; 0 when ticks stop */
+	int idle_now, iowaiters;
+	int64_t blocked;
+	double pswpin, pswpout;
+	uint64_t total, free, available, swap_total, swap_free; /* pages */
+	int32_t panic_cpu;
+};
+
+#define NCPU_SAMPLE 2
+#define PAGES_MIB 256ull
+
+static const struct load IDLE = {
+	.cs = 20, .jiffies = 250, .idle_now = 1, .total = 512 * PAGES_MIB,
+	.free = 400 * PAGES_MIB, .available = 420 * PAGES_MIB, .panic_cpu = -1,
+};
+
+/* Appends `seconds` of `ld` to the history, a sample each 100 ms, the
+ * counters going on from the newest sample. Tasks go to the last one. */
+static double feed(struct gf_history *h, double seconds, const struct load *ld)
+{
+	const struct gf_point *last = history_newest(h);
+	struct gf_point p = { 0 };
+
+	if (last) {
+		p.s = last->s;
+		p.time = last->time;
+	} else {
+		p.s.jiffies = 1000;
+	}
+	for (double t = 0; t < seconds - 1e-9; t += 0.1) {
+		p.time += 0.1;
+		p.s.ncpus = NCPU_SAMPLE;
+		for (int c = 0; c < NCPU_SAMPLE; c++) {
+			struct gf_cpu_counters *cpu = &p.s.cpu[c];
+			cpu->online = 1;
+			cpu->user_ns += (uint64_t)(ld->usr * 1e8);
+			cpu->system_ns += (uint64_t)(ld->sys * 1e8);
+			cpu->switches += (uint64_t)(ld->cs * 0.1);
+			cpu->idle_now = (uint8_t)ld->idle_now;
+			cpu->iowaiters = ld->iowaiters;
+			cpu->uninterruptible = c ? 0 : ld->blocked;
+		}
+		p.s.jiffies += (uint64_t)(ld->jiffies * 0.1);
+		p.s.pswpin += (uint64_t)(ld->pswpin * 0.1);
+		p.s.pswpout += (uint64_t)(ld->pswpout * 0.1);
+		p.s.total_pages = ld->total;
+		p.s.free_pages = ld->free;
+		p.s.available_pages = ld->available;
+		p.s.swap_total_pages = ld->swap_total;
+		p.s.swap_free_pages = ld->swap_free;
+		p.s.panic_cpu = ld->panic_cpu;
+		history_push(h, &p);
+	}
+	return p.time;
+}
+
+/* Which classes the detectors find on h, as a bit set. */
+static unsigned verdicts(const struct gf_history *h, int atomic_sleep,
+			 struct gf_verdict *v)
+{
+	struct gf_thresholds th;
+	unsigned found = 0;
+
+	detect_defaults(&th);
+	for (int c = 0; c < GF_NCLASSES; c++)
+		if (detect(&th, h, atomic_sleep, c, &v[c]))
+			found |= 1u << c;
+	return found;
+}
+
+#define ONLY(c) (1u << (c))
+
+static void test_detect_signatures(void)
+{
+	static const struct {
+		const char *name;
+		struct load ld;
+		int atomic_sleep;
+		unsigned want;
+	} cases[] = {
+		{ "idle", IDLE, 0, 0 },
+		{ "F1: no ticks, busy, no switches",
+		  { .total = 1, .available = 1, .panic_cpu = -1 }, 0, ONLY(GF_F1) },
+		{ "F2: kernel loop, switching",
+		  { .sys = 1, .cs = 600, .jiffies = 250, .total = 1, .available = 1,
+		    .panic_cpu = -1 }, 0, ONLY(GF_F2) },
+		{ "F3: kernel loop, no switches",
+		  { .sys = 1, .cs = 0, .jiffies = 250, .total = 1, .available = 1,
+		    .panic_cpu = -1 }, 0, ONLY(GF_F3) },
+		{ "F5: F3 and the log's atomic sleep",
+		  { .sys = 1, .cs = 0, .jiffies = 250, .total = 1, .available = 1,
+		    .panic_cpu = -1 }, 1, ONLY(GF_F5) },
+		{ "F4: blocked and waiting for I/O",
+		  { .cs = 50, .jiffies = 250, .idle_now = 1, .iowaiters = 3,
+		    .blocked = 40, .total = 1, .available = 1, .panic_cpu = -1 },
+		  0, ONLY(GF_F4) },
+		{ "F4 needs 32 blocked",
+		  { .cs = 50, .jiffies = 250, .idle_now = 1, .iowaiters = 3,
+		    .blocked = 31, .total = 1, .available = 1, .panic_cpu = -1 },
+		  0, 0 },
+		{ "F6: swapping out, little free",
+		  { .cs = 50, .jiffies = 250, .idle_now = 1, .pswpout = 5000,
+		    .total = 512 * PAGES_MIB, .free = 100 * PAGES_MIB,
+		    .available = 200 * PAGES_MIB, .swap_total = 1,
+		    .swap_free = 1, .panic_cpu = -1 }, 0, ONLY(GF_F6) },
+		{ "busy user space is none of them",
+		  { .usr = 0.5, .sys = 0.2, .cs = 2000, .jiffies = 250,
+		    .total = 1, .available = 1, .panic_cpu = -1 }, 0, 0 },
+		{ "panic hides the rest",
+		  { .sys = 1, .jiffies = 0, .total = 1, .panic_cpu = 1 }, 0,
+		  ONLY(GF_PANIC) },
+	};
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct gf_history *h = xcalloc(sizeof *h);
+		struct gf_verdict v[GF_NCLASSES];
+		int before = failures;
+
+		feed(h, 1, &cases[i].ld);
+		CHECK_EQ(verdicts(h, cases[i].atomic_sleep, v), cases[i].want);
+		note_case(before, "%s", cases[i].name);
+		history_clear(h);
+		free(h);
+	}
+}
+
+static void test_detect_needs_a_window(void)
+{
+	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_verdict v[GF_NCLASSES];
+	struct load f3 = { .sys = 1, .jiffies = 250, .total = 1, .available = 1,
+			   .panic_cpu = -1 };
+
+	/* 0.3 s of F3 after a quiet second: the 0.5 s window is not full */
+	feed(h, 1, &IDLE);
+	feed(h, 0.3, &f3);
+	CHECK_EQ(verdicts(h, 0, v), 0);
+	feed(h, 0.3, &f3);
+	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_F3));
+	CHECK_EQ(v[GF_F3].nevidence, 3);
+	CHECK_STR(v[GF_F3].evidence[0].name, "sys_min_pct");
+	history_clear(h);
+	free(h);
+}
+
+/* Tasks for the newest point: a growing hog, a CPU spinner, a bystander. */
+static void give_tasks(struct gf_history *h, uint64_t hog_pages, uint64_t spin_ns)
+{
+	struct gf_point *p = &h->point[(h->next + GF_HISTORY - 1) % GF_HISTORY];
+	struct gf_task *t = xcalloc(3 * sizeof *t);
+
+	t[0] = (struct gf_task){ .pid = 50, .tgid = 50, .start_time = 7,
+				 .rss_pages = hog_pages, .comm = "hog" };
+	t[1] = (struct gf_task){ .pid = 60, .tgid = 60, .start_time = 8,
+				 .cpu_ns = spin_ns, .rss_pages = 100, .comm = "spin" };
+	t[2] = (struct gf_task){ .pid = 70, .tgid = 70, .start_time = 9,
+				 .rss_pages = 9000, .comm = "db" };
+	free(p->tasks);
+	p->tasks = t;
+	p->ntasks = 3;
+}
+
+static void test_detect_memory_culprits(void)
+{
+	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_verdict v[GF_NCLASSES];
+	struct load low = IDLE;
+
+	feed(h, 1, &IDLE);
+	give_tasks(h, 1000, 0);
+	low.available = low.free = 20 * PAGES_MIB; /* 4 % of 512 MiB, no swap */
+	feed(h, 0.5, &low);
+	give_tasks(h, 1000 + 50 * PAGES_MIB, 0);
+	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_MEMORY));
+	REQUIRE(v[GF_MEMORY].nculprits == 1); /* nothing else grew */
+	CHECK_EQ(v[GF_MEMORY].culprit[0].pid, 50); /* the largest */
+	CHECK_STR(v[GF_MEMORY].culprit[0].comm, "hog");
+	CHECK_EQ(v[GF_MEMORY].culprit[0].start_time, 7);
+	CHECK(v[GF_MEMORY].culprit[0].growth_kib_s > 100 * 1024 - 1);
+	/* a smaller hog: the largest (db) first, then the one growing */
+	feed(h, 0.5, &low);
+	give_tasks(h, 2000, 0);
+	feed(h, 0.5, &low);
+	give_tasks(h, 4000, 0);
+	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_MEMORY));
+	REQUIRE(v[GF_MEMORY].nculprits == 2);
+	CHECK_EQ(v[GF_MEMORY].culprit[0].pid, 70);
+	CHECK_EQ(v[GF_MEMORY].culprit[1].pid, 50);
+	history_clear(h);
+	free(h);
+}
+
+static void test_detect_thrashing(void)
+{
+	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_verdict v[GF_NCLASSES];
+	struct load thrash = IDLE;
+
+	thrash.available = 10 * PAGES_MIB;
+	thrash.swap_total = 1024 * PAGES_MIB;
+	thrash.swap_free = 900 * PAGES_MIB; /* plenty left: earlyoom waits */
+	thrash.pswpout = 2000;
+	feed(h, 1.5, &thrash);
+	give_tasks(h, 100000, 0);
+	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_THRASHING));
+	CHECK_EQ(v[GF_THRASHING].culprit[0].pid, 50);
+	/* the same memory state with swap idle is no thrashing */
+	thrash.pswpout = 10;
+	feed(h, 1.5, &thrash);
+	CHECK_EQ(verdicts(h, 0, v), 0);
+	history_clear(h);
+	free(h);
+}
+
+static void test_detect_cpu_overload(void)
+{
+	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_verdict v[GF_NCLASSES];
+	struct load busy = { .usr = 0.97, .cs = 300, .jiffies = 250,
+			     .total = 1, .available = 1, .panic_cpu = -1 };
+
+	feed(h, 0.1, &busy);
+	give_tasks(h, 100, 0);
+	feed(h, 4.5, &busy);
+	CHECK_EQ(verdicts(h, 0, v), 0); /* not yet 5 s */
+	feed(h, 0.5, &busy);
+	give_tasks(h, 100, 5000000000ull); /* spin: 5 s of CPU in 5 s */
+	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_CPU_OVERLOAD));
+	REQUIRE(v[GF_CPU_OVERLOAD].nculprits >= 1);
+	CHECK_EQ(v[GF_CPU_OVERLOAD].culprit[0].pid, 60);
+	CHECK(v[GF_CPU_OVERLOAD].culprit[0].cpu_pct > 99);
+	history_clear(h);
+	free(h);
+}
+
+/* ---- Recovery, against the synthetic kernel ---- */
+
+static struct gf_verdict memory_verdict(int32_t pid, uint64_t start_time,
+					const char *comm)
+{
+	struct gf_verdict v = { .cls = GF_MEMORY, .active = 1, .nculprits = 1 };
+
+	v.culprit[0].pid = pid;
+	v.culprit[0].start_time = start_time;
+	snprintf(v.culprit[0].comm, GF_COMM_LEN, "%s", comm);
+	return v;
+}
+
+static uint64_t pending(const struct guest *g, int32_t pid)
+{
+	return r64(g, task_va(g, pid) + T_PENDING + SP_SIGNAL);
+}
+
+static void test_recover_kills_and_follows(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_engine e = { .k = &g->k };
+	struct gf_verdict v[GF_NCLASSES] = { 0 };
+	struct gf_policy p;
+	struct gf_recovery rs = { 0 };
+	struct gf_report out[4];
+
+	policy_defaults(&p);
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	REQUIRE(recover_step(&p, &rs, &e, v, 10, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_ACTION);
+	CHECK_EQ(out[0].pid, 100);
+	CHECK_EQ(out[0].sig, 9);
+	CHECK(pending(g, 100) & SIGBIT(9));
+	CHECK(pending(g, 101) & SIGBIT(9));
+	/* still there: no second victim, no new write */
+	v[GF_MEMORY] = memory_verdict(300, 400, "stopped");
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 10.5, out, 4), 0);
+	CHECK_EQ(pending(g, 300), 0);
+	/* gone (a zombie): the result, then the cool-down holds */
+	w32(g, task_va(g, 100) + T_EXIT_STATE, EXIT_ZOMBIE);
+	REQUIRE(recover_step(&p, &rs, &e, v, 11, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_RESULT);
+	CHECK_STR(out[0].outcome, "exited");
+	CHECK(out[0].after_s > 0.99 && out[0].after_s < 1.01);
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 12, out, 4), 0);
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 15.5, out, 4), 1);
+	CHECK(pending(g, 300) & SIGBIT(9));
+	guest_free(g);
+}
+
+static void test_recover_refuses(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_engine e = { .k = &g->k };
+	struct gf_verdict v[GF_NCLASSES] = { 0 };
+	struct gf_policy p;
+	struct gf_recovery rs = { 0 };
+	struct gf_report out[4];
+
+	policy_defaults(&p);
+	snprintf(p.protect, sizeof p.protect, "sys*, ap?");
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 1, out, 4), 0); /* protected */
+	v[GF_MEMORY] = memory_verdict(1, 100, "init");
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 1, out, 4), 0); /* pid 1 */
+	p.protect[0] = 0;
+	p.self_pid = 100;
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 1, out, 4), 0); /* ourselves */
+	p.self_pid = 0;
+	/* the pid now names another process: nothing written */
+	v[GF_MEMORY] = memory_verdict(100, 999, "app");
+	REQUIRE(recover_step(&p, &rs, &e, v, 1, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_RESULT);
+	CHECK_STR(out[0].outcome, "failed");
+	CHECK_EQ(pending(g, 100), 0);
+	/* report-only and dry-run write nothing either */
+	memset(&rs, 0, sizeof rs);
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	p.memory = GF_REPORT;
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 100, out, 4), 0);
+	p.memory = GF_KILL;
+	p.dry_run = 1;
+	REQUIRE(recover_step(&p, &rs, &e, v, 200, out, 4) == 1);
+	CHECK(out[0].dry_run);
+	CHECK_EQ(pending(g, 100), 0);
+	guest_free(g);
+}
+
+static void test_recover_term_then_kill(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_engine e = { .k = &g->k };
+	struct gf_verdict v[GF_NCLASSES] = { 0 };
+	struct gf_policy p;
+	struct gf_recovery rs = { 0 };
+	struct gf_report out[4];
+
+	policy_defaults(&p);
+	p.memory = GF_TERM_THEN_KILL;
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	REQUIRE(recover_step(&p, &rs, &e, v, 1, out, 4) == 1);
+	CHECK_EQ(out[0].sig, 15);
+	CHECK(r64(g, signal_of(g, 100) + S_SHARED_PENDING + SP_SIGNAL) & SIGBIT(15));
+	CHECK_EQ(recover_step(&p, &rs, &e, v, 2, out, 4), 0);
+	REQUIRE(recover_step(&p, &rs, &e, v, 3.1, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_ACTION);
+	CHECK_EQ(out[0].sig, 9);
+	CHECK(pending(g, 100) & SIGBIT(9));
+	/* not gone within the exit timeout: given up on, and said so */
+	REQUIRE(recover_step(&p, &rs, &e, v, 13.2, out, 4) == 1);
+	CHECK_STR(out[0].outcome, "still running");
+	guest_free(g);
+}
+
+static int load_text(struct gf_config *c, const char *text, char *err,
+		     size_t errlen)
+{
+	char path[128];
+
+	return load_ini(text, c, err, errlen, path, sizeof path);
+}
+
+static void test_config_detect_recover(void)
+{
+	struct gf_config c;
+	char err[256];
+
+	CHECK_EQ(load_text(&c, "[detect]\nwindow_ms = 800\nblocked = 8\n"
+			   "[recover]\nmemory = term\ncpu_overload = kill\n"
+			   "protect = sshd, systemd*\ndry_run = yes\n"
+			   "grace_ms = 500\n[agent]\ninterval_ms = 50\n",
+			   err, sizeof err), 0);
+	CHECK(c.detect.window_s > 0.799 && c.detect.window_s < 0.801);
+	CHECK(c.detect.blocked == 8);
+	CHECK(c.detect.sys_pct == 95); /* the default stays */
+	CHECK_EQ(c.recover.memory, GF_TERM_THEN_KILL);
+	CHECK_EQ(c.recover.cpu_overload, GF_KILL);
+	CHECK_STR(c.recover.protect, "sshd, systemd*");
+	CHECK(c.recover.dry_run);
+	CHECK(c.recover.grace_s == 0.5);
+	CHECK(c.interval_s == 0.05);
+	CHECK_EQ(load_text(&c, "[detect]\nsys_pct = 101\n", err, sizeof err), -1);
+	CHECK_HAS(err, "sys_pct wants a number from 0 to 100");
+	CHECK_EQ(load_text(&c, "[recover]\nmemory = maybe\n", err, sizeof err), -1);
+	CHECK_HAS(err, "kill, term or report");
+	CHECK_EQ(load_text(&c, "[agent]\ninterval_ms = 1x\n", err, sizeof err), -1);
+	CHECK_EQ(load_text(&c, "[recover]\ndry_run = perhaps\n", err, sizeof err), -1);
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -2842,6 +3383,17 @@ static const struct test tests[] = {
 	T(engine_snapshot_grows),
 	T(engine_errors),
 	T(strerror),
+	T(log_tail),
+	T(log_tail_corrupt),
+	T(detect_signatures),
+	T(detect_needs_a_window),
+	T(detect_memory_culprits),
+	T(detect_thrashing),
+	T(detect_cpu_overload),
+	T(recover_kills_and_follows),
+	T(recover_refuses),
+	T(recover_term_then_kill),
+	T(config_detect_recover),
 };
 
 /* Runs one test in a child: 1 if it passed. */
