@@ -108,25 +108,37 @@ static double clamp01(double v)
 	return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-/* A CPU's share of the interval: user and system from kernel_cpustat;
- * the rest is idle. tick_sched charges idle time only when the CPU wakes,
- * so the part not yet charged is iowait if tasks wait for I/O on this CPU
- * now, as the kernel will decide when it wakes. */
+/* A CPU's share of the interval, as top computes it: over the time the
+ * kernel accounted to this CPU, not over the wall clock, since a CPU
+ * whose tick interrupts were late or lost (an overcommitted host, TCG)
+ * is charged fewer ticks than the time that passed. User and system
+ * time come from kernel_cpustat; idle and iowait from tick_sched, which
+ * charges an idle period when it ends. A CPU idle right now has an idle
+ * period not charged yet: the wall clock measures it, and it is iowait if
+ * tasks wait for I/O on this CPU, as the kernel will decide when it
+ * wakes. */
 static void cpu_rates(const struct gf_cpu_counters *a,
 		      const struct gf_cpu_counters *b, double seconds,
 		      struct gf_cpu_rates *r)
 {
-	double span = seconds * NS;
-	double idle_charged = delta(a->idle_ns, b->idle_ns) / span;
-	double iowait_charged = delta(a->iowait_ns, b->iowait_ns) / span;
+	double wall = seconds * NS;
+	double usr = delta(a->user_ns, b->user_ns);
+	double sys = delta(a->system_ns, b->system_ns);
+	double steal = delta(a->steal_ns, b->steal_ns);
+	double idle = delta(a->idle_ns, b->idle_ns);
+	double iowait = delta(a->iowait_ns, b->iowait_ns);
+	double accounted = usr + sys + steal + idle + iowait;
+	double span = b->idle_now || accounted <= 0 || accounted > wall ? wall : accounted;
 	double rest;
 
-	r->usr = clamp01(delta(a->user_ns, b->user_ns) / span);
-	r->sys = clamp01(delta(a->system_ns, b->system_ns) / span);
-	rest = clamp01(1 - r->usr - r->sys - delta(a->steal_ns, b->steal_ns) / span);
-	r->iowait = iowait_charged < rest ? iowait_charged : rest;
+	r->usr = clamp01(usr / span);
+	r->sys = clamp01(sys / span);
+	rest = clamp01(1 - r->usr - r->sys - steal / span);
+	r->iowait = clamp01(iowait / span);
+	if (r->iowait > rest)
+		r->iowait = rest;
 	if (b->idle_now && b->iowaiters > 0)
-		r->iowait = clamp01(rest - (idle_charged < rest ? idle_charged : rest));
+		r->iowait = clamp01(rest - (idle / span < rest ? idle / span : rest));
 	r->idle = clamp01(rest - r->iowait);
 	r->cs = delta(a->switches, b->switches) / seconds;
 	r->online = b->online;

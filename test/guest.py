@@ -83,10 +83,11 @@ def _sweep_leftovers():
 
 class Guest:
     def __init__(self, kver='6.1', mem_mib=512, smp=2, workdir=None, append='', qemu_args=(),
-                 extra_initrd=None):
+                 extra_initrd=None, ram_path=None, reboot=False):
         """append: extra kernel command line; qemu_args: extra QEMU arguments (disks, ...);
         extra_initrd: a (gzipped) cpio archive of files the test adds to the initramfs, or a
-        list of them."""
+        list of them; ram_path: the RAM file (default: a fresh name in /dev/shm); reboot: a
+        guest reboot restarts the guest in place (default: QEMU exits)."""
         if kver not in KVERS:
             raise ValueError(f'kver must be one of {KVERS}, not {kver!r}')
         self.kver, self.mem_mib, self.smp = kver, mem_mib, smp
@@ -95,7 +96,8 @@ class Guest:
         self.initrd = self.workdir / 'initramfs.cpio.gz'
         self.append, self.qemu_args = append, list(qemu_args)
         self.extra_initrd = extra_initrd
-        self.ram_path = f'/dev/shm/gpufas-guest-{os.getpid()}-{next(_ids)}-{kver}.ram'
+        self.ram_path = ram_path or f'/dev/shm/gpufas-guest-{os.getpid()}-{next(_ids)}-{kver}.ram'
+        self.reboot = reboot
         self.boot_seconds = None
         self.proc = None
         self._rundir = None
@@ -184,7 +186,8 @@ class Guest:
                '-object', f'memory-backend-file,id=mem,size={self.mem_mib}M,'
                           f'mem-path={self.ram_path},share=on',
                '-machine', 'pc,memory-backend=mem',
-               '-display', 'none', '-vga', 'none', '-nic', 'none', '-no-reboot',
+               '-display', 'none', '-vga', 'none', '-nic', 'none',
+               *([] if self.reboot else ['-no-reboot']),
                '-serial', 'stdio', '-monitor', f'unix:{self._monitor_path},server,nowait',
                *self.qemu_args]
         with open(self._stderr_path, 'wb') as err:

@@ -2945,6 +2945,10 @@ static const struct load IDLE = {
 	.free = 400 * PAGES_MIB, .available = 420 * PAGES_MIB, .panic_cpu = -1,
 };
 
+/* Idle time not charged yet: tick_sched charges an idle period when the
+ * CPU wakes. One history per test. */
+static uint64_t uncharged_idle[NCPU_SAMPLE];
+
 /* Appends `seconds` of `ld` to the history, a sample each 100 ms, the
  * counters going on from the newest sample. Tasks go to the last one. */
 static double feed(struct gf_history *h, double seconds, const struct load *ld)
@@ -2967,6 +2971,11 @@ static double feed(struct gf_history *h, double seconds, const struct load *ld)
 			cpu->user_ns += (uint64_t)(ld->usr * 1e8);
 			cpu->system_ns += (uint64_t)(ld->sys * 1e8);
 			cpu->switches += (uint64_t)(ld->cs * 0.1);
+			uncharged_idle[c] += (uint64_t)((1 - ld->usr - ld->sys) * 1e8);
+			if (!ld->idle_now) {
+				cpu->idle_ns += uncharged_idle[c];
+				uncharged_idle[c] = 0;
+			}
 			cpu->idle_now = (uint8_t)ld->idle_now;
 			cpu->iowaiters = ld->iowaiters;
 			cpu->uninterruptible = c ? 0 : ld->blocked;
