@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# Builds kmod/gpufas_pmem.ko for the kernel of a test guest, against Debian's headers of exactly
-# that kernel build.
+# Builds kernel modules for the kernel of a test guest, against Debian's headers of exactly that
+# kernel build.
 #
-# Usage: test/build-kmod.sh VMLINUZ      -> prints the path of the .ko
+# Usage: test/build-kmod.sh VMLINUZ              -> prints the path of kmod/gpufas_pmem.ko
+#        test/build-kmod.sh --dir DIR VMLINUZ    -> builds every module of DIR's kbuild Makefile,
+#                                                   prints the directory holding the .ko files
 # The release and the Debian version come from the kernel image's own version string, so the
 # module matches the kernel the guest boots even where build-guest.sh fell back on a newer build
 # of its series. Three packages, by exact name and version (never a glob): linux-headers-RELEASE
 # and the -common and linux-kbuild packages it depends on; cached as .debs in
-# ${GPUFAS_CACHE:-$HOME/.cache/gpufas}, unpacked into headers/RELEASE there. The module is built
-# in kmod/RELEASE there, again only when kmod/ is newer than the cached .ko.
+# ${GPUFAS_CACHE:-$HOME/.cache/gpufas}, unpacked into headers/RELEASE there. The modules of DIR
+# (default: kmod/) are built in a copy and kept in NAME/RELEASE there (NAME: DIR's last
+# component), again only when a source of DIR (*.c, *.h, Makefile, Kbuild) is newer than the
+# last build.
 set -euo pipefail
 
 die() { echo "build-kmod.sh: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] && [ -f "$1" ] || die "usage: build-kmod.sh VMLINUZ"
-vmlinuz=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$here/../kmod
+pmem=1 # print the path of gpufas_pmem.ko, not the directory
+if [ $# -eq 3 ] && [ "$1" = --dir ]; then
+	src=$2
+	pmem=
+	shift 2
+fi
+[ $# -eq 1 ] && [ -f "$1" ] && [ -f "$src/Makefile" ] ||
+	die "usage: build-kmod.sh [--dir DIR] VMLINUZ (DIR: a kbuild module directory)"
+vmlinuz=$1
+src=$(cd "$src" && pwd)
 cache=${GPUFAS_CACHE:-$HOME/.cache/gpufas}
 tmps=() # removed on exit, whatever happens
 trap 'rm -rf "${tmps[@]}"' EXIT
@@ -66,25 +78,38 @@ unpack_headers() {
 	echo "$root"
 }
 
-build_module() {
-	local root=$1 out=$cache/kmod/$release tmp
-	if [ -e "$out/gpufas_pmem.ko" ] &&
-		[ -z "$(find "$src/gpufas_pmem.c" "$src/Makefile" -newer "$out/gpufas_pmem.ko")" ]; then
+# Builds the modules of $src into $out ($cache/NAME/RELEASE) unless none of its sources is newer
+# than the stamp of the last build there.
+build_modules() {
+	local root=$1 tmp ko
+	if [ -e "$out/.built" ] && [ -z "$(find "$src" -maxdepth 1 \( -name '*.[ch]' -o \
+		-name Makefile -o -name Kbuild \) -newer "$out/.built" -print -quit)" ]; then
 		return
 	fi
 	mkdir -p "$out"
 	tmp=$(mktemp -d "$out/.build.XXXXXX")
 	tmps+=("$tmp")
-	cp "$src/gpufas_pmem.c" "$src/Makefile" "$tmp/"
+	touch "$tmp/.built" # before the copy: a source edited during the build is newer
+	find "$src" -maxdepth 1 -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \) \
+		-exec cp {} "$tmp/" \;
 	# kbuild's chatter to stderr: stdout carries only the path of the result. No BTF for the
-	# module: it needs the kernel's vmlinux and pahole (6.12 insists), and nothing reads it.
+	# modules: it needs the kernel's vmlinux and pahole (6.12 insists), and nothing reads it.
 	make -s -C "$tmp" KDIR="$root/usr/src/linux-headers-$release" \
-		CONFIG_DEBUG_INFO_BTF_MODULES= >&2 || die "cannot build the module against $release"
-	mv "$tmp/gpufas_pmem.ko" "$out/gpufas_pmem.ko"
+		CONFIG_DEBUG_INFO_BTF_MODULES= >&2 || die "cannot build $src against $release"
+	for ko in "$tmp"/*.ko; do
+		[ -e "$ko" ] || die "$src: the build made no .ko"
+		mv "$ko" "$out/" # one rename each: a reader sees an old module or a new one, whole
+	done
+	mv "$tmp/.built" "$out/.built"
 }
 
 "$here/install-deps.sh" make gcc-12 libc6-dev
 mkdir -p "$cache"
+out=$cache/$(basename "$src")/$release
 root=$(unpack_headers)
-build_module "$root"
-echo "$cache/kmod/$release/gpufas_pmem.ko"
+build_modules "$root"
+if [ -n "$pmem" ]; then
+	echo "$out/gpufas_pmem.ko"
+else
+	echo "$out"
+fi
