@@ -9,9 +9,10 @@
  *
  * Seen from outside: every process reading the device stays in state D forever; /proc/stat's
  * procs_blocked grows by one per reader; the idle time of each CPU on which a reader went to
- * sleep is counted as iowait; after 120 s the hung-task detector prints "INFO: task cat:PID
- * blocked for more than 120 seconds". The rest of the system works: the fault takes as many
- * processes as read the device, e.g. `for i in $(seq 40); do cat /dev/f4_block & done`.
+ * sleep is counted as iowait; 120-240 s later (one to two hung_task_timeout_secs) the hung-task
+ * detector prints "INFO: task cat:PID blocked for more than 120 seconds". The rest of the
+ * system works: the fault takes as many processes as read the device, e.g.
+ * `for i in $(seq 40); do cat /dev/f4_block & done`.
  *
  * No parameters. Each read prints "f4: fault starts: COMM (pid PID) blocks" (KERN_INFO).
  * rmmod works while nobody has the device open.
