@@ -60,7 +60,13 @@ bench: deps
 	$(MAKE) gpufas test/bench
 	python3 test/bench.py
 
+# The recovery benchmark (issue 4): gpufas against the in-OS killers in a
+# thrashing guest. Options: make bench-recovery RECOVERY_ARGS='--runs 1'
+bench-recovery: deps
+	$(MAKE) gpufas
+	python3 test/bench_recovery.py $(RECOVERY_ARGS)
+
 clean:
 	rm -f gpufas *.o test/*.o test/unit test/bench kernels.fatbin
 
-.PHONY: all deps test demo bench clean
+.PHONY: all deps test demo bench bench-recovery clean

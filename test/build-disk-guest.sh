@@ -77,8 +77,9 @@ write_pkill_loop() {
 #!/bin/sh
 # pkill-loop [PCT [NAME]]: the in-OS baseline of the recovery benchmark. Every 100 ms, SIGKILLs
 # the processes named NAME (default hog) when MemAvailable is below PCT % (default 10) of
-# MemTotal. /proc/meminfo is read with the shell's own builtins; pkill and sleep are busybox,
-# the same binary as this shell.
+# MemTotal. /proc/meminfo is read with the shell's own builtins; the kill is busybox's killall
+# (Debian's busybox has no pkill applet; killall matches the name exactly, as pkill -x does),
+# and it and sleep are the same binary as this shell.
 pct=${1:-10}
 name=${2:-hog}
 echo "pkill-loop ready pid=$$"
@@ -91,7 +92,7 @@ while :; do
 		esac
 	done </proc/meminfo
 	if [ $((avail * 100)) -lt $((total * pct)) ]; then
-		pkill -KILL -x "$name" && echo "pkill-loop: killed $name, MemAvailable $avail kB"
+		killall -q -KILL "$name" && echo "pkill-loop: killed $name, MemAvailable $avail kB"
 	fi
 	sleep 0.1
 done
