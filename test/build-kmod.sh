@@ -49,7 +49,7 @@ download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$@"
 # headers/RELEASE: the three packages unpacked. The arch package's Makefile includes the common
 # one by its absolute path under /usr/src: pointed at the unpacked copy instead.
 unpack_headers() {
-	local root=$cache/headers/$release hdr deps common kbuild tmp d
+	local root=$cache/headers/$release hdr deps common kbuild kbuild_deb tmp d deb
 	[ -e "$root/.complete" ] && { echo "$root"; return; }
 	hdr=linux-headers-$release
 	# the whole record first: grep -m1 on the pipe would make apt-cache die of SIGPIPE
@@ -61,15 +61,21 @@ unpack_headers() {
 	kbuild=$(grep -oE 'linux-kbuild-[^ ,]+' <<<"$deps" | sed -n 1p)
 	[ -n "$common" ] && [ -n "$kbuild" ] || die "$hdr: unexpected Depends: $deps"
 	mkdir -p "$cache/headers"
-	for d in "$hdr" "$common" "$kbuild"; do
+	for d in "$hdr" "$common"; do
 		ls "$cache/${d}_${debver}"_*.deb >/dev/null 2>&1 || download "$d=$debver" ||
 			die "cannot download $d=$debver"
 	done
+	# kbuild is wanted at ">= debver": the archive may already carry only a later build
+	kbuild_deb=$(ls "$cache/${kbuild}_"*.deb 2>/dev/null | sed -n 1p) || true
+	if [ -z "$kbuild_deb" ]; then
+		download "$kbuild=$debver" 2>/dev/null || download "$kbuild" ||
+			die "cannot download $kbuild"
+		kbuild_deb=$(ls "$cache/${kbuild}_"*.deb | sed -n 1p)
+	fi
 	tmp=$(mktemp -d "$cache/headers/.unpack.XXXXXX")
 	tmps+=("$tmp")
-	for d in "$hdr" "$common" "$kbuild"; do
-		dpkg-deb -x "$(ls "$cache/${d}_${debver}"_*.deb | sed -n 1p)" "$tmp" ||
-			die "cannot unpack $d"
+	for deb in "$cache/${hdr}_${debver}"_*.deb "$cache/${common}_${debver}"_*.deb "$kbuild_deb"; do
+		dpkg-deb -x "$deb" "$tmp" || die "cannot unpack $deb"
 	done
 	sed -i "s|^include /usr/src/|include $root/usr/src/|" "$tmp/usr/src/$hdr/Makefile"
 	touch "$tmp/.complete"
