@@ -13,7 +13,7 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
        metrics.o engine.o gpu.o config.o signals.o json.o detect.o \
-       recover.o watch.o events.o
+       recover.o watch.o events.o board.o
 OBJS = gpufas.o rescue.o agent.o tui.o $(CORE)
 
 all: gpufas

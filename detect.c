@@ -176,8 +176,13 @@ void rates_between(const struct gf_point *a, const struct gf_point *b,
 
 static void evidence(struct gf_verdict *v, const char *name, double value)
 {
-	if (v->nevidence < GF_MAX_EVIDENCE)
-		v->evidence[v->nevidence++] = (struct gf_evidence){ name, value };
+	struct gf_evidence *e;
+
+	if (v->nevidence == GF_MAX_EVIDENCE)
+		return;
+	e = &v->evidence[v->nevidence++];
+	snprintf(e->name, sizeof e->name, "%s", name);
+	e->value = value;
 }
 
 struct cpu_extremes {

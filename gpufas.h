@@ -264,8 +264,10 @@ struct gf_rates {
 #define GF_MAX_EVIDENCE 6
 #define GF_MAX_CULPRITS 3
 
+#define GF_EVIDENCE_NAME 24
+
 struct gf_evidence {
-	const char *name; /* a static string */
+	char name[GF_EVIDENCE_NAME]; /* held, not pointed to: verdicts travel */
 	double value;
 };
 
@@ -555,6 +557,56 @@ void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 void watch_tick(struct watch *w, double now);
 void watch_close(struct watch *w);
 double now_monotonic(void);
+
+/* ---- The board (board.c): what an operator is shown of one target. ----
+ * Kept beside a watch (board_update each tick, board_note each event), or
+ * decoded from a remote agent's answer: the dashboard and `--view` draw
+ * from it alone. Fixed-size and pointer-free, so it can travel; the
+ * processes travel separately (board_tasks). */
+#define GF_BOARD_HISTORY 120 /* one point a second: two minutes */
+#define GF_BOARD_EVENTS 32
+#define GF_BOARD_LINE 160
+#define GF_BOARD_LOG 4096
+
+struct gf_board {
+	char target[256];
+	char release[65];
+	char engine[160];
+	char status[512];     /* why it is not attached, or empty */
+	uint8_t attached, writable, has_metrics;
+	double sampled;       /* wall-clock time of the newest sample; 0: none */
+	double uptime_s;      /* from jiffies, once hz is known */
+	uint32_t hz;          /* the kernel's tick rate, as measured */
+	uint32_t nprocs;
+	struct gf_rates rates; /* over the last second */
+	uint64_t mem_total_kib, mem_free_kib, mem_available_kib;
+	uint64_t swap_total_kib, swap_free_kib;
+	/* sparklines, oldest first */
+	uint32_t nhistory;
+	float hist_available_pct[GF_BOARD_HISTORY];
+	float hist_pswpout[GF_BOARD_HISTORY]; /* pages a second */
+	float hist_cpu_pct[GF_BOARD_HISTORY]; /* busy, mean over online CPUs */
+	double last_history;
+	struct gf_verdict verdict[GF_NCLASSES];
+	/* the event log, oldest first once full: events[(first + i) % N] */
+	uint32_t nevents, first_event;
+	char events[GF_BOARD_EVENTS][GF_BOARD_LINE];
+	char panic_log[GF_BOARD_LOG]; /* the kernel's last lines, after a panic */
+};
+
+/* One process as the board lists it. */
+struct gf_board_task {
+	struct gf_task t;
+	float cpu_pct;   /* of one CPU, over the last second */
+	uint8_t culprit; /* named by an active verdict */
+};
+
+void board_init(struct gf_board *b, const char *target);
+void board_update(struct gf_board *b, const struct watch *w, double now);
+void board_note(struct gf_board *b, const struct gf_event *ev);
+int board_tasks(const struct gf_board *b, const struct watch *w,
+		struct gf_board_task *out, uint32_t cap, uint32_t *count);
+void board_sanitize(struct gf_board *b);
 
 /* ---- Events as JSON lines (events.c) ---- */
 void event_json(FILE *f, const struct gf_event *ev);

@@ -1,0 +1,295 @@
+/* board.c — what an operator is shown of one target, kept beside its watch.
+ *
+ * The watch keeps only the last few seconds of raw samples, for the
+ * detectors; the board keeps what a person reads: the rates of the last
+ * second, two minutes of sparklines, the detector board, the event log and,
+ * after a panic, the kernel's last words. The local dashboard fills it from
+ * a watch; a remote viewer receives it whole, so it holds no pointers and
+ * board_sanitize() makes a received one safe to print.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpufas.h"
+
+#define RATE_WINDOW_S 1.0
+#define HISTORY_STEP_S 1.0
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void board_init(struct gf_board *b, const char *target)
+{
+	memset(b, 0, sizeof *b);
+	snprintf(b->target, sizeof b->target, "%s", target);
+}
+
+static uint64_t kib(uint64_t pages)
+{
+	return pages * 4;
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0;
+}
+
+static double busy_pct(const struct gf_rates *r)
+{
+	double sum = 0;
+
+	for (uint32_t c = 0; c < r->ncpus; c++)
+		if (r->cpu[c].online)
+			sum += r->cpu[c].usr + r->cpu[c].sys;
+	return r->online ? 100 * sum / r->online : 0;
+}
+
+static void push_history(struct gf_board *b, double now)
+{
+	uint32_t n = b->nhistory;
+
+	if (b->last_history && now - b->last_history < HISTORY_STEP_S)
+		return;
+	b->last_history = now;
+	if (n == GF_BOARD_HISTORY) {
+		n--;
+		memmove(b->hist_available_pct, b->hist_available_pct + 1,
+			n * sizeof *b->hist_available_pct);
+		memmove(b->hist_pswpout, b->hist_pswpout + 1, n * sizeof *b->hist_pswpout);
+		memmove(b->hist_cpu_pct, b->hist_cpu_pct + 1, n * sizeof *b->hist_cpu_pct);
+	}
+	b->hist_available_pct[n] = (float)pct(b->mem_available_kib, b->mem_total_kib);
+	b->hist_pswpout[n] = (float)b->rates.pswpout;
+	b->hist_cpu_pct[n] = (float)busy_pct(&b->rates);
+	b->nhistory = n + 1;
+}
+
+/* The kernel publishes no HZ, so it is read off the clock: the tick rate
+ * seen over a second, snapped to a rate kernels are built with. Jiffies
+ * start 300 s short of a 32-bit wrap (INITIAL_JIFFIES) to catch overflow
+ * bugs early; uptime counts from there. */
+static void estimate_uptime(struct gf_board *b, const struct gf_rates *r,
+			    uint64_t jiffies)
+{
+	static const uint32_t rates[] = { 100, 250, 300, 1000 };
+	double seen = r->seconds > 0 ? (double)r->jiffies / r->seconds : 0;
+
+	for (size_t i = 0; i < sizeof rates / sizeof *rates; i++)
+		if (fabs(seen - rates[i]) < 0.2 * rates[i])
+			b->hz = rates[i];
+	if (b->hz)
+		b->uptime_s = (double)(jiffies - ((1ull << 32) - 300ull * b->hz)) / b->hz;
+}
+
+void board_update(struct gf_board *b, const struct watch *w, double now)
+{
+	const struct gf_point *p = history_newest(&w->h), *then;
+
+	snprintf(b->release, sizeof b->release, "%s", w->attached ? w->a.release : "");
+	snprintf(b->engine, sizeof b->engine, "%s", w->attached ? w->e.name : "");
+	snprintf(b->status, sizeof b->status, "%s", w->attached ? "" : w->why);
+	b->attached = (uint8_t)w->attached;
+	b->writable = (uint8_t)(w->attached && w->t.writable);
+	b->has_metrics = (uint8_t)(w->attached && w->a.k.lay.has_metrics);
+	memcpy(b->verdict, w->v, sizeof b->verdict);
+	if (!w->attached || !p)
+		return;
+	b->sampled = wall_now() - (now - p->time);
+	b->nprocs = p->ntasks;
+	b->mem_total_kib = kib(p->s.total_pages);
+	b->mem_free_kib = kib(p->s.free_pages);
+	b->mem_available_kib = kib(p->s.available_pages);
+	b->swap_total_kib = kib(p->s.swap_total_pages);
+	b->swap_free_kib = kib(p->s.swap_free_pages);
+	then = history_back(&w->h, RATE_WINDOW_S);
+	if (then && then != p && b->has_metrics) {
+		rates_between(then, p, &b->rates);
+		estimate_uptime(b, &b->rates, p->s.jiffies);
+		push_history(b, now);
+	}
+}
+
+/* ---- The event log ---- */
+
+static char *next_line(struct gf_board *b)
+{
+	char *line;
+
+	if (b->nevents < GF_BOARD_EVENTS)
+		return b->events[b->nevents++];
+	line = b->events[b->first_event];
+	b->first_event = (b->first_event + 1) % GF_BOARD_EVENTS;
+	return line;
+}
+
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= cap)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	*len = n < 0 ? cap : *len + (size_t)n;
+	return 0;
+}
+
+static void describe_verdict(char *buf, size_t cap, size_t *len,
+			     const struct gf_verdict *v)
+{
+	for (uint32_t i = 0; i < v->nevidence; i++)
+		append(buf, cap, len, " %s=%.4g", v->evidence[i].name,
+		       v->evidence[i].value);
+	for (uint32_t i = 0; i < v->nculprits; i++)
+		append(buf, cap, len, "%s%s[%d]", i ? ", " : "; culprit ",
+		       v->culprit[i].comm, v->culprit[i].pid);
+}
+
+static void describe(char *buf, size_t cap, const struct gf_event *ev)
+{
+	const struct gf_report *r = ev->report;
+	size_t len = 0;
+
+	switch (ev->kind) {
+	case GF_EV_ATTACH:
+		append(buf, cap, &len, "attached: Linux %s, %s engine",
+		       ev->w->a.release, ev->w->e.name);
+		break;
+	case GF_EV_UNAVAILABLE:
+		append(buf, cap, &len, "unavailable: %s", ev->detail);
+		break;
+	case GF_EV_DETACH:
+		append(buf, cap, &len, "detached: %s", ev->detail);
+		break;
+	case GF_EV_VERDICT:
+	case GF_EV_CLEAR:
+		append(buf, cap, &len, "%s %s:", ev->kind == GF_EV_VERDICT ?
+		       "FAULT" : "clear", class_name(ev->verdict->cls));
+		describe_verdict(buf, cap, &len, ev->verdict);
+		break;
+	case GF_EV_ACTION:
+		append(buf, cap, &len, "%s SIG%s to %s[%d] (%s)",
+		       r->dry_run ? "would send" : "sent", signal_name(r->sig),
+		       r->comm, r->pid, class_name(r->cls));
+		break;
+	case GF_EV_RESULT:
+		append(buf, cap, &len, "%s[%d] %s after %.0f ms%s%s", r->comm, r->pid,
+		       r->outcome, r->after_s * 1000, r->detail[0] ? ": " : "",
+		       r->detail);
+		break;
+	case GF_EV_METRICS:
+		break;
+	}
+}
+
+void board_note(struct gf_board *b, const struct gf_event *ev)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	char *line;
+	size_t len;
+
+	if (ev->kind == GF_EV_METRICS)
+		return;
+	if (ev->kind == GF_EV_VERDICT && ev->verdict->cls == GF_PANIC && ev->detail)
+		snprintf(b->panic_log, sizeof b->panic_log, "%s", ev->detail);
+	line = next_line(b);
+	localtime_r(&t, &tm);
+	len = strftime(line, GF_BOARD_LINE, "%H:%M:%S ", &tm);
+	describe(line + len, GF_BOARD_LINE - len, ev);
+}
+
+/* ---- Processes ---- */
+
+static const struct gf_task *same_task(const struct gf_point *p,
+				       const struct gf_task *t)
+{
+	for (uint32_t i = 0; i < p->ntasks; i++)
+		if (p->tasks[i].pid == t->pid && p->tasks[i].start_time == t->start_time)
+			return &p->tasks[i];
+	return NULL;
+}
+
+static int is_culprit(const struct gf_board *b, const struct gf_task *t)
+{
+	for (int c = 0; c < GF_NCLASSES; c++)
+		for (uint32_t i = 0; b->verdict[c].active && i < b->verdict[c].nculprits; i++)
+			if (b->verdict[c].culprit[i].pid == t->pid)
+				return 1;
+	return 0;
+}
+
+/* The newest processes with their CPU use over the last second. */
+int board_tasks(const struct gf_board *b, const struct watch *w,
+		struct gf_board_task *out, uint32_t cap, uint32_t *count)
+{
+	const struct gf_point *p = history_newest(&w->h);
+	const struct gf_point *then = history_back(&w->h, RATE_WINDOW_S);
+	uint32_t n = 0;
+
+	*count = 0;
+	if (!w->attached || !p || !p->tasks)
+		return GF_ESRCH;
+	for (uint32_t i = 0; i < p->ntasks && n < cap; i++) {
+		const struct gf_task *t = &p->tasks[i], *before;
+		struct gf_board_task *o = &out[n++];
+		o->t = *t;
+		o->cpu_pct = 0;
+		if (then && then != p && then->tasks && (before = same_task(then, t)) &&
+		    t->cpu_ns >= before->cpu_ns)
+			o->cpu_pct = (float)(100e-9 * (double)(t->cpu_ns - before->cpu_ns) /
+					     (p->time - then->time));
+		o->culprit = (uint8_t)is_culprit(b, t);
+	}
+	*count = n;
+	return n < p->ntasks ? GF_ENOSPC : GF_OK;
+}
+
+/* ---- A board from elsewhere ---- */
+
+#define TERMINATE(s) ((s)[sizeof(s) - 1] = 0)
+
+/* Makes a board decoded from the wire safe to print and index: strings
+ * end, counts stay within their arrays. Values are shown as they came. */
+void board_sanitize(struct gf_board *b)
+{
+	TERMINATE(b->target);
+	TERMINATE(b->release);
+	TERMINATE(b->engine);
+	TERMINATE(b->status);
+	TERMINATE(b->panic_log);
+	if (b->nhistory > GF_BOARD_HISTORY)
+		b->nhistory = GF_BOARD_HISTORY;
+	if (b->nevents > GF_BOARD_EVENTS)
+		b->nevents = GF_BOARD_EVENTS;
+	b->first_event %= GF_BOARD_EVENTS;
+	for (int i = 0; i < GF_BOARD_EVENTS; i++)
+		TERMINATE(b->events[i]);
+	if (b->rates.ncpus > GF_MAX_CPUS)
+		b->rates.ncpus = GF_MAX_CPUS;
+	for (int c = 0; c < GF_NCLASSES; c++) {
+		struct gf_verdict *v = &b->verdict[c];
+		v->cls = (enum gf_class)c;
+		if (v->nevidence > GF_MAX_EVIDENCE)
+			v->nevidence = GF_MAX_EVIDENCE;
+		if (v->nculprits > GF_MAX_CULPRITS)
+			v->nculprits = GF_MAX_CULPRITS;
+		for (int i = 0; i < GF_MAX_EVIDENCE; i++)
+			TERMINATE(v->evidence[i].name);
+		for (int i = 0; i < GF_MAX_CULPRITS; i++)
+			TERMINATE(v->culprit[i].comm);
+	}
+}
