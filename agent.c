@@ -9,6 +9,7 @@
  * second, and says why once per reason.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,23 +48,56 @@ struct agent {
 	struct gf_config cfg;
 	FILE *events;
 	struct watch *w;
+	struct gf_board *boards;      /* one per watch, kept across rounds */
+	struct gf_board_task *tasks;  /* scratch for publishing */
+	uint32_t task_cap;
+	struct hub *hub;
 };
 
 static void write_event(void *ctx, const struct gf_event *ev)
 {
 	struct agent *ag = ctx;
 
-	event_json(ag->events, ev);
+	board_note(&ag->boards[ev->w - ag->w], ev);
+	if (ag->events)
+		event_json(ag->events, ev);
 }
 
-/* --events over [agent] events over stdout; appended to, never truncated. */
+/* Room for the largest process list seen so far, and some; a round that
+ * did not fit publishes what did and the next one fits. */
+static void grow_tasks(struct agent *ag)
+{
+	uint32_t cap = ag->task_cap ? 2 * ag->task_cap : 1024;
+	struct gf_board_task *t = realloc(ag->tasks, cap * sizeof *t);
+
+	if (t) {
+		ag->tasks = t;
+		ag->task_cap = cap;
+	}
+}
+
+/* After a round: each board brought up to date and published. */
+static void publish(struct agent *ag, double now)
+{
+	for (int i = 0; i < ag->o->ntargets; i++) {
+		struct gf_board *b = &ag->boards[i];
+		uint32_t n = 0;
+		board_update(b, &ag->w[i], now);
+		if (board_tasks(b, &ag->w[i], ag->tasks, ag->task_cap, &n) == GF_ENOSPC)
+			grow_tasks(ag);
+		hub_publish(ag->hub, i, b, ag->tasks, n);
+	}
+}
+
+/* --events over [agent] events over stdout; appended to, never truncated.
+ * With the dashboard on the terminal, events go to a file or nowhere. */
 static int open_events(struct agent *ag)
 {
 	const char *path = ag->o->events ? ag->o->events : ag->cfg.events;
 	FILE *f;
 
 	if (!path[0]) {
-		ag->events = stdout;
+		ag->events = ag->o->dashboard ? NULL : stdout;
 		return 0;
 	}
 	if (!(f = fopen(path, "a"))) {
@@ -101,38 +135,86 @@ static void sleep_until(double t)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
+/* The agent's loop: every target once a round, on a fixed beat (a slow
+ * round shortens the next wait, never shifts the beat). */
+static void *run_loop(void *arg)
 {
-	struct agent ag = { .o = o, .cfg = *cfg };
+	struct agent *ag = arg;
 	double next;
-	int i;
 
-	if (!(ag.w = calloc((size_t)o->ntargets, sizeof *ag.w))) {
-		fprintf(stderr, "gpufas: out of memory\n");
-		return 1;
-	}
-	if (open_events(&ag)) {
-		free(ag.w);
-		return 1;
-	}
-	handle_signals();
-	for (i = 0; i < o->ntargets; i++)
-		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
-	/* a fixed beat: a slow tick shortens the next wait, never shifts it */
 	for (next = now_monotonic(); !stop_requested;) {
 		if (reload_requested)
-			reload(&ag);
-		for (i = 0; i < o->ntargets && !stop_requested; i++)
-			watch_tick(&ag.w[i], now_monotonic());
-		next += ag.cfg.interval_s;
+			reload(ag);
+		for (int i = 0; i < ag->o->ntargets && !stop_requested; i++) {
+			hub_serve(ag->hub, i, &ag->w[i]);
+			watch_tick(&ag->w[i], now_monotonic());
+		}
+		publish(ag, now_monotonic());
+		next += ag->cfg.interval_s;
 		if (next < now_monotonic())
 			next = now_monotonic();
 		sleep_until(next);
 	}
-	for (i = 0; i < o->ntargets; i++)
+	return NULL;
+}
+
+/* The dashboard in this thread, the loop in another, until either stops. */
+static int run_with_dashboard(struct agent *ag)
+{
+	struct gf_source src;
+	pthread_t loop;
+	int rc;
+
+	hub_source(ag->hub, &src);
+	if ((rc = pthread_create(&loop, NULL, run_loop, ag))) {
+		fprintf(stderr, "gpufas: cannot start the agent's loop: %s\n", strerror(rc));
+		return 1;
+	}
+	rc = tui_run(&src, &stop_requested);
+	stop_requested = 1;
+	pthread_join(loop, NULL);
+	return rc;
+}
+
+static void agent_free(struct agent *ag)
+{
+	if (ag->events && ag->events != stdout)
+		fclose(ag->events);
+	hub_free(ag->hub);
+	free(ag->tasks);
+	free(ag->boards);
+	free(ag->w);
+}
+
+int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
+{
+	struct agent ag = { .o = o, .cfg = *cfg };
+	int rc = 0;
+
+	ag.w = calloc((size_t)o->ntargets, sizeof *ag.w);
+	ag.boards = calloc((size_t)o->ntargets, sizeof *ag.boards);
+	ag.hub = hub_new(o->ntargets);
+	if (!ag.w || !ag.boards || !ag.hub) {
+		fprintf(stderr, "gpufas: out of memory\n");
+		agent_free(&ag);
+		return 1;
+	}
+	if (open_events(&ag)) {
+		agent_free(&ag);
+		return 1;
+	}
+	grow_tasks(&ag);
+	handle_signals();
+	for (int i = 0; i < o->ntargets; i++) {
+		board_init(&ag.boards[i], o->targets[i]);
+		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
+	}
+	if (o->dashboard)
+		rc = run_with_dashboard(&ag);
+	else
+		run_loop(&ag);
+	for (int i = 0; i < o->ntargets; i++)
 		watch_close(&ag.w[i]);
-	if (ag.events != stdout)
-		fclose(ag.events);
-	free(ag.w);
-	return 0;
+	agent_free(&ag);
+	return rc;
 }

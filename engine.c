@@ -26,6 +26,7 @@ const char *gf_strerror(int err)
 	case GF_ESTALE:   return "the task changed under us (pid reused, or exiting)";
 	case GF_EINVAL:   return "invalid argument";
 	case GF_EGPU:     return "the GPU monitor failed or stopped answering";
+	case GF_EBUSY:    return "busy, or no answer in time";
 	default:          return "unknown error";
 	}
 }

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpufas.h"
 
@@ -239,15 +240,16 @@ out_target:
 	return rc;
 }
 
+/* The agent shows its dashboard on a terminal unless told --headless;
+ * with no terminal it runs headless. */
 static int run_agent(const struct options *o, const struct gf_config *cfg)
 {
 	struct agent_opts ao = {
 		.ntargets = o->ntargets, .config = o->config, .events = o->events,
 		.engine = o->engine, .gpu = o->gpu,
+		.dashboard = !o->headless && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
 	};
 
-	/* the dashboard of the agent's host comes with the TUI issue; until
-	 * then every agent runs headless */
 	memcpy(ao.targets, o->targets, sizeof ao.targets);
 	return agent_run(&ao, cfg);
 }
@@ -260,11 +262,9 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)) || (rc = resolve(&o, &cfg)))
 		return rc;
-	if (o.action == AGENT)
+	if (o.action == AGENT || o.action == LIVE)
 		return run_agent(&o, &cfg);
 	if (o.action == DETECT)
 		return rescue_detect(o.target, &cfg, o.json);
-	if (o.action == LIVE)
-		return tui_run(o.target, cfg.engine, cfg.gpu, &cfg, 1.0);
 	return run_action(&o, &cfg);
 }

@@ -8,6 +8,7 @@
 #ifndef GPUFAS_H
 #define GPUFAS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ enum {
 	GF_ESTALE = -5,   /* task changed between lookup and write */
 	GF_EINVAL = -6,   /* bad argument */
 	GF_EGPU = -7,     /* the GPU monitor failed or stopped answering */
+	GF_EBUSY = -8,    /* busy, or no answer in time */
 };
 const char *gf_strerror(int err);
 
@@ -608,6 +610,48 @@ int board_tasks(const struct gf_board *b, const struct watch *w,
 		struct gf_board_task *out, uint32_t cap, uint32_t *count);
 void board_sanitize(struct gf_board *b);
 
+/* ---- The hub (hub.c): what the agent publishes, for its readers. ----
+ * The agent's loop owns the watches; after each round it publishes every
+ * target's board and processes here, and carries out the signal requests
+ * queued here. Readers in other threads (the dashboard, the remote
+ * server) copy out under the hub's lock and never touch a watch. */
+struct hub;
+
+struct hub *hub_new(int ntargets);
+void hub_free(struct hub *h);
+int hub_targets(const struct hub *h);
+/* agent side */
+void hub_publish(struct hub *h, int target, const struct gf_board *b,
+		 const struct gf_board_task *tasks, uint32_t ntasks);
+void hub_serve(struct hub *h, int target, struct watch *w);
+/* reader side: copies, safe from any thread */
+int hub_board(struct hub *h, int target, struct gf_board *out);
+int hub_tasks(struct hub *h, int target, struct gf_board_task *out,
+	      uint32_t cap, uint32_t *count);
+/* Asks the agent's loop to signal pid (whose start_time the caller saw,
+ * 0: any) and waits up to timeout_s for its answer: GF_OK, or a GF_E*
+ * with why in msg. */
+int hub_signal(struct hub *h, int target, int32_t pid, uint64_t start_time,
+	       int sig, double timeout_s, char *msg, size_t msglen);
+
+/* ---- What the dashboard draws from: a local agent's hub, or a remote
+ * agent through --view. Every call copies and may be made at any time;
+ * a source that cannot answer says why (GF_E*, and link() tells). ---- */
+struct gf_source {
+	void *ctx;
+	int ntargets;
+	int (*board)(void *ctx, int target, struct gf_board *out);
+	int (*tasks)(void *ctx, int target, struct gf_board_task *out,
+		     uint32_t cap, uint32_t *count);
+	/* NULL where this session may not signal (a read-only key) */
+	int (*signal)(void *ctx, int target, int32_t pid, uint64_t start_time,
+		      int sig, char *msg, size_t msglen);
+	/* the header's link: "local", or transport, state and heartbeat RTT */
+	void (*link)(void *ctx, char *buf, size_t len);
+};
+
+void hub_source(struct hub *h, struct gf_source *src);
+
 /* ---- Events as JSON lines (events.c) ---- */
 void event_json(FILE *f, const struct gf_event *ev);
 
@@ -625,14 +669,18 @@ struct kill_opts {
 };
 int rescue_kill(const struct gf_engine *e, const struct gf_target *t,
 		const struct kill_opts *o);
+int operator_signal(const struct gf_engine *e, const struct kill_opts *o,
+		    uint64_t start_time, const char *read_only_why,
+		    char *msg, size_t len);
 struct agent_opts {
 	const char *targets[GF_MAX_TARGETS];
 	int ntargets;
 	const char *config, *events, *engine;
-	int gpu; /* -1: from config.ini */
+	int gpu;       /* -1: from config.ini */
+	int dashboard; /* the dashboard on this terminal, else headless */
 };
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg);
-int tui_run(const char *spec, const char *engine, int gpu,
-	    const struct gf_config *cfg, double interval);
+/* The dashboard, until the operator quits or *stop is set. */
+int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop);
 
 #endif

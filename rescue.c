@@ -8,7 +8,6 @@
 
 #include "gpufas.h"
 
-#define SIGCONT 18
 #define LOG_BYTES (1u << 20)
 
 static void print_hex(FILE *f, int64_t v)
@@ -227,62 +226,17 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 	return rc;
 }
 
-/* Why we will not signal this task, or NULL. */
-static const char *refusal(const struct gf_task *t, const struct kill_opts *o,
-			   char *buf, size_t len)
-{
-	const char *unsafe = unsafe_target(t);
-
-	if (o->sig == SIGCONT)
-		return "SIGCONT must wake stopped threads, which a memory write "
-		       "cannot do";
-	if (o->force || !unsafe)
-		return NULL;
-	snprintf(buf, len, "%s (--force to insist)", unsafe);
-	return buf;
-}
-
 int rescue_kill(const struct gf_engine *e, const struct gf_target *target,
 		const struct kill_opts *o)
 {
-	struct gf_task t;
-	const char *why;
-	char buf[128];
-	int err, result;
+	char msg[256];
+	const char *why = target->read_only[0] ? target->read_only
+					       : "dumps are never written";
 
-	if ((err = engine_find(e, o->pid, &t))) {
-		fprintf(stderr, "gpufas: pid %d: %s\n", o->pid, gf_strerror(err));
+	if (operator_signal(e, o, 0, why, msg, sizeof msg)) {
+		fprintf(stderr, "gpufas: %s\n", msg);
 		return 1;
 	}
-	if ((why = refusal(&t, o, buf, sizeof buf))) {
-		fprintf(stderr, "gpufas: refusing to signal %d (%.16s): %s\n",
-			t.tgid, t.comm, why);
-		return 1;
-	}
-	if (o->dry_run) {
-		printf("would send SIG%s to %d (%.16s, %d threads)\n",
-		       signal_name(o->sig), t.tgid, t.comm, t.threads);
-		return 0;
-	}
-	if (!e->k->writable) {
-		fprintf(stderr, "gpufas: target is read-only (%s); nothing written\n",
-			target->read_only[0] ? target->read_only : "dumps are never written");
-		return 1;
-	}
-	if ((err = engine_signal(e, &t, o->sig, &result))) {
-		fprintf(stderr, "gpufas: signal %d (%.16s): %s\n", t.tgid, t.comm,
-			gf_strerror(err));
-		return 1;
-	}
-	if (o->sig == 9)
-		printf("SIGKILL marked in %d (%.16s): %d threads; the guest kernel "
-		       "ends them at their next return to user mode\n",
-		       t.tgid, t.comm, result);
-	else if (result)
-		printf("SIG%s pending for %d (%.16s), signalled to thread %d\n",
-		       signal_name(o->sig), t.tgid, t.comm, result);
-	else
-		printf("SIG%s pending for %d (%.16s); every thread blocks it\n",
-		       signal_name(o->sig), t.tgid, t.comm);
+	printf("%s\n", msg);
 	return 0;
 }

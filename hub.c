@@ -1,0 +1,243 @@
+/* hub.c — where the agent's loop meets its readers.
+ *
+ * The loop owns the watches and is the only thread that reads or writes a
+ * target (the GPU engine's mailbox takes one request at a time). It
+ * publishes a copy of each target's board and processes here after every
+ * round; the dashboard and the remote server copy them out under the lock.
+ * An operator's signal goes the other way: queued here, carried out by the
+ * loop at its next round (hub_serve), answered through a condition
+ * variable, so the writer of guest memory stays one thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpufas.h"
+
+/* One signal request at a time per target: an operator acts on one
+ * process, and a second request waits for the first. */
+struct request {
+	int pending, done;
+	uint64_t ticket;       /* which asker the answer is for */
+	int32_t pid;
+	uint64_t start_time;
+	int sig;
+	int result;
+	char msg[256];
+};
+
+struct slot {
+	struct gf_board board;
+	struct gf_board_task *tasks;
+	uint32_t ntasks, cap;
+	struct request req;
+};
+
+struct hub {
+	pthread_mutex_t lock;
+	pthread_cond_t answered;
+	uint64_t tickets;
+	int n;
+	struct slot slot[];
+};
+
+struct hub *hub_new(int ntargets)
+{
+	struct hub *h = calloc(1, sizeof *h + (size_t)ntargets * sizeof h->slot[0]);
+
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->answered, NULL);
+	h->n = ntargets;
+	return h;
+}
+
+void hub_free(struct hub *h)
+{
+	if (!h)
+		return;
+	for (int i = 0; i < h->n; i++)
+		free(h->slot[i].tasks);
+	pthread_cond_destroy(&h->answered);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+int hub_targets(const struct hub *h)
+{
+	return h->n;
+}
+
+void hub_publish(struct hub *h, int target, const struct gf_board *b,
+		 const struct gf_board_task *tasks, uint32_t ntasks)
+{
+	struct slot *s = &h->slot[target];
+
+	pthread_mutex_lock(&h->lock);
+	s->board = *b;
+	if (ntasks > s->cap) {
+		struct gf_board_task *grown = realloc(s->tasks, ntasks * sizeof *grown);
+		if (grown) {
+			s->tasks = grown;
+			s->cap = ntasks;
+		}
+	}
+	s->ntasks = ntasks <= s->cap ? ntasks : s->cap;
+	if (s->ntasks)
+		memcpy(s->tasks, tasks, s->ntasks * sizeof *tasks);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int hub_board(struct hub *h, int target, struct gf_board *out)
+{
+	if (target < 0 || target >= h->n)
+		return GF_EINVAL;
+	pthread_mutex_lock(&h->lock);
+	*out = h->slot[target].board;
+	pthread_mutex_unlock(&h->lock);
+	return GF_OK;
+}
+
+int hub_tasks(struct hub *h, int target, struct gf_board_task *out,
+	      uint32_t cap, uint32_t *count)
+{
+	struct slot *s;
+	int err = GF_OK;
+
+	*count = 0;
+	if (target < 0 || target >= h->n)
+		return GF_EINVAL;
+	s = &h->slot[target];
+	pthread_mutex_lock(&h->lock);
+	*count = s->ntasks < cap ? s->ntasks : cap;
+	if (*count)
+		memcpy(out, s->tasks, *count * sizeof *out);
+	if (s->ntasks > cap)
+		err = GF_ENOSPC;
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+/* The loop's side: one queued request, carried out on the watch's engine. */
+void hub_serve(struct hub *h, int target, struct watch *w)
+{
+	struct request *r = &h->slot[target].req;
+	struct request job;
+
+	pthread_mutex_lock(&h->lock);
+	job = *r;
+	pthread_mutex_unlock(&h->lock);
+	if (!job.pending || job.done)
+		return;
+	if (!w->attached) {
+		job.result = GF_ESRCH;
+		snprintf(job.msg, sizeof job.msg, "the target is not attached: %.200s",
+			 w->why);
+	} else {
+		struct kill_opts o = { .pid = job.pid, .sig = job.sig };
+		job.result = operator_signal(&w->e, &o, job.start_time,
+					     w->t.read_only, job.msg, sizeof job.msg);
+	}
+	pthread_mutex_lock(&h->lock);
+	if (r->pending && r->ticket == job.ticket) {
+		r->result = job.result;
+		memcpy(r->msg, job.msg, sizeof r->msg);
+		r->done = 1;
+		pthread_cond_broadcast(&h->answered);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static struct timespec deadline_after(double seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)seconds;
+	ts.tv_nsec += (long)((seconds - (time_t)seconds) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* Waits for the slot to be free, then for our answer; gives the slot up
+ * on timeout so that a later request is not stuck behind ours. */
+int hub_signal(struct hub *h, int target, int32_t pid, uint64_t start_time,
+	       int sig, double timeout_s, char *msg, size_t msglen)
+{
+	struct timespec until = deadline_after(timeout_s);
+	struct request *r;
+	uint64_t ticket;
+	int rc = 0, result;
+
+	if (target < 0 || target >= h->n) {
+		snprintf(msg, msglen, "no target %d", target);
+		return GF_EINVAL;
+	}
+	r = &h->slot[target].req;
+	pthread_mutex_lock(&h->lock);
+	while (r->pending && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&h->answered, &h->lock, &until);
+	if (r->pending) {
+		pthread_mutex_unlock(&h->lock);
+		snprintf(msg, msglen, "another signal request is in progress");
+		return GF_EBUSY;
+	}
+	ticket = ++h->tickets;
+	*r = (struct request){ .pending = 1, .ticket = ticket, .pid = pid,
+			       .start_time = start_time, .sig = sig };
+	while (!r->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&h->answered, &h->lock, &until);
+	if (r->done) {
+		result = r->result;
+		snprintf(msg, msglen, "%s", r->msg);
+	} else {
+		result = GF_EBUSY;
+		snprintf(msg, msglen, "the agent did not answer within %.1f s", timeout_s);
+	}
+	r->pending = 0;
+	pthread_cond_broadcast(&h->answered);
+	pthread_mutex_unlock(&h->lock);
+	return result;
+}
+
+/* ---- The hub as the dashboard's source ---- */
+
+#define SIGNAL_TIMEOUT_S 5.0
+
+static int source_board(void *ctx, int target, struct gf_board *out)
+{
+	return hub_board(ctx, target, out);
+}
+
+static int source_tasks(void *ctx, int target, struct gf_board_task *out,
+			uint32_t cap, uint32_t *count)
+{
+	return hub_tasks(ctx, target, out, cap, count);
+}
+
+static int source_signal(void *ctx, int target, int32_t pid,
+			 uint64_t start_time, int sig, char *msg, size_t msglen)
+{
+	return hub_signal(ctx, target, pid, start_time, sig, SIGNAL_TIMEOUT_S,
+			  msg, msglen);
+}
+
+static void source_link(void *ctx, char *buf, size_t len)
+{
+	(void)ctx;
+	snprintf(buf, len, "local");
+}
+
+void hub_source(struct hub *h, struct gf_source *src)
+{
+	*src = (struct gf_source){
+		.ctx = h, .ntargets = h->n, .board = source_board,
+		.tasks = source_tasks, .signal = source_signal, .link = source_link,
+	};
+}
