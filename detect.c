@@ -301,15 +301,21 @@ static const struct gf_task *earlier(const struct gf_task *sorted, uint32_t n,
 	return old && old->start_time == t->start_time ? old : NULL;
 }
 
+/* A process with no earlier self was born within the window (when the
+ * earlier snapshot exists at all): all it used and holds came in it. */
 static struct gf_culprit culprit_of(const struct gf_task *t,
-				    const struct gf_task *old, double seconds)
+				    const struct gf_task *old, int born,
+				    double seconds)
 {
+	static const struct gf_task unborn;
 	struct gf_culprit c = {
 		.pid = t->tgid, .start_time = t->start_time, .kthread = t->kthread,
 		.rss_kib = t->rss_pages * 4, .swap_kib = t->swap_pages * 4,
 	};
 
 	memcpy(c.comm, t->comm, GF_COMM_LEN);
+	if (!old && born)
+		old = &unborn;
 	if (old && seconds > 0) {
 		c.cpu_pct = 100 * delta(old->cpu_ns, t->cpu_ns) / NS / seconds;
 		c.growth_kib_s = ((double)(t->rss_pages + t->swap_pages) -
@@ -352,7 +358,8 @@ static void rank(struct gf_culprit *top, uint32_t *n, uint32_t max,
 }
 
 /* The processes of `now` ranked by `key`, each with its rates since
- * `then` (which may lack tasks: rates are then 0). */
+ * `then` (which may lack tasks: rates are then 0, as nobody can be told
+ * to be new). */
 static uint32_t ranked(const struct gf_point *then, const struct gf_point *now,
 		       double (*key)(const struct gf_culprit *),
 		       struct gf_culprit *top, uint32_t max)
@@ -368,7 +375,7 @@ static uint32_t ranked(const struct gf_point *then, const struct gf_point *now,
 	for (uint32_t i = 0; i < now->ntasks; i++) {
 		struct gf_culprit c = culprit_of(&now->tasks[i],
 						 earlier(old, nold, &now->tasks[i]),
-						 now->time - then->time);
+						 old != NULL, now->time - then->time);
 		rank(top, &n, max, &c, key);
 	}
 	free(old);

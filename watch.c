@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gpufas.h"
 
@@ -190,9 +191,14 @@ static void judge(struct watch *w)
 
 static void recover(struct watch *w, double now)
 {
+	struct gf_policy policy = w->cfg->recover;
 	struct gf_report reports[4];
-	int n = recover_step(&w->cfg->recover, &w->rec, &w->e, w->v, now,
-			     reports, 4);
+	int n;
+
+	/* on `host` the agent runs inside its target: never its own victim */
+	if (!strcmp(w->spec, "host"))
+		policy.self_pid = getpid();
+	n = recover_step(&policy, &w->rec, &w->e, w->v, now, reports, 4);
 
 	for (int i = 0; i < n; i++) {
 		struct gf_event ev = {

@@ -28,6 +28,7 @@ suite() {
 suite "unit tests" test/unit
 suite "GPU kernels compile" test/gpu-build.sh
 suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
+suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" python3 test/test_agent.py
 suite "--target host inside guests (kmod/gpufas_pmem.ko)" python3 test/test_host.py
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from checks import check, fail, skip
+from checks import check, fail
 from guest import Guest
 import checks
 import test_guest as tg  # check_ps and its helpers, reused
@@ -235,6 +235,27 @@ def check_kill_hog(g):
     tg.wait_for(lambda: not g.alive(pid), 60, 'hog to die')
 
 
+def check_agent_kills_hog(g):
+    """The headless agent inside the guest, on its own RAM: a hog that outgrows RAM (no swap)
+    is killed by the signal the agent writes, the bystander lives, and the agent, which runs
+    in the target it watches, neither picks itself nor dies."""
+    bystander = g.spawn('sleeper')
+    g.wait_ready(bystander)
+    agent = g.spawn('gpufas --agent --headless --engine cpu --target host --events /tmp/ev.jsonl')
+    tg.wait_for(lambda: '"attach"' in g.sh('cat /tmp/ev.jsonl')[1], ATTACH_S, 'the agent to attach')
+    hog = g.spawn('hog 4000 100')
+    tg.wait_for(lambda: '"outcome":"exited"' in g.sh('cat /tmp/ev.jsonl')[1], 120,
+                'the hog to be killed')
+    events = [json.loads(line) for line in g.check('cat /tmp/ev.jsonl').splitlines()]
+    actions = [e for e in events if e['event'] == 'action']
+    assert len(actions) == 1 and actions[0]['pid'] == hog and actions[0]['signal'] == 'SIGKILL', \
+        actions
+    print(f'      killed as {actions[0]["class"]}')
+    assert g.check(f'wait {hog}; echo $?', timeout=30).splitlines()[-1] == '137'
+    assert g.alive(bystander) and g.alive(agent), 'the bystander or the agent died'
+    g.check(f'kill {agent}; wait {agent}; kill {bystander}')
+
+
 def check_unload(g):
     g.check('rmmod gpufas_pmem')
     assert g.sh('test -e /dev/gpufas_pmem')[0] != 0, '/dev/gpufas_pmem outlived the module'
@@ -263,8 +284,7 @@ def host_checks(kver):
         check(f'{kver} writable module maps System RAM only', check_ram_only, g, True)
         check(f'{kver} SIGKILL 4-thread spinner from inside', check_kill_spinner, g)
         check(f'{kver} SIGKILL memory hog from inside', check_kill_hog, g)
-        skip(f'{kver} headless agent (CPU engine) kills a memory hog',
-             'the headless agent does not exist yet')
+        check(f'{kver} headless agent (CPU engine) kills a memory hog', check_agent_kills_hog, g)
         check(f'{kver} rmmod: access gone, clear error again', check_unload, g)
     finally:
         g.close()

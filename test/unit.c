@@ -3173,6 +3173,30 @@ static void test_detect_cpu_overload(void)
 	free(h);
 }
 
+/* A spinner started within the window is the culprit: it has no earlier
+ * self, and all of its CPU time was spent in the window. */
+static void test_detect_cpu_overload_newborn(void)
+{
+	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_verdict v[GF_NCLASSES];
+	struct gf_point *first;
+	struct load busy = { .usr = 0.97, .cs = 300, .jiffies = 250,
+			     .total = 1, .available = 1, .panic_cpu = -1 };
+
+	feed(h, 0.1, &busy);
+	give_tasks(h, 100, 0);
+	first = &h->point[(h->next + GF_HISTORY - 1) % GF_HISTORY];
+	first->ntasks = 1; /* only the hog: the spinner is not born yet */
+	feed(h, 5, &busy);
+	give_tasks(h, 100, 4000000000ull);
+	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_CPU_OVERLOAD));
+	REQUIRE(v[GF_CPU_OVERLOAD].nculprits >= 1);
+	CHECK_EQ(v[GF_CPU_OVERLOAD].culprit[0].pid, 60);
+	CHECK(v[GF_CPU_OVERLOAD].culprit[0].cpu_pct > 79);
+	history_clear(h);
+	free(h);
+}
+
 /* ---- Recovery, against the synthetic kernel ---- */
 
 static struct gf_verdict memory_verdict(int32_t pid, uint64_t start_time,
@@ -3397,6 +3421,7 @@ static const struct test tests[] = {
 	T(detect_signatures),
 	T(detect_needs_a_window),
 	T(detect_memory_culprits),
+	T(detect_cpu_overload_newborn),
 	T(detect_thrashing),
 	T(detect_cpu_overload),
 	T(recover_kills_and_follows),
