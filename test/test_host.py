@@ -242,18 +242,24 @@ def check_agent_kills_hog(g):
     bystander = g.spawn('sleeper')
     g.wait_ready(bystander)
     agent = g.spawn('gpufas --agent --headless --engine cpu --target host --events /tmp/ev.jsonl')
-    tg.wait_for(lambda: '"attach"' in g.sh('cat /tmp/ev.jsonl')[1], ATTACH_S, 'the agent to attach')
-    hog = g.spawn('hog 4000 100')
-    tg.wait_for(lambda: '"outcome":"exited"' in g.sh('cat /tmp/ev.jsonl')[1], 120,
-                'the hog to be killed')
-    events = [json.loads(line) for line in g.check('cat /tmp/ev.jsonl').splitlines()]
-    actions = [e for e in events if e['event'] == 'action']
-    assert len(actions) == 1 and actions[0]['pid'] == hog and actions[0]['signal'] == 'SIGKILL', \
-        actions
-    print(f'      killed as {actions[0]["class"]}')
-    assert g.check(f'wait {hog}; echo $?', timeout=30).splitlines()[-1] == '137'
-    assert g.alive(bystander) and g.alive(agent), 'the bystander or the agent died'
-    g.check(f'kill {agent}; wait {agent}; kill {bystander}')
+    try:
+        tg.wait_for(lambda: '"attach"' in g.sh('cat /tmp/ev.jsonl')[1], ATTACH_S,
+                    'the agent to attach')
+        # the shell keeps the status for us: the interactive one forgets a job it reported
+        g.spawn("sh -c 'hog 4000 100 & echo $! >/tmp/hog.pid; wait $!; echo $? >/tmp/hog.status'")
+        tg.wait_for(lambda: g.sh('cat /tmp/hog.pid')[0] == 0, 30, 'the hog to start')
+        hog = int(g.check('cat /tmp/hog.pid'))
+        tg.wait_for(lambda: g.sh('cat /tmp/hog.status')[0] == 0, 120, 'the hog to die')
+        events = [json.loads(line) for line in g.check('cat /tmp/ev.jsonl').splitlines()]
+        actions = [e for e in events if e['event'] == 'action']
+        assert len(actions) == 1 and actions[0]['pid'] == hog, actions
+        assert actions[0]['signal'] == 'SIGKILL', actions
+        print(f'      killed as {actions[0]["class"]}')
+        status = g.check('cat /tmp/hog.status')
+        assert status == '137', f'hog exit status {status!r}'
+        assert g.alive(bystander) and g.alive(agent), 'the bystander or the agent died'
+    finally:
+        g.sh(f'kill {agent} {bystander}; wait {agent}')
 
 
 def check_unload(g):
