@@ -2,7 +2,8 @@
  * writes every event as a JSON line, and recovers by policy.
  *
  *   SIGTERM, SIGINT  stop cleanly (a detach event per target, exit 0)
- *   SIGHUP           read config.ini again, and reopen the events file
+ *   SIGHUP           headless: read config.ini again, and reopen the
+ *                    events file; with the dashboard: stop (hang-up)
  *
  * It runs until told to stop: a target that cannot be attached (not
  * there yet, still booting, rebooting, shut down) is tried again every
@@ -31,14 +32,17 @@ static void on_reload(int sig)
 	reload_requested = 1;
 }
 
-static void handle_signals(void)
+/* SIGHUP reloads a headless agent; to one with a dashboard it means what
+ * it says, that the terminal hung up, and it stops. */
+static void handle_signals(int dashboard)
 {
 	struct sigaction sa = { .sa_handler = on_stop };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_reload;
+	if (!dashboard)
+		sa.sa_handler = on_reload;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -204,7 +208,7 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 		return 1;
 	}
 	grow_tasks(&ag);
-	handle_signals();
+	handle_signals(o->dashboard);
 	for (int i = 0; i < o->ntargets; i++) {
 		board_init(&ag.boards[i], o->targets[i]);
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
