@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU engine's tests and benchmark, on a machine with an NVIDIA GPU.
 # There, with .kit/ from test/make-gpu-kit.sh carried along:
-#   test/gpu-test.sh [test|bench|all]
+#   test/gpu-test.sh [test|agent|bench|all]
 # Every guest check of test_guest.py runs with --engine gpu, plus the
-# CPU-vs-GPU comparison on a frozen dump; `bench` runs test/bench.py --gpu.
+# CPU-vs-GPU comparison on a frozen dump; `agent` runs the agent suite
+# (real faults) with the GPU engine; `bench` runs test/bench.py --gpu.
 # Without a GPU it says so and exits 0.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ nvidia-smi -L
 rc=0
 case ${1:-all} in
 test|all) GPUFAS_ENGINE=gpu python3 test/test_guest.py || rc=1 ;;&
+agent|all) GPUFAS_ENGINE=gpu GPUFAS_AGENT_KIT=.kit/agent python3 test/test_agent.py || rc=1 ;;&
 bench|all) python3 test/bench.py --gpu || rc=1 ;;
 esac
 exit $rc

@@ -11,10 +11,14 @@ line per check and, last, `N passed, N failed, N skipped`.
 
 Usage: test/test_agent.py [-k SUBSTRING]
        test/test_agent.py --latency RUNS   detection latency per fault class (make bench-recovery)
-GPUFAS_ENGINE=gpu runs the agent with the GPU engine.
+       test/test_agent.py --pack DIR       the guests' module archives, built here, into DIR
+GPUFAS_ENGINE=gpu runs the agent with the GPU engine. GPUFAS_AGENT_KIT=DIR takes the module
+archives from DIR (made by --pack) instead of building them: for the GPU machine, which has
+neither Debian's packages nor a compiler for the guests' kernels.
 """
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -114,9 +118,16 @@ def cpio(name, files):
     return out
 
 
+def prebuilt(name):
+    """The archive `name` from GPUFAS_AGENT_KIT, or None."""
+    kit = os.environ.get('GPUFAS_AGENT_KIT')
+    path = Path(kit) / name if kit else None
+    return path if path and path.exists() else None
+
+
 def fault_modules(kver):
     """The archive of test/faults/*.ko built for kver's kernel, as /root/fN.ko."""
-    out = TMP / f'faults-{kver}.cpio.gz'
+    out = prebuilt(f'faults-{kver}.cpio.gz') or TMP / f'faults-{kver}.cpio.gz'
     if not out.exists():
         kernel = Guest(kver).kernel
         Guest(kver)._ensure_built()
@@ -130,7 +141,7 @@ def fault_modules(kver):
 
 
 def zram_modules(kver):
-    out = TMP / f'zram-{kver}.cpio.gz'
+    out = prebuilt(f'zram-{kver}.cpio.gz') or TMP / f'zram-{kver}.cpio.gz'
     if not out.exists():
         kernel = Guest(kver).kernel
         Guest(kver)._ensure_built()
@@ -395,12 +406,30 @@ def latency(runs):
                 print(f'| {cls} | {kver} | 0 | failed | | |', flush=True)
 
 
-if __name__ == '__main__':
-    if len(sys.argv) == 3 and sys.argv[1] == '--latency':
-        latency(int(sys.argv[2]))
-        sys.exit(0)
+def pack(dest):
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for kver in KVERS:
+        for archive in (fault_modules(kver), zram_modules(kver)):
+            shutil.copy(archive, dest / archive.name)
+
+
+def run(argv):
+    if len(argv) == 3 and argv[1] == '--latency':
+        latency(int(argv[2]))
+        return 0
+    if len(argv) == 3 and argv[1] == '--pack':
+        pack(argv[2])
+        return 0
     try:
-        sys.exit(main())
+        return main()
     except Exception as e:  # a broken bench: one failure line, and the summary
         fail('agent suite', e)
-        sys.exit(checks.summary())
+        return checks.summary()
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(run(sys.argv))
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
