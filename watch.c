@@ -147,15 +147,27 @@ static int sample(struct watch *w, double now)
 	return 0;
 }
 
+/* Would the counters say F5 if the log said a task slept in atomic
+ * context? Then the log is worth reading now rather than at its turn. */
+static int f5_suspected(const struct watch *w)
+{
+	struct gf_verdict v;
+
+	return detect(&w->cfg->detect, &w->h, 1, GF_F5, &v);
+}
+
 /* F5 is F3 plus the kernel's own report that a task slept holding a
- * spinlock; once seen it holds until the kernel restarts. */
+ * spinlock; once seen it holds until the kernel restarts. The log is read
+ * once a second, and at every sample while F3's signature holds, so that
+ * F5 is told from F3 as soon as the counters show either. */
 static void look_at_log(struct watch *w, double now)
 {
 	char *buf;
 	uint32_t len;
 
 	if (w->atomic_sleep || !w->a.k.lay.has_printk ||
-	    now - w->last_log_look < LOG_LOOK_S || !(buf = malloc(LOG_BYTES)))
+	    (now - w->last_log_look < LOG_LOOK_S && !f5_suspected(w)) ||
+	    !(buf = malloc(LOG_BYTES)))
 		return;
 	w->last_log_look = now;
 	if (!engine_log_tail(&w->e, LOG_RECORDS, buf, LOG_BYTES, &len))

@@ -10,7 +10,7 @@ other processes live on. A healthy but busy guest must give no verdict for 60 s.
 line per check and, last, `N passed, N failed, N skipped`.
 
 Usage: test/test_agent.py [-k SUBSTRING]
-       test/test_agent.py --latency RUNS   detection latency per fault class (make bench-recovery)
+       test/test_agent.py --latency RUNS [CLASS...]   detection latency per fault class
        test/test_agent.py --pack DIR       the guests' module archives, built here, into DIR
 GPUFAS_ENGINE=gpu runs the agent with the GPU engine. GPUFAS_AGENT_KIT=DIR takes the module
 archives from DIR (made by --pack) instead of building them: for the GPU machine, which has
@@ -388,10 +388,10 @@ def main():
     return checks.summary()
 
 
-def latency(runs):
+def latency(runs, classes=('F1', 'F2', 'F3', 'F4', 'F5', 'F6', 'panic')):
     """Detection latency per fault class, from onset to verdict, as a markdown table."""
     print('| class | kernel | runs | median ms | min ms | max ms |\n|---|---|---|---|---|---|')
-    for cls in ('F1', 'F2', 'F3', 'F4', 'F5', 'F6', 'panic'):
+    for cls in classes:
         for kver in KVERS:
             got = []
             for _ in range(runs):
@@ -415,8 +415,8 @@ def pack(dest):
 
 
 def run(argv):
-    if len(argv) == 3 and argv[1] == '--latency':
-        latency(int(argv[2]))
+    if len(argv) >= 3 and argv[1] == '--latency':
+        latency(int(argv[2]), *([argv[3:]] if argv[3:] else []))
         return 0
     if len(argv) == 3 and argv[1] == '--pack':
         pack(argv[2])
