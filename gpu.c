@@ -47,6 +47,7 @@ typedef struct CUstream_st *CUstream;
 #define ATTR_HOST_NATIVE_ATOMIC 86
 
 #define REQUEST_TIMEOUT_S 10
+#define QUIT_TIMEOUT_S 1 /* a quit monitor ends in microseconds */
 #define SLOT_CAPACITY (1u << 17) /* tasks one snapshot can return */
 
 /* Every driver entry point we use: name, return type, arguments. */
@@ -74,7 +75,6 @@ typedef struct CUstream_st *CUstream;
 	X(cuStreamCreate, (CUstream *s, unsigned flags))                   \
 	X(cuStreamDestroy, (CUstream s))                                   \
 	X(cuStreamQuery, (CUstream s))                                     \
-	X(cuStreamSynchronize, (CUstream s))                               \
 	X(cuLaunchKernel, (CUfunction f, unsigned gx, unsigned gy, unsigned gz, \
 			   unsigned bx, unsigned by, unsigned bz, unsigned shmem, \
 			   CUstream s, void **params, void **extra))
@@ -430,10 +430,28 @@ int gpu_host_atomics(const struct gpu *g)
 	return g->host_atomics;
 }
 
+/* Has the monitor kernel ended (its stream idle, or failed)? Asked for up
+ * to `timeout` seconds: a block that answered its quit still has to
+ * return. */
+static int monitor_ended(struct gpu *g, double timeout)
+{
+	double deadline = seconds() + timeout;
+	struct timespec nap = { 0, 1000000 };
+
+	while (g->cu.cuStreamQuery(g->stream) == CUDA_ERROR_NOT_READY) {
+		if (seconds() > deadline)
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	return 1;
+}
+
 /* Stops the monitor (each block on its own quit request), then frees. A
- * monitor that stopped answering cannot be stopped from here: any further
- * driver call could wait on it for ever, so it is left to the driver's
- * clean-up at process exit. */
+ * monitor still running after that stopped answering and cannot be
+ * stopped from here: any further driver call could wait on it for ever,
+ * so it is left to the driver's clean-up at process exit. One that has
+ * ended, by quitting or by failing, is cleaned up: a registration left
+ * behind would refuse the next mapping of guest RAM at that address. */
 void gpu_close(struct gpu *g)
 {
 	if (!g)
@@ -441,11 +459,10 @@ void gpu_close(struct gpu *g)
 	if (g->launched) {
 		for (int i = 0; i < g->nslots && g->running; i++)
 			request(g, i, GF_OP_QUIT, 0, NULL);
-		if (!g->running) {
+		if (!monitor_ended(g, QUIT_TIMEOUT_S)) {
 			free(g);
 			return;
 		}
-		g->cu.cuStreamSynchronize(g->stream);
 	}
 	for (int i = 0; i < g->nslots; i++) {
 		if (g->host[i].ram)
