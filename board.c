@@ -178,8 +178,9 @@ static void describe(char *buf, size_t cap, const struct gf_event *ev)
 		break;
 	case GF_EV_VERDICT:
 	case GF_EV_CLEAR:
-		append(buf, cap, &len, "%s %s:", ev->kind == GF_EV_VERDICT ?
-		       "FAULT" : "clear", class_name(ev->verdict->cls));
+		append(buf, cap, &len, "%s %s%s", ev->kind == GF_EV_VERDICT ?
+		       "FAULT" : "clear", class_name(ev->verdict->cls),
+		       ev->verdict->nevidence ? ":" : "");
 		describe_verdict(buf, cap, &len, ev->verdict);
 		break;
 	case GF_EV_ACTION:
