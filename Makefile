@@ -72,7 +72,7 @@ deps:
 
 # Each of these installs what it needs first, then builds with it.
 test: deps
-	$(MAKE) gpufas test/unit
+	$(MAKE) gpufas test/unit test/bench_tui
 	test/run-tests.sh
 
 demo: deps

@@ -198,9 +198,11 @@ static int fetch_board(const struct view *v, int target, struct gf_board *b)
 	return err;
 }
 
+/* A target that does not answer keeps the name it last had. */
 static void name_tab(struct tab *tab, const struct gf_board *b, int err, double now)
 {
-	snprintf(tab->name, sizeof tab->name, "%.47s", err ? "?" : b->target);
+	if (!err || !tab->name[0])
+		snprintf(tab->name, sizeof tab->name, "%.47s", err ? "?" : b->target);
 	tab->level = err ? GF_LEVEL_WARN : worst_level(b, now);
 }
 

@@ -501,9 +501,13 @@ static void draw_table(struct view *v, int y, int lines)
 		if (at < v->ntasks)
 			draw_row(v, y + 1 + i, &v->tasks[at], v->top + i == v->sel);
 	}
-	if (!v->nrows && lines > 1)
-		put(y + 1, FLAG_WIDTH, COLS, ROLE_DIM, v->ntasks ? "no process matches the filter"
-				 : v->tasks_err ? "no processes (not attached)" : "no processes");
+	if (v->nrows || lines < 2)
+		return;
+	if (v->ntasks)
+		put(y + 1, FLAG_WIDTH, COLS, ROLE_DIM, "no process matches the filter");
+	else
+		putf(y + 1, FLAG_WIDTH, COLS, ROLE_DIM, "no processes%s%s",
+		     v->tasks_err ? ": " : "", v->tasks_err ? gf_strerror(v->tasks_err) : "");
 }
 
 /* ---- The event log, or the kernel's last lines after a panic ---- */
@@ -722,12 +726,13 @@ static void evidence_page(const struct view *v, struct page *p)
 		evidence_lines(p, &b->verdict[c]);
 	}
 	add(p, ROLE_NORMAL, "%s", "");
-	add(p, ROLE_DIM, "thresholds: sys>=%.0f%% usr<=%.0f%% cs<=%.0f/s iowait>=%.0f%% "
-	    "blocked>=%.0f swpout>=%.0f/s free<=%.0fMiB overload>=%.0f%%/%.0fs "
-	    "available<=%.0f%% swapfree<=%.0f%%", b->thresholds.sys_pct,
-	    b->thresholds.usr_pct, b->thresholds.cs_per_s, b->thresholds.iowait_pct,
-	    b->thresholds.blocked, b->thresholds.pswpout_per_s, b->thresholds.memfree_mib,
-	    b->thresholds.overload_pct, b->thresholds.overload_s,
+	add(p, ROLE_DIM, "thresholds: sys >= %.0f%%, usr <= %.0f%%, cs <= %.0f/s, "
+	    "iowait >= %.0f%%, blocked >= %.0f, swpout >= %.0f/s, free <= %.0f MiB",
+	    b->thresholds.sys_pct, b->thresholds.usr_pct, b->thresholds.cs_per_s,
+	    b->thresholds.iowait_pct, b->thresholds.blocked, b->thresholds.pswpout_per_s,
+	    b->thresholds.memfree_mib);
+	add(p, ROLE_DIM, "            overload >= %.0f%% for %.0f s, available <= %.0f%%, "
+	    "swap free <= %.0f%%", b->thresholds.overload_pct, b->thresholds.overload_s,
 	    b->thresholds.available_pct, b->thresholds.swap_free_pct);
 }
 

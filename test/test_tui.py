@@ -138,6 +138,11 @@ def pid_column(text):
     return [r['pid'] for r in rows(text)]
 
 
+def sort_by(pane, column):
+    """F6's menu, from its top (PID) down to the column; Home: the table's top row."""
+    pane.keys('F6', *['Up'] * 8, *['Down'] * COLUMNS.index(column), 'Enter', 'Home')
+
+
 def check_sorting(pane):
     sort_by(pane, 'PID')  # Home: the selection follows its process down the list
     text = pane.wait(lambda t: pid_column(t)[:1] == [1], 'sorting by PID')
@@ -174,11 +179,6 @@ def hog_mib(g):
     what makes the kernel's OOM killer act, so the hog stays for the operator."""
     info = dict(re.findall(r'^(\w+):\s+(\d+)', g.check('cat /proc/meminfo'), re.M))
     return (int(info['MemAvailable']) - int(info['MemTotal']) * 5 // 100) // 1024
-
-
-def sort_by(pane, column):
-    """F6's menu, from its top (PID) down to the column; Home: the table's top row."""
-    pane.keys('F6', *['Up'] * 8, *['Down'] * COLUMNS.index(column), 'Enter', 'Home')
 
 
 def check_hog_fault(g, pane):
@@ -246,9 +246,14 @@ def check_quit(pane):
     assert 'F10Quit' not in text, 'the dashboard is still on the screen'
 
 
-GUEST_CHECKS = ' '.join([  # what -k is matched against before a guest is booted
-    'the guest\'s processes', 'sort', 'filter', 'search', 'memory hog', 'FAULT', 'culprit',
-    'kills', '80x24', 'panel', 'q exits', 'restores the terminal', 'tui:'])
+PROCESSES = 'tui: the guest\'s processes, as its /proc has them'
+SORTING = 'tui: sort by PID, inverted, by CPU%'
+FILTER = 'tui: filter and search'
+HOG = 'tui: a memory hog: mem FAULT, the hog marked a culprit'
+KILL = 'tui: k kills the hog through the confirmation'
+SMALL = 'tui: 80x24 keeps every panel readable'
+QUIT = 'tui: q exits 0 and restores the terminal'
+GUEST_CHECKS = (PROCESSES, SORTING, FILTER, HOG, KILL, SMALL, QUIT)
 
 
 def guest_checks():
@@ -259,21 +264,21 @@ def guest_checks():
             g.wait_ready(pid)
         pane = dashboard(g, 'guest')
         try:
-            check('tui: the guest\'s processes, as its /proc has them', check_processes, g,
-                  pane, pids)
-            check('tui: sort by PID, inverted, by CPU%', check_sorting, pane)
-            check('tui: filter and search', check_filter_and_search, pane, pids)
+            check(PROCESSES, check_processes, g, pane, pids)
+            check(SORTING, check_sorting, pane)
+            check(FILTER, check_filter_and_search, pane, pids)
             hog = None
 
             def hog_fault():
                 nonlocal hog
                 hog = check_hog_fault(g, pane)
-            check('tui: a memory hog: mem FAULT, the hog marked a culprit', hog_fault)
+            check(HOG, hog_fault)
             if hog:
-                check('tui: k kills the hog through the confirmation', check_kill_hog, g,
-                      pane, hog)
-            check('tui: 80x24 keeps every panel readable', check_small_terminal, pane)
-            check('tui: q exits 0 and restores the terminal', check_quit, pane)
+                check(KILL, check_kill_hog, g, pane, hog)
+            else:
+                checks.skip(KILL, 'no hog on the screen to kill')
+            check(SMALL, check_small_terminal, pane)
+            check(QUIT, check_quit, pane)
         finally:
             pane.close()
 
@@ -325,13 +330,40 @@ def check_no_terminfo():
     assert not leftovers, f'private terminfo left behind: {leftovers}'
 
 
+def check_any_source():
+    """A synthetic source (test/bench_tui): three targets, read-only, failing after 60 ticks,
+    the first one panicked: every state a remote agent can be in."""
+    pane = Pane('source', f'{TOP}/test/bench_tui --targets 3 --read-only --fail-after 60 '
+                f'--panic 600 {TMP}/source.txt', width=100, height=30)
+    try:
+        text = pane.wait(lambda t: '1:vm:/dev/shm/synthetic.ram' in t and 'worker-' in t,
+                         'the synthetic target')
+        assert 'F9(read-only)' in text and 'panic FAULT' in text, text
+        assert 'Kernel panic - not syncing: sysrq triggered crash' in text, text
+        pane.keys('k')
+        pane.wait(lambda t: 'read-only session' in t, 'k refused in a read-only session')
+        pane.keys('Tab')
+        pane.wait(lambda t: 'not attached: /dev/shm/absent-1.ram' in t, 'the second target')
+        pane.keys('1')
+        text = pane.wait(lambda t: 'no answer from the agent' in t and 'down' in t,
+                         'the source failing, shown', timeout=30)
+        show('a source that fails', text)
+        pane.keys('e')
+        pane.wait(lambda t: 'Detectors of vm:/dev/shm/synthetic.ram' in t, 'the evidence screen')
+        pane.keys('q', 'q')
+        assert 'EXIT=0' in pane.wait(lambda t: 'EXIT=' in t, 'the exit'), 'exit status'
+    finally:
+        pane.close()
+
+
 def main():
     checks.parse_args()
     try:
         check('tui: no terminal: one clear line, exit 1', check_no_tty)
         check('tui: unknown TERM: one clear line, exit 1', check_unknown_term)
         check('tui: opens with no terminfo files (built-in entries)', check_no_terminfo)
-        if not checks.only or checks.only in GUEST_CHECKS:
+        check('tui: any source: targets, read-only, failing, a panic', check_any_source)
+        if any(checks.only in name for name in GUEST_CHECKS):  # a guest only if needed
             guest_checks()
     except Exception as e:  # a guest that did not boot: one failure line, and the summary
         fail('dashboard suite', e)
