@@ -227,7 +227,7 @@ static void bar(int y, int x, int width, const char *label,
 		return;
 	put(y, at, 1, ROLE_NORMAL, "[");
 	for (int s = 0; s < nseg; s++) {
-		double f = seg[s].fraction;
+		double f = seg[s].fraction > 1 ? 1 : seg[s].fraction; /* NaN: none */
 		int n = f > 0 ? (int)lround(f * inner) : 0;
 		if (n > inner - used)
 			n = inner - used;

@@ -7,6 +7,8 @@
  *     --fail-after N  board() and tasks() fail from the Nth call on, as a
  *                   remote agent that went away
  *     --panic       the first target has panicked, its last log lines kept
+ *     --garbage     boards and processes of random bytes, as a hostile peer
+ *                   could send (board_sanitize() is all they get)
  *
  * By default: 1 000 processes on 4 CPUs at the dashboard's 10 Hz, in
  * whatever terminal it is started in (test/bench.py gives it a tmux pane),
@@ -30,7 +32,7 @@
 static volatile sig_atomic_t stop;
 static unsigned long calls;
 static unsigned long fail_after; /* 0: never */
-static int panicked;
+static int panicked, garbage;
 
 static void on_alarm(int sig)
 {
@@ -43,6 +45,14 @@ static double wobble(unsigned long seed)
 {
 	seed = seed * 6364136223846793005ul + 1442695040888963407ul;
 	return (double)(seed >> 11) / (double)(1ul << 53);
+}
+
+static void random_bytes(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)random();
 }
 
 static int failing(void)
@@ -73,6 +83,10 @@ static int synthetic_board(void *ctx, int target, struct gf_board *b)
 	(void)ctx;
 	if (failing())
 		return GF_EBUSY;
+	if (garbage) {
+		random_bytes(b, sizeof *b);
+		return GF_OK;
+	}
 	if (target > 0) {
 		absent(b, target);
 		return GF_OK;
@@ -115,6 +129,11 @@ static int synthetic_tasks(void *ctx, int target, struct gf_board_task *out,
 		return GF_EBUSY;
 	if (target > 0)
 		return GF_ESRCH;
+	if (garbage) {
+		random_bytes(out, (cap < NPROCS ? cap : NPROCS) * sizeof *out);
+		random_bytes(count, sizeof *count); /* a count past cap, too */
+		return GF_OK;
+	}
 	*count = cap < NPROCS ? cap : NPROCS;
 	for (uint32_t i = 0; i < *count; i++) {
 		struct gf_board_task *t = &out[i];
@@ -156,6 +175,7 @@ static int parse(int argc, char **argv, struct gf_source *src, int *seconds)
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "fail-after", required_argument, NULL, 'f' },
 		{ "panic", no_argument, NULL, 'p' },
+		{ "garbage", no_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -166,6 +186,7 @@ static int parse(int argc, char **argv, struct gf_source *src, int *seconds)
 		case 'r': src->signal = NULL; break;
 		case 'f': fail_after = strtoul(optarg, NULL, 10); break;
 		case 'p': panicked = 1; break;
+		case 'g': garbage = 1; break;
 		default: return -1;
 		}
 	}
@@ -188,7 +209,7 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &src, &seconds)) {
 		fprintf(stderr, "usage: test/bench_tui [--targets N] [--read-only] "
-			"[--fail-after N] [--panic] SECONDS RESULT_FILE\n");
+			"[--fail-after N] [--panic] [--garbage] SECONDS RESULT_FILE\n");
 		return 2;
 	}
 	sigaction(SIGALRM, &sa, NULL);

@@ -356,6 +356,23 @@ def check_any_source():
         pane.close()
 
 
+def check_garbage():
+    """Boards and processes of random bytes, as a hostile peer could send them, through
+    every screen and size, down to 20x6: the dashboard keeps drawing and quits cleanly."""
+    pane = Pane('garbage', f'{TOP}/test/bench_tui --targets 5 --garbage 600 {TMP}/g.txt',
+                width=100, height=30)
+    try:
+        pane.wait(lambda t: 'F10Quit' in t, 'the dashboard')
+        for width, height in ((20, 6), (80, 24), (250, 70), (100, 30)):
+            pane.resize(width, height)
+            pane.keys('Tab', 'e', 'PageDown', 'q', 'l', 'End', 'q', 'h', 'q', 'End', 'PageUp')
+        pane.keys('F10')
+        text = pane.wait(lambda t: 'EXIT=' in t, 'the exit')
+        assert 'EXIT=0' in text, text
+    finally:
+        pane.close()
+
+
 def main():
     checks.parse_args()
     try:
@@ -363,6 +380,7 @@ def main():
         check('tui: unknown TERM: one clear line, exit 1', check_unknown_term)
         check('tui: opens with no terminfo files (built-in entries)', check_no_terminfo)
         check('tui: any source: targets, read-only, failing, a panic', check_any_source)
+        check('tui: hostile boards and processes, every screen and size', check_garbage)
         if any(checks.only in name for name in GUEST_CHECKS):  # a guest only if needed
             guest_checks()
     except Exception as e:  # a guest that did not boot: one failure line, and the summary
