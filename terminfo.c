@@ -46,7 +46,7 @@ struct member {
 	char type;
 };
 
-static char private_dir[64];
+static char private_dir[256];
 
 static size_t octal(const unsigned char *field, size_t len)
 {
@@ -127,7 +127,7 @@ static int extract(void)
 	struct member m;
 	size_t off = 0;
 
-	snprintf(private_dir, sizeof private_dir, "%.40s/gpufas-terminfo.XXXXXX",
+	snprintf(private_dir, sizeof private_dir, "%.200s/gpufas-terminfo.XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(private_dir)) {
 		private_dir[0] = 0;
@@ -183,8 +183,7 @@ int terminfo_ensure(const char *term, char *msg, size_t len)
 }
 
 /* Removes the private directory: its entries, then their directories
- * (the deepest last in the archive: removed in reverse would be tidier,
- * but there is one level). */
+ * (one level deep: "./x/xterm"), then itself. */
 void terminfo_cleanup(void)
 {
 	char path[sizeof private_dir + 110];

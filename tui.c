@@ -408,7 +408,7 @@ static int key_normal(struct view *v, int key)
 	return 0;
 }
 
-/* Help, evidence and log: scrolled, left with q or Esc. */
+/* Help, evidence and log: scrolled, left with q or Esc, or for another. */
 static int key_page(struct view *v, int key)
 {
 	switch (key) {
@@ -419,7 +419,8 @@ static int key_page(struct view *v, int key)
 	case KEY_PPAGE: v->scroll -= LINES - 2; break;
 	case KEY_NPAGE: v->scroll += LINES - 2; break;
 	case KEY_HOME: v->scroll = 0; break;
-	default: return key_normal(v, key);
+	case KEY_F(1): case 'h': case '?': case 'e': case 'l': return key_normal(v, key);
+	default: break; /* the table's keys wait for the table */
 	}
 	return 0;
 }
@@ -494,18 +495,20 @@ int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop)
 	SCREEN *scr;
 
 	if (view_init(&v, src) || !(scr = open_terminal())) {
+		if (!v.cap)
+			fprintf(stderr, "gpufas: out of memory\n");
 		free(v.tasks);
 		free(v.rows);
 		return 1;
 	}
-	draw_init(&v);
+	draw_init();
 	while (!quit && !*stop) {
 		now = now_monotonic();
 		if (now >= next && !v.paused) {
 			fetch(&v);
 			next = now + TICK_S;
 		}
-		if (now >= next_tabs && v.ntargets > 1) {
+		if (now >= next_tabs && v.ntargets > 1 && !v.paused) {
 			fetch_tabs(&v);
 			next_tabs = now + TABS_EVERY_S;
 		}

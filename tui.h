@@ -60,7 +60,7 @@ struct view {
 	char message[256];
 	int message_bad;
 	double message_until;
-	int utf8, color;
+	int utf8; /* the locale's: sparklines in block characters */
 };
 
 /* The signals offered by F9, in menu order. */
@@ -68,7 +68,7 @@ extern const int tui_signals[];
 extern const int tui_nsignals;
 const char *column_title(enum column c);
 
-void draw_init(struct view *v);
+void draw_init(void);
 void draw(struct view *v);
 const struct gf_board_task *selected_task(const struct view *v);
 

@@ -29,7 +29,7 @@ enum role {
 
 static const struct look {
 	short fg, bg;
-	attr_t with_color, mono;
+	attr_t with_colour, mono;
 } looks[NROLES] = {
 	[ROLE_NORMAL] = { -1, -1, A_NORMAL, A_NORMAL },
 	[ROLE_TITLE] = { COLOR_CYAN, -1, A_BOLD, A_BOLD },
@@ -51,20 +51,17 @@ static const struct look {
 	[ROLE_SPARK] = { COLOR_CYAN, -1, A_NORMAL, A_NORMAL },
 };
 
-static const struct view *looks_for; /* colour or monochrome */
+static int in_colour; /* else monochrome: attributes only */
 
 static attr_t look(enum role r)
 {
-	if (looks_for && looks_for->color)
-		return COLOR_PAIR(r) | looks[r].with_color;
-	return looks[r].mono;
+	return in_colour ? COLOR_PAIR(r) | looks[r].with_colour : looks[r].mono;
 }
 
-void draw_init(struct view *v)
+void draw_init(void)
 {
-	looks_for = v;
-	v->color = has_colors() && start_color() == OK;
-	if (!v->color)
+	in_colour = has_colors() && start_color() == OK;
+	if (!in_colour)
 		return;
 	use_default_colors();
 	for (int r = 1; r < NROLES; r++)
