@@ -87,7 +87,7 @@ static int put(int y, int x, int width, enum role r, const char *s)
 	char clean[512];
 	int n = 0;
 
-	if (y < 0 || y >= LINES || x >= COLS || width <= 0)
+	if (y < 0 || y >= LINES || x < 0 || x >= COLS || width <= 0)
 		return 0;
 	if (width > COLS - x)
 		width = COLS - x;
