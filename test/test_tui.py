@@ -15,6 +15,7 @@ Usage: test/test_tui.py [-k SUBSTRING]
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -402,6 +403,7 @@ def main():
         fail('dashboard suite', e)
     finally:
         tmux('kill-server', check=False)
+        shutil.rmtree(TMP, ignore_errors=True)
     return checks.summary()
 
 
