@@ -14,14 +14,15 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
        metrics.o engine.o gpu.o config.o signals.o json.o detect.o \
        recover.o watch.o events.o board.o hub.o
-OBJS = gpufas.o rescue.o agent.o tui.o $(CORE)
+OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(CORE)
 
 all: gpufas
 
 gpufas: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(OBJS) test/unit.o test/bench.o: gpufas.h
+$(OBJS) test/unit.o test/bench.o test/bench_tui.o: gpufas.h
+tui.o tui_draw.o: tui.h
 introspect.o metrics.o: introspect.h
 
 test/unit: test/unit.o $(CORE)
@@ -29,6 +30,28 @@ test/unit: test/unit.o $(CORE)
 
 test/bench: test/bench.o $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The real dashboard on a synthetic source (make bench: its CPU cost).
+test/bench_tui: test/bench_tui.o tui.o tui_draw.o terminfo.o $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The terminal entries the binary carries for boxes without terminfo files
+# (terminfo.c): this machine's entries, compiled with tic into one tar.
+TERMINFO_ENTRIES = xterm-256color xterm screen-256color screen \
+		   tmux-256color tmux linux vt100
+terminfo.tar:
+	rm -rf terminfo.d && mkdir terminfo.d
+	for t in $(TERMINFO_ENTRIES); do \
+		infocmp -x $$t >terminfo.d/$$t.src && \
+		tic -x -o terminfo.d terminfo.d/$$t.src || exit 1; \
+	done
+	rm terminfo.d/*.src
+	tar -C terminfo.d --format=ustar --owner=0 --group=0 --numeric-owner \
+	    --sort=name --mtime=@0 -cf $@ .
+	rm -rf terminfo.d
+
+terminfo.o: terminfo.tar
+terminfo.o: CPPFLAGS += -DGPUFAS_TERMINFO='"terminfo.tar"'
 
 # The GPU kernels, built wherever nvcc is, and embedded in the binary
 # (gpu.c .incbin's the fatbin). Without nvcc the binary has the CPU engine
@@ -49,7 +72,7 @@ deps:
 
 # Each of these installs what it needs first, then builds with it.
 test: deps
-	$(MAKE) gpufas test/unit
+	$(MAKE) gpufas test/unit test/bench_tui
 	test/run-tests.sh
 
 demo: deps
@@ -57,7 +80,7 @@ demo: deps
 	test/demo.sh
 
 bench: deps
-	$(MAKE) gpufas test/bench
+	$(MAKE) gpufas test/bench test/bench_tui
 	python3 test/bench.py
 
 # The recovery benchmark (issue 4): gpufas against the in-OS killers in a
@@ -67,6 +90,7 @@ bench-recovery: deps
 	python3 test/bench_recovery.py $(RECOVERY_ARGS)
 
 clean:
-	rm -f gpufas *.o test/*.o test/unit test/bench kernels.fatbin
+	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui kernels.fatbin \
+	      terminfo.tar
 
 .PHONY: all deps test demo bench bench-recovery clean

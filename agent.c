@@ -212,6 +212,7 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 	for (int i = 0; i < o->ntargets; i++) {
 		board_init(&ag.boards[i], o->targets[i]);
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
+		ag.w[i].want_write = o->dashboard; /* the operator may signal */
 	}
 	if (o->dashboard)
 		rc = run_with_dashboard(&ag);

@@ -18,7 +18,7 @@
 #define RATE_WINDOW_S 1.0
 #define HISTORY_STEP_S 1.0
 
-static double wall_now(void)
+double board_clock(void)
 {
 	struct timespec ts;
 
@@ -100,9 +100,11 @@ void board_update(struct gf_board *b, const struct watch *w, double now)
 	b->writable = (uint8_t)(w->attached && w->t.writable);
 	b->has_metrics = (uint8_t)(w->attached && w->a.k.lay.has_metrics);
 	memcpy(b->verdict, w->v, sizeof b->verdict);
+	b->thresholds = w->cfg->detect;
 	if (!w->attached || !p)
 		return;
-	b->sampled = wall_now() - (now - p->time);
+	b->tainted = p->s.tainted;
+	b->sampled = board_clock() - (now - p->time);
 	b->nprocs = p->ntasks;
 	b->mem_total_kib = kib(p->s.total_pages);
 	b->mem_free_kib = kib(p->s.free_pages);
@@ -176,8 +178,9 @@ static void describe(char *buf, size_t cap, const struct gf_event *ev)
 		break;
 	case GF_EV_VERDICT:
 	case GF_EV_CLEAR:
-		append(buf, cap, &len, "%s %s:", ev->kind == GF_EV_VERDICT ?
-		       "FAULT" : "clear", class_name(ev->verdict->cls));
+		append(buf, cap, &len, "%s %s%s", ev->kind == GF_EV_VERDICT ?
+		       "FAULT" : "clear", class_name(ev->verdict->cls),
+		       ev->verdict->nevidence ? ":" : "");
 		describe_verdict(buf, cap, &len, ev->verdict);
 		break;
 	case GF_EV_ACTION:
@@ -206,10 +209,129 @@ void board_note(struct gf_board *b, const struct gf_event *ev)
 		return;
 	if (ev->kind == GF_EV_VERDICT && ev->verdict->cls == GF_PANIC && ev->detail)
 		snprintf(b->panic_log, sizeof b->panic_log, "%s", ev->detail);
+	if (ev->kind == GF_EV_CLEAR && ev->verdict->cls < GF_NCLASSES)
+		b->cleared[ev->verdict->cls] = board_clock();
 	line = next_line(b);
 	localtime_r(&t, &tm);
 	len = strftime(line, GF_BOARD_LINE, "%H:%M:%S ", &tm);
 	describe(line + len, GF_BOARD_LINE - len, ev);
+}
+
+/* ---- OK, WARN, FAULT ---- */
+
+#define TAINT_DIE (1ull << 7) /* the kernel oopsed and killed a task */
+
+struct cpu_floor {
+	double sys, busy; /* the least of any online CPU, 0..1 */
+};
+
+static struct cpu_floor cpu_floor(const struct gf_rates *r)
+{
+	struct cpu_floor f = { 1, 1 };
+	uint32_t n = r->ncpus < GF_MAX_CPUS ? r->ncpus : GF_MAX_CPUS;
+
+	for (uint32_t c = 0; c < n; c++) {
+		const struct gf_cpu_rates *cpu = &r->cpu[c];
+		if (!cpu->online)
+			continue;
+		if (cpu->sys < f.sys)
+			f.sys = cpu->sys;
+		if (cpu->usr + cpu->sys < f.busy)
+			f.busy = cpu->usr + cpu->sys;
+	}
+	return f;
+}
+
+static int any_cpu_busy_now(const struct gf_rates *r)
+{
+	uint32_t n = r->ncpus < GF_MAX_CPUS ? r->ncpus : GF_MAX_CPUS;
+
+	for (uint32_t c = 0; c < n; c++)
+		if (r->cpu[c].online && !r->cpu[c].idle_now)
+			return 1;
+	return 0;
+}
+
+/* A class's first condition over the last second, as its detector would
+ * read it, without the window or the second condition that make it a
+ * verdict: what is about to become a fault, or is one held back. */
+static int approaching(const struct gf_board *b, enum gf_class cls,
+		       char *why, size_t len)
+{
+	const struct gf_thresholds *th = &b->thresholds;
+	const struct gf_rates *r = &b->rates;
+	struct cpu_floor f = cpu_floor(r);
+	double available = pct(b->mem_available_kib, b->mem_total_kib);
+	int online = r->online > 0 && r->seconds > 0;
+
+	switch (cls) {
+	case GF_F1:
+		if (!online || r->jiffies || !any_cpu_busy_now(r))
+			return 0;
+		snprintf(why, len, "no tick in the last second while CPUs run");
+		return 1;
+	case GF_F2:
+	case GF_F3:
+	case GF_F5:
+		if (!online || f.sys < th->sys_pct / 100)
+			return 0;
+		snprintf(why, len, "every CPU in the kernel: sys >= %.0f %%", th->sys_pct);
+		return 1;
+	case GF_F4:
+		if (!online || (double)r->blocked < th->blocked)
+			return 0;
+		snprintf(why, len, "%lld tasks blocked (D), threshold %.0f",
+			 (long long)r->blocked, th->blocked);
+		return 1;
+	case GF_F6:
+		if (!online || r->pswpout < th->pswpout_per_s)
+			return 0;
+		snprintf(why, len, "%.0f pages/s swapped out", r->pswpout);
+		return 1;
+	case GF_CPU_OVERLOAD:
+		if (!online || f.busy < th->overload_pct / 100)
+			return 0;
+		snprintf(why, len, "every CPU >= %.0f %% busy; a verdict after %.0f s",
+			 th->overload_pct, th->overload_s);
+		return 1;
+	case GF_MEMORY:
+	case GF_THRASHING:
+		if (!b->mem_total_kib || available > th->available_pct ||
+		    (cls == GF_THRASHING && !b->swap_total_kib))
+			return 0;
+		snprintf(why, len, "available memory %.1f %% <= %.0f %%", available,
+			 th->available_pct);
+		return 1;
+	case GF_PANIC:
+		if (!(b->tainted & TAINT_DIE))
+			return 0;
+		snprintf(why, len, "the kernel oopsed (taint D) and runs on");
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+enum gf_level board_level(const struct gf_board *b, enum gf_class cls,
+			  double wall_now, char *why, size_t len)
+{
+	double since;
+
+	why[0] = 0;
+	if (cls >= GF_NCLASSES)
+		return GF_LEVEL_OK;
+	if (b->verdict[cls].active) {
+		snprintf(why, len, "detected");
+		return GF_LEVEL_FAULT;
+	}
+	since = wall_now - b->cleared[cls];
+	if (b->cleared[cls] > 0 && since >= 0 && since < GF_WARN_AFTER_CLEAR_S) {
+		snprintf(why, len, "cleared %.0f s ago", since);
+		return GF_LEVEL_WARN;
+	}
+	if (b->attached && b->has_metrics && approaching(b, cls, why, len))
+		return GF_LEVEL_WARN;
+	return GF_LEVEL_OK;
 }
 
 /* ---- Processes ---- */

@@ -241,13 +241,15 @@ out_target:
 }
 
 /* The agent shows its dashboard on a terminal unless told --headless;
- * with no terminal it runs headless. */
+ * with no terminal it runs headless. With no action the dashboard is what
+ * was asked for: without a terminal that is an error, which it reports. */
 static int run_agent(const struct options *o, const struct gf_config *cfg)
 {
 	struct agent_opts ao = {
 		.ntargets = o->ntargets, .config = o->config, .events = o->events,
 		.engine = o->engine, .gpu = o->gpu,
-		.dashboard = !o->headless && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+		.dashboard = o->action == LIVE ||
+			     (!o->headless && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)),
 	};
 
 	memcpy(ao.targets, o->targets, sizeof ao.targets);

@@ -590,6 +590,11 @@ struct gf_board {
 	float hist_cpu_pct[GF_BOARD_HISTORY]; /* busy, mean over online CPUs */
 	double last_history;
 	struct gf_verdict verdict[GF_NCLASSES];
+	/* what board_level() judges WARN by: the agent's thresholds, when
+	 * each class last cleared (wall clock; 0: never) and the taint mask */
+	struct gf_thresholds thresholds;
+	double cleared[GF_NCLASSES];
+	uint64_t tainted;
 	/* the event log, oldest first once full: events[(first + i) % N] */
 	uint32_t nevents, first_event;
 	char events[GF_BOARD_EVENTS][GF_BOARD_LINE];
@@ -682,5 +687,24 @@ struct agent_opts {
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg);
 /* The dashboard, until the operator quits or *stop is set. */
 int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop);
+
+/* ---- The dashboard's side of the board (board.c, tui.c, terminfo.c) ---- */
+
+/* How the detector board shows a class: FAULT while its verdict is
+ * active; WARN while it is not but was within the last minute, or while
+ * its first condition holds over the last second and the rest (its window,
+ * its second condition) do not yet; else OK. */
+enum gf_level { GF_LEVEL_OK, GF_LEVEL_WARN, GF_LEVEL_FAULT };
+
+#define GF_WARN_AFTER_CLEAR_S 60.0
+
+enum gf_level board_level(const struct gf_board *b, enum gf_class cls,
+			  double wall_now, char *why, size_t len);
+double board_clock(void); /* the wall clock the board's times are in */
+
+/* The terminal for newterm(): TERM as found here, else from the entries
+ * built into the binary (see terminfo.c). 0, or -1 with why in msg. */
+int terminfo_ensure(const char *term, char *msg, size_t len);
+void terminfo_cleanup(void);
 
 #endif

@@ -95,7 +95,7 @@ static void try_attach(struct watch *w, double now)
 {
 	char msg[512];
 
-	if (target_open(&w->t, w->spec, needs_write(&w->cfg->recover))) {
+	if (target_open(&w->t, w->spec, w->want_write || needs_write(&w->cfg->recover))) {
 		unavailable(w, w->t.error, now);
 		return;
 	}

@@ -30,6 +30,7 @@ suite "GPU kernels compile" test/gpu-build.sh
 suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
 suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" python3 test/test_agent.py
 suite "--target host inside guests (kmod/gpufas_pmem.ko)" python3 test/test_host.py
+suite "the dashboard (tmux, QEMU 6.12)" python3 test/test_tui.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
