@@ -8,13 +8,14 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
 # Travels as one file: these libraries are linked from their static
 # archives; glibc stays dynamic (a static glibc cannot dlopen libcuda).
-STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo
+STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
        metrics.o engine.o gpu.o config.o signals.o json.o detect.o \
        recover.o watch.o events.o board.o hub.o
-OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(CORE)
+REMOTE = proto.o auth.o tcp.o rdma.o view.o
+OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
 all: gpufas
 

@@ -56,6 +56,7 @@ struct agent {
 	struct gf_board_task *tasks;  /* scratch for publishing */
 	uint32_t task_cap;
 	struct hub *hub;
+	struct gf_server *server; /* --listen's, or NULL */
 };
 
 static void write_event(void *ctx, const struct gf_event *ev)
@@ -193,6 +194,7 @@ static void agent_free(struct agent *ag)
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 {
 	struct agent ag = { .o = o, .cfg = *cfg };
+	char err[512];
 	int rc = 0;
 
 	ag.w = calloc((size_t)o->ntargets, sizeof *ag.w);
@@ -214,10 +216,16 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
 		ag.w[i].want_write = o->dashboard; /* the operator may signal */
 	}
-	if (o->dashboard)
+	if (o->remote->nlisten && !(ag.server = server_start(ag.hub, o->remote, err,
+							       sizeof err))) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		rc = 1;
+	} else if (o->dashboard) {
 		rc = run_with_dashboard(&ag);
-	else
+	} else {
 		run_loop(&ag);
+	}
+	server_stop(ag.server);
 	for (int i = 0; i < o->ntargets; i++)
 		watch_close(&ag.w[i]);
 	agent_free(&ag);

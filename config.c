@@ -9,6 +9,9 @@
  *             cpu_overload = report  each process-level verdict; grace,
  *             ... protect, dry_run   cool-down, protected names
  *   [agent]   interval_ms, metrics_ms, events
+ *   [remote]  listen, key, read_key, heartbeat_ms, timeout_ms, max_clients:
+ *             read by remote_config_load(), which only the agent and the
+ *             viewer call
  *   [profile] NAME = VALUE           symbols, offsets and constants by hand,
  *                                    for kernels without BTF (see layout.c)
  */
@@ -26,6 +29,7 @@ struct parse_state {
 	struct gf_config *c;
 	char *err;
 	size_t errlen;
+	struct gf_remote *r; /* remote_config_load()'s */
 };
 
 void config_defaults(struct gf_config *c)
@@ -206,18 +210,19 @@ static int handler(void *user, const char *section, const char *key,
 		ps->c->gpu = (int)n;
 	} else if (!strcmp(section, "profile")) {
 		return add_profile(ps, key, value);
+	} else if (!strcmp(section, "remote")) {
+		return 1; /* remote_config_load()'s */
 	} else {
 		return fail(ps, "unknown setting", key);
 	}
 	return 1;
 }
 
-int config_load(struct gf_config *c, const char *path, char *err,
-		size_t errlen)
+/* inih's result as one message: the file, the line, what was wrong. */
+static int parse_file(const char *path, ini_handler h, struct parse_state *ps,
+		      char *err, size_t errlen)
 {
-	char msg[256] = "";
-	struct parse_state ps = { c, msg, sizeof msg };
-	int rc = ini_parse(path, handler, &ps);
+	int rc = ini_parse(path, h, ps);
 
 	if (rc == -1)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -225,8 +230,17 @@ int config_load(struct gf_config *c, const char *path, char *err,
 		snprintf(err, errlen, "%s: out of memory", path);
 	else if (rc > 0)
 		snprintf(err, errlen, "%s: line %d: %s", path, rc,
-			 msg[0] ? msg : "syntax error");
+			 ps->err[0] ? ps->err : "syntax error");
 	return rc ? -1 : 0;
+}
+
+int config_load(struct gf_config *c, const char *path, char *err,
+		size_t errlen)
+{
+	char msg[256] = "";
+	struct parse_state ps = { c, msg, sizeof msg, NULL };
+
+	return parse_file(path, handler, &ps, err, errlen);
 }
 
 int config_profile(const struct gf_config *c, const char *key,
@@ -255,4 +269,72 @@ int config_override(struct gf_config *c, const char *engine, int gpu,
 	if (gpu >= 0)
 		c->gpu = gpu;
 	return 0;
+}
+
+/* ---- [remote]: the agent's listeners and keys, the viewer's timing ---- */
+
+void remote_defaults(struct gf_remote *r)
+{
+	memset(r, 0, sizeof *r);
+	r->heartbeat_s = 1;
+	r->timeout_s = 3;
+	r->max_clients = 32;
+}
+
+/* A number of milliseconds from min to max, kept in seconds. */
+static int remote_ms(struct parse_state *rs, double *to, const char *value,
+		     double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno || end == value || *end || v < min || v > max)
+		return fail(rs, "[remote] wants milliseconds in range, not", value);
+	*to = v / 1000;
+	return 1;
+}
+
+static int remote_handler(void *user, const char *section, const char *key,
+			  const char *value)
+{
+	struct parse_state *rs = user;
+	struct gf_remote *r = rs->r;
+	char *end;
+	long n;
+
+	if (strcmp(section, "remote"))
+		return 1; /* config_load()'s */
+	if (!strcmp(key, "listen")) {
+		if (r->nlisten == GF_MAX_LISTEN || strlen(value) >= sizeof r->listen[0])
+			return fail(rs, "too many or too long [remote] listen at", value);
+		strcpy(r->listen[r->nlisten++], value);
+	} else if (!strcmp(key, "key") || !strcmp(key, "read_key")) {
+		char *dst = !strcmp(key, "key") ? r->key : r->read_key;
+		if (strlen(value) >= sizeof r->key)
+			return fail(rs, "key file name too long", value);
+		strcpy(dst, value);
+	} else if (!strcmp(key, "heartbeat_ms")) {
+		return remote_ms(rs, &r->heartbeat_s, value, 10, 600000);
+	} else if (!strcmp(key, "timeout_ms")) {
+		return remote_ms(rs, &r->timeout_s, value, 10, 600000);
+	} else if (!strcmp(key, "max_clients")) {
+		n = strtol(value, &end, 10);
+		if (*end || n < 1 || n > 1024)
+			return fail(rs, "[remote] max_clients wants 1 to 1024, not", value);
+		r->max_clients = (int)n;
+	} else {
+		return fail(rs, "unknown setting", key);
+	}
+	return 1;
+}
+
+int remote_config_load(struct gf_remote *r, const char *path, char *err,
+		       size_t errlen)
+{
+	char msg[256] = "";
+	struct parse_state ps = { NULL, msg, sizeof msg, r };
+
+	return parse_file(path, remote_handler, &ps, err, errlen);
 }

@@ -82,7 +82,7 @@ static void culprits(FILE *f, const struct gf_verdict *v)
 	fputc(']', f);
 }
 
-static void verdict(FILE *f, const struct gf_verdict *v, const char *log)
+void verdict_json(FILE *f, const struct gf_verdict *v, const char *log)
 {
 	fprintf(f, ",\"class\":\"%s\",\"evidence\":{", class_name(v->cls));
 	for (uint32_t i = 0; i < v->nevidence; i++)
@@ -152,7 +152,7 @@ void event_json(FILE *f, const struct gf_event *ev)
 		break;
 	case GF_EV_VERDICT:
 	case GF_EV_CLEAR:
-		verdict(f, ev->verdict, ev->detail);
+		verdict_json(f, ev->verdict, ev->detail);
 		break;
 	case GF_EV_ACTION:
 	case GF_EV_RESULT:

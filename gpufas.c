@@ -24,6 +24,11 @@ struct options {
 	uint32_t log_records;
 	struct kill_opts kill;
 	const char *signal;
+	/* remote */
+	const char *listen[GF_MAX_LISTEN];
+	int nlisten;
+	const char *key, *read_key, *view;
+	int once, heartbeat;
 };
 
 static void usage(FILE *f)
@@ -56,6 +61,19 @@ static void usage(FILE *f)
 "                      as a JSON line (attach, unavailable, detach, verdict,\n"
 "                      clear, action, result, metrics); SIGHUP reloads config\n"
 "    --events FILE     append events there instead of stdout\n"
+"    --listen SPEC     (repeatable) serve remote viewers on tcp:ADDR:PORT or\n"
+"                      rdma:ADDR:PORT (also [remote] listen; see README.md)\n"
+"    --key FILE        the operator key (64 hex digits, mode 0600); also\n"
+"    --read-key FILE   a read-only key ([remote] key, read_key)\n"
+"\n"
+"Viewer (a remote agent, authenticated with --key FILE):\n"
+"  --view SPEC         tcp:HOST:PORT or rdma:HOST:PORT: the dashboard, or\n"
+"    --once [--json]   one snapshot of every target: release, metrics,\n"
+"                      detectors, processes\n"
+"    --ps [--json], --log[=N], --detect, --kill PID [--signal SIG]\n"
+"                      as above, answered by the agent (target 0)\n"
+"    --heartbeat[=N]   N heartbeats (default: until stopped), one line each:\n"
+"                      up with the round trip, monitor dead, or link dead\n"
 "\n"
 "Options:\n"
 "  --target SPEC       (repeatable with --agent) vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
@@ -96,6 +114,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "threads", no_argument, NULL, 'T' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "read-key", required_argument, NULL, 'R' },
+		{ "view", required_argument, NULL, 'v' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "heartbeat", optional_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -154,6 +178,25 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'f': o->kill.force = 1; break;
 		case 'j': o->json = 1; break;
 		case 'T': o->threads = 1; break;
+		case 'L':
+			if (o->nlisten == GF_MAX_LISTEN) {
+				fprintf(stderr, "gpufas: at most %d --listen\n", GF_MAX_LISTEN);
+				return 2;
+			}
+			o->listen[o->nlisten++] = optarg;
+			break;
+		case 'K': o->key = optarg; break;
+		case 'R': o->read_key = optarg; break;
+		case 'v': o->view = optarg; break;
+		case 'o': o->once = 1; break;
+		case 'B':
+			o->heartbeat = optarg ? (int)strtol(optarg, &end, 10) : -1;
+			if (optarg && (*end || o->heartbeat <= 0)) {
+				fprintf(stderr, "gpufas: --heartbeat wants a count, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("gpufas %s\n", GPUFAS_VERSION); exit(0);
 		default: return 2;
@@ -169,6 +212,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if ((o->headless || o->events) && o->action != AGENT) {
 		fprintf(stderr, "gpufas: --headless and --events go with --agent\n");
+		return 2;
+	}
+	if (o->view && (o->ntargets || o->action == AGENT || o->nlisten)) {
+		fprintf(stderr, "gpufas: --view talks to an agent: no --target, "
+			"--agent or --listen with it\n");
+		return 2;
+	}
+	if (!o->view && (o->once || o->heartbeat)) {
+		fprintf(stderr, "gpufas: --once and --heartbeat go with --view\n");
+		return 2;
+	}
+	if (o->nlisten && o->action != AGENT && o->action != LIVE) {
+		fprintf(stderr, "gpufas: --listen goes with --agent\n");
 		return 2;
 	}
 	o->target = o->ntargets ? o->targets[0] : NULL;
@@ -240,20 +296,80 @@ out_target:
 	return rc;
 }
 
+/* [remote] with the command line's --listen (all of them, if any), --key
+ * and --read-key over it. */
+static int remote_settings(const struct options *o, struct gf_remote *r)
+{
+	char err[512];
+
+	remote_defaults(r);
+	if (o->config && remote_config_load(r, o->config, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		return 1;
+	}
+	if (o->nlisten)
+		r->nlisten = 0;
+	for (int i = 0; i < o->nlisten; i++) {
+		if (strlen(o->listen[i]) >= sizeof r->listen[0]) {
+			fprintf(stderr, "gpufas: --listen %s: too long\n", o->listen[i]);
+			return 2;
+		}
+		strcpy(r->listen[r->nlisten++], o->listen[i]);
+	}
+	if (o->key)
+		snprintf(r->key, sizeof r->key, "%s", o->key);
+	if (o->read_key)
+		snprintf(r->read_key, sizeof r->read_key, "%s", o->read_key);
+	return 0;
+}
+
 /* The agent shows its dashboard on a terminal unless told --headless;
  * with no terminal it runs headless. With no action the dashboard is what
  * was asked for: without a terminal that is an error, which it reports. */
 static int run_agent(const struct options *o, const struct gf_config *cfg)
 {
+	struct gf_remote remote;
 	struct agent_opts ao = {
 		.ntargets = o->ntargets, .config = o->config, .events = o->events,
-		.engine = o->engine, .gpu = o->gpu,
+		.engine = o->engine, .gpu = o->gpu, .remote = &remote,
 		.dashboard = o->action == LIVE ||
 			     (!o->headless && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)),
 	};
+	int rc;
+
+	if ((rc = remote_settings(o, &remote)))
+		return rc;
 
 	memcpy(ao.targets, o->targets, sizeof ao.targets);
 	return agent_run(&ao, cfg);
+}
+
+/* --view: the action asked for, answered by a remote agent. */
+static int run_view(const struct options *o)
+{
+	struct view_opts v = {
+		.spec = o->view, .config = o->config, .key = o->key, .json = o->json,
+		.pid = o->kill.pid, .log_records = o->log_records, .count = o->heartbeat,
+		.sig = o->signal ? signal_parse(o->signal) : SIGKILL,
+	};
+
+	if (v.sig < 0) {
+		fprintf(stderr, "gpufas: unknown signal '%s'\n", o->signal);
+		return 2;
+	}
+	if (v.count < 0)
+		v.count = 0;
+	switch (o->action) {
+	case PS: v.action = VIEW_PS; break;
+	case KILL: v.action = VIEW_KILL; break;
+	case LOG: v.action = VIEW_LOG; break;
+	case DETECT: v.action = VIEW_DETECT; break;
+	default:
+		v.action = o->once ? VIEW_ONCE : o->heartbeat ? VIEW_HEARTBEAT
+			   : VIEW_DASHBOARD;
+		break;
+	}
+	return view_run(&v);
 }
 
 int main(int argc, char **argv)
@@ -262,7 +378,11 @@ int main(int argc, char **argv)
 	struct gf_config cfg;
 	int rc;
 
-	if ((rc = parse_args(argc, argv, &o)) || (rc = resolve(&o, &cfg)))
+	if ((rc = parse_args(argc, argv, &o)))
+		return rc;
+	if (o.view)
+		return run_view(&o);
+	if ((rc = resolve(&o, &cfg)))
 		return rc;
 	if (o.action == AGENT || o.action == LIVE)
 		return run_agent(&o, &cfg);

@@ -683,6 +683,7 @@ struct agent_opts {
 	const char *config, *events, *engine;
 	int gpu;       /* -1: from config.ini */
 	int dashboard; /* the dashboard on this terminal, else headless */
+	const struct gf_remote *remote; /* listeners and keys (view.c) */
 };
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg);
 /* The dashboard, until the operator quits or *stop is set. */
@@ -706,5 +707,212 @@ double board_clock(void); /* the wall clock the board's times are in */
  * built into the binary (see terminfo.c). 0, or -1 with why in msg. */
 int terminfo_ensure(const char *term, char *msg, size_t len);
 void terminfo_cleanup(void);
+/* ---- Remote: the GRASS mailbox over TCP and RDMA (proto.c, auth.c,
+ * tcp.c, rdma.c, view.c). See README.md, "Remote". ---- */
+#define GF_PROTO_MAGIC 0x4d524647u /* "GFRM", little-endian */
+#define GF_PROTO_VERSION 1
+#define GF_KEY_BYTES 32
+#define GF_NONCE_BYTES 32
+#define GF_MAC_BYTES 32            /* crypto_auth: HMAC-SHA-512-256 */
+#define GF_MAX_PAYLOAD (16u << 20) /* any longer message is refused */
+#define GF_MAX_LISTEN 8
+#define GF_REMOTE_MSG 256          /* an error's text */
+
+/* hub.c: the requests the agent's loop carries out for remote readers */
+enum hub_job_kind { HUB_SIGNAL, HUB_LOG, HUB_DETECT };
+#define HUB_LOG_MAX 16384
+
+struct hub_job {
+	enum hub_job_kind kind;
+	int32_t pid;          /* signal */
+	uint64_t start_time;
+	int sig;
+	uint32_t records;     /* log */
+	enum gf_class cls;    /* detect */
+	int result;           /* GF_OK or GF_E*, with why in msg */
+	char msg[256];
+	uint32_t loglen;
+	char log[HUB_LOG_MAX];
+	struct gf_verdict verdict;
+};
+
+int hub_request(struct hub *h, int target, struct hub_job *job,
+		double timeout_s);
+uint64_t hub_rounds(struct hub *h);
+
+enum gf_msg_type {
+	GF_MSG_CHALLENGE = 1, /* agent: its nonce (handshake, no MAC) */
+	GF_MSG_PROOF,         /* viewer: its nonce; MAC with the shared key */
+	GF_MSG_WELCOME,       /* agent: role and targets; session MAC */
+	GF_MSG_HEARTBEAT,     /* the rest: session MAC, one sequence number */
+	GF_MSG_SNAPSHOT,
+	GF_MSG_PS,
+	GF_MSG_LOG,
+	GF_MSG_DETECT,
+	GF_MSG_SIGNAL,
+	GF_MSG_TYPES,
+	GF_MSG_ANSWER = 0x8000, /* or'ed into an answer's type */
+};
+
+/* Every message: this header, then length bytes of payload. The MAC
+ * covers the header (with mac zeroed) and the payload. */
+struct gf_msg_hdr {
+	uint32_t magic;
+	uint16_t version, type;
+	uint32_t board_size; /* sizeof(struct gf_board) of the sender's build */
+	uint32_t length;     /* payload bytes */
+	uint64_t seq;        /* the request's number; its answer repeats it */
+	int32_t status;      /* answers: GF_OK, or GF_E* with text as payload */
+	int32_t target;      /* requests: which of the agent's targets */
+	uint8_t mac[GF_MAC_BYTES];
+};
+
+/* A request's payload (every request type: one fixed size). */
+struct gf_request {
+	int32_t pid, sig;     /* signal */
+	uint32_t arg;         /* log: records; detect: the class */
+	uint32_t reserved;
+	uint64_t start_time;  /* signal: the process seen, 0: any */
+	uint64_t beat;        /* heartbeat: the viewer's counter, echoed */
+};
+
+struct gf_beat {
+	uint64_t beat;   /* the request's, echoed */
+	uint64_t rounds; /* the agent loop's rounds: stops if the loop hangs */
+};
+
+struct gf_welcome {
+	uint32_t role; /* GF_ROLE_* */
+	uint32_t ntargets;
+};
+
+struct gf_ps_head {
+	uint32_t count, total; /* tasks that follow; the target has total */
+};
+
+enum { GF_ROLE_READ = 1, GF_ROLE_OPERATOR = 2 };
+
+/* A growable message buffer: header, then payload. */
+struct gf_buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+/* One authenticated session: a key each way, derived from the pre-shared
+ * key and both nonces, and the last sequence number. */
+struct gf_session {
+	uint8_t tx_key[GF_KEY_BYTES], rx_key[GF_KEY_BYTES];
+	uint64_t seq;
+	uint32_t role, ntargets;
+};
+
+struct gf_keys {
+	uint8_t operator_key[GF_KEY_BYTES], read_key[GF_KEY_BYTES];
+	int has_operator, has_read;
+};
+
+/* [remote] of config.ini, and the command line's say over it. */
+struct gf_remote {
+	char listen[GF_MAX_LISTEN][128];
+	int nlisten;
+	char key[256], read_key[256]; /* operator and read-only key files */
+	double heartbeat_s, timeout_s;
+	int max_clients;
+};
+
+void remote_defaults(struct gf_remote *r);
+int remote_config_load(struct gf_remote *r, const char *path, char *err,
+		       size_t errlen);
+
+/* proto.c: messages, the mailbox, and answering a request */
+int buf_reserve(struct gf_buf *b, size_t len);
+void buf_free(struct gf_buf *b);
+void *msg_start(struct gf_buf *b, uint16_t type, uint64_t seq, int32_t target,
+		int32_t status, uint32_t length);
+void msg_text(struct gf_buf *b, uint16_t type, uint64_t seq, int status,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int msg_check_header(const struct gf_msg_hdr *h, char *why, size_t len);
+const char *msg_type_name(uint16_t type);
+struct hub;
+void proto_answer(struct hub *hub, const struct gf_session *s,
+		  const struct gf_msg_hdr *req, const struct gf_request *body,
+		  struct gf_buf *out);
+int proto_answer_check(const struct gf_msg_hdr *h, uint16_t type,
+		       uint32_t min, char *why, size_t len);
+
+/* auth.c: keys, the handshake, MACs (libsodium) */
+int auth_init(void);
+int key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
+	     size_t errlen);
+int keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
+	      size_t errlen);
+void keys_wipe(struct gf_keys *k);
+void auth_challenge(struct gf_buf *out, uint8_t nonce[GF_NONCE_BYTES]);
+void auth_proof(struct gf_buf *out, const uint8_t key[GF_KEY_BYTES],
+		const uint8_t server_nonce[GF_NONCE_BYTES],
+		struct gf_session *s);
+int auth_accept(const struct gf_keys *k, uint8_t *msg, size_t len,
+		const uint8_t server_nonce[GF_NONCE_BYTES],
+		struct gf_session *s, char *why, size_t whylen);
+void auth_seal(const struct gf_session *s, struct gf_buf *b);
+int auth_open(struct gf_session *s, uint8_t *msg, size_t len,
+	      int request, char *why, size_t whylen);
+
+/* One connection as a transport moves whole messages over it; the
+ * sessions above see no other difference between TCP and RDMA. recv
+ * waits up to timeout_s for a message to begin, then for the rest of it
+ * within GF_MSG_S; it returns GF_OK, GF_EBUSY (nothing came), GF_EFAULT
+ * (closed, reset, completion error) or GF_EINVAL (malformed, too long). */
+#define GF_MSG_S 5.0
+struct gf_io {
+	int (*send)(void *ctx, const struct gf_buf *b);
+	int (*recv)(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s,
+		    char *why, size_t whylen);
+	void (*close)(void *ctx);
+	void *ctx;
+	char peer[96];
+};
+
+/* proto.c: the agent's server, shared by its transports */
+struct gf_server;
+struct gf_server *server_start(struct hub *hub, const struct gf_remote *r,
+			       char *err, size_t errlen);
+void server_stop(struct gf_server *srv);
+int server_stopping(const struct gf_server *srv);
+int server_add_listener(struct gf_server *srv, void *(*fn)(void *),
+			void *arg, char *err, size_t errlen);
+int server_admit(struct gf_server *srv, const char *peer);
+void server_release(struct gf_server *srv);
+void server_session(struct gf_server *srv, struct gf_io *io);
+void remote_log(const char *peer, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* tcp.c and rdma.c: a listener for the server, a connection for the viewer */
+int tcp_listen(struct gf_server *srv, const char *addr, char *err,
+	       size_t errlen);
+int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
+		char *why, size_t whylen);
+int rdma_listen(struct gf_server *srv, const char *addr, char *err,
+		size_t errlen);
+int rdma_connect(struct gf_io *io, const char *addr, double timeout_s,
+		 char *why, size_t whylen);
+
+/* rescue.c and events.c, shared with the viewer */
+void ps_print(const struct gf_task *t, uint32_t n, int json);
+void verdict_text(const struct gf_verdict *v);
+void verdict_json(FILE *f, const struct gf_verdict *v, const char *log);
+
+/* view.c: the viewer */
+struct view_opts {
+	const char *spec;
+	const char *config;
+	const char *key;
+	enum { VIEW_DASHBOARD, VIEW_ONCE, VIEW_PS, VIEW_KILL, VIEW_LOG,
+	       VIEW_DETECT, VIEW_HEARTBEAT } action;
+	int json, target, sig, count;
+	int32_t pid;
+	uint32_t log_records;
+};
+int view_run(const struct view_opts *o);
 
 #endif

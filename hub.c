@@ -16,16 +16,14 @@
 
 #include "gpufas.h"
 
-/* One signal request at a time per target: an operator acts on one
- * process, and a second request waits for the first. */
+/* One request at a time per target: a signal, a kernel log tail or an
+ * inline detection, each carried out by the loop on the target's watch
+ * (the loop alone touches guest memory). A second request waits for the
+ * first. */
 struct request {
 	int pending, done;
 	uint64_t ticket;       /* which asker the answer is for */
-	int32_t pid;
-	uint64_t start_time;
-	int sig;
-	int result;
-	char msg[256];
+	struct hub_job job;
 };
 
 struct slot {
@@ -39,6 +37,7 @@ struct hub {
 	pthread_mutex_t lock;
 	pthread_cond_t answered;
 	uint64_t tickets;
+	uint64_t rounds; /* boards published: a heartbeat that stops with the loop */
 	int n;
 	struct slot slot[];
 };
@@ -86,6 +85,7 @@ void hub_publish(struct hub *h, int target, const struct gf_board *b,
 		}
 	}
 	s->ntasks = ntasks <= s->cap ? ntasks : s->cap;
+	h->rounds++;
 	if (s->ntasks)
 		memcpy(s->tasks, tasks, s->ntasks * sizeof *tasks);
 	pthread_mutex_unlock(&h->lock);
@@ -121,34 +121,73 @@ int hub_tasks(struct hub *h, int target, struct gf_board_task *out,
 	return err;
 }
 
-/* The loop's side: one queued request, carried out on the watch's engine. */
+uint64_t hub_rounds(struct hub *h)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&h->lock);
+	n = h->rounds;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+/* Carries out one job on an attached watch. */
+static void run_job(struct hub_job *j, struct watch *w)
+{
+	struct kill_opts o = { .pid = j->pid, .sig = j->sig };
+
+	switch (j->kind) {
+	case HUB_SIGNAL:
+		j->result = operator_signal(&w->e, &o, j->start_time, w->t.read_only,
+					    j->msg, sizeof j->msg);
+		break;
+	case HUB_LOG:
+		j->result = engine_log_tail(&w->e, j->records, j->log, sizeof j->log,
+					    &j->loglen);
+		if (j->result)
+			snprintf(j->msg, sizeof j->msg, "cannot read the kernel log: %s",
+				 gf_strerror(j->result));
+		break;
+	case HUB_DETECT:
+		detect(&w->cfg->detect, &w->h, w->atomic_sleep, j->cls, &j->verdict);
+		j->result = GF_OK;
+		break;
+	}
+}
+
+/* The loop's side: one queued request, carried out on the watch. */
 void hub_serve(struct hub *h, int target, struct watch *w)
 {
 	struct request *r = &h->slot[target].req;
-	struct request job;
+	struct hub_job *job;
+	uint64_t ticket;
+	int waiting;
 
 	pthread_mutex_lock(&h->lock);
-	job = *r;
+	waiting = r->pending && !r->done;
+	ticket = r->ticket;
 	pthread_mutex_unlock(&h->lock);
-	if (!job.pending || job.done)
+	/* 16 KiB of log: not on the stack, and only when asked */
+	if (!waiting || !(job = malloc(sizeof *job)))
 		return;
+	pthread_mutex_lock(&h->lock);
+	*job = r->job;
+	pthread_mutex_unlock(&h->lock);
 	if (!w->attached) {
-		job.result = GF_ESRCH;
-		snprintf(job.msg, sizeof job.msg, "the target is not attached: %.200s",
+		job->result = GF_ESRCH;
+		snprintf(job->msg, sizeof job->msg, "the target is not attached: %.200s",
 			 w->why);
 	} else {
-		struct kill_opts o = { .pid = job.pid, .sig = job.sig };
-		job.result = operator_signal(&w->e, &o, job.start_time,
-					     w->t.read_only, job.msg, sizeof job.msg);
+		run_job(job, w);
 	}
 	pthread_mutex_lock(&h->lock);
-	if (r->pending && r->ticket == job.ticket) {
-		r->result = job.result;
-		memcpy(r->msg, job.msg, sizeof r->msg);
+	if (r->pending && r->ticket == ticket) {
+		r->job = *job;
 		r->done = 1;
 		pthread_cond_broadcast(&h->answered);
 	}
 	pthread_mutex_unlock(&h->lock);
+	free(job);
 }
 
 static struct timespec deadline_after(double seconds)
@@ -167,17 +206,17 @@ static struct timespec deadline_after(double seconds)
 
 /* Waits for the slot to be free, then for our answer; gives the slot up
  * on timeout so that a later request is not stuck behind ours. */
-int hub_signal(struct hub *h, int target, int32_t pid, uint64_t start_time,
-	       int sig, double timeout_s, char *msg, size_t msglen)
+int hub_request(struct hub *h, int target, struct hub_job *job,
+		double timeout_s)
 {
 	struct timespec until = deadline_after(timeout_s);
 	struct request *r;
 	uint64_t ticket;
-	int rc = 0, result;
+	int rc = 0;
 
 	if (target < 0 || target >= h->n) {
-		snprintf(msg, msglen, "no target %d", target);
-		return GF_EINVAL;
+		snprintf(job->msg, sizeof job->msg, "no target %d", target);
+		return job->result = GF_EINVAL;
 	}
 	r = &h->slot[target].req;
 	pthread_mutex_lock(&h->lock);
@@ -185,25 +224,45 @@ int hub_signal(struct hub *h, int target, int32_t pid, uint64_t start_time,
 		rc = pthread_cond_timedwait(&h->answered, &h->lock, &until);
 	if (r->pending) {
 		pthread_mutex_unlock(&h->lock);
-		snprintf(msg, msglen, "another signal request is in progress");
-		return GF_EBUSY;
+		snprintf(job->msg, sizeof job->msg, "another request is in progress");
+		return job->result = GF_EBUSY;
 	}
 	ticket = ++h->tickets;
-	*r = (struct request){ .pending = 1, .ticket = ticket, .pid = pid,
-			       .start_time = start_time, .sig = sig };
+	r->pending = 1;
+	r->done = 0;
+	r->ticket = ticket;
+	r->job = *job;
 	while (!r->done && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&h->answered, &h->lock, &until);
 	if (r->done) {
-		result = r->result;
-		snprintf(msg, msglen, "%s", r->msg);
+		*job = r->job;
 	} else {
-		result = GF_EBUSY;
-		snprintf(msg, msglen, "the agent did not answer within %.1f s", timeout_s);
+		job->result = GF_EBUSY;
+		snprintf(job->msg, sizeof job->msg,
+			 "the agent did not answer within %.1f s", timeout_s);
 	}
 	r->pending = 0;
 	pthread_cond_broadcast(&h->answered);
 	pthread_mutex_unlock(&h->lock);
-	return result;
+	return job->result;
+}
+
+int hub_signal(struct hub *h, int target, int32_t pid, uint64_t start_time,
+	       int sig, double timeout_s, char *msg, size_t msglen)
+{
+	struct hub_job *job = calloc(1, sizeof *job);
+	int rc;
+
+	if (!job) {
+		snprintf(msg, msglen, "out of memory");
+		return GF_ENOSPC;
+	}
+	*job = (struct hub_job){ .kind = HUB_SIGNAL, .pid = pid,
+				 .start_time = start_time, .sig = sig };
+	rc = hub_request(h, target, job, timeout_s);
+	snprintf(msg, msglen, "%s", job->msg);
+	free(job);
+	return rc;
 }
 
 /* ---- The hub as the dashboard's source ---- */

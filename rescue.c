@@ -96,6 +96,14 @@ static void ps_text(const struct gf_task *t, uint32_t n)
 	}
 }
 
+void ps_print(const struct gf_task *t, uint32_t n, int json)
+{
+	if (json)
+		ps_json(t, n);
+	else
+		ps_text(t, n);
+}
+
 int rescue_ps(const struct gf_engine *e, int json, int threads)
 {
 	struct gf_task *tasks;
@@ -106,10 +114,7 @@ int rescue_ps(const struct gf_engine *e, int json, int threads)
 		fprintf(stderr, "gpufas: task list: %s\n", gf_strerror(err));
 		return 1;
 	}
-	if (json)
-		ps_json(tasks, n);
-	else
-		ps_text(tasks, n);
+	ps_print(tasks, n, json);
 	free(tasks);
 	return 0;
 }
@@ -146,7 +151,7 @@ static void note_failure(void *ctx, const struct gf_event *ev)
 		snprintf(why, 512, "%s", ev->detail);
 }
 
-static void board_text(const struct gf_verdict *v)
+void verdict_text(const struct gf_verdict *v)
 {
 	printf("%-13s %s", class_name(v->cls), v->active ? "FAULT" : "ok");
 	for (uint32_t i = 0; i < v->nevidence; i++)
@@ -218,7 +223,7 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 		if (json)
 			board_json(w);
 		for (int c = 0; !json && c < GF_NCLASSES; c++)
-			board_text(&w->v[c]);
+			verdict_text(&w->v[c]);
 		rc = 0;
 	}
 	watch_close(w);
