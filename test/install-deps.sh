@@ -7,6 +7,7 @@ set -euo pipefail
 if [ $# -eq 0 ]; then
 	set -- gcc make pkg-config \
 		libbpf-dev libelf-dev zlib1g-dev libinih-dev libncurses-dev \
+		libsodium-dev libibverbs-dev librdmacm-dev \
 		qemu-system-x86 busybox-static cpio python3 \
 		tmux python3-pil fonts-dejavu-core
 fi

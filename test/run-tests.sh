@@ -31,6 +31,7 @@ suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
 suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" python3 test/test_agent.py
 suite "--target host inside guests (kmod/gpufas_pmem.ko)" python3 test/test_host.py
 suite "the dashboard (tmux, QEMU 6.12)" python3 test/test_tui.py
+suite "remote over TCP (agent --listen, --view)" python3 test/test_remote.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
