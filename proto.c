@@ -278,6 +278,65 @@ void proto_answer(struct hub *hub, const struct gf_session *s,
 	}
 }
 
+/* ---- The mailbox (rdma.c's memory layout) ---- */
+
+/* The monitor's poll: request `number` has been written whole (its flag,
+ * written last, says so). 1: copied into out; 0: not yet. */
+int mailbox_take(volatile struct gf_req_area *req, uint64_t number,
+		 struct gf_buf *out)
+{
+	if (__atomic_load_n(&req->posted, __ATOMIC_ACQUIRE) != number)
+		return 0;
+	if (buf_reserve(out, GF_SLOT_MSG))
+		return 0;
+	memcpy(out->data, (const void *)req->msg, GF_SLOT_MSG);
+	out->len = GF_SLOT_MSG;
+	return 1;
+}
+
+/* The monitor's answer: message and end mark first, the begin mark last,
+ * so that a reader seeing both marks equal saw it whole. The caller has
+ * checked that msg fits GF_RESP_AREA. */
+void mailbox_post(uint8_t *resp, uint64_t number, const struct gf_buf *msg)
+{
+	uint64_t zero = 0;
+
+	__atomic_store((uint64_t *)resp, &zero, __ATOMIC_RELEASE);
+	memcpy(resp + 8, msg->data, msg->len);
+	memcpy(resp + 8 + msg->len, &number, 8);
+	__atomic_store((uint64_t *)resp, &number, __ATOMIC_RELEASE);
+}
+
+/* The viewer's look at what it read of the response area: GF_OK with a
+ * whole answer at got + 8; GF_EBUSY not there yet or torn (read again);
+ * need > len: read that much and look again; GF_EINVAL malformed. */
+int mailbox_answer(const uint8_t *got, size_t len, uint64_t number,
+		   uint32_t max, size_t *need, char *why, size_t whylen)
+{
+	struct gf_msg_hdr h;
+	uint64_t begin, end;
+
+	*need = 8 + sizeof h;
+	if (len < *need)
+		return GF_OK;
+	memcpy(&begin, got, 8);
+	if (begin != number)
+		return GF_EBUSY;
+	memcpy(&h, got + 8, sizeof h);
+	if (msg_check_header(&h, why, whylen))
+		return GF_EINVAL;
+	if (h.length > max - sizeof h) {
+		snprintf(why, whylen, "a %s answer of %u bytes (at most %zu here)",
+			 msg_type_name(h.type), h.length, max - sizeof h);
+		return GF_EINVAL;
+	}
+	*need = 8 + sizeof h + h.length + 8;
+	if (len < *need)
+		return GF_OK;
+	memcpy(&end, got + 8 + sizeof h + h.length, 8);
+	return end == number ? GF_OK : GF_EBUSY;
+}
+
 /* ---- The agent's server ---- */
 
 struct gf_server {
@@ -478,7 +537,7 @@ static int start_listener(struct gf_server *srv, const char *spec, char *err,
 	if (!strncmp(spec, "tcp:", 4))
 		rc = tcp_listen(srv, spec + 4, why, sizeof why);
 	else if (!strncmp(spec, "rdma:", 5))
-		rc = rdma_listen(srv, spec + 5, why, sizeof why);
+		rc = rdma_mailbox_listen(srv, spec + 5, why, sizeof why);
 	else {
 		snprintf(why, sizeof why, "want tcp:ADDR:PORT or rdma:ADDR:PORT");
 		rc = GF_EINVAL;

@@ -130,14 +130,14 @@ static int client_connect(struct client *c)
 	if (!strncmp(c->spec, "tcp:", 4))
 		rc = tcp_connect(&c->io, c->spec + 4, c->cfg.timeout_s, c->why, sizeof c->why);
 	else if (!strncmp(c->spec, "rdma:", 5))
-		rc = rdma_connect(&c->io, c->spec + 5, c->cfg.timeout_s, c->why,
+		rc = rdma_mailbox_connect(&c->io, c->spec + 5, c->cfg.timeout_s, c->why,
 				  sizeof c->why);
 	else {
 		snprintf(c->why, sizeof c->why, "want tcp:HOST:PORT or rdma:HOST:PORT");
 		rc = GF_EINVAL;
 	}
 	if (rc) {
-		c->state = rc == GF_EFAULT ? GF_LINK_DEAD : GF_LINK_REFUSED;
+		c->state = failure_kind(rc);
 		return -1;
 	}
 	c->connected = 1;
