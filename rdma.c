@@ -37,7 +37,15 @@
 #define CQ_DEPTH 4
 #define RESOLVE_MS 5000
 #define FIRST_READ 4096 /* most answers fit one read */
+/* The QP's retransmission timeout, 4.096 us * 2^N: 14 is 67 ms. rdma_cm's
+ * default for RoCE is about 1 s, so one lost packet (seen under rxe)
+ * stalls a heartbeat for a second; a link that is really gone is still
+ * declared dead after retry_count (7) timeouts. */
+#define ACK_TIMEOUT 14
 #define SPIN_S 0.0002   /* poll without sleeping this long, then back off */
+#define NAP_MIN_S 0.00002
+#define NAP_MAX_S 0.001
+#define LINGER_S 2.0
 
 /* ---- The libraries, opened once ---- */
 
@@ -62,6 +70,7 @@ static struct verbs {
 	int (*get_cm_event)(struct rdma_event_channel *, struct rdma_cm_event **);
 	int (*ack_cm_event)(struct rdma_cm_event *);
 	const char *(*event_str)(enum rdma_cm_event_type);
+	int (*set_option)(struct rdma_cm_id *, int, int, void *, size_t);
 	struct ibv_pd *(*alloc_pd)(struct ibv_context *);
 	int (*dealloc_pd)(struct ibv_pd *);
 	struct ibv_cq *(*create_cq)(struct ibv_context *, int, void *,
@@ -93,6 +102,7 @@ static void open_verbs(void)
 		SYM(&cm, get_cm_event, "rdma_get_cm_event"),
 		SYM(&cm, ack_cm_event, "rdma_ack_cm_event"),
 		SYM(&cm, event_str, "rdma_event_str"),
+		SYM(&cm, set_option, "rdma_set_option"),
 		SYM(&ib, alloc_pd, "ibv_alloc_pd"), SYM(&ib, dealloc_pd, "ibv_dealloc_pd"),
 		SYM(&ib, create_cq, "ibv_create_cq"), SYM(&ib, destroy_cq, "ibv_destroy_cq"),
 		SYM(&ib, reg_mr, "ibv_reg_mr"), SYM(&ib, dereg_mr, "ibv_dereg_mr"),
@@ -246,11 +256,18 @@ static int mailbox_send(void *ctx, const struct gf_buf *b)
 	return GF_OK;
 }
 
-static void pause_for(double s)
+/* Polling: spin SPIN_S, then sleep ever longer up to NAP_MAX_S, so that a
+ * waiter leaves the CPU to the kernel's RDMA work (rxe runs there) and an
+ * idle session costs little. */
+static void back_off(double start, double *nap)
 {
-	struct timespec ts = { 0, (long)(s * 1e9) };
+	struct timespec ts;
 
+	if (now_monotonic() - start <= SPIN_S)
+		return;
+	ts = (struct timespec){ 0, (long)(*nap * 1e9) };
 	nanosleep(&ts, NULL);
+	*nap = *nap * 2 < NAP_MAX_S ? *nap * 2 : NAP_MAX_S;
 }
 
 /* Polls the request area: spins briefly, then sleeps ever longer (at most
@@ -259,7 +276,7 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 			char *why, size_t whylen)
 {
 	struct mailbox *m = ctx;
-	double start = now_monotonic(), nap = 0.00002, now;
+	double start = now_monotonic(), nap = NAP_MIN_S;
 
 	b->len = 0;
 	while (!mailbox_take(m->req, m->requests + 1, b)) {
@@ -267,13 +284,9 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 			snprintf(why, whylen, "disconnected");
 			return GF_EFAULT;
 		}
-		now = now_monotonic();
-		if (now - start > timeout_s)
+		if (now_monotonic() - start > timeout_s)
 			return GF_EBUSY;
-		if (now - start > SPIN_S) {
-			pause_for(nap);
-			nap = nap < 0.001 ? nap * 2 : 0.001;
-		}
+		back_off(start, &nap);
 	}
 	m->requests++;
 	if (msg_check_header((const struct gf_msg_hdr *)b->data, why, whylen))
@@ -287,10 +300,16 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 	return GF_OK;
 }
 
+/* A last answer (a refusal) must stay readable until the viewer has read
+ * it: wait, bounded, for the viewer to go first. */
 static void mailbox_close(void *ctx)
 {
 	struct mailbox *m = ctx;
+	double start = now_monotonic(), nap = NAP_MIN_S;
 
+	while (!__atomic_load_n(&m->gone, __ATOMIC_ACQUIRE) &&
+	       now_monotonic() - start < LINGER_S)
+		back_off(start, &nap);
 	v.disconnect(m->id);
 	mailbox_put(m);
 }
@@ -375,6 +394,8 @@ static void on_connect_request(struct listener *l, struct rdma_cm_id *id)
 				.close = mailbox_close, .ctx = m };
 	snprintf(m->io.peer, sizeof m->io.peer, "rdma:%s",
 		 inet_ntoa(((struct sockaddr_in *)&id->route.addr.dst_addr)->sin_addr));
+	v.set_option(id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
+		     &(uint8_t){ ACK_TIMEOUT }, sizeof(uint8_t));
 	if (mailbox_setup(m, why, sizeof why))
 		goto fail;
 	wire = (struct gf_wire){
@@ -539,7 +560,7 @@ static int post_and_wait(struct link *k, enum ibv_wr_opcode op, void *local,
 				  .wr.rdma = { .remote_addr = remote, .rkey = rkey } };
 	struct ibv_send_wr *bad;
 	struct ibv_wc wc;
-	double deadline = now_monotonic() + GF_MSG_S;
+	double start = now_monotonic(), deadline = start + GF_MSG_S, nap = NAP_MIN_S;
 	int n;
 
 	if (ibv_post_send(k->id->qp, &wr, &bad)) {
@@ -547,7 +568,7 @@ static int post_and_wait(struct link *k, enum ibv_wr_opcode op, void *local,
 		return k->broken = 1, GF_EFAULT;
 	}
 	while (!(n = ibv_poll_cq(k->cq, 1, &wc)) && now_monotonic() < deadline)
-		;
+		back_off(start, &nap);
 	if (n <= 0 || wc.status != IBV_WC_SUCCESS) {
 		snprintf(why, whylen, "RDMA %s completion: %s", op == IBV_WR_RDMA_READ
 			 ? "READ" : "WRITE", n > 0 ? v.wc_status_str(wc.status) : "none");
@@ -576,7 +597,7 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 		     char *why, size_t whylen)
 {
 	struct link *k = ctx;
-	double start = now_monotonic(), nap = 0.00002;
+	double start = now_monotonic(), nap = NAP_MIN_S;
 	size_t have = 0, need = FIRST_READ;
 	int rc;
 
@@ -601,17 +622,14 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 			need = FIRST_READ;
 			if (now_monotonic() - start > timeout_s)
 				return GF_EBUSY;
-			if (now_monotonic() - start > SPIN_S) {
-				pause_for(nap);
-				nap = nap < 0.001 ? nap * 2 : 0.001;
-			}
+			back_off(start, &nap);
 		}
 	}
 	k->answers++;
-	if ((rc = buf_reserve(b, have - 16)))
+	if ((rc = buf_reserve(b, need - 16)))
 		return rc;
-	memcpy(b->data, k->in + 8, have - 16);
-	b->len = have - 16;
+	memcpy(b->data, k->in + 8, need - 16); /* between the marks */
+	b->len = need - 16;
 	return GF_OK;
 }
 
@@ -677,6 +695,8 @@ static int link_open(struct link *k, const char *addr, char *why, size_t whylen)
 	if (rc || (rc = expect_event(k->ch, RDMA_CM_EVENT_ADDR_RESOLVED, NULL, why,
 				     whylen)))
 		return rc ? rc : GF_EFAULT;
+	v.set_option(k->id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
+		     &(uint8_t){ ACK_TIMEOUT }, sizeof(uint8_t));
 	if (v.resolve_route(k->id, RESOLVE_MS))
 		return GF_EFAULT;
 	if ((rc = expect_event(k->ch, RDMA_CM_EVENT_ROUTE_RESOLVED, NULL, why, whylen)) ||

@@ -8,6 +8,7 @@ if [ $# -eq 0 ]; then
 	set -- gcc make pkg-config \
 		libbpf-dev libelf-dev zlib1g-dev libinih-dev libncurses-dev \
 		libsodium-dev libibverbs-dev librdmacm-dev \
+		ibverbs-providers iproute2 perftest \
 		qemu-system-x86 busybox-static cpio python3 \
 		tmux python3-pil fonts-dejavu-core
 fi

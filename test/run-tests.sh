@@ -32,6 +32,7 @@ suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" p
 suite "--target host inside guests (kmod/gpufas_pmem.ko)" python3 test/test_host.py
 suite "the dashboard (tmux, QEMU 6.12)" python3 test/test_tui.py
 suite "remote over TCP (agent --listen, --view)" python3 test/test_remote.py
+suite "remote over RDMA (Soft-RoCE in a guest)" python3 test/test_rdma.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
