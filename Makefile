@@ -90,8 +90,16 @@ bench-recovery: deps
 	$(MAKE) gpufas
 	python3 test/bench_recovery.py $(RECOVERY_ARGS)
 
-clean:
-	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui kernels.fatbin \
-	      terminfo.tar
+# The remote protocol's round trips against each transport's floor (TCP
+# echo on loopback; perftest over Soft-RoCE in a guest).
+bench-remote: deps
+	$(MAKE) gpufas test/echo
+	cd test && python3 bench_remote.py $(REMOTE_ARGS)
 
-.PHONY: all deps test demo bench bench-recovery clean
+test/echo: test/echo.c
+
+clean:
+	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui test/echo \
+	      kernels.fatbin terminfo.tar
+
+.PHONY: all deps test demo bench bench-recovery bench-remote clean

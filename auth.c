@@ -14,8 +14,11 @@
  * The agent tries its operator key, then its read-only key: the one that
  * verifies gives the session's role. Session keys, one per direction:
  * BLAKE2b(key=PSK, "gpufas c2s" | sn | cn) and "gpufas s2c"; every later
- * message is MAC'ed (crypto_auth, HMAC-SHA-512-256) over its header, which
- * holds its sequence number, and its payload. Requests must come numbered
+ * message is MAC'ed over its header, which holds its sequence number, and
+ * its payload. The MAC is keyed BLAKE2b (crypto_generichash with a key,
+ * BLAKE2's own MAC mode), 32 bytes: three times as fast as HMAC-SHA-512
+ * (crypto_auth) here, which took 100 us of a 28 KB snapshot's round trip
+ * at each end. Requests must come numbered
  * 1, 2, 3, ...; an answer must repeat its request's number. A replayed,
  * reordered, reflected (the other direction's key) or altered message
  * fails, and the connection is dropped. Fresh nonces on both sides make a
@@ -143,7 +146,7 @@ static void mac_of(uint8_t mac[GF_MAC_BYTES], uint8_t *msg, size_t len,
 
 	memcpy(saved, h->mac, sizeof saved);
 	memset(h->mac, 0, sizeof h->mac);
-	crypto_auth(mac, msg, len, key);
+	crypto_generichash(mac, GF_MAC_BYTES, msg, len, key, GF_KEY_BYTES);
 	memcpy(h->mac, saved, sizeof saved);
 }
 

@@ -28,7 +28,7 @@ struct options {
 	const char *listen[GF_MAX_LISTEN];
 	int nlisten;
 	const char *key, *read_key, *view;
-	int once, heartbeat;
+	int once, heartbeat, rtt;
 };
 
 static void usage(FILE *f)
@@ -74,6 +74,8 @@ static void usage(FILE *f)
 "                      as above, answered by the agent (target 0)\n"
 "    --heartbeat[=N]   N heartbeats (default: until stopped), one line each:\n"
 "                      up with the round trip, monitor dead, or link dead\n"
+"    --rtt[=N]         N heartbeats, then N snapshots (default 1000): min,\n"
+"                      median and p99 of their round trips\n"
 "\n"
 "Options:\n"
 "  --target SPEC       (repeatable with --agent) vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
@@ -120,6 +122,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "view", required_argument, NULL, 'v' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "heartbeat", optional_argument, NULL, 'B' },
+		{ "rtt", optional_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -197,6 +200,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			break;
+		case 'r':
+			o->rtt = optarg ? (int)strtol(optarg, &end, 10) : 1000;
+			if ((optarg && *end) || o->rtt <= 0 || o->rtt > 1000000) {
+				fprintf(stderr, "gpufas: --rtt wants a count, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("gpufas %s\n", GPUFAS_VERSION); exit(0);
 		default: return 2;
@@ -219,8 +229,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			"--agent or --listen with it\n");
 		return 2;
 	}
-	if (!o->view && (o->once || o->heartbeat)) {
-		fprintf(stderr, "gpufas: --once and --heartbeat go with --view\n");
+	if (!o->view && (o->once || o->heartbeat || o->rtt)) {
+		fprintf(stderr, "gpufas: --once, --heartbeat and --rtt go with --view\n");
 		return 2;
 	}
 	if (o->nlisten && o->action != AGENT && o->action != LIVE) {
@@ -366,7 +376,9 @@ static int run_view(const struct options *o)
 	case DETECT: v.action = VIEW_DETECT; break;
 	default:
 		v.action = o->once ? VIEW_ONCE : o->heartbeat ? VIEW_HEARTBEAT
-			   : VIEW_DASHBOARD;
+			   : o->rtt ? VIEW_RTT : VIEW_DASHBOARD;
+		if (o->rtt)
+			v.count = o->rtt;
 		break;
 	}
 	return view_run(&v);

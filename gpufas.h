@@ -713,7 +713,7 @@ void terminfo_cleanup(void);
 #define GF_PROTO_VERSION 1
 #define GF_KEY_BYTES 32
 #define GF_NONCE_BYTES 32
-#define GF_MAC_BYTES 32            /* crypto_auth: HMAC-SHA-512-256 */
+#define GF_MAC_BYTES 32            /* keyed BLAKE2b (crypto_generichash) */
 #define GF_MAX_PAYLOAD (16u << 20) /* any longer message is refused */
 #define GF_MAX_LISTEN 8
 #define GF_REMOTE_MSG 256          /* an error's text */
@@ -939,7 +939,7 @@ struct view_opts {
 	const char *config;
 	const char *key;
 	enum { VIEW_DASHBOARD, VIEW_ONCE, VIEW_PS, VIEW_KILL, VIEW_LOG,
-	       VIEW_DETECT, VIEW_HEARTBEAT } action;
+	       VIEW_DETECT, VIEW_HEARTBEAT, VIEW_RTT } action;
 	int json, target, sig, count;
 	int32_t pid;
 	uint32_t log_records;

@@ -36,7 +36,7 @@
 
 #define CQ_DEPTH 4
 #define RESOLVE_MS 5000
-#define FIRST_READ 4096 /* most answers fit one read */
+#define FIRST_READ 512 /* heartbeats, the handshake and refusals fit one read */
 /* The QP's retransmission timeout, 4.096 us * 2^N: 14 is 67 ms. rdma_cm's
  * default for RoCE is about 1 s, so one lost packet (seen under rxe)
  * stalls a heartbeat for a second; a link that is really gone is still
@@ -198,16 +198,76 @@ static int parse_addr(const char *spec, struct addrinfo **ai, int passive,
 	return GF_OK;
 }
 
+/* ---- One end of a connection: a QP and its two registered areas ---- */
+
+/* The agent's: [0] the request area, remote-writable, [1] the response
+ * area, remote-readable only. The viewer's: [0] what a WRITE sends,
+ * [1] where a READ lands. */
+struct endpoint {
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	uint8_t *area[2];
+	struct ibv_mr *mr[2];
+};
+
+static const size_t area_size[2] = { sizeof(struct gf_req_area), GF_RESP_AREA };
+
+static void endpoint_free(struct endpoint *e)
+{
+	if (e->id && e->id->qp)
+		v.destroy_qp(e->id);
+	for (int i = 0; i < 2; i++) {
+		if (e->mr[i])
+			v.dereg_mr(e->mr[i]);
+		free(e->area[i]);
+	}
+	if (e->cq)
+		v.destroy_cq(e->cq);
+	if (e->pd)
+		v.dealloc_pd(e->pd);
+	if (e->id)
+		v.destroy_id(e->id);
+}
+
+static int endpoint_setup(struct endpoint *e, const int access[2], char *why,
+			  size_t whylen)
+{
+	struct ibv_qp_init_attr qa = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 2, .max_recv_wr = 1, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+	};
+
+	if (!(e->pd = v.alloc_pd(e->id->verbs)) ||
+	    !(e->cq = v.create_cq(e->id->verbs, CQ_DEPTH, NULL, NULL, 0))) {
+		snprintf(why, whylen, "cannot allocate a protection domain or CQ");
+		return GF_EFAULT;
+	}
+	qa.send_cq = qa.recv_cq = e->cq;
+	if (v.create_qp(e->id, e->pd, &qa)) {
+		snprintf(why, whylen, "rdma_create_qp: %s", strerror(errno));
+		return GF_EFAULT;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (posix_memalign((void **)&e->area[i], 4096, area_size[i])) {
+			snprintf(why, whylen, "out of memory");
+			return GF_ENOSPC;
+		}
+		memset(e->area[i], 0, i ? 4096 : area_size[i]);
+		if (!(e->mr[i] = v.reg_mr(e->pd, e->area[i], area_size[i], access[i]))) {
+			snprintf(why, whylen, "ibv_reg_mr: %s", strerror(errno));
+			return GF_EFAULT;
+		}
+	}
+	return GF_OK;
+}
+
 /* ---- The agent's side: one mailbox per connection ---- */
 
 struct mailbox {
 	struct gf_server *srv;
-	struct rdma_cm_id *id;
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
-	struct gf_req_area *req;
-	uint8_t *resp;
-	struct ibv_mr *req_mr, *resp_mr;
+	struct endpoint e;
 	uint64_t requests, answers; /* taken, posted */
 	int gone;                   /* set by the listener on disconnect */
 	int refs;                   /* the listener's and the session's */
@@ -217,20 +277,7 @@ struct mailbox {
 
 static void mailbox_free(struct mailbox *m)
 {
-	if (m->id && m->id->qp)
-		v.destroy_qp(m->id);
-	if (m->req_mr)
-		v.dereg_mr(m->req_mr);
-	if (m->resp_mr)
-		v.dereg_mr(m->resp_mr);
-	if (m->cq)
-		v.destroy_cq(m->cq);
-	if (m->pd)
-		v.dealloc_pd(m->pd);
-	if (m->id)
-		v.destroy_id(m->id);
-	free(m->req);
-	free(m->resp);
+	endpoint_free(&m->e);
 	free(m);
 }
 
@@ -252,7 +299,7 @@ static int mailbox_send(void *ctx, const struct gf_buf *b)
 
 	if (b->len + 16 > GF_RESP_AREA)
 		return GF_ENOSPC;
-	mailbox_post(m->resp, ++m->answers, b);
+	mailbox_post(m->e.area[1], ++m->answers, b);
 	return GF_OK;
 }
 
@@ -279,7 +326,7 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 	double start = now_monotonic(), nap = NAP_MIN_S;
 
 	b->len = 0;
-	while (!mailbox_take(m->req, m->requests + 1, b)) {
+	while (!mailbox_take((struct gf_req_area *)m->e.area[0], m->requests + 1, b)) {
 		if (__atomic_load_n(&m->gone, __ATOMIC_ACQUIRE)) {
 			snprintf(why, whylen, "disconnected");
 			return GF_EFAULT;
@@ -310,50 +357,8 @@ static void mailbox_close(void *ctx)
 	while (!__atomic_load_n(&m->gone, __ATOMIC_ACQUIRE) &&
 	       now_monotonic() - start < LINGER_S)
 		back_off(start, &nap);
-	v.disconnect(m->id);
+	v.disconnect(m->e.id);
 	mailbox_put(m);
-}
-
-/* Registration: the request area remote-writable, the response area
- * remote-readable only. */
-static int mailbox_register(struct mailbox *m, char *why, size_t whylen)
-{
-	if (posix_memalign((void **)&m->req, 4096, sizeof *m->req) ||
-	    posix_memalign((void **)&m->resp, 4096, GF_RESP_AREA)) {
-		snprintf(why, whylen, "out of memory");
-		return GF_ENOSPC;
-	}
-	memset(m->req, 0, sizeof *m->req);
-	memset(m->resp, 0, 4096);
-	m->req_mr = v.reg_mr(m->pd, m->req, sizeof *m->req,
-			     IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-	m->resp_mr = v.reg_mr(m->pd, m->resp, GF_RESP_AREA, IBV_ACCESS_REMOTE_READ);
-	if (!m->req_mr || !m->resp_mr) {
-		snprintf(why, whylen, "ibv_reg_mr: %s", strerror(errno));
-		return GF_EFAULT;
-	}
-	return GF_OK;
-}
-
-static int mailbox_setup(struct mailbox *m, char *why, size_t whylen)
-{
-	struct ibv_qp_init_attr qa = {
-		.qp_type = IBV_QPT_RC,
-		.cap = { .max_send_wr = 1, .max_recv_wr = 1, .max_send_sge = 1,
-			 .max_recv_sge = 1 },
-	};
-
-	if (!(m->pd = v.alloc_pd(m->id->verbs)) ||
-	    !(m->cq = v.create_cq(m->id->verbs, CQ_DEPTH, NULL, NULL, 0))) {
-		snprintf(why, whylen, "cannot allocate a protection domain or CQ");
-		return GF_EFAULT;
-	}
-	qa.send_cq = qa.recv_cq = m->cq;
-	if (v.create_qp(m->id, m->pd, &qa)) {
-		snprintf(why, whylen, "rdma_create_qp: %s", strerror(errno));
-		return GF_EFAULT;
-	}
-	return mailbox_register(m, why, whylen);
 }
 
 struct listener {
@@ -388,7 +393,7 @@ static void on_connect_request(struct listener *l, struct rdma_cm_id *id)
 		free(m);
 		return;
 	}
-	*m = (struct mailbox){ .srv = l->srv, .id = id, .refs = 2, .lock = &l->lock };
+	*m = (struct mailbox){ .srv = l->srv, .e.id = id, .refs = 2, .lock = &l->lock };
 	id->context = m;
 	m->io = (struct gf_io){ .send = mailbox_send, .recv = mailbox_recv,
 				.close = mailbox_close, .ctx = m };
@@ -396,12 +401,14 @@ static void on_connect_request(struct listener *l, struct rdma_cm_id *id)
 		 inet_ntoa(((struct sockaddr_in *)&id->route.addr.dst_addr)->sin_addr));
 	v.set_option(id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
 		     &(uint8_t){ ACK_TIMEOUT }, sizeof(uint8_t));
-	if (mailbox_setup(m, why, sizeof why))
+	if (endpoint_setup(&m->e, (const int[2]){
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE,
+			IBV_ACCESS_REMOTE_READ }, why, sizeof why))
 		goto fail;
 	wire = (struct gf_wire){
 		.magic = GF_WIRE_MAGIC, .version = GF_PROTO_VERSION,
-		.req_addr = (uintptr_t)m->req, .resp_addr = (uintptr_t)m->resp,
-		.req_rkey = m->req_mr->rkey, .resp_rkey = m->resp_mr->rkey,
+		.req_addr = (uintptr_t)m->e.area[0], .resp_addr = (uintptr_t)m->e.area[1],
+		.req_rkey = m->e.mr[0]->rkey, .resp_rkey = m->e.mr[1]->rkey,
 		.resp_size = GF_RESP_AREA,
 	};
 	if (v.accept(id, &cp)) {
@@ -500,12 +507,7 @@ out_ai:
 
 struct link {
 	struct rdma_event_channel *ch;
-	struct rdma_cm_id *id;
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
-	struct ibv_mr *out_mr, *in_mr;
-	struct gf_req_area *out; /* what a WRITE sends */
-	uint8_t *in;             /* where a READ lands */
+	struct endpoint e;
 	struct gf_wire wire;
 	uint64_t posted, answers;
 	int broken;
@@ -513,22 +515,9 @@ struct link {
 
 static void link_free(struct link *k)
 {
-	if (k->id && k->id->qp)
-		v.destroy_qp(k->id);
-	if (k->out_mr)
-		v.dereg_mr(k->out_mr);
-	if (k->in_mr)
-		v.dereg_mr(k->in_mr);
-	if (k->cq)
-		v.destroy_cq(k->cq);
-	if (k->pd)
-		v.dealloc_pd(k->pd);
-	if (k->id)
-		v.destroy_id(k->id);
+	endpoint_free(&k->e);
 	if (k->ch)
 		v.destroy_event_channel(k->ch);
-	free(k->out);
-	free(k->in);
 	free(k);
 }
 
@@ -563,11 +552,11 @@ static int post_and_wait(struct link *k, enum ibv_wr_opcode op, void *local,
 	double start = now_monotonic(), deadline = start + GF_MSG_S, nap = NAP_MIN_S;
 	int n;
 
-	if (ibv_post_send(k->id->qp, &wr, &bad)) {
+	if (ibv_post_send(k->e.id->qp, &wr, &bad)) {
 		snprintf(why, whylen, "ibv_post_send: %s", strerror(errno));
 		return k->broken = 1, GF_EFAULT;
 	}
-	while (!(n = ibv_poll_cq(k->cq, 1, &wc)) && now_monotonic() < deadline)
+	while (!(n = ibv_poll_cq(k->e.cq, 1, &wc)) && now_monotonic() < deadline)
 		back_off(start, &nap);
 	if (n <= 0 || wc.status != IBV_WC_SUCCESS) {
 		snprintf(why, whylen, "RDMA %s completion: %s", op == IBV_WR_RDMA_READ
@@ -580,14 +569,15 @@ static int post_and_wait(struct link *k, enum ibv_wr_opcode op, void *local,
 static int link_send(void *ctx, const struct gf_buf *b)
 {
 	struct link *k = ctx;
+	struct gf_req_area *out = (struct gf_req_area *)k->e.area[0];
 	char why[128];
 
 	if (b->len != GF_SLOT_MSG || link_down(k, why, sizeof why))
 		return GF_EFAULT;
-	memcpy(k->out->msg, b->data, b->len);
-	k->out->posted = ++k->posted;
-	return post_and_wait(k, IBV_WR_RDMA_WRITE, k->out, k->out_mr->lkey,
-			     k->wire.req_addr, k->wire.req_rkey, sizeof *k->out, why,
+	memcpy(out->msg, b->data, b->len);
+	out->posted = ++k->posted;
+	return post_and_wait(k, IBV_WR_RDMA_WRITE, out, k->e.mr[0]->lkey,
+			     k->wire.req_addr, k->wire.req_rkey, sizeof *out, why,
 			     sizeof why);
 }
 
@@ -597,6 +587,7 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 		     char *why, size_t whylen)
 {
 	struct link *k = ctx;
+	uint8_t *in = k->e.area[1];
 	double start = now_monotonic(), nap = NAP_MIN_S;
 	size_t have = 0, need = FIRST_READ;
 	int rc;
@@ -607,12 +598,12 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 			need = k->wire.resp_size;
 		if (link_down(k, why, whylen))
 			return GF_EFAULT;
-		if ((rc = post_and_wait(k, IBV_WR_RDMA_READ, k->in + have, k->in_mr->lkey,
+		if ((rc = post_and_wait(k, IBV_WR_RDMA_READ, in + have, k->e.mr[1]->lkey,
 					k->wire.resp_addr + have, k->wire.resp_rkey,
 					(uint32_t)(need - have), why, whylen)))
 			return rc;
 		have = need;
-		rc = mailbox_answer(k->in, have, k->answers + 1, max, &need, why, whylen);
+		rc = mailbox_answer(in, have, k->answers + 1, max, &need, why, whylen);
 		if (rc == GF_EINVAL)
 			return rc;
 		if (rc == GF_OK && need <= have)
@@ -628,7 +619,7 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 	k->answers++;
 	if ((rc = buf_reserve(b, need - 16)))
 		return rc;
-	memcpy(b->data, k->in + 8, need - 16); /* between the marks */
+	memcpy(b->data, in + 8, need - 16); /* between the marks */
 	b->len = need - 16;
 	return GF_OK;
 }
@@ -637,40 +628,8 @@ static void link_close(void *ctx)
 {
 	struct link *k = ctx;
 
-	v.disconnect(k->id);
+	v.disconnect(k->e.id);
 	link_free(k);
-}
-
-static int link_buffers(struct link *k, char *why, size_t whylen)
-{
-	struct ibv_qp_init_attr qa = {
-		.qp_type = IBV_QPT_RC, .sq_sig_all = 1,
-		.cap = { .max_send_wr = 2, .max_recv_wr = 1, .max_send_sge = 1,
-			 .max_recv_sge = 1 },
-	};
-
-	if (!(k->pd = v.alloc_pd(k->id->verbs)) ||
-	    !(k->cq = v.create_cq(k->id->verbs, CQ_DEPTH, NULL, NULL, 0))) {
-		snprintf(why, whylen, "cannot allocate a protection domain or CQ");
-		return GF_EFAULT;
-	}
-	qa.send_cq = qa.recv_cq = k->cq;
-	if (v.create_qp(k->id, k->pd, &qa)) {
-		snprintf(why, whylen, "rdma_create_qp: %s", strerror(errno));
-		return GF_EFAULT;
-	}
-	if (posix_memalign((void **)&k->out, 4096, sizeof *k->out) ||
-	    posix_memalign((void **)&k->in, 4096, GF_RESP_AREA)) {
-		snprintf(why, whylen, "out of memory");
-		return GF_ENOSPC;
-	}
-	k->out_mr = v.reg_mr(k->pd, k->out, sizeof *k->out, IBV_ACCESS_LOCAL_WRITE);
-	k->in_mr = v.reg_mr(k->pd, k->in, GF_RESP_AREA, IBV_ACCESS_LOCAL_WRITE);
-	if (!k->out_mr || !k->in_mr) {
-		snprintf(why, whylen, "ibv_reg_mr: %s", strerror(errno));
-		return GF_EFAULT;
-	}
-	return GF_OK;
 }
 
 /* Resolve, route, queue pair, connect: the mailbox's addresses arrive
@@ -685,24 +644,25 @@ static int link_open(struct link *k, const char *addr, char *why, size_t whylen)
 	if (parse_addr(addr, &ai, 0, why, whylen))
 		return GF_EINVAL;
 	if (!(k->ch = v.create_event_channel()) ||
-	    v.create_id(k->ch, &k->id, k, RDMA_PS_TCP)) {
+	    v.create_id(k->ch, &k->e.id, k, RDMA_PS_TCP)) {
 		snprintf(why, whylen, "rdma_cm: %s", strerror(errno));
 		freeaddrinfo(ai);
 		return GF_EFAULT;
 	}
-	rc = v.resolve_addr(k->id, NULL, ai->ai_addr, RESOLVE_MS);
+	rc = v.resolve_addr(k->e.id, NULL, ai->ai_addr, RESOLVE_MS);
 	freeaddrinfo(ai);
 	if (rc || (rc = expect_event(k->ch, RDMA_CM_EVENT_ADDR_RESOLVED, NULL, why,
 				     whylen)))
 		return rc ? rc : GF_EFAULT;
-	v.set_option(k->id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
+	v.set_option(k->e.id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
 		     &(uint8_t){ ACK_TIMEOUT }, sizeof(uint8_t));
-	if (v.resolve_route(k->id, RESOLVE_MS))
+	if (v.resolve_route(k->e.id, RESOLVE_MS))
 		return GF_EFAULT;
 	if ((rc = expect_event(k->ch, RDMA_CM_EVENT_ROUTE_RESOLVED, NULL, why, whylen)) ||
-	    (rc = link_buffers(k, why, whylen)))
+	    (rc = endpoint_setup(&k->e, (const int[2]){ IBV_ACCESS_LOCAL_WRITE,
+						    IBV_ACCESS_LOCAL_WRITE }, why, whylen)))
 		return rc;
-	if (v.connect(k->id, &cp)) {
+	if (v.connect(k->e.id, &cp)) {
 		snprintf(why, whylen, "rdma_connect: %s", strerror(errno));
 		return GF_EFAULT;
 	}

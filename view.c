@@ -511,6 +511,53 @@ static int view_detect(struct client *c, const struct view_opts *o)
 	return 0;
 }
 
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void print_rtts(const char *what, double *ms, int n)
+{
+	qsort(ms, (size_t)n, sizeof *ms, by_value);
+	printf("%-9s n=%d min %.3f median %.3f p99 %.3f ms\n", what, n, ms[0],
+	       ms[n / 2], ms[(int)(n * 0.99) < n ? (int)(n * 0.99) : n - 1]);
+}
+
+/* --rtt: n heartbeats, then n snapshots, back to back on one session:
+ * min, median and 99th percentile of their round trips. */
+static int view_rtt(struct client *c, int n)
+{
+	double *ms = malloc((size_t)n * sizeof *ms);
+	struct gf_board *b = malloc(sizeof *b);
+	int rc = 0;
+
+	if (!ms || !b) {
+		rc = fprintf(stderr, "gpufas: out of memory\n") > 0;
+		goto out;
+	}
+	for (int i = 0; i < n && !rc; i++) {
+		if (client_heartbeat(c))
+			rc = fail(c, "heartbeat");
+		ms[i] = c->rtt_ms;
+	}
+	if (!rc)
+		print_rtts("heartbeat", ms, n);
+	for (int i = 0; i < n && !rc; i++) {
+		double t0 = now_monotonic();
+		if (client_board(c, 0, b))
+			rc = fail(c, "snapshot");
+		ms[i] = (now_monotonic() - t0) * 1000;
+	}
+	if (!rc)
+		print_rtts("snapshot", ms, n);
+out:
+	free(b);
+	free(ms);
+	return rc;
+}
+
 static volatile sig_atomic_t stop_viewing;
 
 static void on_stop(int sig)
@@ -664,6 +711,7 @@ int view_run(const struct view_opts *o)
 	case VIEW_LOG: rc = view_log(c, o); break;
 	case VIEW_DETECT: rc = view_detect(c, o); break;
 	case VIEW_HEARTBEAT: rc = view_heartbeat(c, o->count); break;
+	case VIEW_RTT: rc = view_rtt(c, o->count); break;
 	default: rc = view_dashboard(rs); break;
 	}
 out_client:

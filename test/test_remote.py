@@ -4,7 +4,7 @@ watches one real QEMU guest (Debian 6.12, TCG) and the viewer (./gpufas --view) 
 everything it serves; answers are compared with the guest's own /proc. Then the attacks: wrong
 and world-readable keys, a read-only key asking for a signal, a fuzz corpus of malformed,
 oversized, replayed and altered messages (made with test/remote_client.py, which speaks the
-protocol with the standard library's HMAC-SHA-512 and BLAKE2b), half-open connections and a
+protocol with the standard library's BLAKE2b), half-open connections and a
 flood; the agent must drop each with one log line and keep serving. Last, the two deaths the
 viewer must tell apart: a stopped agent (SIGSTOP: "monitor dead") and a killed one ("link
 dead"). Prints one line per check and `N passed, N failed, N skipped`.
