@@ -44,7 +44,9 @@
 #define ACK_TIMEOUT 14
 #define SPIN_S 0.0002   /* poll without sleeping this long, then back off */
 #define NAP_MIN_S 0.00002
+#define NAP_BUSY_S 0.00005
 #define NAP_MAX_S 0.001
+#define BUSY_S 0.1
 #define LINGER_S 2.0
 
 /* ---- The libraries, opened once ---- */
@@ -303,18 +305,22 @@ static int mailbox_send(void *ctx, const struct gf_buf *b)
 	return GF_OK;
 }
 
-/* Polling: spin SPIN_S, then sleep ever longer up to NAP_MAX_S, so that a
- * waiter leaves the CPU to the kernel's RDMA work (rxe runs there) and an
- * idle session costs little. */
+/* Polling: spin SPIN_S, then sleep: NAP_BUSY_S at most while the session
+ * is busy (requests come back to back), growing to NAP_MAX_S once it has
+ * been idle BUSY_S. A waiter leaves the CPU to the kernel's RDMA work
+ * (rxe runs there) and to the other end's poller, and an idle session
+ * costs little. */
 static void back_off(double start, double *nap)
 {
+	double idle = now_monotonic() - start;
+	double most = idle > BUSY_S ? NAP_MAX_S : NAP_BUSY_S;
 	struct timespec ts;
 
-	if (now_monotonic() - start <= SPIN_S)
+	if (idle <= SPIN_S)
 		return;
 	ts = (struct timespec){ 0, (long)(*nap * 1e9) };
 	nanosleep(&ts, NULL);
-	*nap = *nap * 2 < NAP_MAX_S ? *nap * 2 : NAP_MAX_S;
+	*nap = *nap * 2 < most ? *nap * 2 : most;
 }
 
 /* Polls the request area: spins briefly, then sleeps ever longer (at most

@@ -19,6 +19,7 @@ processes scheduled in turn, which dominates its figure.
 Usage: test/bench_remote.py [--runs N] [--skip-rdma]
 """
 import argparse
+import math
 import re
 import socket
 import subprocess
@@ -41,8 +42,10 @@ def free_port():
 
 
 def row(name, got, floor=None):
-    ratio = f'{got[1] / floor:.2f}' if floor else ''
-    floor_text = f'{floor:.3f}' if floor else ''
+    """A floor perftest could not measure (it printed inf under TCG) leaves the ratio blank."""
+    usable = floor is not None and math.isfinite(floor)
+    ratio = f'{got[1] / floor:.2f}' if usable else ''
+    floor_text = f'{floor:.3f}' if usable else ('n/a' if floor is not None else '')
     print(f'| {name} | {got[0]:.3f} | {got[1]:.3f} | {got[2]:.3f} | {floor_text} | {ratio} |',
           flush=True)
 
