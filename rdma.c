@@ -52,7 +52,7 @@
 /* ---- The libraries, opened once ---- */
 
 static struct verbs {
-	int tried, ok;
+	int ok;
 	char why[256];
 	struct rdma_event_channel *(*create_event_channel)(void);
 	void (*destroy_event_channel)(struct rdma_event_channel *);
@@ -111,7 +111,6 @@ static void open_verbs(void)
 		SYM(&ib, wc_status_str, "ibv_wc_status_str"),
 	};
 
-	v.tried = 1;
 	if (!ib || !cm) {
 		snprintf(v.why, sizeof v.why, "%s not found (no rdma-core installed)",
 			 ib ? "librdmacm.so.1" : "libibverbs.so.1");
