@@ -617,13 +617,17 @@ static void *beat_loop(void *arg)
 	return NULL;
 }
 
+/* While the link is down the dashboard is answered at once (it keeps
+ * showing what it has, and the link line says why): only the heartbeat
+ * thread waits on a dead agent, and it reconnects. */
 static int source_board(void *ctx, int target, struct gf_board *out)
 {
 	struct remote_source *rs = ctx;
-	int rc;
+	int rc = GF_EBUSY;
 
 	pthread_mutex_lock(&rs->lock);
-	rc = client_board(&rs->c, target, out);
+	if (rs->c.state == GF_LINK_UP)
+		rc = client_board(&rs->c, target, out);
 	pthread_mutex_unlock(&rs->lock);
 	return rc;
 }
@@ -632,10 +636,12 @@ static int source_tasks(void *ctx, int target, struct gf_board_task *out,
 			uint32_t cap, uint32_t *count)
 {
 	struct remote_source *rs = ctx;
-	int rc;
+	int rc = GF_EBUSY;
 
+	*count = 0;
 	pthread_mutex_lock(&rs->lock);
-	rc = client_tasks(&rs->c, target, out, cap, count);
+	if (rs->c.state == GF_LINK_UP)
+		rc = client_tasks(&rs->c, target, out, cap, count);
 	pthread_mutex_unlock(&rs->lock);
 	return rc;
 }
