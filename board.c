@@ -193,6 +193,9 @@ static void describe(char *buf, size_t cap, const struct gf_event *ev)
 		       r->outcome, r->after_s * 1000, r->detail[0] ? ": " : "",
 		       r->detail);
 		break;
+	case GF_EV_OPERATOR:
+		append(buf, cap, &len, "operator: %s", ev->detail);
+		break;
 	case GF_EV_METRICS:
 		break;
 	}

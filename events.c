@@ -18,6 +18,7 @@ static const char *const kinds[] = {
 	[GF_EV_DETACH] = "detach", [GF_EV_VERDICT] = "verdict",
 	[GF_EV_CLEAR] = "clear",   [GF_EV_ACTION] = "action",
 	[GF_EV_RESULT] = "result", [GF_EV_METRICS] = "metrics",
+	[GF_EV_OPERATOR] = "operator",
 };
 
 static double wall_time(void)
@@ -160,6 +161,11 @@ void event_json(FILE *f, const struct gf_event *ev)
 		break;
 	case GF_EV_METRICS:
 		metrics(f, ev->w, ev->rates);
+		break;
+	case GF_EV_OPERATOR:
+		fprintf(f, ",\"pid\":%d,\"signal\":\"SIG%s\",\"outcome\":\"%s\"",
+			ev->report->pid, signal_name(ev->report->sig), ev->report->outcome);
+		key_string(f, "detail", ev->detail, 256);
 		break;
 	}
 	fputs("}\n", f);

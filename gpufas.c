@@ -35,10 +35,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: gpufas [--target SPEC] [--config FILE] [ACTION]\n"
-"       gpufas --agent --headless --target SPEC [--target SPEC...]\n"
+"       gpufas --agent [--headless] --target SPEC [--target SPEC...]\n"
+"       gpufas --view tcp:HOST:PORT|rdma:HOST:PORT --key FILE [ACTION]\n"
 "\n"
 "Reads a Linux kernel's data from outside it, from its RAM, and repairs it\n"
-"by writing that data. No action: a live process view of the target.\n"
+"by writing that data. No action: the agent with its dashboard.\n"
 "\n"
 "Actions (one-shot rescue commands):\n"
 "  --info              kernel release, KASLR offset, page tables, CPUs, RAM,\n"
@@ -59,7 +60,8 @@ static void usage(FILE *f)
 "  --agent --headless  watch the targets until SIGTERM/SIGINT: detect, recover\n"
 "                      by config.ini's [recover] policy, and write every event\n"
 "                      as a JSON line (attach, unavailable, detach, verdict,\n"
-"                      clear, action, result, metrics); SIGHUP reloads config\n"
+"                      clear, action, result, metrics); SIGHUP reloads config.\n"
+"                      Without --headless, on a terminal: the dashboard\n"
 "    --events FILE     append events there instead of stdout\n"
 "    --listen SPEC     (repeatable) serve remote viewers on tcp:ADDR:PORT or\n"
 "                      rdma:ADDR:PORT (also [remote] listen; see README.md)\n"

@@ -519,6 +519,8 @@ enum gf_event_kind {
 	GF_EV_ACTION,      /* a signal written */
 	GF_EV_RESULT,      /* what became of it */
 	GF_EV_METRICS,     /* the periodic metrics line */
+	GF_EV_OPERATOR,    /* an operator's signal (dashboard, remote viewer):
+			      report->pid, sig; detail: written, or why not */
 };
 
 struct watch;
@@ -527,7 +529,7 @@ struct gf_event {
 	enum gf_event_kind kind;
 	const struct watch *w;
 	const struct gf_verdict *verdict; /* verdict, clear */
-	const struct gf_report *report;   /* action, result */
+	const struct gf_report *report;   /* action, result, operator */
 	const struct gf_rates *rates;     /* metrics */
 	const char *detail; /* unavailable, detach: why; panic: the log tail */
 };

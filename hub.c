@@ -131,6 +131,18 @@ uint64_t hub_rounds(struct hub *h)
 	return n;
 }
 
+/* An operator's signal goes into the watch's events like the policy's
+ * own actions: whoever reads the agent's log sees every write to a guest. */
+static void tell_operator_signal(struct watch *w, const struct hub_job *j)
+{
+	struct gf_report r = { .kind = GF_ACTION, .pid = j->pid, .sig = j->sig,
+			       .outcome = j->result ? "refused" : "written" };
+	struct gf_event ev = { .kind = GF_EV_OPERATOR, .w = w, .report = &r,
+			       .detail = j->msg };
+
+	w->emit(w->ctx, &ev);
+}
+
 /* Carries out one job on an attached watch. */
 static void run_job(struct hub_job *j, struct watch *w)
 {
@@ -140,6 +152,7 @@ static void run_job(struct hub_job *j, struct watch *w)
 	case HUB_SIGNAL:
 		j->result = operator_signal(&w->e, &o, j->start_time, w->t.read_only,
 					    j->msg, sizeof j->msg);
+		tell_operator_signal(w, j);
 		break;
 	case HUB_LOG:
 		j->result = engine_log_tail(&w->e, j->records, j->log, sizeof j->log,

@@ -171,6 +171,10 @@ def check_kill(g, agent):
     assert code == 0, err
     status = g.check(f'wait {victim}; echo $?', timeout=TIMEOUT)
     assert status.splitlines()[-1] == '137', status
+    said = [json.loads(line) for line in agent.events.read_text().splitlines()
+            if '"event":"operator"' in line]
+    assert said and said[-1]['pid'] == victim and said[-1]['signal'] == 'SIGKILL' and \
+        said[-1]['outcome'] == 'written', f'the agent did not log the signal: {said}'
 
 
 def check_kill_usr1(g, agent):
