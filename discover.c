@@ -74,8 +74,14 @@ static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
 	return strcmp(release, a->release) ? -1 : 0;
 }
 
+static int excluded(const struct gf_attach *a, const struct gf_kernel_id *skip)
+{
+	return skip && a->kaslr_offset == skip->kaslr_offset &&
+	       a->phys_base == skip->phys_base;
+}
+
 static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
-		       char *err, size_t errlen)
+		       const struct gf_kernel_id *skip, char *err, size_t errlen)
 {
 	struct vmcoreinfo *cands = malloc(MAX_CANDIDATES * sizeof *cands);
 	int n, i;
@@ -87,9 +93,9 @@ static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
 	/* The first copy is almost always the live one: look for more only
 	 * when it fails to validate. */
 	n = vmcoreinfo_find(&a->k.mem, cands, 1);
-	if (n == 1 && validate(a, &cands[0]))
+	if (n == 1 && (validate(a, &cands[0]) || excluded(a, skip)))
 		n = vmcoreinfo_find(&a->k.mem, cands, MAX_CANDIDATES);
-	for (i = 0; i < n && validate(a, &cands[i]); i++)
+	for (i = 0; i < n && (validate(a, &cands[i]) || excluded(a, skip)); i++)
 		;
 	if (i < n)
 		*vi = cands[i];
@@ -236,6 +242,15 @@ static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
 int gf_attach(struct gf_attach *a, const struct gf_target *t,
 	      const struct gf_config *cfg, char *err, size_t errlen)
 {
+	return gf_attach_except(a, t, cfg, NULL, err, errlen);
+}
+
+/* Attaches to a kernel other than `skip` (NULL: any): after a restart the
+ * stopped kernel's image stays in RAM beside the new one. */
+int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
+		     const struct gf_config *cfg, const struct gf_kernel_id *skip,
+		     char *err, size_t errlen)
+{
 	struct vmcoreinfo *vi = malloc(sizeof *vi);
 	double t0 = now_ms();
 	int btf;
@@ -247,7 +262,7 @@ int gf_attach(struct gf_attach *a, const struct gf_target *t,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (find_kernel(a, vi, err, errlen) ||
+	if (find_kernel(a, vi, skip, err, errlen) ||
 	    kallsyms_load(&a->k, vi, &a->syms, err, errlen))
 		goto fail;
 	free(vi);

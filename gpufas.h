@@ -443,8 +443,17 @@ struct gf_attach {
 	double attach_ms;
 };
 
+/* Where a boot put its kernel: what tells one boot's image from another's. */
+struct gf_kernel_id {
+	uint64_t kaslr_offset;
+	int64_t phys_base;
+};
+
 int gf_attach(struct gf_attach *a, const struct gf_target *t,
 	      const struct gf_config *cfg, char *err, size_t errlen);
+int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
+		     const struct gf_config *cfg, const struct gf_kernel_id *skip,
+		     char *err, size_t errlen);
 void gf_detach(struct gf_attach *a);
 
 /* ---- Layout (layout.c): struct offsets from BTF or by hand. ---- */
@@ -550,6 +559,15 @@ struct watch {
 	struct gf_history h;
 	struct gf_verdict v[GF_NCLASSES];
 	int atomic_sleep;     /* the kernel's log reported one (F5) */
+	/* After a restart the stopped kernel's image stays in RAM beside the
+	 * new one's: the one given up on is not attached to again for a
+	 * while, and while ours is frozen another running one is looked for */
+	struct gf_kernel_id lost, other;
+	double lost_at;       /* 0: none lost */
+	double frozen_since;  /* jiffies still since then, or 0 */
+	double next_other_look;
+	uint64_t other_jiffies;
+	int other_seen;
 	struct gf_recovery rec;
 	char why[512];        /* the last reason given in an event */
 	gf_emit emit;

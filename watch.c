@@ -20,6 +20,9 @@
 
 #define ATTACH_RETRY_S 1.0
 #define LOST_AFTER_S 1.0
+#define LOST_MEMORY_S 60.0 /* how long a lost kernel's image is avoided */
+#define FROZEN_S 2.0       /* jiffies still this long: look for another kernel */
+#define OTHER_LOOK_S 2.0
 #define LOG_LOOK_S 1.0
 #define LOG_RECORDS 64
 #define PANIC_LOG_RECORDS 40
@@ -69,7 +72,8 @@ static void release(struct watch *w)
 	memset(w->v, 0, sizeof w->v);
 	memset(&w->rec, 0, sizeof w->rec);
 	w->attached = w->opened = w->atomic_sleep = 0;
-	w->failing_since = 0;
+	w->failing_since = w->frozen_since = 0;
+	w->other_seen = 0;
 }
 
 /* Says why the target cannot be attached, once per reason. */
@@ -83,10 +87,20 @@ static void unavailable(struct watch *w, const char *why, double now)
 	w->next_attach = now + ATTACH_RETRY_S;
 }
 
+/* The kernel given up on: not to be taken for the next one. */
+static void remember_lost(struct watch *w, double now)
+{
+	if (!w->attached)
+		return;
+	w->lost = (struct gf_kernel_id){ w->a.kaslr_offset, w->a.phys_base };
+	w->lost_at = now;
+}
+
 static void lose(struct watch *w, const char *why, double now)
 {
 	snprintf(w->why, sizeof w->why, "%s", why);
 	emit(w, GF_EV_DETACH, why);
+	remember_lost(w, now);
 	release(w);
 	w->next_attach = now + ATTACH_RETRY_S;
 }
@@ -100,7 +114,9 @@ static void try_attach(struct watch *w, double now)
 		return;
 	}
 	w->opened = 1;
-	if (gf_attach(&w->a, &w->t, w->cfg, msg, sizeof msg)) {
+	if (gf_attach_except(&w->a, &w->t, w->cfg,
+			     w->lost_at && now - w->lost_at < LOST_MEMORY_S ? &w->lost : NULL,
+			     msg, sizeof msg)) {
 		unavailable(w, msg, now);
 		return;
 	}
@@ -144,7 +160,46 @@ static int sample(struct watch *w, double now)
 	if (engine_snapshot(&w->e, 0, &p.tasks, &p.ntasks))
 		p.tasks = NULL, p.ntasks = 0; /* counters alone still judge */
 	history_push(&w->h, &p);
+	if (!prev || p.s.jiffies != prev->s.jiffies)
+		w->frozen_since = w->other_seen = 0;
+	else if (!w->frozen_since)
+		w->frozen_since = now;
 	return 0;
+}
+
+/* Ours frozen and another kernel's clock running in the same RAM: the
+ * guest was reset and booted again, leaving our kernel's image whole (no
+ * firmware clears RAM). Looked for every OTHER_LOOK_S while ours is
+ * frozen; a hung kernel beside an older boot's image is no restart, as
+ * that image's clock is still too. 1 when the kernel was given up. */
+static int restarted(struct watch *w, double now)
+{
+	struct gf_kernel_id ours = { w->a.kaslr_offset, w->a.phys_base };
+	struct gf_attach *other;
+	uint64_t jiffies;
+	char err[256];
+	int ticking = 0;
+
+	if (!w->frozen_since || now - w->frozen_since < FROZEN_S ||
+	    now < w->next_other_look || !(other = malloc(sizeof *other)))
+		return 0;
+	w->next_other_look = now + OTHER_LOOK_S;
+	if (!gf_attach_except(other, &w->t, w->cfg, &ours, err, sizeof err)) {
+		if (other->k.lay.has_metrics &&
+		    !gf_read(&other->k, other->k.lay.jiffies, &jiffies, sizeof jiffies)) {
+			ticking = w->other_seen && jiffies != w->other_jiffies &&
+				  other->kaslr_offset == w->other.kaslr_offset &&
+				  other->phys_base == w->other.phys_base;
+			w->other = (struct gf_kernel_id){ other->kaslr_offset, other->phys_base };
+			w->other_jiffies = jiffies;
+			w->other_seen = 1;
+		}
+		gf_detach(other);
+	}
+	free(other);
+	if (ticking)
+		lose(w, "another kernel runs in this RAM (the guest restarted)", now);
+	return ticking;
 }
 
 /* Would the counters say F5 if the log said a task slept in atomic
@@ -247,7 +302,8 @@ void watch_tick(struct watch *w, double now)
 		lose(w, "the RAM file was replaced (the guest was restarted)", now);
 		return;
 	}
-	if (sample(w, now) || !history_newest(&w->h) || !w->a.k.lay.has_metrics)
+	if (sample(w, now) || !history_newest(&w->h) || !w->a.k.lay.has_metrics ||
+	    restarted(w, now))
 		return;
 	look_at_log(w, now);
 	judge(w);
