@@ -214,7 +214,8 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 	for (int i = 0; i < o->ntargets; i++) {
 		board_init(&ag.boards[i], o->targets[i]);
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
-		ag.w[i].want_write = o->dashboard; /* the operator may signal */
+		/* an operator may signal: at the dashboard, or remotely */
+		ag.w[i].want_write = o->dashboard || o->remote->nlisten;
 	}
 	if (o->remote->nlisten && !(ag.server = server_start(ag.hub, o->remote, err,
 							       sizeof err))) {

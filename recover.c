@@ -256,7 +256,7 @@ int operator_signal(const struct gf_engine *e, const struct kill_opts *o,
 	}
 	if (!e->k->writable) {
 		snprintf(msg, len, "target is read-only (%s); nothing written",
-			 read_only_why);
+			 read_only_why[0] ? read_only_why : "opened for reading only");
 		return GF_EINVAL;
 	}
 	if ((err = engine_signal(e, &t, o->sig, &result))) {

@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -269,7 +270,53 @@ HOG = 'tui: a memory hog: mem FAULT, the hog marked a culprit'
 KILL = 'tui: k kills the hog through the confirmation'
 SMALL = 'tui: 80x24 keeps every panel readable'
 QUIT = 'tui: q exits 0 and restores the terminal'
-GUEST_CHECKS = (PROCESSES, SORTING, FILTER, HOG, KILL, SMALL, QUIT)
+REMOTE = 'tui: --view: a remote agent\'s dashboard over TCP, k kills through it'
+GUEST_CHECKS = (PROCESSES, SORTING, FILTER, HOG, KILL, SMALL, QUIT, REMOTE)
+
+
+def key_file(name):
+    path = TMP / name
+    path.write_text(os.urandom(32).hex() + '\n')
+    path.chmod(0o600)
+    return str(path)
+
+
+def check_remote(g, victim):
+    """A headless agent on the guest serves TCP on loopback; --view shows its dashboard, with
+    the link in the header, and k signals through the agent (operator key)."""
+    key = key_file('op.key')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    cfg = TMP / 'remote.ini'
+    cfg.write_text(REPORT_ONLY)
+    agent = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', 'cpu', '--config',
+                              str(cfg), '--target', f'vm:{g.ram_path}', '--events',
+                              str(TMP / 'remote-events.jsonl'), '--listen',
+                              f'tcp:127.0.0.1:{port}', '--key', key],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pane = Pane('remote', f'{GPUFAS} --view tcp:127.0.0.1:{port} --key {key}')
+    try:
+        text = pane.wait(lambda t: 'tcp' in t and victim in pid_column(t), 'the remote table')
+        show('the remote dashboard', text)
+        pane.keys('\\')  # filter to the victim alone
+        pane.type('spinner')
+        pane.keys('Enter', 'k')
+        pane.wait(lambda t: 'Send signal' in t and 'SIGKILL' in t, 'the signal menu')
+        pane.keys('Enter')
+        pane.wait(lambda t: f'Send SIGKILL to {victim} ' in t, 'the confirmation')
+        pane.keys('y')
+        pane.wait(lambda t: f'SIGKILL marked in {victim}' in t, 'the remote signal\'s result')
+        deadline = time.monotonic() + 30
+        while g.alive(victim):
+            assert time.monotonic() < deadline, f'{victim} still in the guest\'s /proc'
+            time.sleep(0.5)
+        pane.keys('q')
+        assert 'EXIT=0' in pane.wait(lambda t: 'EXIT=' in t, 'the exit'), pane.text()
+    finally:
+        pane.close()
+        agent.terminate()
+        agent.wait(10)
 
 
 def guest_checks():
@@ -295,6 +342,7 @@ def guest_checks():
                 checks.skip(KILL, 'no hog on the screen to kill')
             check(SMALL, check_small_terminal, pane)
             check(QUIT, check_quit, pane)
+            check(REMOTE, check_remote, g, pids['spinner'])
         finally:
             pane.close()
 
