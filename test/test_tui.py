@@ -221,21 +221,27 @@ def keep_screenshot(pane):
                        capture_output=True)
 
 
+def kill_selected(g, pane, pid, comm):
+    """k on the selected row (pid, comm), SIGKILL from the menu, y; until it leaves /proc."""
+    pane.keys('k')
+    pane.wait(lambda t: 'Send signal' in t and 'SIGKILL' in t, 'the signal menu')
+    pane.keys('Enter')
+    pane.wait(lambda t: f'Send SIGKILL to {pid} ({comm})? y/N' in t, 'the confirmation')
+    pane.keys('y')
+    text = pane.wait(lambda t: f'SIGKILL marked in {pid} ({comm})' in t,
+                     'the signal\'s result on the status line')
+    deadline = time.monotonic() + 30
+    while g.alive(pid):
+        assert time.monotonic() < deadline, f'{comm} {pid} still in the guest\'s /proc'
+        time.sleep(0.5)
+    return text
+
+
 def check_kill_hog(g, pane, hog):
     pane.keys('/')
     pane.type('hog')
-    pane.keys('Enter', 'k')
-    pane.wait(lambda t: 'Send signal' in t and 'SIGKILL' in t, 'the signal menu')
     pane.keys('Enter')
-    pane.wait(lambda t: f'Send SIGKILL to {hog} (hog)? y/N' in t, 'the confirmation')
-    pane.keys('y')
-    text = pane.wait(lambda t: f'SIGKILL marked in {hog} (hog)' in t,
-                     'the signal\'s result on the status line')
-    show('after k, SIGKILL, y', text)
-    deadline = time.monotonic() + 30
-    while g.alive(hog):
-        assert time.monotonic() < deadline, f'hog {hog} still in the guest\'s /proc'
-        time.sleep(0.5)
+    show('after k, SIGKILL, y', kill_selected(g, pane, hog, 'hog'))
     pane.wait(lambda t: hog not in pid_column(t), 'the hog gone from the table')
 
 
@@ -301,16 +307,8 @@ def check_remote(g, victim):
         show('the remote dashboard', text)
         pane.keys('\\')  # filter to the victim alone
         pane.type('spinner')
-        pane.keys('Enter', 'k')
-        pane.wait(lambda t: 'Send signal' in t and 'SIGKILL' in t, 'the signal menu')
         pane.keys('Enter')
-        pane.wait(lambda t: f'Send SIGKILL to {victim} ' in t, 'the confirmation')
-        pane.keys('y')
-        pane.wait(lambda t: f'SIGKILL marked in {victim}' in t, 'the remote signal\'s result')
-        deadline = time.monotonic() + 30
-        while g.alive(victim):
-            assert time.monotonic() < deadline, f'{victim} still in the guest\'s /proc'
-            time.sleep(0.5)
+        kill_selected(g, pane, victim, 'spinner')
         pane.keys('q')
         assert 'EXIT=0' in pane.wait(lambda t: 'EXIT=' in t, 'the exit'), pane.text()
     finally:
