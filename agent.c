@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "gpufas.h"
@@ -191,6 +192,22 @@ static void agent_free(struct agent *ag)
 	free(ag->w);
 }
 
+/* An agent on `host` lives in the OS it watches: under the memory pressure
+ * it is there to end, its own pages must not be the ones evicted, or it
+ * stalls on refaults with everything else. Locked, as earlyoom is. (The
+ * RAM mapping itself is remap_pfn_range()d, which mlock leaves alone.) */
+static void lock_if_inside(const struct agent_opts *o)
+{
+	for (int i = 0; i < o->ntargets; i++)
+		if (!strcmp(o->targets[i], "host")) {
+			if (mlockall(MCL_CURRENT | MCL_FUTURE))
+				fprintf(stderr, "gpufas: note: cannot lock the agent in "
+					"memory (%s): it may stall under memory "
+					"pressure\n", strerror(errno));
+			return;
+		}
+}
+
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 {
 	struct agent ag = { .o = o, .cfg = *cfg };
@@ -210,6 +227,7 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 		return 1;
 	}
 	grow_tasks(&ag);
+	lock_if_inside(o);
 	handle_signals(o->dashboard);
 	for (int i = 0; i < o->ntargets; i++) {
 		board_init(&ag.boards[i], o->targets[i]);
