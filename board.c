@@ -18,23 +18,10 @@
 #define RATE_WINDOW_S 1.0
 #define HISTORY_STEP_S 1.0
 
-double board_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void board_init(struct gf_board *b, const char *target)
 {
 	memset(b, 0, sizeof *b);
 	snprintf(b->target, sizeof b->target, "%s", target);
-}
-
-static uint64_t kib(uint64_t pages)
-{
-	return pages * 4;
 }
 
 static double pct(uint64_t part, uint64_t whole)
@@ -104,13 +91,13 @@ void board_update(struct gf_board *b, const struct watch *w, double now)
 	if (!w->attached || !p)
 		return;
 	b->tainted = p->s.tainted;
-	b->sampled = board_clock() - (now - p->time);
+	b->sampled = now_wall() - (now - p->time);
 	b->nprocs = p->ntasks;
-	b->mem_total_kib = kib(p->s.total_pages);
-	b->mem_free_kib = kib(p->s.free_pages);
-	b->mem_available_kib = kib(p->s.available_pages);
-	b->swap_total_kib = kib(p->s.swap_total_pages);
-	b->swap_free_kib = kib(p->s.swap_free_pages);
+	b->mem_total_kib = pages_kib(p->s.total_pages);
+	b->mem_free_kib = pages_kib(p->s.free_pages);
+	b->mem_available_kib = pages_kib(p->s.available_pages);
+	b->swap_total_kib = pages_kib(p->s.swap_total_pages);
+	b->swap_free_kib = pages_kib(p->s.swap_free_pages);
 	then = history_back(&w->h, RATE_WINDOW_S);
 	if (then && then != p && b->has_metrics) {
 		rates_between(then, p, &b->rates);
@@ -213,7 +200,7 @@ void board_note(struct gf_board *b, const struct gf_event *ev)
 	if (ev->kind == GF_EV_VERDICT && ev->verdict->cls == GF_PANIC && ev->detail)
 		snprintf(b->panic_log, sizeof b->panic_log, "%s", ev->detail);
 	if (ev->kind == GF_EV_CLEAR && ev->verdict->cls < GF_NCLASSES)
-		b->cleared[ev->verdict->cls] = board_clock();
+		b->cleared[ev->verdict->cls] = now_wall();
 	line = next_line(b);
 	localtime_r(&t, &tm);
 	len = strftime(line, GF_BOARD_LINE, "%H:%M:%S ", &tm);

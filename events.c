@@ -9,7 +9,6 @@
  */
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 
 #include "gpufas.h"
 
@@ -20,14 +19,6 @@ static const char *const kinds[] = {
 	[GF_EV_RESULT] = "result", [GF_EV_METRICS] = "metrics",
 	[GF_EV_OPERATOR] = "operator",
 };
-
-static double wall_time(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void key_string(FILE *f, const char *key, const char *value, size_t max)
 {
@@ -110,11 +101,6 @@ static void report(FILE *f, const struct gf_report *r)
 		key_string(f, "detail", r->detail, sizeof r->detail);
 }
 
-static uint64_t kib(uint64_t pages)
-{
-	return pages * 4;
-}
-
 static void metrics(FILE *f, const struct watch *w, const struct gf_rates *r)
 {
 	const struct gf_point *p = history_newest(&w->h);
@@ -133,14 +119,14 @@ static void metrics(FILE *f, const struct watch *w, const struct gf_rates *r)
 		",\"swap_free_kib\":%" PRIu64 ",\"jiffies\":%" PRIu64
 		",\"processes\":%u,\"tainted\":%" PRIu64,
 		r->cs, r->running, r->blocked, r->pswpin, r->pswpout, r->majflt,
-		kib(s->total_pages), kib(s->free_pages), kib(s->available_pages),
-		kib(s->swap_total_pages), kib(s->swap_free_pages), s->jiffies,
+		pages_kib(s->total_pages), pages_kib(s->free_pages), pages_kib(s->available_pages),
+		pages_kib(s->swap_total_pages), pages_kib(s->swap_free_pages), s->jiffies,
 		p->ntasks, s->tainted);
 }
 
 void event_json(FILE *f, const struct gf_event *ev)
 {
-	fprintf(f, "{\"time\":%.3f", wall_time());
+	fprintf(f, "{\"time\":%.3f", now_wall());
 	key_string(f, "target", ev->w->spec, sizeof ev->w->spec);
 	fprintf(f, ",\"event\":\"%s\"", kinds[ev->kind]);
 	switch (ev->kind) {

@@ -205,6 +205,12 @@ struct gf_sample {
 	struct gf_cpu_counters cpu[GF_MAX_CPUS];
 };
 
+/* Pages to KiB: x86's 4 KiB pages, the unit every report uses. */
+static inline uint64_t pages_kib(uint64_t pages)
+{
+	return pages * 4;
+}
+
 GF_HD int gf_sample_counters(const struct gf_kernel *k, struct gf_sample *s);
 GF_HD int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf,
 		      uint32_t cap, uint32_t *len);
@@ -579,6 +585,7 @@ void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 void watch_tick(struct watch *w, double now);
 void watch_close(struct watch *w);
 double now_monotonic(void);
+double now_wall(void);
 
 /* ---- The board (board.c): what an operator is shown of one target. ----
  * Kept beside a watch (board_update each tick, board_note each event), or
@@ -721,7 +728,6 @@ enum gf_level { GF_LEVEL_OK, GF_LEVEL_WARN, GF_LEVEL_FAULT };
 
 enum gf_level board_level(const struct gf_board *b, enum gf_class cls,
 			  double wall_now, char *why, size_t len);
-double board_clock(void); /* the wall clock the board's times are in */
 
 /* The terminal for newterm(): TERM as found here, else from the entries
  * built into the binary (see terminfo.c). 0, or -1 with why in msg. */

@@ -209,7 +209,7 @@ static void name_tab(struct tab *tab, const struct gf_board *b, int err, double 
 /* The other targets' names and states, for the tab line. */
 static void fetch_tabs(struct view *v)
 {
-	double now = board_clock();
+	double now = now_wall();
 
 	for (int i = 0; i < v->ntargets; i++)
 		if (i != v->target)
@@ -223,7 +223,7 @@ static void fetch(struct view *v)
 	v->board_err = err;
 	if (!err)
 		v->board = v->scratch;
-	name_tab(&v->tab[v->target], &v->board, err, board_clock());
+	name_tab(&v->tab[v->target], &v->board, err, now_wall());
 	if (v->src->link)
 		v->src->link(v->src->ctx, v->link, sizeof v->link);
 	else

@@ -180,7 +180,7 @@ static enum role age_role(double age)
 static void draw_target_line(const struct view *v, int y)
 {
 	const struct gf_board *b = &v->board;
-	double age = board_clock() - b->sampled;
+	double age = now_wall() - b->sampled;
 	char up[32], ago[32];
 	int x;
 
@@ -393,7 +393,7 @@ static const char *const short_names[GF_NCLASSES] = {
 
 static void draw_detectors(const struct view *v, int y)
 {
-	double now = board_clock();
+	double now = now_wall();
 	char why[128];
 	int x = 0;
 
@@ -713,7 +713,7 @@ static void evidence_lines(struct page *p, const struct gf_verdict *vd)
 static void evidence_page(const struct view *v, struct page *p)
 {
 	const struct gf_board *b = &v->board;
-	double now = board_clock();
+	double now = now_wall();
 	char why[128];
 
 	add(p, ROLE_TITLE, "Detectors of %s", b->target);

@@ -28,12 +28,23 @@
 #define PANIC_LOG_RECORDS 40
 #define LOG_BYTES (64u << 10)
 
-double now_monotonic(void)
+static double clock_seconds(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double now_monotonic(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
+}
+
+/* Events and the board tell time in Unix seconds, for people to read. */
+double now_wall(void)
+{
+	return clock_seconds(CLOCK_REALTIME);
 }
 
 void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,

@@ -95,7 +95,7 @@ static int synthetic_board(void *ctx, int target, struct gf_board *b)
 	snprintf(b->release, sizeof b->release, "6.12.0-synthetic");
 	snprintf(b->engine, sizeof b->engine, "CPU");
 	b->attached = b->has_metrics = 1;
-	b->sampled = board_clock();
+	b->sampled = now_wall();
 	b->hz = 250;
 	b->uptime_s = 3600 + calls / 10.0;
 	b->nprocs = NPROCS;
