@@ -12,8 +12,8 @@ STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
-       metrics.o engine.o gpu.o config.o signals.o json.o detect.o \
-       recover.o watch.o events.o board.o hub.o
+       metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
+       signals.o json.o operator.o watch.o events.o board.o hub.o
 REMOTE = proto.o auth.o tcp.o rdma.o view.o
 OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
@@ -25,6 +25,8 @@ gpufas: $(OBJS)
 $(OBJS) test/unit.o test/bench.o test/bench_tui.o: gpufas.h
 tui.o tui_draw.o: tui.h
 introspect.o metrics.o: introspect.h
+detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
+gpu.o: loop.h monitor.h
 
 test/unit: test/unit.o $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -62,7 +64,8 @@ gpu.o: kernels.fatbin
 gpu.o: CPPFLAGS += -DGPUFAS_FATBIN='"kernels.fatbin"'
 endif
 
-kernels.fatbin: kernels.cu introspect.c metrics.c introspect.h gpufas.h
+kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
+		introspect.h loop.h monitor.h gpufas.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \

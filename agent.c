@@ -89,7 +89,7 @@ static void publish(struct agent *ag, double now)
 		struct gf_board *b = &ag->boards[i];
 		uint32_t n = 0;
 		board_update(b, &ag->w[i], now);
-		if (board_tasks(b, &ag->w[i], ag->tasks, ag->task_cap, &n) == GF_ENOSPC)
+		if (board_tasks(&ag->w[i], ag->tasks, ag->task_cap, &n) == GF_ENOSPC)
 			grow_tasks(ag);
 		hub_publish(ag->hub, i, b, ag->tasks, n);
 	}
@@ -131,6 +131,8 @@ static void reload(struct agent *ag)
 		return;
 	}
 	ag->cfg = cfg;
+	for (int i = 0; i < ag->o->ntargets; i++)
+		watch_retune(&ag->w[i]);
 	open_events(ag);
 }
 

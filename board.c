@@ -1,11 +1,12 @@
 /* board.c — what an operator is shown of one target, kept beside its watch.
  *
- * The watch keeps only the last few seconds of raw samples, for the
- * detectors; the board keeps what a person reads: the rates of the last
- * second, two minutes of sparklines, the detector board, the event log and,
- * after a panic, the kernel's last words. The local dashboard fills it from
- * a watch; a remote viewer receives it whole, so it holds no pointers and
- * board_sanitize() makes a received one safe to print.
+ * The watch loop keeps only the last seconds of raw samples, for the
+ * detectors, and publishes the newest with the rates of the last second;
+ * the board keeps what a person reads: those rates, two minutes of
+ * sparklines, the detector board, the event log and, after a panic, the
+ * kernel's last words. The local dashboard fills it from a watch; a remote
+ * viewer receives it whole, so it holds no pointers and board_sanitize()
+ * makes a received one safe to print.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -13,9 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gpufas.h"
+#include "loop.h"
 
-#define RATE_WINDOW_S 1.0
 #define HISTORY_STEP_S 1.0
 
 void board_init(struct gf_board *b, const char *target)
@@ -78,7 +78,7 @@ static void estimate_uptime(struct gf_board *b, const struct gf_rates *r,
 
 void board_update(struct gf_board *b, const struct watch *w, double now)
 {
-	const struct gf_point *p = history_newest(&w->h), *then;
+	const struct gf_point *p = w->newest;
 
 	snprintf(b->release, sizeof b->release, "%s", w->attached ? w->a.release : "");
 	snprintf(b->engine, sizeof b->engine, "%s", w->attached ? w->e.name : "");
@@ -86,21 +86,21 @@ void board_update(struct gf_board *b, const struct watch *w, double now)
 	b->attached = (uint8_t)w->attached;
 	b->writable = (uint8_t)(w->attached && w->t.writable);
 	b->has_metrics = (uint8_t)(w->attached && w->a.k.lay.has_metrics);
-	memcpy(b->verdict, w->v, sizeof b->verdict);
+	b->host_stalled = (uint8_t)(w->attached && w->pub->host_stalled);
+	memcpy(b->verdict, watch_verdicts(w), sizeof b->verdict);
 	b->thresholds = w->cfg->detect;
 	if (!w->attached || !p)
 		return;
 	b->tainted = p->s.tainted;
-	b->sampled = now_wall() - (now - p->time);
-	b->nprocs = p->ntasks;
+	b->sampled = p->time + w->e.clock_offset;
+	b->nprocs = w->pub->ntasks;
 	b->mem_total_kib = pages_kib(p->s.total_pages);
 	b->mem_free_kib = pages_kib(p->s.free_pages);
 	b->mem_available_kib = pages_kib(p->s.available_pages);
 	b->swap_total_kib = pages_kib(p->s.swap_total_pages);
 	b->swap_free_kib = pages_kib(p->s.swap_free_pages);
-	then = history_back(&w->h, RATE_WINDOW_S);
-	if (then && then != p && b->has_metrics) {
-		rates_between(then, p, &b->rates);
+	if (w->pub->rates.seconds > 0 && b->has_metrics) {
+		b->rates = w->pub->rates;
 		estimate_uptime(b, &b->rates, p->s.jiffies);
 		push_history(b, now);
 	}
@@ -175,13 +175,27 @@ static void describe(char *buf, size_t cap, const struct gf_event *ev)
 		       r->dry_run ? "would send" : "sent", signal_name(r->sig),
 		       r->comm, r->pid, class_name(r->cls));
 		break;
-	case GF_EV_RESULT:
+	case GF_EV_RESULT: {
+		char detail[160];
+		report_detail(r, detail, sizeof detail);
 		append(buf, cap, &len, "%s[%d] %s after %.0f ms%s%s", r->comm, r->pid,
-		       r->outcome, r->after_s * 1000, r->detail[0] ? ": " : "",
-		       r->detail);
+		       outcome_name(r->outcome), r->after_s * 1000,
+		       detail[0] ? ": " : "", detail);
 		break;
+	}
 	case GF_EV_OPERATOR:
 		append(buf, cap, &len, "operator: %s", ev->detail);
+		break;
+	case GF_EV_HOST_STALLED:
+		append(buf, cap, &len, "host stalled: no heartbeat for %.1f s; the "
+		       "GPU watches on", ev->stalled_s);
+		break;
+	case GF_EV_HOST_RESUMED:
+		append(buf, cap, &len, "host resumed after %.1f s", ev->stalled_s);
+		break;
+	case GF_EV_LOST:
+		append(buf, cap, &len, "%llu events lost: the host fell behind",
+		       (unsigned long long)ev->count);
 		break;
 	case GF_EV_METRICS:
 		break;
@@ -190,7 +204,7 @@ static void describe(char *buf, size_t cap, const struct gf_event *ev)
 
 void board_note(struct gf_board *b, const struct gf_event *ev)
 {
-	time_t t = time(NULL);
+	time_t t = (time_t)ev->time;
 	struct tm tm;
 	char *line;
 	size_t len;
@@ -200,7 +214,7 @@ void board_note(struct gf_board *b, const struct gf_event *ev)
 	if (ev->kind == GF_EV_VERDICT && ev->verdict->cls == GF_PANIC && ev->detail)
 		snprintf(b->panic_log, sizeof b->panic_log, "%s", ev->detail);
 	if (ev->kind == GF_EV_CLEAR && ev->verdict->cls < GF_NCLASSES)
-		b->cleared[ev->verdict->cls] = now_wall();
+		b->cleared[ev->verdict->cls] = ev->time;
 	line = next_line(b);
 	localtime_r(&t, &tm);
 	len = strftime(line, GF_BOARD_LINE, "%H:%M:%S ", &tm);
@@ -326,48 +340,19 @@ enum gf_level board_level(const struct gf_board *b, enum gf_class cls,
 
 /* ---- Processes ---- */
 
-static const struct gf_task *same_task(const struct gf_point *p,
-				       const struct gf_task *t)
+/* The newest processes with their CPU use over the last second, as the
+ * watch loop published them. */
+int board_tasks(const struct watch *w, struct gf_board_task *out, uint32_t cap,
+		uint32_t *count)
 {
-	for (uint32_t i = 0; i < p->ntasks; i++)
-		if (p->tasks[i].pid == t->pid && p->tasks[i].start_time == t->start_time)
-			return &p->tasks[i];
-	return NULL;
-}
-
-static int is_culprit(const struct gf_board *b, const struct gf_task *t)
-{
-	for (int c = 0; c < GF_NCLASSES; c++)
-		for (uint32_t i = 0; b->verdict[c].active && i < b->verdict[c].nculprits; i++)
-			if (b->verdict[c].culprit[i].pid == t->pid)
-				return 1;
-	return 0;
-}
-
-/* The newest processes with their CPU use over the last second. */
-int board_tasks(const struct gf_board *b, const struct watch *w,
-		struct gf_board_task *out, uint32_t cap, uint32_t *count)
-{
-	const struct gf_point *p = history_newest(&w->h);
-	const struct gf_point *then = history_back(&w->h, RATE_WINDOW_S);
-	uint32_t n = 0;
+	const struct gf_pub *p = w->pub;
 
 	*count = 0;
-	if (!w->attached || !p || !p->tasks)
+	if (!w->attached || !w->newest)
 		return GF_ESRCH;
-	for (uint32_t i = 0; i < p->ntasks && n < cap; i++) {
-		const struct gf_task *t = &p->tasks[i], *before;
-		struct gf_board_task *o = &out[n++];
-		o->t = *t;
-		o->cpu_pct = 0;
-		if (then && then != p && then->tasks && (before = same_task(then, t)) &&
-		    t->cpu_ns >= before->cpu_ns)
-			o->cpu_pct = (float)(100e-9 * (double)(t->cpu_ns - before->cpu_ns) /
-					     (p->time - then->time));
-		o->culprit = (uint8_t)is_culprit(b, t);
-	}
-	*count = n;
-	return n < p->ntasks ? GF_ENOSPC : GF_OK;
+	*count = p->ntasks < cap ? p->ntasks : cap;
+	memcpy(out, gf_pub_tasks((struct gf_pub *)p), *count * sizeof *out);
+	return *count < p->ntasks ? GF_ENOSPC : GF_OK;
 }
 
 /* ---- A board from elsewhere ---- */

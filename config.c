@@ -8,7 +8,7 @@
  *   [recover] memory = kill          kill, term (then kill) or report, for
  *             cpu_overload = report  each process-level verdict; grace,
  *             ... protect, dry_run   cool-down, protected names
- *   [agent]   interval_ms, metrics_ms, events
+ *   [agent]   interval_ms, metrics_ms, events, host_stall_ms, max_tasks
  *   [remote]  listen, key, read_key, heartbeat_ms, timeout_ms, max_clients:
  *             read by remote_config_load(), which only the agent and the
  *             viewer call
@@ -22,8 +22,12 @@
 #include <string.h>
 
 #include <ini.h>
+#include <unistd.h>
 
-#include "gpufas.h"
+#include "loop.h"
+
+#define DEFAULT_MAX_TASKS 16384
+#define MAX_TASKS_LIMIT 262144
 
 struct parse_state {
 	struct gf_config *c;
@@ -31,6 +35,31 @@ struct parse_state {
 	size_t errlen;
 	struct gf_remote *r; /* remote_config_load()'s */
 };
+
+/* GRASS's thresholds for F1-F6, GPUSentinel's for CPU overload. */
+void detect_defaults(struct gf_thresholds *th)
+{
+	*th = (struct gf_thresholds){
+		.window_s = 0.5,
+		.sys_pct = 95, .usr_pct = 1, .cs_per_s = 350,
+		.iowait_pct = 90, .blocked = 32,
+		.pswpout_per_s = 3000, .memfree_mib = 256,
+		.overload_pct = 90, .overload_s = 5,
+		.available_pct = 10, .swap_free_pct = 10,
+		.thrash_swap_per_s = 256, .thrash_s = 1,
+	};
+}
+
+void policy_defaults(struct gf_policy *p)
+{
+	*p = (struct gf_policy){
+		.memory = GF_KILL,
+		.cpu_overload = GF_REPORT,
+		.grace_s = 2,
+		.cooldown_s = 5,
+		.exit_timeout_s = 10,
+	};
+}
 
 void config_defaults(struct gf_config *c)
 {
@@ -41,6 +70,56 @@ void config_defaults(struct gf_config *c)
 	policy_defaults(&c->recover);
 	c->interval_s = 0.1;
 	c->metrics_s = 1;
+	c->host_stall_s = 2;
+	c->max_tasks = DEFAULT_MAX_TASKS;
+}
+
+/* Adds an age the detectors read processes at, once. */
+static void add_age(struct gf_loop_params *p, double age)
+{
+	for (uint32_t i = 0; i < p->nages; i++)
+		if (p->age[i] == age)
+			return;
+	p->age[p->nages++] = age;
+}
+
+/* The watch loop's parameters for one target: the config's thresholds
+ * and policy, and tables sized to cover every window at the interval.
+ * A config whose windows need more samples than a loop keeps is refused. */
+int loop_params_from(const struct gf_config *c, const char *spec,
+		     struct gf_loop_params *p, char *err, size_t errlen)
+{
+	const struct gf_thresholds *th = &c->detect;
+	double longest = GF_BOARD_RATE_S;
+	uint64_t points;
+
+	memset(p, 0, sizeof *p);
+	p->th = *th;
+	p->policy = c->recover;
+	/* on `host` the agent runs inside its target: never its own victim */
+	if (!strcmp(spec, "host"))
+		p->policy.self_pid = getpid();
+	p->interval_s = c->interval_s;
+	p->host_stall_s = c->host_stall_s;
+	p->task_cap = c->max_tasks;
+	add_age(p, th->window_s);
+	add_age(p, th->thrash_s);
+	add_age(p, th->overload_s);
+	add_age(p, GF_BOARD_RATE_S);
+	for (uint32_t i = 0; i < p->nages; i++)
+		if (p->age[i] > longest)
+			longest = p->age[i];
+	/* the ring must reach the longest window back, sampling late or not */
+	points = (uint64_t)(longest / c->interval_s) + 3;
+	if (points > GF_HISTORY_MAX) {
+		snprintf(err, errlen, "a %.1f s detector window needs %llu samples at "
+			 "interval_ms = %.0f, more than the %d a target keeps: raise "
+			 "[agent] interval_ms or shorten the window", longest,
+			 (unsigned long long)points, c->interval_s * 1000, GF_HISTORY_MAX);
+		return -1;
+	}
+	p->history_cap = (uint32_t)points;
+	return 0;
 }
 
 /* inih goes on after an error and returns the first one's line number:
@@ -109,6 +188,7 @@ static const struct number {
 	{ "recover", "exit_timeout_ms", AT(recover.exit_timeout_s), 100, 3600000 },
 	{ "agent", "interval_ms", AT(interval_s), 10, 60000 },
 	{ "agent", "metrics_ms", AT(metrics_s), 0, 3600000 },
+	{ "agent", "host_stall_ms", AT(host_stall_s), 0, 3600000 },
 };
 
 static int set_number(struct parse_state *ps, const struct number *n,
@@ -181,6 +261,13 @@ static int other_setting(struct parse_state *ps, const char *section,
 		return copy_string(ps, c->recover.protect, sizeof c->recover.protect, value);
 	if (!strcmp(section, "agent") && !strcmp(key, "events"))
 		return copy_string(ps, c->events, sizeof c->events, value);
+	if (!strcmp(section, "agent") && !strcmp(key, "max_tasks")) {
+		uint64_t n;
+		if (parse_number(value, &n) || n < 64 || n > MAX_TASKS_LIMIT)
+			return fail(ps, "[agent] max_tasks wants 64 to 262144, not", value);
+		c->max_tasks = (uint32_t)n;
+		return 1;
+	}
 	return fail(ps, "unknown setting", key);
 }
 
@@ -239,8 +326,15 @@ int config_load(struct gf_config *c, const char *path, char *err,
 {
 	char msg[256] = "";
 	struct parse_state ps = { c, msg, sizeof msg, NULL };
+	struct gf_loop_params p;
 
-	return parse_file(path, handler, &ps, err, errlen);
+	if (parse_file(path, handler, &ps, err, errlen))
+		return -1;
+	if (loop_params_from(c, "", &p, msg, sizeof msg)) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return -1;
+	}
+	return 0;
 }
 
 int config_profile(const struct gf_config *c, const char *key,

@@ -1,9 +1,12 @@
 /* detect.c — from samples of the kernel's counters to verdicts.
  *
- * Each detector is a pure function of the history of samples (and, for
- * F5, of whether the kernel's log has reported a task sleeping in atomic
- * context): no I/O, no clock, so the unit tests feed it made-up samples
- * and the agent, the dashboard and --detect share it.
+ * Each detector is a pure function of what struct gf_judge holds (the
+ * history of samples, the processes now and at checkpoints, and, for F5,
+ * whether the kernel's log has reported a task sleeping in atomic
+ * context): no I/O, no clock, no allocation, so the unit tests feed it
+ * made-up samples, and the watch loop (loop.c) runs it on the CPU and on
+ * the GPU alike. Hence no libc either, but memset and memcpy, which CUDA
+ * provides on the device too.
  *
  * The classes are SHFH's, with GRASS's signatures and thresholds:
  *   F1 interrupts off everywhere: jiffies stop, CPUs busy, no switches
@@ -19,67 +22,67 @@
  * (memory exhausted while swap still has room: swap I/O instead of
  * progress, which rules that wait for swap to fill never see), and panic.
  */
-#include <stdlib.h>
 #include <string.h>
 
-#include "gpufas.h"
+#include "loop.h"
 
 #define NS 1e9
 #define PANIC_CPU_INVALID (-1)
 
-static const char *const names[GF_NCLASSES] = {
-	"F1", "F2", "F3", "F4", "F5", "F6",
-	"cpu_overload", "memory", "thrashing", "panic",
-};
-
-const char *class_name(enum gf_class c)
+GF_HD const char *class_name(enum gf_class c)
 {
-	return c < GF_NCLASSES ? names[c] : "?";
+	switch (c) {
+	case GF_F1:           return "F1";
+	case GF_F2:           return "F2";
+	case GF_F3:           return "F3";
+	case GF_F4:           return "F4";
+	case GF_F5:           return "F5";
+	case GF_F6:           return "F6";
+	case GF_CPU_OVERLOAD: return "cpu_overload";
+	case GF_MEMORY:       return "memory";
+	case GF_THRASHING:    return "thrashing";
+	case GF_PANIC:        return "panic";
+	default:              return "?";
+	}
 }
 
-void detect_defaults(struct gf_thresholds *th)
+/* ---- History: a ring of counter samples, newest last. ---- */
+
+GF_HD struct gf_point *history_next(struct gf_history *h)
 {
-	*th = (struct gf_thresholds){
-		.window_s = 0.5,
-		.sys_pct = 95, .usr_pct = 1, .cs_per_s = 350,
-		.iowait_pct = 90, .blocked = 32,
-		.pswpout_per_s = 3000, .memfree_mib = 256,
-		.overload_pct = 90, .overload_s = 5,
-		.available_pct = 10, .swap_free_pct = 10,
-		.thrash_swap_per_s = 256, .thrash_s = 1,
-	};
+	return &h->point[h->next];
 }
 
-/* ---- History: a ring of points, newest last. ---- */
-
-void history_push(struct gf_history *h, const struct gf_point *p)
+/* Keeps the point history_next() returned, filled in. */
+GF_HD void history_commit(struct gf_history *h)
 {
-	struct gf_point *slot = &h->point[h->next];
-
-	if (h->count == GF_HISTORY)
-		free(slot->tasks);
-	else
+	if (h->count < h->cap)
 		h->count++;
-	*slot = *p;
-	h->next = (h->next + 1) % GF_HISTORY;
+	h->next = (h->next + 1) % h->cap;
 }
 
-static const struct gf_point *history_at(const struct gf_history *h,
-					 uint32_t age)
+GF_HD void history_push(struct gf_history *h, const struct gf_point *p)
+{
+	*history_next(h) = *p;
+	history_commit(h);
+}
+
+GF_HD static const struct gf_point *history_at(const struct gf_history *h,
+					       uint32_t age)
 {
 	return age < h->count
-		? &h->point[(h->next + GF_HISTORY - 1 - age) % GF_HISTORY] : NULL;
+		? &h->point[(h->next + h->cap - 1 - age) % h->cap] : NULL;
 }
 
-const struct gf_point *history_newest(const struct gf_history *h)
+GF_HD const struct gf_point *history_newest(const struct gf_history *h)
 {
 	return history_at(h, 0);
 }
 
 /* The newest point at least `seconds` older than the newest one, or NULL
  * while the history does not reach that far back. */
-const struct gf_point *history_back(const struct gf_history *h,
-				    double seconds)
+GF_HD const struct gf_point *history_back(const struct gf_history *h,
+					  double seconds)
 {
 	const struct gf_point *now = history_at(h, 0), *p;
 
@@ -89,25 +92,17 @@ const struct gf_point *history_back(const struct gf_history *h,
 	return NULL;
 }
 
-void history_clear(struct gf_history *h)
-{
-	for (uint32_t i = 0; i < h->count; i++)
-		free(h->point[i].tasks);
-	memset(h, 0, sizeof *h);
-}
-
 /* ---- Rates ---- */
 
-static double delta(uint64_t from, uint64_t to)
+GF_HD static double delta(uint64_t from, uint64_t to)
 {
 	return to >= from ? (double)(to - from) : 0;
 }
 
-static double clamp01(double v)
+GF_HD static double clamp01(double v)
 {
 	return v < 0 ? 0 : v > 1 ? 1 : v;
 }
-
 /* A CPU's share of the interval, as top computes it: over the time the
  * kernel accounted to this CPU, not over the wall clock, since a CPU
  * whose tick interrupts were late or lost (an overcommitted host, TCG)
@@ -117,9 +112,9 @@ static double clamp01(double v)
  * period not charged yet: the wall clock measures it, and it is iowait if
  * tasks wait for I/O on this CPU, as the kernel will decide when it
  * wakes. */
-static void cpu_rates(const struct gf_cpu_counters *a,
-		      const struct gf_cpu_counters *b, double seconds,
-		      struct gf_cpu_rates *r)
+GF_HD static void cpu_rates(const struct gf_cpu_counters *a,
+			    const struct gf_cpu_counters *b, double seconds,
+			    struct gf_cpu_rates *r)
 {
 	double wall = seconds * NS;
 	double usr = delta(a->user_ns, b->user_ns);
@@ -145,8 +140,8 @@ static void cpu_rates(const struct gf_cpu_counters *a,
 	r->idle_now = b->idle_now;
 }
 
-void rates_between(const struct gf_point *a, const struct gf_point *b,
-		   struct gf_rates *r)
+GF_HD_OUTLINE void rates_between(const struct gf_point *a, const struct gf_point *b,
+			 struct gf_rates *r)
 {
 	const struct gf_sample *x = &a->s, *y = &b->s;
 
@@ -155,6 +150,8 @@ void rates_between(const struct gf_point *a, const struct gf_point *b,
 	if (r->seconds <= 0)
 		return;
 	r->ncpus = x->ncpus < y->ncpus ? x->ncpus : y->ncpus;
+	if (r->ncpus > GF_MAX_CPUS)
+		r->ncpus = GF_MAX_CPUS;
 	for (uint32_t c = 0; c < r->ncpus; c++) {
 		cpu_rates(&x->cpu[c], &y->cpu[c], r->seconds, &r->cpu[c]);
 		if (!r->cpu[c].online)
@@ -174,14 +171,17 @@ void rates_between(const struct gf_point *a, const struct gf_point *b,
 
 /* ---- Verdicts ---- */
 
-static void evidence(struct gf_verdict *v, const char *name, double value)
+GF_HD static void evidence(struct gf_verdict *v, const char *name, double value)
 {
 	struct gf_evidence *e;
+	uint32_t i = 0;
 
 	if (v->nevidence == GF_MAX_EVIDENCE)
 		return;
 	e = &v->evidence[v->nevidence++];
-	snprintf(e->name, sizeof e->name, "%s", name);
+	for (; name[i] && i < GF_EVIDENCE_NAME - 1; i++)
+		e->name[i] = name[i];
+	e->name[i] = 0;
 	e->value = value;
 }
 
@@ -191,8 +191,8 @@ struct cpu_extremes {
 	uint32_t busy_now;    /* CPUs not running their idle task */
 };
 
-static struct cpu_extremes extremes(const struct gf_rates *r,
-				    double iowait_threshold)
+GF_HD static struct cpu_extremes extremes(const struct gf_rates *r,
+					  double iowait_threshold)
 {
 	struct cpu_extremes e = { 1, 0, 1, 1, 0, 0 };
 
@@ -215,15 +215,16 @@ static struct cpu_extremes extremes(const struct gf_rates *r,
 }
 
 /* Every CPU in the kernel, with user space starved: F2, F3 and F5. */
-static int kernel_bound(const struct gf_thresholds *th,
-			const struct gf_rates *r, const struct cpu_extremes *e)
+GF_HD static int kernel_bound(const struct gf_thresholds *th,
+			      const struct gf_rates *r,
+			      const struct cpu_extremes *e)
 {
 	return r->online && r->jiffies && e->sys_min >= th->sys_pct / 100 &&
 	       e->usr_max <= th->usr_pct / 100;
 }
 
-static void cpu_evidence(struct gf_verdict *v, const struct gf_rates *r,
-			 const struct cpu_extremes *e)
+GF_HD static void cpu_evidence(struct gf_verdict *v, const struct gf_rates *r,
+			       const struct cpu_extremes *e)
 {
 	evidence(v, "sys_min_pct", 100 * e->sys_min);
 	evidence(v, "usr_max_pct", 100 * e->usr_max);
@@ -231,9 +232,10 @@ static void cpu_evidence(struct gf_verdict *v, const struct gf_rates *r,
 }
 
 /* The classes read from the counters alone over the short window. */
-static int system_fault(const struct gf_thresholds *th, const struct gf_rates *r,
-			const struct gf_sample *now, int atomic_sleep,
-			enum gf_class cls, struct gf_verdict *v)
+GF_HD_OUTLINE static int system_fault(const struct gf_thresholds *th,
+			      const struct gf_rates *r,
+			      const struct gf_sample *now, int atomic_sleep,
+			      enum gf_class cls, struct gf_verdict *v)
 {
 	struct cpu_extremes e = extremes(r, th->iowait_pct / 100);
 	double free_mib = now->free_pages * 4096.0 / (1 << 20);
@@ -282,120 +284,135 @@ static int system_fault(const struct gf_thresholds *th, const struct gf_rates *r
 	}
 }
 
+/* ---- The processes at a checkpoint ---- */
+
+/* The process with this tgid and start time at the checkpoint, or NULL. */
+GF_HD const struct gf_mark *past_find(const struct gf_past *p, int32_t tgid,
+				      uint64_t start_time)
+{
+	uint32_t at = gf_tgid_slot(tgid, p->index_cap);
+
+	for (uint32_t probe = 0; probe < p->index_cap; probe++) {
+		uint32_t slot = p->index[(at + probe) & (p->index_cap - 1)];
+		const struct gf_mark *m;
+		if (!slot)
+			return NULL;
+		if (slot > p->count)
+			continue;
+		m = &p->mark[slot - 1];
+		if (m->tgid == tgid && m->start_time == start_time)
+			return m;
+	}
+	return NULL;
+}
+
+/* The newest checkpoint at least `seconds` older than the processes now. */
+GF_HD const struct gf_past *procs_back(const struct gf_procs *p, double seconds)
+{
+	const struct gf_past *best = NULL;
+
+	for (uint32_t i = 0; i < p->npast; i++)
+		if (p->time - p->past[i].time >= seconds - 1e-6 &&
+		    (!best || p->past[i].time > best->time))
+			best = &p->past[i];
+	return best;
+}
+
 /* ---- Culprits: the processes behind a process-level verdict ---- */
 
-static int by_pid(const void *a, const void *b)
+/* A process missing from a complete checkpoint was born since: all it
+ * used and holds came after. */
+GF_HD static struct gf_culprit culprit_of(const struct gf_task *t,
+					  const struct gf_past *then,
+					  double now)
 {
-	const struct gf_task *x = a, *y = b;
+	const struct gf_mark *old = past_find(then, t->tgid, t->start_time);
+	const struct gf_mark unborn = { 0, 0, 0, 0, 0 };
+	double seconds = now - then->time;
+	struct gf_culprit c;
 
-	return (x->pid > y->pid) - (x->pid < y->pid);
-}
-
-/* The same process in an older snapshot (sorted by pid), or NULL. */
-static const struct gf_task *earlier(const struct gf_task *sorted, uint32_t n,
-				     const struct gf_task *t)
-{
-	const struct gf_task *old = n ? bsearch(t, sorted, n, sizeof *t, by_pid)
-				      : NULL;
-
-	return old && old->start_time == t->start_time ? old : NULL;
-}
-
-/* A process with no earlier self was born within the window (when the
- * earlier snapshot exists at all): all it used and holds came in it. */
-static struct gf_culprit culprit_of(const struct gf_task *t,
-				    const struct gf_task *old, int born,
-				    double seconds)
-{
-	static const struct gf_task unborn;
-	struct gf_culprit c = {
-		.pid = t->tgid, .start_time = t->start_time, .kthread = t->kthread,
-		.rss_kib = t->rss_pages * 4, .swap_kib = t->swap_pages * 4,
-	};
-
+	memset(&c, 0, sizeof c);
+	c.pid = t->tgid;
+	c.start_time = t->start_time;
+	c.kthread = t->kthread;
+	c.rss_kib = pages_kib(t->rss_pages);
+	c.swap_kib = pages_kib(t->swap_pages);
 	memcpy(c.comm, t->comm, GF_COMM_LEN);
-	if (!old && born)
+	if (!old && then->complete)
 		old = &unborn;
 	if (old && seconds > 0) {
 		c.cpu_pct = 100 * delta(old->cpu_ns, t->cpu_ns) / NS / seconds;
 		c.growth_kib_s = ((double)(t->rss_pages + t->swap_pages) -
-				  (double)(old->rss_pages + old->swap_pages)) * 4 / seconds;
+				  (double)old->pages) * 4 / seconds;
 	}
 	return c;
 }
 
-static double cpu_key(const struct gf_culprit *c)
-{
-	return c->cpu_pct;
-}
+enum rank_key { BY_CPU, BY_SIZE, BY_GROWTH };
 
-static double size_key(const struct gf_culprit *c)
+GF_HD static double key_of(const struct gf_culprit *c, enum rank_key key)
 {
-	return c->kthread ? -1 : (double)(c->rss_kib + c->swap_kib);
-}
-
-static double growth_key(const struct gf_culprit *c)
-{
-	return c->kthread ? -1 : c->growth_kib_s;
+	switch (key) {
+	case BY_CPU:  return c->cpu_pct;
+	case BY_SIZE: return c->kthread ? -1 : (double)(c->rss_kib + c->swap_kib);
+	default:      return c->kthread ? -1 : c->growth_kib_s;
+	}
 }
 
 /* Inserts c into the top list (largest key first) if it belongs there. */
-static void rank(struct gf_culprit *top, uint32_t *n, uint32_t max,
-		 const struct gf_culprit *c, double (*key)(const struct gf_culprit *))
+GF_HD static void rank(struct gf_culprit *top, uint32_t *n, uint32_t max,
+		       const struct gf_culprit *c, enum rank_key key)
 {
+	double k = key_of(c, key);
 	uint32_t at = *n;
 
-	if (key(c) <= 0)
+	if (k <= 0)
 		return;
-	while (at > 0 && key(&top[at - 1]) < key(c))
+	while (at > 0 && key_of(&top[at - 1], key) < k)
 		at--;
 	if (at >= max)
 		return;
 	if (*n < max)
 		(*n)++;
-	memmove(&top[at + 1], &top[at], (*n - 1 - at) * sizeof *top);
+	for (uint32_t i = *n - 1; i > at; i--)
+		top[i] = top[i - 1];
 	top[at] = *c;
 }
 
-/* The processes of `now` ranked by `key`, each with its rates since
- * `then` (which may lack tasks: rates are then 0, as nobody can be told
- * to be new). */
-static uint32_t ranked(const struct gf_point *then, const struct gf_point *now,
-		       double (*key)(const struct gf_culprit *),
-		       struct gf_culprit *top, uint32_t max)
+/* The processes now ranked by `key`, each with its rates since the
+ * checkpoint `then`. */
+GF_HD_OUTLINE static uint32_t ranked(const struct gf_procs *p, const struct gf_past *then,
+			     enum rank_key key, struct gf_culprit *top,
+			     uint32_t max)
 {
-	struct gf_task *old = NULL;
-	uint32_t nold = 0, n = 0;
+	uint32_t n = 0;
 
-	if (then->tasks && (old = malloc((then->ntasks + 1) * sizeof *old))) {
-		nold = then->ntasks;
-		memcpy(old, then->tasks, nold * sizeof *old);
-		qsort(old, nold, sizeof *old, by_pid);
-	}
-	for (uint32_t i = 0; i < now->ntasks; i++) {
-		struct gf_culprit c = culprit_of(&now->tasks[i],
-						 earlier(old, nold, &now->tasks[i]),
-						 old != NULL, now->time - then->time);
+	for (uint32_t i = 0; i < p->ntasks; i++) {
+		struct gf_culprit c = culprit_of(&p->task[i], then, p->time);
 		rank(top, &n, max, &c, key);
 	}
-	free(old);
 	return n;
 }
 
-static int same_process(const struct gf_culprit *a, const struct gf_culprit *b)
+GF_HD static int same_process(const struct gf_culprit *a,
+			      const struct gf_culprit *b)
 {
 	return a->pid == b->pid && a->start_time == b->start_time;
 }
 
 /* GPUSentinel's memory culprits: the largest resident (and swapped)
  * process first, then the fastest-growing ones not already named. */
-static void memory_culprits(const struct gf_point *then,
-			    const struct gf_point *now, struct gf_verdict *v)
+GF_HD static void memory_culprits(const struct gf_procs *p, double window_s,
+				  struct gf_verdict *v)
 {
+	const struct gf_past *then = p ? procs_back(p, window_s) : NULL;
 	struct gf_culprit growing[GF_MAX_CULPRITS];
-	uint32_t ngrowing = ranked(then, now, growth_key, growing, GF_MAX_CULPRITS);
+	uint32_t ngrowing;
 
-	v->nculprits = ranked(then, now, size_key, v->culprit, 1);
+	if (!then)
+		return;
+	ngrowing = ranked(p, then, BY_GROWTH, growing, GF_MAX_CULPRITS);
+	v->nculprits = ranked(p, then, BY_SIZE, v->culprit, 1);
 	for (uint32_t i = 0; i < ngrowing && v->nculprits < GF_MAX_CULPRITS; i++)
 		if (!v->nculprits || !same_process(&growing[i], &v->culprit[0]))
 			v->culprit[v->nculprits++] = growing[i];
@@ -403,82 +420,87 @@ static void memory_culprits(const struct gf_point *then,
 
 /* ---- The process-level classes ---- */
 
-static double pct_of(uint64_t part, uint64_t whole)
+GF_HD static double pct_of(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0;
 }
 
 /* Memory is exhausted when what could still be given out is low, and so
  * is free swap (no swap at all counts as none free). */
-static int memory_low(const struct gf_thresholds *th, const struct gf_sample *s)
+GF_HD static int memory_low(const struct gf_thresholds *th,
+			    const struct gf_sample *s)
 {
 	return pct_of(s->available_pages, s->total_pages) <= th->available_pct;
 }
 
-static int swap_low(const struct gf_thresholds *th, const struct gf_sample *s)
+GF_HD static int swap_low(const struct gf_thresholds *th,
+			  const struct gf_sample *s)
 {
 	return pct_of(s->swap_free_pages, s->swap_total_pages) <= th->swap_free_pct;
 }
 
-static void memory_evidence(struct gf_verdict *v, const struct gf_sample *s)
+GF_HD static void memory_evidence(struct gf_verdict *v, const struct gf_sample *s)
 {
 	evidence(v, "available_pct", pct_of(s->available_pages, s->total_pages));
 	evidence(v, "swap_free_pct", pct_of(s->swap_free_pages, s->swap_total_pages));
 	evidence(v, "available_mib", s->available_pages * 4096.0 / (1 << 20));
 }
 
-static int process_fault(const struct gf_thresholds *th,
-			 const struct gf_history *h, enum gf_class cls,
-			 struct gf_verdict *v)
+GF_HD_OUTLINE static int process_fault(const struct gf_judge *j, enum gf_class cls,
+			       struct gf_verdict *v)
 {
-	const struct gf_point *now = history_newest(h), *then;
-	struct gf_rates r;
+	const struct gf_thresholds *th = j->th;
+	const struct gf_point *now = history_newest(j->h), *then;
+	struct gf_rates *r = j->scratch;
 
 	switch (cls) {
 	case GF_CPU_OVERLOAD: {
+		const struct gf_past *past;
 		struct cpu_extremes e;
-		if (!(then = history_back(h, th->overload_s)))
+		if (!(then = history_back(j->h, th->overload_s)))
 			return 0;
-		rates_between(then, now, &r);
-		e = extremes(&r, 1);
-		if (!r.online || !r.jiffies || e.busy_min < th->overload_pct / 100)
+		rates_between(then, now, r);
+		e = extremes(r, 1);
+		if (!r->online || !r->jiffies || e.busy_min < th->overload_pct / 100)
 			return 0;
 		evidence(v, "busy_min_pct", 100 * e.busy_min);
-		evidence(v, "seconds", r.seconds);
-		v->nculprits = ranked(then, now, cpu_key, v->culprit, GF_MAX_CULPRITS);
+		evidence(v, "seconds", r->seconds);
+		if (j->procs && (past = procs_back(j->procs, th->overload_s)))
+			v->nculprits = ranked(j->procs, past, BY_CPU, v->culprit,
+					      GF_MAX_CULPRITS);
 		return 1;
 	}
 	case GF_MEMORY:
-		if (!(then = history_back(h, th->window_s)) ||
+		if (!history_back(j->h, th->window_s) ||
 		    !memory_low(th, &now->s) || !swap_low(th, &now->s))
 			return 0;
 		memory_evidence(v, &now->s);
-		memory_culprits(then, now, v);
+		memory_culprits(j->procs, th->window_s, v);
 		return 1;
 	case GF_THRASHING:
-		if (!(then = history_back(h, th->thrash_s)) || !now->s.swap_total_pages ||
-		    !memory_low(th, &now->s) || swap_low(th, &now->s))
+		if (!(then = history_back(j->h, th->thrash_s)) ||
+		    !now->s.swap_total_pages || !memory_low(th, &now->s) ||
+		    swap_low(th, &now->s))
 			return 0;
-		rates_between(then, now, &r);
-		if (r.pswpin + r.pswpout < th->thrash_swap_per_s)
+		rates_between(then, now, r);
+		if (r->pswpin + r->pswpout < th->thrash_swap_per_s)
 			return 0;
 		memory_evidence(v, &now->s);
-		evidence(v, "pswpin_per_s", r.pswpin);
-		evidence(v, "pswpout_per_s", r.pswpout);
-		memory_culprits(then, now, v);
+		evidence(v, "pswpin_per_s", r->pswpin);
+		evidence(v, "pswpout_per_s", r->pswpout);
+		memory_culprits(j->procs, th->thrash_s, v);
 		return 1;
 	default:
 		return 0;
 	}
 }
 
-/* Runs the detector of one class on the history; v->active says whether
- * it finds that fault now, with the evidence and culprits if so. */
-int detect(const struct gf_thresholds *th, const struct gf_history *h,
-	   int atomic_sleep, enum gf_class cls, struct gf_verdict *v)
+/* Runs the detector of one class; v->active says whether it finds that
+ * fault now, with the evidence and culprits if so. */
+GF_HD_OUTLINE int detect(const struct gf_judge *j, enum gf_class cls,
+		 struct gf_verdict *v)
 {
-	const struct gf_point *now = history_newest(h), *then;
-	struct gf_rates r;
+	const struct gf_point *now = history_newest(j->h), *then;
 
 	memset(v, 0, sizeof *v);
 	v->cls = cls;
@@ -493,10 +515,11 @@ int detect(const struct gf_thresholds *th, const struct gf_history *h,
 	} else if (cls == GF_PANIC) {
 		v->active = 0;
 	} else if (cls >= GF_CPU_OVERLOAD) {
-		v->active = process_fault(th, h, cls, v);
-	} else if ((then = history_back(h, th->window_s))) {
-		rates_between(then, now, &r);
-		v->active = system_fault(th, &r, &now->s, atomic_sleep, cls, v);
+		v->active = process_fault(j, cls, v);
+	} else if ((then = history_back(j->h, j->th->window_s))) {
+		rates_between(then, now, j->scratch);
+		v->active = system_fault(j->th, j->scratch, &now->s, j->atomic_sleep,
+					 cls, v);
 	}
 	return v->active;
 }

@@ -1,19 +1,26 @@
 /* engine.c — where the shared introspection runs: in this process (the
  * CPU engine) or in the GPU monitor (the GPU engine, gpu.c), behind one
  * interface, with what a live guest needs around it: a retry when a list
- * changed under the walk.
+ * changed under the walk. With loop parameters, the same for the watch
+ * loop: the CPU engine steps it when asked, the GPU steps it by itself,
+ * and either way the host reads what it publishes through here.
+ *
+ * A process has one GPU monitor at most, however many targets it
+ * watches: each target is a slot of it.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "gpufas.h"
+#include "loop.h"
 
 /* A task exiting or forking mid-walk breaks a list link for an instant;
  * a second look usually succeeds. A list still broken after this many
  * looks is really corrupted. */
 #define ATTEMPTS 5
 #define MAX_TASKS (1u << 22)
+#define READ_ATTEMPTS 100 /* a publication being written: look again */
 
 const char *gf_strerror(int err)
 {
@@ -120,64 +127,208 @@ int engine_signal(const struct gf_engine *e, const struct gf_task *t, int sig,
 		      : gf_send_signal(e->k, t, sig, result);
 }
 
-/* One GPU monitor serving all n targets, one slot each. */
+/* ---- The process's GPU monitor ---- */
+
+static struct {
+	struct gpu *g;
+	int index, users;
+} service;
+
+static struct gpu *service_get(int index, char *err, size_t errlen)
+{
+	if (service.g && service.index != index) {
+		snprintf(err, errlen, "GPU %d already watches this process's other "
+			 "targets: one GPU per process", service.index);
+		return NULL;
+	}
+	if (!service.g && gpu_open(&service.g, index, err, errlen))
+		return NULL;
+	service.index = index;
+	service.users++;
+	return service.g;
+}
+
+static void service_put(void)
+{
+	if (service.users > 0 && --service.users == 0) {
+		gpu_close(service.g);
+		service.g = NULL;
+	}
+}
+
+/* n targets as slots of the GPU monitor, which then runs. */
 static int open_gpu(struct gf_engine *e, int n, int index,
 		    const struct gf_target *t, const struct gf_attach *a,
-		    char *err, size_t errlen)
+		    const struct gf_loop_params *lp, char *err, size_t errlen)
 {
-	struct gpu *g;
+	struct gpu *g = NULL;
+	int i;
 
-	if (gpu_open(&g, index, err, errlen))
-		return -1;
-	for (int i = 0; i < n; i++) {
-		e[i].gpu = g;
-		if ((e[i].slot = gpu_add_target(g, &t[i], &a[i].k, err, errlen)) < 0)
+	for (i = 0; i < n; i++) {
+		if (!(g = service_get(index, err, errlen)))
 			goto fail;
-		snprintf(e[i].name, sizeof e[i].name, "GPU %d (%s)", index,
-			 gpu_name(g));
+		e[i].gpu = g;
+		if ((e[i].slot = gpu_add_target(g, &t[i], &a[i].k, lp, err, errlen)) < 0) {
+			e[i].gpu = NULL;
+			service_put();
+			goto fail;
+		}
+		snprintf(e[i].name, sizeof e[i].name, "GPU %d (%s)", index, gpu_name(g));
+		e[i].pub = lp ? gpu_pub(g, e[i].slot) : NULL;
 	}
 	if (gpu_start(g, err, errlen))
 		goto fail;
+	for (i = 0; i < n; i++)
+		e[i].clock_offset = gpu_clock_offset(g);
 	return 0;
 fail:
-	gpu_close(g);
-	for (int i = 0; i < n; i++)
-		e[i].gpu = NULL;
+	engines_close(e, n);
 	return -1;
 }
 
-/* kind: "cpu", "gpu", or "auto": the GPU when one is usable, else the CPU,
- * with the reason left in msg for the caller to show. On failure msg says
- * why. */
-int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
-		 const struct gf_target *t, const struct gf_attach *a,
-		 char *msg, size_t msglen)
+/* The CPU engine's watch loop: its arena and publication, in our heap. */
+static int open_cpu_loop(struct gf_engine *e, const struct gf_loop_params *lp,
+			 char *msg, size_t msglen)
 {
-	char why[256];
+	if (!(e->loop = malloc(gf_loop_size(lp))) || !(e->pub = malloc(gf_pub_size(lp)))) {
+		snprintf(msg, msglen, "out of memory for the watch loop (%llu bytes)",
+			 (unsigned long long)(gf_loop_size(lp) + gf_pub_size(lp)));
+		return -1;
+	}
+	gf_loop_init(e->loop, lp);
+	gf_pub_init(e->pub, lp);
+	e->clock_offset = now_wall() - now_monotonic();
+	return 0;
+}
 
-	msg[0] = 0;
+static void cpu_engines(struct gf_engine *e, int n, const struct gf_attach *a)
+{
 	for (int i = 0; i < n; i++) {
 		memset(&e[i], 0, sizeof e[i]);
 		e[i].k = &a[i].k;
 		strcpy(e[i].name, "CPU");
 	}
-	if (!strcmp(kind, "cpu"))
-		return 0;
+}
+
+/* kind: "cpu", "gpu", or "auto": the GPU when one is usable, else the CPU,
+ * with the reason left in msg for the caller to show. On failure msg says
+ * why. lp: the watch loop's parameters, or NULL for none. */
+int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
+		 const struct gf_target *t, const struct gf_attach *a,
+		 const struct gf_loop_params *lp, char *msg, size_t msglen)
+{
+	char why[256];
+
+	msg[0] = 0;
+	cpu_engines(e, n, a);
 	if (!strcmp(kind, "gpu"))
-		return open_gpu(e, n, gpu_index, t, a, msg, msglen);
-	if (strcmp(kind, "auto")) {
+		return open_gpu(e, n, gpu_index, t, a, lp, msg, msglen);
+	if (strcmp(kind, "cpu") && strcmp(kind, "auto")) {
 		snprintf(msg, msglen, "unknown engine '%s' (auto, cpu or gpu)", kind);
 		return -1;
 	}
-	if (open_gpu(e, n, gpu_index, t, a, why, sizeof why))
+	if (!strcmp(kind, "auto")) {
+		if (!open_gpu(e, n, gpu_index, t, a, lp, why, sizeof why))
+			return 0;
 		snprintf(msg, msglen, "CPU engine, as the GPU engine is out: %s", why);
+		cpu_engines(e, n, a);
+	}
+	for (int i = 0; lp && i < n; i++)
+		if (open_cpu_loop(&e[i], lp, msg, msglen)) {
+			engines_close(e, n);
+			return -1;
+		}
 	return 0;
 }
 
 void engines_close(struct gf_engine *e, int n)
 {
-	if (n > 0 && e[0].gpu)
-		gpu_close(e[0].gpu);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (e[i].gpu) {
+			gpu_remove_target(e[i].gpu, e[i].slot);
+			service_put();
+		} else {
+			free(e[i].loop);
+			free(e[i].pub);
+		}
 		e[i].gpu = NULL;
+		e[i].loop = NULL;
+		e[i].pub = NULL;
+	}
+}
+
+/* ---- The watch loop, seen from the host ---- */
+
+/* The CPU engine's step; for the GPU engine, which steps by itself, the
+ * host's heartbeat, which the GPU watches. */
+void engine_step(const struct gf_engine *e)
+{
+	if (e->gpu)
+		gpu_host_beat(e->gpu, e->slot);
+	else if (e->loop)
+		gf_loop_step(e->loop, e->pub, e->k, now_monotonic(), 0);
+}
+
+int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp)
+{
+	if (e->gpu)
+		return gpu_retune(e->gpu, e->slot, lp);
+	if (!e->loop || !gf_loop_fits(&e->loop->p, lp))
+		return GF_EINVAL;
+	gf_loop_retune(e->loop, lp);
+	return GF_OK;
+}
+
+/* A consistent copy of the publication (but its events) into `copy`, of
+ * gf_pub_size() bytes: between two equal even looks at gen. */
+int engine_read(const struct gf_engine *e, struct gf_pub *copy)
+{
+	const struct gf_pub *pub = e->pub;
+	struct timespec nap = { 0, 20000 };
+
+	for (int i = 0; i < READ_ATTEMPTS; i++) {
+		uint64_t gen = __atomic_load_n(&pub->gen, __ATOMIC_ACQUIRE);
+		if (!(gen & 1)) {
+			memcpy(copy, pub, offsetof(struct gf_pub, ev_head));
+			if (copy->ntasks > copy->task_cap)
+				copy->ntasks = 0;
+			memcpy(gf_pub_tasks(copy), (const char *)pub + pub->tasks_off,
+			       copy->ntasks * sizeof(struct gf_board_task));
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&pub->gen, __ATOMIC_ACQUIRE) == gen)
+				return GF_OK;
+		}
+		nanosleep(&nap, NULL);
+	}
+	return GF_EBUSY;
+}
+
+/* The events from *next on, at most max of them, in order; *lost says
+ * how many were overwritten before they could be read. */
+uint32_t engine_events(const struct gf_engine *e, uint64_t *next,
+		       struct gf_loop_event *out, uint32_t max, uint64_t *lost)
+{
+	const struct gf_pub *pub = e->pub;
+	uint64_t head = __atomic_load_n(&pub->ev_head, __ATOMIC_ACQUIRE);
+	uint32_t n = 0;
+
+	*lost = 0;
+	if (head - *next > GF_EVENT_RING && head > *next) {
+		*lost = head - GF_EVENT_RING - *next;
+		*next = head - GF_EVENT_RING;
+	}
+	for (; *next < head && n < max; ++*next) {
+		const struct gf_loop_event *ev = &pub->ev[*next % GF_EVENT_RING];
+		if (__atomic_load_n(&ev->seq, __ATOMIC_ACQUIRE) != *next) {
+			++*lost;
+			continue;
+		}
+		memcpy(&out[n], ev, sizeof *ev);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&ev->seq, __ATOMIC_ACQUIRE) == *next)
+			n++;
+		else
+			++*lost;
+	}
+	return n;
 }

@@ -10,15 +10,40 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "gpufas.h"
+#include "loop.h"
 
 static const char *const kinds[] = {
 	[GF_EV_ATTACH] = "attach", [GF_EV_UNAVAILABLE] = "unavailable",
 	[GF_EV_DETACH] = "detach", [GF_EV_VERDICT] = "verdict",
 	[GF_EV_CLEAR] = "clear",   [GF_EV_ACTION] = "action",
 	[GF_EV_RESULT] = "result", [GF_EV_METRICS] = "metrics",
-	[GF_EV_OPERATOR] = "operator",
+	[GF_EV_OPERATOR] = "operator", [GF_EV_HOST_STALLED] = "host_stalled",
+	[GF_EV_HOST_RESUMED] = "host_resumed", [GF_EV_LOST] = "lost",
 };
+
+const char *outcome_name(enum gf_outcome o)
+{
+	switch (o) {
+	case GF_EXITED:        return "exited";
+	case GF_STILL_RUNNING: return "still running";
+	case GF_FAILED:        return "failed";
+	case GF_WRITTEN:       return "written";
+	case GF_REFUSED:       return "refused";
+	default:               return "?";
+	}
+}
+
+/* Why a result came out as it did, or "" where nothing needs saying. */
+void report_detail(const struct gf_report *r, char *buf, size_t len)
+{
+	const char *why = "";
+
+	if (r->err)
+		why = gf_strerror(r->err);
+	else if (r->outcome == GF_STILL_RUNNING)
+		why = "not gone after the exit timeout";
+	snprintf(buf, len, "%s", why);
+}
 
 static void key_string(FILE *f, const char *key, const char *value, size_t max)
 {
@@ -88,6 +113,8 @@ void verdict_json(FILE *f, const struct gf_verdict *v, const char *log)
 
 static void report(FILE *f, const struct gf_report *r)
 {
+	char detail[160];
+
 	fprintf(f, ",\"class\":\"%s\",\"pid\":%d,\"comm\":", class_name(r->cls), r->pid);
 	json_string(f, r->comm, GF_COMM_LEN);
 	fprintf(f, ",\"signal\":\"SIG%s\"", signal_name(r->sig));
@@ -95,16 +122,16 @@ static void report(FILE *f, const struct gf_report *r)
 		fprintf(f, ",\"dry_run\":%s", r->dry_run ? "true" : "false");
 		return;
 	}
-	fprintf(f, ",\"outcome\":\"%s\",\"after_ms\":%.0f", r->outcome,
+	fprintf(f, ",\"outcome\":\"%s\",\"after_ms\":%.0f", outcome_name(r->outcome),
 		r->after_s * 1000);
-	if (r->detail[0])
-		key_string(f, "detail", r->detail, sizeof r->detail);
+	report_detail(r, detail, sizeof detail);
+	if (detail[0])
+		key_string(f, "detail", detail, sizeof detail);
 }
 
 static void metrics(FILE *f, const struct watch *w, const struct gf_rates *r)
 {
-	const struct gf_point *p = history_newest(&w->h);
-	const struct gf_sample *s = &p->s;
+	const struct gf_sample *s = &w->newest->s;
 
 	fputs(",\"cpus\":[", f);
 	for (uint32_t c = 0; c < r->ncpus; c++)
@@ -121,12 +148,12 @@ static void metrics(FILE *f, const struct watch *w, const struct gf_rates *r)
 		r->cs, r->running, r->blocked, r->pswpin, r->pswpout, r->majflt,
 		pages_kib(s->total_pages), pages_kib(s->free_pages), pages_kib(s->available_pages),
 		pages_kib(s->swap_total_pages), pages_kib(s->swap_free_pages), s->jiffies,
-		p->ntasks, s->tainted);
+		w->pub->ntasks, s->tainted);
 }
 
 void event_json(FILE *f, const struct gf_event *ev)
 {
-	fprintf(f, "{\"time\":%.3f", now_wall());
+	fprintf(f, "{\"time\":%.3f", ev->time);
 	key_string(f, "target", ev->w->spec, sizeof ev->w->spec);
 	fprintf(f, ",\"event\":\"%s\"", kinds[ev->kind]);
 	switch (ev->kind) {
@@ -150,8 +177,16 @@ void event_json(FILE *f, const struct gf_event *ev)
 		break;
 	case GF_EV_OPERATOR:
 		fprintf(f, ",\"pid\":%d,\"signal\":\"SIG%s\",\"outcome\":\"%s\"",
-			ev->report->pid, signal_name(ev->report->sig), ev->report->outcome);
+			ev->report->pid, signal_name(ev->report->sig),
+			outcome_name(ev->report->outcome));
 		key_string(f, "detail", ev->detail, 256);
+		break;
+	case GF_EV_HOST_STALLED:
+	case GF_EV_HOST_RESUMED:
+		fprintf(f, ",\"stalled_ms\":%.0f", ev->stalled_s * 1000);
+		break;
+	case GF_EV_LOST:
+		fprintf(f, ",\"count\":%" PRIu64, ev->count);
 		break;
 	}
 	fputs("}\n", f);

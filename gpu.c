@@ -1,6 +1,16 @@
 /* gpu.c — the GPU engine's host side: the NVIDIA driver opened at run time,
  * guest RAM registered with the GPU, the persistent monitor (kernels.cu)
- * launched once, and requests passed to it through per-target mailboxes.
+ * launched with a block per target, and requests passed to it through
+ * per-target mailboxes. A target with a watch loop has its loop's arena
+ * in device memory and its publication in pinned host memory: from then
+ * on the GPU samples, judges and recovers by itself.
+ *
+ * Targets come and go while the monitor runs (an agent's guests reboot):
+ * the monitor is stopped, the slot set up or torn down, and the monitor
+ * launched again, its other slots' loops going on where they were, as
+ * their arenas stay in device memory. Registering and freeing memory
+ * while a persistent kernel runs may wait on that kernel for ever, so it
+ * is never done then.
  *
  * libcuda.so.1 is dlopen()ed, and every entry point fetched with
  * cuGetProcAddress at an explicit ABI version (CUDA 12.0), so the binary
@@ -14,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gpufas.h"
+#include "monitor.h"
 
 #ifdef GPUFAS_FATBIN
 __asm__(".section .rodata\n"
@@ -44,11 +54,12 @@ typedef struct CUstream_st *CUstream;
 #define CU_STREAM_NON_BLOCKING 0x1
 #define ATTR_CC_MAJOR 75
 #define ATTR_CC_MINOR 76
-#define ATTR_HOST_NATIVE_ATOMIC 86
 
 #define REQUEST_TIMEOUT_S 10
 #define QUIT_TIMEOUT_S 1 /* a quit monitor ends in microseconds */
 #define SLOT_CAPACITY (1u << 17) /* tasks one snapshot can return */
+#define LOOP_SLOT_CAPACITY 1024  /* a watch loop's slot: its answers are a
+				    sample or a log tail, never a snapshot */
 
 /* Every driver entry point we use: name, return type, arguments. */
 #define CUDA_FUNCS(X)                                                      \
@@ -88,10 +99,14 @@ struct cuda {
 
 /* One target the monitor serves: the host's view of its slot. */
 struct target_slot {
+	int used;
 	void *ram;          /* the registered mapping */
 	struct gf_box *box; /* host view of the mailbox */
 	struct gf_task *data;
+	struct gf_pub *pub; /* host view of the watch loop's publication */
+	CUdeviceptr loop;   /* its arena */
 	uint32_t request;
+	uint64_t beat;
 };
 
 struct gpu {
@@ -104,11 +119,12 @@ struct gpu {
 	CUdeviceptr dslots;
 	int launched; /* the monitor kernel was started */
 	int running;  /* ... and answers */
-	int nslots;
+	int wedged;   /* ... and then would not stop: nothing more to do */
+	int nslots;   /* slots in use are below this */
 	struct gf_slot slot[GF_MAX_TARGETS];  /* device view, copied at start */
 	struct target_slot host[GF_MAX_TARGETS];
 	char name[128];
-	int host_atomics;
+	double clock_offset; /* wall clock minus the GPU's */
 };
 
 static int fail(char *err, size_t errlen, const struct gpu *g, CUresult rc,
@@ -176,9 +192,7 @@ static int open_device(struct gpu *g, int index, char *err, size_t errlen)
 	if ((rc = cu->cuDeviceGet(&g->dev, index)) ||
 	    (rc = cu->cuDeviceGetName(g->name, sizeof g->name, g->dev)) ||
 	    (rc = cu->cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, g->dev)) ||
-	    (rc = cu->cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, g->dev)) ||
-	    (rc = cu->cuDeviceGetAttribute(&g->host_atomics,
-					   ATTR_HOST_NATIVE_ATOMIC, g->dev)))
+	    (rc = cu->cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, g->dev)))
 		return fail(err, errlen, g, rc, "GPU query");
 	if (major < 7 || (major == 7 && minor < 5)) {
 		snprintf(err, errlen, "%s is sm_%d%d; gpufas needs sm_75 or newer",
@@ -203,10 +217,22 @@ static int load_kernels(struct gpu *g, char *err, size_t errlen)
 		return fail(err, errlen, g, rc, "gf_monitor");
 	return 0;
 #else
+	(void)g;
 	snprintf(err, errlen, "this gpufas was built without GPU kernels "
 		 "(no nvcc at build time)");
 	return -1;
 #endif
+}
+
+/* The device's copy of the slots, and the monitor's stream. */
+static int alloc_slots(struct gpu *g, char *err, size_t errlen)
+{
+	CUresult rc;
+
+	if ((rc = g->cu.cuMemAlloc(&g->dslots, sizeof g->slot)) ||
+	    (rc = g->cu.cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING)))
+		return fail(err, errlen, g, rc, "monitor state");
+	return 0;
 }
 
 int gpu_open(struct gpu **out, int index, char *err, size_t errlen)
@@ -219,7 +245,7 @@ int gpu_open(struct gpu **out, int index, char *err, size_t errlen)
 		return -1;
 	}
 	if (load_driver(&g->cu, err, errlen) || open_device(g, index, err, errlen) ||
-	    load_kernels(g, err, errlen)) {
+	    load_kernels(g, err, errlen) || alloc_slots(g, err, errlen)) {
 		gpu_close(g);
 		return -1;
 	}
@@ -239,62 +265,6 @@ static int alloc_mapped(struct gpu *g, size_t size, void **host,
 	memset(*host, 0, size);
 	if ((rc = g->cu.cuMemHostGetDevicePointer(dev, *host, 0)))
 		return fail(err, errlen, g, rc, "mapping pinned memory");
-	return 0;
-}
-
-/* Registers the target's RAM with the GPU and gives the monitor a copy of
- * the kernel description whose RAM bases are device pointers. */
-int gpu_add_target(struct gpu *g, const struct gf_target *t,
-		   const struct gf_kernel *k, char *err, size_t errlen)
-{
-	size_t size = (t->map_size + 4095) & ~(size_t)4095;
-	struct target_slot *h;
-	struct gf_slot *s;
-	CUdeviceptr ram, box, data;
-	CUresult rc;
-
-	if (g->running || g->nslots == GF_MAX_TARGETS) {
-		snprintf(err, errlen, "too many targets for one GPU monitor");
-		return -1;
-	}
-	/* taken at once, so that gpu_close() frees whatever is set up below */
-	h = &g->host[g->nslots];
-	s = &g->slot[g->nslots++];
-	rc = g->cu.cuMemHostRegister(t->map, size, CU_MEMHOSTREGISTER_DEVICEMAP |
-				     (t->writable ? 0 : CU_MEMHOSTREGISTER_READ_ONLY));
-	if (rc)
-		return fail(err, errlen, g, rc, "registering guest RAM with the GPU");
-	h->ram = t->map;
-	if ((rc = g->cu.cuMemHostGetDevicePointer(&ram, t->map, 0)))
-		return fail(err, errlen, g, rc, "guest RAM device pointer");
-	if (alloc_mapped(g, sizeof *h->box, (void **)&h->box, &box, err, errlen) ||
-	    alloc_mapped(g, SLOT_CAPACITY * sizeof *h->data, (void **)&h->data,
-			 &data, err, errlen))
-		return -1;
-	s->k = *k;
-	for (uint32_t i = 0; i < s->k.mem.nranges; i++)
-		s->k.mem.range[i].base = (uint8_t *)(uintptr_t)ram +
-					 (k->mem.range[i].base - t->map);
-	s->box = (struct gf_box *)(uintptr_t)box;
-	s->data = (struct gf_task *)(uintptr_t)data;
-	s->cap = SLOT_CAPACITY;
-	return g->nslots - 1;
-}
-
-/* Launches the monitor: one block per target, running until told to quit. */
-int gpu_start(struct gpu *g, char *err, size_t errlen)
-{
-	void *params[] = { &g->dslots, &g->nslots };
-	CUresult rc;
-
-	if ((rc = g->cu.cuMemAlloc(&g->dslots, g->nslots * sizeof *g->slot)) ||
-	    (rc = g->cu.cuMemcpyHtoD(g->dslots, g->slot, g->nslots * sizeof *g->slot)))
-		return fail(err, errlen, g, rc, "monitor state");
-	if ((rc = g->cu.cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING)) ||
-	    (rc = g->cu.cuLaunchKernel(g->monitor, g->nslots, 1, 1, 1, 1, 1, 0,
-				       g->stream, params, NULL)))
-		return fail(err, errlen, g, rc, "launching the monitor");
-	g->launched = g->running = 1;
 	return 0;
 }
 
@@ -363,7 +333,7 @@ int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
 			uint32_t *count)
 {
 	*count = g->host[slot].box->count;
-	if (*count > SLOT_CAPACITY)
+	if (*count > g->slot[slot].cap)
 		return GF_ECORRUPT;
 	if (!(*out = malloc((*count ? *count : 1) * sizeof **out)))
 		return GF_ENOSPC;
@@ -425,9 +395,30 @@ const char *gpu_name(const struct gpu *g)
 	return g->name;
 }
 
-int gpu_host_atomics(const struct gpu *g)
+struct gf_pub *gpu_pub(struct gpu *g, int slot)
 {
-	return g->host_atomics;
+	return g->host[slot].pub;
+}
+
+double gpu_clock_offset(const struct gpu *g)
+{
+	return g->clock_offset;
+}
+
+/* The host is alive: the watch loop on the GPU sees this advance. */
+void gpu_host_beat(struct gpu *g, int slot)
+{
+	struct target_slot *h = &g->host[slot];
+
+	__atomic_store_n(&h->box->host_beat, ++h->beat, __ATOMIC_RELEASE);
+}
+
+int gpu_retune(struct gpu *g, int slot, const struct gf_loop_params *lp)
+{
+	if (!g->host[slot].pub)
+		return GF_EINVAL;
+	g->host[slot].box->params = *lp;
+	return request(g, slot, GF_OP_RETUNE, 0, NULL);
 }
 
 /* Has the monitor kernel ended (its stream idle, or failed)? Asked for up
@@ -446,32 +437,205 @@ static int monitor_ended(struct gpu *g, double timeout)
 	return 1;
 }
 
-/* Stops the monitor (each block on its own quit request), then frees. A
- * monitor still running after that stopped answering and cannot be
- * stopped from here: any further driver call could wait on it for ever,
- * so it is left to the driver's clean-up at process exit. One that has
- * ended, by quitting or by failing, is cleaned up: a registration left
- * behind would refuse the next mapping of guest RAM at that address. */
+/* Stops the monitor, each block on its own quit request. One still
+ * running after that stopped answering and cannot be stopped from here:
+ * any further driver call could wait on it for ever, so the GPU is given
+ * up on (wedged) and left to the driver's clean-up at process exit. */
+static int stop(struct gpu *g)
+{
+	if (g->launched) {
+		for (int i = 0; i < g->nslots && g->running; i++)
+			if (g->host[i].used)
+				request(g, i, GF_OP_QUIT, 0, NULL);
+		g->running = g->launched = 0;
+		if (!monitor_ended(g, QUIT_TIMEOUT_S))
+			g->wedged = 1;
+	}
+	return g->wedged ? -1 : 0;
+}
+
+/* The GPU's clock against ours: read between two looks at the wall clock. */
+static void calibrate(struct gpu *g, int slot)
+{
+	double before = now_wall(), after;
+
+	if (request(g, slot, GF_OP_CLOCK, 0, NULL))
+		return;
+	after = now_wall();
+	g->clock_offset = (before + after) / 2 - g->host[slot].box->clock_ns / 1e9;
+}
+
+/* Launches the monitor: a block per slot, running until told to quit. */
+int gpu_start(struct gpu *g, char *err, size_t errlen)
+{
+	void *params[] = { &g->dslots, &g->nslots };
+	CUresult rc;
+
+	if (g->running || g->nslots == 0)
+		return 0;
+	if (g->wedged) {
+		snprintf(err, errlen, "the GPU monitor stopped answering");
+		return -1;
+	}
+	if ((rc = g->cu.cuMemcpyHtoD(g->dslots, g->slot, g->nslots * sizeof *g->slot)))
+		return fail(err, errlen, g, rc, "monitor state");
+	if ((rc = g->cu.cuLaunchKernel(g->monitor, g->nslots, 1, 1, 1, 1, 1, 0,
+				       g->stream, params, NULL)))
+		return fail(err, errlen, g, rc, "launching the monitor");
+	g->launched = g->running = 1;
+	for (int i = 0; i < g->nslots; i++)
+		if (g->host[i].used) {
+			calibrate(g, i);
+			break;
+		}
+	return 0;
+}
+
+/* Frees what a slot holds; the monitor is not running. */
+static void free_slot(struct gpu *g, int slot)
+{
+	struct target_slot *h = &g->host[slot];
+
+	if (h->ram)
+		g->cu.cuMemHostUnregister(h->ram);
+	if (h->box)
+		g->cu.cuMemFreeHost(h->box);
+	if (h->data)
+		g->cu.cuMemFreeHost(h->data);
+	if (h->pub)
+		g->cu.cuMemFreeHost(h->pub);
+	if (h->loop)
+		g->cu.cuMemFree(h->loop);
+	memset(h, 0, sizeof *h);
+	memset(&g->slot[slot], 0, sizeof g->slot[slot]);
+	while (g->nslots > 0 && !g->host[g->nslots - 1].used)
+		g->nslots--;
+}
+
+/* A fresh watch loop in device memory: its header laid out here, copied
+ * over; its tables need no clearing, as its counts say what is valid. */
+static int new_loop(struct gpu *g, struct target_slot *h,
+		    const struct gf_loop_params *lp, char *err, size_t errlen)
+{
+	struct gf_loop *head = malloc(sizeof *head);
+	CUdeviceptr pub;
+	CUresult rc;
+
+	if (!head) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	gf_loop_init(head, lp);
+	rc = g->cu.cuMemAlloc(&h->loop, head->size);
+	if (!rc)
+		rc = g->cu.cuMemcpyHtoD(h->loop, head, sizeof *head);
+	free(head);
+	if (rc)
+		return fail(err, errlen, g, rc, "the watch loop's memory on the GPU");
+	if (alloc_mapped(g, gf_pub_size(lp), (void **)&h->pub, &pub, err, errlen))
+		return -1;
+	gf_pub_init(h->pub, lp);
+	return 0;
+}
+
+/* Sets up a slot: the target's RAM registered with the GPU, a mailbox, an
+ * answer area, and with lp a watch loop; the monitor's copy of the kernel
+ * description has its RAM bases as device pointers. */
+static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
+		       const struct gf_kernel *k, const struct gf_loop_params *lp,
+		       char *err, size_t errlen)
+{
+	size_t size = (t->map_size + 4095) & ~(size_t)4095;
+	uint32_t cap = lp ? LOOP_SLOT_CAPACITY : SLOT_CAPACITY;
+	struct target_slot *h = &g->host[i];
+	struct gf_slot *s = &g->slot[i];
+	CUdeviceptr ram, box, data;
+	CUresult rc;
+
+	h->used = 1;
+	rc = g->cu.cuMemHostRegister(t->map, size, CU_MEMHOSTREGISTER_DEVICEMAP |
+				     (t->writable ? 0 : CU_MEMHOSTREGISTER_READ_ONLY));
+	if (rc)
+		return fail(err, errlen, g, rc, "registering guest RAM with the GPU");
+	h->ram = t->map;
+	if ((rc = g->cu.cuMemHostGetDevicePointer(&ram, t->map, 0)))
+		return fail(err, errlen, g, rc, "guest RAM device pointer");
+	if (alloc_mapped(g, sizeof *h->box, (void **)&h->box, &box, err, errlen) ||
+	    alloc_mapped(g, cap * sizeof *h->data, (void **)&h->data, &data,
+			 err, errlen) ||
+	    (lp && new_loop(g, h, lp, err, errlen)))
+		return -1;
+	s->k = *k;
+	for (uint32_t r = 0; r < s->k.mem.nranges; r++)
+		s->k.mem.range[r].base = (uint8_t *)(uintptr_t)ram +
+					 (k->mem.range[r].base - t->map);
+	s->box = (struct gf_box *)(uintptr_t)box;
+	s->data = (struct gf_task *)(uintptr_t)data;
+	s->cap = cap;
+	s->loop = (struct gf_loop *)(uintptr_t)h->loop;
+	if (h->pub && (rc = g->cu.cuMemHostGetDevicePointer(&data, h->pub, 0)))
+		return fail(err, errlen, g, rc, "mapping the publication");
+	s->pub = h->pub ? (struct gf_pub *)(uintptr_t)data : NULL;
+	return 0;
+}
+
+/* Adds a target to the monitor, which is stopped for it if it runs and
+ * launched again after. Returns its slot, or -1 with why in err. */
+int gpu_add_target(struct gpu *g, const struct gf_target *t,
+		   const struct gf_kernel *k, const struct gf_loop_params *lp,
+		   char *err, size_t errlen)
+{
+	int was_running = g->running, i;
+
+	for (i = 0; i < GF_MAX_TARGETS && g->host[i].used; i++)
+		;
+	if (i == GF_MAX_TARGETS) {
+		snprintf(err, errlen, "too many targets for one GPU monitor (%d)",
+			 GF_MAX_TARGETS);
+		return -1;
+	}
+	if (stop(g)) {
+		snprintf(err, errlen, "the GPU monitor stopped answering");
+		return -1;
+	}
+	if (i >= g->nslots)
+		g->nslots = i + 1;
+	if (set_up_slot(g, i, t, k, lp, err, errlen)) {
+		free_slot(g, i);
+		i = -1;
+	}
+	if (was_running && gpu_start(g, err, errlen) && i >= 0) {
+		free_slot(g, i);
+		i = -1;
+	}
+	return i;
+}
+
+/* Takes a target out; the monitor goes on with the others. */
+void gpu_remove_target(struct gpu *g, int slot)
+{
+	char err[256];
+
+	if (slot < 0 || slot >= g->nslots || !g->host[slot].used || stop(g))
+		return;
+	free_slot(g, slot);
+	gpu_start(g, err, sizeof err);
+}
+
+/* Stops the monitor, then frees everything; a monitor that would not stop
+ * leaves its memory to the driver's clean-up at process exit (a
+ * registration left behind only matters to this process). */
 void gpu_close(struct gpu *g)
 {
 	if (!g)
 		return;
-	if (g->launched) {
-		for (int i = 0; i < g->nslots && g->running; i++)
-			request(g, i, GF_OP_QUIT, 0, NULL);
-		if (!monitor_ended(g, QUIT_TIMEOUT_S)) {
-			free(g);
-			return;
-		}
+	if (stop(g)) {
+		free(g);
+		return;
 	}
-	for (int i = 0; i < g->nslots; i++) {
-		if (g->host[i].ram)
-			g->cu.cuMemHostUnregister(g->host[i].ram);
-		if (g->host[i].box)
-			g->cu.cuMemFreeHost(g->host[i].box);
-		if (g->host[i].data)
-			g->cu.cuMemFreeHost(g->host[i].data);
-	}
+	for (int i = g->nslots - 1; i >= 0; i--)
+		if (g->host[i].used)
+			free_slot(g, i);
 	if (g->stream)
 		g->cu.cuStreamDestroy(g->stream);
 	if (g->dslots)

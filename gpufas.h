@@ -15,8 +15,12 @@
 
 #ifdef __CUDACC__
 #define GF_HD __host__ __device__
+/* A big function kept out of line on the GPU: the whole watch loop
+ * inlined into the monitor kernel takes ptxas minutes and gigabytes. */
+#define GF_HD_OUTLINE __host__ __device__ __noinline__
 #else
 #define GF_HD
+#define GF_HD_OUTLINE
 #endif
 
 #define GPUFAS_VERSION "0.1.0"
@@ -130,40 +134,6 @@ struct gf_task {
 	char comm[GF_COMM_LEN];
 };
 
-/* ---- The GPU monitor's mailbox, one per target (GRASS's layout). ----
- * The requester fills op/arg/task, then sets write_done to a new request
- * number; the monitor answers in status/count/result/found (and the task
- * array), then sets read_permit to that number. Lives in pinned host
- * memory mapped into the GPU. */
-enum gf_op {
-	GF_OP_SNAPSHOT = 1, /* arg: threads; answer: count tasks in data */
-	GF_OP_FIND,         /* arg: pid; answer: found */
-	GF_OP_SIGNAL,       /* arg: signal, task: the process; answer: result */
-	GF_OP_COUNTERS,     /* answer: a struct gf_sample in data */
-	GF_OP_LOG,          /* arg: records; answer: count bytes of text in data */
-	GF_OP_QUIT,
-};
-
-struct gf_box {
-	uint32_t write_done;
-	uint32_t op;
-	int32_t arg;
-	struct gf_task task;
-	uint32_t read_permit;
-	int32_t status;
-	uint32_t count;
-	int32_t result;
-	struct gf_task found;
-};
-
-/* One target as the monitor kernel sees it (device pointers only). */
-struct gf_slot {
-	struct gf_kernel k;
-	struct gf_box *box;
-	struct gf_task *data;
-	uint32_t cap;
-};
-
 /* ---- Shared introspection (introspect.c): CPU and GPU engines. ---- */
 GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 		       uint32_t len);
@@ -206,7 +176,7 @@ struct gf_sample {
 };
 
 /* Pages to KiB: x86's 4 KiB pages, the unit every report uses. */
-static inline uint64_t pages_kib(uint64_t pages)
+GF_HD static inline uint64_t pages_kib(uint64_t pages)
 {
 	return pages * 4;
 }
@@ -236,20 +206,16 @@ struct gf_thresholds {
 						with available_pct reached */
 };
 
-/* One look at the target: counters, and the processes when they could be
- * read (tasks may be NULL). */
+/* One look at the target's counters. */
 struct gf_point {
-	double time; /* CLOCK_MONOTONIC seconds */
+	double time; /* seconds, on the clock of whoever sampled */
 	struct gf_sample s;
-	struct gf_task *tasks;
-	uint32_t ntasks;
 };
 
-#define GF_HISTORY 128 /* 12.8 s at the default 100 ms interval */
-
+/* A ring of cap points, newest last (the watch loop's lives in its arena). */
 struct gf_history {
-	struct gf_point point[GF_HISTORY];
-	uint32_t count, next;
+	struct gf_point *point;
+	uint32_t cap, count, next;
 };
 
 /* Rates between two points. */
@@ -297,17 +263,17 @@ struct gf_verdict {
 	struct gf_culprit culprit[GF_MAX_CULPRITS];
 };
 
-const char *class_name(enum gf_class c);
+GF_HD const char *class_name(enum gf_class c);
 void detect_defaults(struct gf_thresholds *th);
-void history_push(struct gf_history *h, const struct gf_point *p);
-const struct gf_point *history_newest(const struct gf_history *h);
-const struct gf_point *history_back(const struct gf_history *h,
-				    double seconds);
-void history_clear(struct gf_history *h);
-void rates_between(const struct gf_point *a, const struct gf_point *b,
-		   struct gf_rates *r);
-int detect(const struct gf_thresholds *th, const struct gf_history *h,
-	   int atomic_sleep, enum gf_class cls, struct gf_verdict *v);
+GF_HD struct gf_point *history_next(struct gf_history *h);
+GF_HD void history_commit(struct gf_history *h);
+GF_HD void history_push(struct gf_history *h, const struct gf_point *p);
+GF_HD const struct gf_point *history_newest(const struct gf_history *h);
+GF_HD const struct gf_point *history_back(const struct gf_history *h,
+					  double seconds);
+GF_HD void rates_between(const struct gf_point *a, const struct gf_point *b,
+			 struct gf_rates *r);
+/* detect() itself, and what it reads, are in loop.h */
 
 /* ---- Recovery (recover.c): what to do about a verdict. ---- */
 enum gf_response {
@@ -339,8 +305,14 @@ struct gf_recovery {
 	double last_action;
 };
 
-/* What recover_step() did, for the caller to log. */
+/* What recover_step() did (or an operator's signal), for the caller to
+ * log. Plain data: the GPU's watch loop reports through it too. */
 enum gf_report_kind { GF_ACTION, GF_RESULT };
+enum gf_outcome {
+	GF_NO_OUTCOME,
+	GF_EXITED, GF_STILL_RUNNING, GF_FAILED, /* a result */
+	GF_WRITTEN, GF_REFUSED,                 /* an operator's signal */
+};
 
 struct gf_report {
 	enum gf_report_kind kind;
@@ -349,17 +321,19 @@ struct gf_report {
 	char comm[GF_COMM_LEN];
 	int sig;            /* action: the signal written */
 	int dry_run;        /* action: decided, not written */
-	const char *outcome; /* result: "exited", "still running", "failed" */
+	enum gf_outcome outcome;
+	int err;            /* result: why it failed (GF_E*), or GF_OK */
 	double after_s;     /* result: since the first signal */
-	char detail[160];   /* why it failed, or what was spared */
 };
 
+const char *outcome_name(enum gf_outcome o);
+void report_detail(const struct gf_report *r, char *buf, size_t len);
 void policy_defaults(struct gf_policy *p);
-const char *unsafe_target(const struct gf_task *t);
-struct gf_engine;
-int recover_step(const struct gf_policy *p, struct gf_recovery *rs,
-		 const struct gf_engine *e, const struct gf_verdict *v,
-		 double now, struct gf_report *out, int max);
+GF_HD const char *unsafe_target(const struct gf_task *t);
+GF_HD int gf_protected(const char *patterns, const char *comm);
+GF_HD int recover_step(const struct gf_policy *p, struct gf_recovery *rs,
+		       const struct gf_kernel *k, const struct gf_verdict *v,
+		       double now, struct gf_report *out, int max);
 
 /* ---- Targets (target.c): where guest RAM comes from. ---- */
 struct gf_target {
@@ -423,6 +397,9 @@ struct gf_config {
 	struct gf_policy recover;    /* [recover] */
 	double interval_s;  /* [agent] interval_ms: one sample per target */
 	double metrics_s;   /* [agent] metrics_ms: a metrics event (0: none) */
+	double host_stall_s; /* [agent] host_stall_ms: the GPU's word on a
+				stalled host (0: never) */
+	uint32_t max_tasks; /* [agent] max_tasks: processes a target may have */
 	char events[256];   /* [agent] events: a file instead of stdout */
 	uint32_t nprofile;  /* [profile] key = value, by hand */
 	struct gf_profile_entry profile[GF_MAX_PROFILE];
@@ -479,13 +456,21 @@ void json_string(FILE *f, const char *s, size_t maxlen);
 #define GF_MAX_TARGETS 64
 
 struct gpu;
+struct gf_loop_params;
+struct gf_pub;
 int gpu_open(struct gpu **g, int index, char *err, size_t errlen);
 int gpu_add_target(struct gpu *g, const struct gf_target *t,
-		   const struct gf_kernel *k, char *err, size_t errlen);
+		   const struct gf_kernel *k, const struct gf_loop_params *lp,
+		   char *err, size_t errlen);
+void gpu_remove_target(struct gpu *g, int slot);
 int gpu_start(struct gpu *g, char *err, size_t errlen);
 int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
 	     const struct gf_task *task);
 int gpu_wait(struct gpu *g, int slot);
+struct gf_pub *gpu_pub(struct gpu *g, int slot);
+void gpu_host_beat(struct gpu *g, int slot);
+int gpu_retune(struct gpu *g, int slot, const struct gf_loop_params *lp);
+double gpu_clock_offset(const struct gpu *g);
 int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
 			uint32_t *count);
 int gpu_snapshot(struct gpu *g, int slot, int threads, struct gf_task **out,
@@ -497,23 +482,33 @@ int gpu_counters(struct gpu *g, int slot, struct gf_sample *s);
 int gpu_log_tail(struct gpu *g, int slot, uint32_t records, char *buf,
 		 uint32_t cap, uint32_t *len);
 const char *gpu_name(const struct gpu *g);
-int gpu_host_atomics(const struct gpu *g);
 void gpu_close(struct gpu *g);
 
 /* ---- Engines (engine.c): where the shared logic runs, with retries. ----
  * The CPU engine calls introspect.c here; the GPU engine asks the monitor
- * kernel. Front ends see no difference. */
+ * kernel. Front ends see no difference. With loop parameters an engine
+ * also runs the watch loop (loop.h): the CPU engine when engine_step()
+ * is called, the GPU by itself; either publishes to `pub`. */
 struct gf_engine {
 	const struct gf_kernel *k; /* the CPU engine's view */
 	struct gpu *gpu;           /* NULL: the CPU engine */
 	int slot;
 	char name[160];            /* "CPU" or "GPU 0 (NVIDIA H100...)" */
+	struct gf_loop *loop;      /* the CPU engine's watch loop, or NULL */
+	struct gf_pub *pub;        /* where the watch loop publishes, or NULL */
+	double clock_offset;       /* wall-clock seconds minus the loop's clock */
 };
 
+struct gf_loop_event;
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
 		 const struct gf_target *t, const struct gf_attach *a,
-		 char *msg, size_t msglen);
+		 const struct gf_loop_params *lp, char *msg, size_t msglen);
 void engines_close(struct gf_engine *e, int n);
+void engine_step(const struct gf_engine *e);
+int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp);
+int engine_read(const struct gf_engine *e, struct gf_pub *copy);
+uint32_t engine_events(const struct gf_engine *e, uint64_t *next,
+		       struct gf_loop_event *out, uint32_t max, uint64_t *lost);
 int engine_snapshot(const struct gf_engine *e, int threads,
 		    struct gf_task **out, uint32_t *count);
 int engine_find(const struct gf_engine *e, int32_t pid, struct gf_task *t);
@@ -536,6 +531,10 @@ enum gf_event_kind {
 	GF_EV_METRICS,     /* the periodic metrics line */
 	GF_EV_OPERATOR,    /* an operator's signal (dashboard, remote viewer):
 			      report->pid, sig; detail: written, or why not */
+	GF_EV_HOST_STALLED, /* the GPU saw no host heartbeat for stalled_s */
+	GF_EV_HOST_RESUMED, /* ... and then one again, after stalled_s */
+	GF_EV_LOST,        /* events the host fell too far behind to read:
+			      count */
 };
 
 struct watch;
@@ -543,6 +542,9 @@ struct watch;
 struct gf_event {
 	enum gf_event_kind kind;
 	const struct watch *w;
+	double time;                      /* wall clock, when it happened */
+	double stalled_s;                 /* host events */
+	uint64_t count;                   /* lost */
 	const struct gf_verdict *verdict; /* verdict, clear */
 	const struct gf_report *report;   /* action, result, operator */
 	const struct gf_rates *rates;     /* metrics */
@@ -560,11 +562,16 @@ struct watch {
 	struct gf_engine e;
 	int opened, attached;
 	double next_attach;   /* when to try attaching again */
-	double failing_since; /* first of the failed samples in a row, or 0 */
-	double last_metrics, last_log_look;
-	struct gf_history h;
-	struct gf_verdict v[GF_NCLASSES];
-	int atomic_sleep;     /* the kernel's log reported one (F5) */
+	/* what the watch loop published, as of the last tick (NULL while
+	 * detached), and the events read from it */
+	struct gf_pub *pub;
+	struct gf_loop_event *events; /* room for a ring's worth */
+	uint64_t next_event;
+	uint64_t last_steps;  /* the loop's heartbeat at the last tick */
+	double steps_at;      /* when it last advanced */
+	const struct gf_point *newest; /* pub's newest sample, or NULL */
+	struct gf_point metrics_then;  /* the last metrics event's sample */
+	double last_metrics;
 	/* After a restart the stopped kernel's image stays in RAM beside the
 	 * new one's: the one given up on is not attached to again for a
 	 * while, and while ours is frozen another running one is looked for */
@@ -572,9 +579,8 @@ struct watch {
 	double lost_at;       /* 0: none lost */
 	double frozen_since;  /* jiffies still since then, or 0 */
 	double next_other_look;
-	uint64_t other_jiffies;
+	uint64_t other_jiffies, last_jiffies;
 	int other_seen;
-	struct gf_recovery rec;
 	char why[512];        /* the last reason given in an event */
 	gf_emit emit;
 	void *ctx;
@@ -583,7 +589,11 @@ struct watch {
 void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 		gf_emit emit, void *ctx);
 void watch_tick(struct watch *w, double now);
+void watch_retune(struct watch *w);
 void watch_close(struct watch *w);
+const struct gf_verdict *watch_verdicts(const struct watch *w);
+int loop_params_from(const struct gf_config *c, const char *spec,
+		     struct gf_loop_params *p, char *err, size_t errlen);
 double now_monotonic(void);
 double now_wall(void);
 
@@ -603,6 +613,7 @@ struct gf_board {
 	char engine[160];
 	char status[512];     /* why it is not attached, or empty */
 	uint8_t attached, writable, has_metrics;
+	uint8_t host_stalled; /* the GPU sees no heartbeat from the host */
 	double sampled;       /* wall-clock time of the newest sample; 0: none */
 	double uptime_s;      /* from jiffies, once hz is known */
 	uint32_t hz;          /* the kernel's tick rate, as measured */
@@ -638,8 +649,8 @@ struct gf_board_task {
 void board_init(struct gf_board *b, const char *target);
 void board_update(struct gf_board *b, const struct watch *w, double now);
 void board_note(struct gf_board *b, const struct gf_event *ev);
-int board_tasks(const struct gf_board *b, const struct watch *w,
-		struct gf_board_task *out, uint32_t cap, uint32_t *count);
+int board_tasks(const struct watch *w, struct gf_board_task *out, uint32_t cap,
+		uint32_t *count);
 void board_sanitize(struct gf_board *b);
 
 /* ---- The hub (hub.c): what the agent publishes, for its readers. ----

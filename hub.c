@@ -136,8 +136,9 @@ uint64_t hub_rounds(struct hub *h)
 static void tell_operator_signal(struct watch *w, const struct hub_job *j)
 {
 	struct gf_report r = { .kind = GF_ACTION, .pid = j->pid, .sig = j->sig,
-			       .outcome = j->result ? "refused" : "written" };
+			       .outcome = j->result ? GF_REFUSED : GF_WRITTEN };
 	struct gf_event ev = { .kind = GF_EV_OPERATOR, .w = w, .report = &r,
+			       .time = now_wall(),
 			       .detail = j->msg };
 
 	w->emit(w->ctx, &ev);
@@ -161,8 +162,8 @@ static void run_job(struct hub_job *j, struct watch *w)
 			snprintf(j->msg, sizeof j->msg, "cannot read the kernel log: %s",
 				 gf_strerror(j->result));
 		break;
-	case HUB_DETECT:
-		detect(&w->cfg->detect, &w->h, w->atomic_sleep, j->cls, &j->verdict);
+	case HUB_DETECT: /* the watch loop's verdict of its newest sample */
+		j->verdict = watch_verdicts(w)[j->cls];
 		j->result = GF_OK;
 		break;
 	}

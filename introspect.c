@@ -139,7 +139,7 @@ GF_HD struct reader *reader_init(struct reader *r,
 	return r;
 }
 
-GF_HD static int translate(struct reader *r, uint64_t va, uint64_t *pa)
+GF_HD_OUTLINE static int translate(struct reader *r, uint64_t va, uint64_t *pa)
 {
 	uint32_t shift;
 	int err;
@@ -160,7 +160,7 @@ GF_HD static int translate(struct reader *r, uint64_t va, uint64_t *pa)
 
 /* Translates page by page, since virtually contiguous memory (vmalloc,
  * per-CPU areas) need not be physically contiguous. */
-GF_HD int read_mem(struct reader *r, uint64_t va, void *dst,
+GF_HD_OUTLINE int read_mem(struct reader *r, uint64_t va, void *dst,
 			  uint32_t len)
 {
 	uint8_t *d = (uint8_t *)dst;
@@ -444,7 +444,7 @@ GF_HD static int add_threads(struct reader *r, uint64_t signal,
 
 /* Lists every process (its thread-group leader) or every thread, from
  * init_task's tasks list. The idle task (pid 0) is not listed, as in ps. */
-GF_HD int gf_walk_tasks(const struct gf_kernel *k, int threads,
+GF_HD_OUTLINE int gf_walk_tasks(const struct gf_kernel *k, int threads,
 			struct gf_task *out, uint32_t cap, uint32_t *count)
 {
 	struct reader rd, *r = reader_init(&rd, k);
@@ -485,7 +485,7 @@ GF_HD static int has_thread(struct reader *r, uint64_t signal,
 
 /* Finds the process that kill(2) would signal for `pid`: the thread group
  * of the task with that pid. Returns its leader's record. */
-GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
+GF_HD_OUTLINE int gf_find_task(const struct gf_kernel *k, int32_t pid,
 		       struct gf_task *out)
 {
 	struct reader rd, *r = reader_init(&rd, k);
@@ -626,7 +626,7 @@ GF_HD static int signal_process(struct reader *r, uint64_t signal,
  * the kernel's own pending-signal state so that the guest kernel delivers
  * it. For SIGKILL, *result is the number of threads marked; otherwise the
  * thread chosen to take the signal (0: all block it, left pending). */
-GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
+GF_HD_OUTLINE int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *result)
 {
 	struct reader rd, *r = reader_init(&rd, k);

@@ -1,17 +1,23 @@
 /* kernels.cu — the GPU engine's monitor kernel.
  *
- * The introspection logic is not written here: introspect.c and metrics.c
- * are compiled a second time, for the GPU, by including them. This file only adds the
- * persistent monitor that runs it: one block per target, whose first
- * thread polls that target's mailbox in mapped host memory, runs the
- * request on guest RAM mapped into the GPU, and raises read_permit.
- * The walk is a chain of dependent reads, so one thread per target: more
- * would only wait on the same pointers.
+ * No logic is written here: introspect.c, metrics.c, detect.c, recover.c
+ * and loop.c are compiled a second time, for the GPU, by including them.
+ * This file only adds the persistent monitor that runs them: one block
+ * per target, whose first thread steps that target's watch loop on the
+ * GPU's own clock every interval, and between steps polls the target's
+ * mailbox in mapped host memory, runs the request on guest RAM mapped
+ * into the GPU, and raises read_permit. The walk is a chain of dependent
+ * reads, so one thread per target: more would only wait on the same
+ * pointers.
  */
 extern "C" {
 #include "introspect.c"
 #include "metrics.c"
+#include "detect.c"
+#include "recover.c"
+#include "loop.c"
 }
+#include "monitor.h"
 
 /* Mailbox fields are written by the host while we run: read them through
  * volatile, so each look goes to memory. */
@@ -20,11 +26,33 @@ template <typename T> __device__ static T look(const T *p)
 	return *(const volatile T *)p;
 }
 
+/* %globaltimer: nanoseconds, the same on every SM. */
+__device__ static uint64_t gpu_ns(void)
+{
+	uint64_t t;
+
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return t;
+}
+
 __device__ static void answer(struct gf_box *box, uint32_t request, int status)
 {
 	box->status = status;
 	__threadfence_system(); /* the answer is visible before the flag */
 	*(volatile uint32_t *)&box->read_permit = request;
+}
+
+__device__ static int retune(const struct gf_slot *s)
+{
+	struct gf_loop_params p;
+
+	if (!s->loop)
+		return GF_EINVAL;
+	copy_volatile(&p, (const volatile uint8_t *)&s->box->params, sizeof p);
+	if (!gf_loop_fits(&s->loop->p, &p))
+		return GF_EINVAL;
+	gf_loop_retune(s->loop, &p);
+	return GF_OK;
 }
 
 /* Results are built in registers and local memory and stored once: every
@@ -59,28 +87,53 @@ __device__ static void serve(const struct gf_slot *s, uint32_t request)
 				     s->cap * (uint32_t)sizeof *s->data, &count);
 		box->count = count;
 		break;
+	case GF_OP_CLOCK:
+		box->clock_ns = gpu_ns();
+		status = GF_OK;
+		break;
+	case GF_OP_RETUNE:
+		status = retune(s);
+		break;
 	}
 	answer(box, request, status);
+}
+
+/* One watch-loop step when it is due; on a fixed beat, as the agent's own
+ * loop keeps (a slow step shortens the next wait, never shifts the beat). */
+__device__ static void step_if_due(const struct gf_slot *s, double *next)
+{
+	double now = gpu_ns() / 1e9;
+
+	if (!s->loop || now < *next)
+		return;
+	gf_loop_step(s->loop, s->pub, &s->k, now, look(&s->box->host_beat));
+	*next += s->loop->p.interval_s;
+	if (*next < now)
+		*next = now;
 }
 
 extern "C" __global__ void gf_monitor(const struct gf_slot *slots, int nslots)
 {
 	const struct gf_slot *s = &slots[blockIdx.x];
-	uint32_t seen = 0; /* the host numbers requests from 1 */
+	uint32_t seen;
+	double next = 0;
 
-	if (threadIdx.x != 0 || (int)blockIdx.x >= nslots)
+	if (threadIdx.x != 0 || (int)blockIdx.x >= nslots || !s->box)
 		return;
+	/* a monitor launched again goes on from the last answered request */
+	seen = look(&s->box->read_permit);
 	for (;;) {
 		uint32_t request = look(&s->box->write_done);
-		if (request == seen) {
-			__nanosleep(2000); /* ~2 µs between looks over PCIe */
+		if (request != seen) {
+			seen = request;
+			if (look(&s->box->op) == GF_OP_QUIT) {
+				answer(s->box, request, GF_OK);
+				return;
+			}
+			serve(s, request);
 			continue;
 		}
-		seen = request;
-		if (look(&s->box->op) == GF_OP_QUIT) {
-			answer(s->box, request, GF_OK);
-			return;
-		}
-		serve(s, request);
+		step_if_due(s, &next);
+		__nanosleep(2000); /* ~2 µs between looks over PCIe */
 	}
 }

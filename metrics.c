@@ -156,7 +156,7 @@ GF_HD static int read_memory(struct reader *r, struct gf_sample *s)
 
 /* One sample of every counter the detectors use. GF_EINVAL if this
  * kernel's layout lacks them. */
-GF_HD int gf_sample_counters(const struct gf_kernel *k, struct gf_sample *s)
+GF_HD_OUTLINE int gf_sample_counters(const struct gf_kernel *k, struct gf_sample *s)
 {
 	struct reader rd, *r = reader_init(&rd, k);
 	const struct gf_layout *l = &k->lay;
@@ -310,7 +310,7 @@ GF_HD static int put_record(struct reader *r, const struct log_record *rec,
 
 /* The last `max` records of the kernel log, oldest first, as text in buf
  * (NUL-terminated; the oldest lines are left out if it is too small). */
-GF_HD int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf,
+GF_HD_OUTLINE int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf,
 		      uint32_t cap, uint32_t *len)
 {
 	struct reader rd, *r = reader_init(&rd, k);

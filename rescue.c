@@ -169,7 +169,7 @@ static void board_json(const struct watch *w)
 	json_string(stdout, w->a.release, sizeof w->a.release);
 	printf(",\"detectors\":[");
 	for (int c = 0; c < GF_NCLASSES; c++) {
-		const struct gf_verdict *v = &w->v[c];
+		const struct gf_verdict *v = &watch_verdicts(w)[c];
 		printf("%s{\"class\":\"%s\",\"state\":\"%s\",\"culprits\":[",
 		       c ? "," : "", class_name(c), v->active ? "fault" : "ok");
 		for (uint32_t i = 0; i < v->nculprits; i++) {
@@ -223,7 +223,7 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 		if (json)
 			board_json(w);
 		for (int c = 0; !json && c < GF_NCLASSES; c++)
-			verdict_text(&w->v[c]);
+			verdict_text(&watch_verdicts(w)[c]);
 		rc = 0;
 	}
 	watch_close(w);

@@ -1,32 +1,31 @@
-/* watch.c — one target under watch.
+/* watch.c — one target under watch, from the host.
  *
- * At each tick: attach if not attached (again after a reboot: KASLR moves
- * everything), sample the kernel's counters and processes into a history,
- * run every detector, step the recovery, and tell what happened through
- * events. The headless agent, --detect and the dashboard all drive their
- * targets through here, so they see the same verdicts.
+ * The host attaches (again after a reboot: KASLR moves everything) and
+ * hands the kernel to an engine with a watch loop (loop.c), which samples,
+ * judges and recovers: the CPU engine when this watch ticks, the GPU by
+ * itself. At each tick the watch reads the loop's events and publication
+ * and tells what happened through events of its own. The headless agent,
+ * --detect and the dashboard all drive their targets through here, so
+ * they see the same verdicts.
  *
  * A kernel is given up on (and looked for again) when its RAM file is
- * replaced, when jiffies run backwards (it restarted in place), or when
- * reads keep failing for LOST_AFTER_S: a guest rebooting or shutting
- * down goes through all of these, a live guest through none.
+ * replaced, when the loop says it restarted in place (jiffies ran back)
+ * or its counters stopped reading true, when the loop itself stops, or
+ * when another kernel runs in the same RAM while ours is frozen: a guest
+ * rebooting or shutting down goes through these, a live guest through
+ * none.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "gpufas.h"
+#include "loop.h"
 
 #define ATTACH_RETRY_S 1.0
-#define LOST_AFTER_S 1.0
 #define LOST_MEMORY_S 60.0 /* how long a lost kernel's image is avoided */
 #define FROZEN_S 2.0       /* jiffies still this long: look for another kernel */
 #define OTHER_LOOK_S 2.0
-#define LOG_LOOK_S 1.0
-#define LOG_RECORDS 64
-#define PANIC_LOG_RECORDS 40
-#define LOG_BYTES (64u << 10)
+#define LOOP_STALL_S 5.0   /* a loop whose steps stand still this long died */
 
 static double clock_seconds(clockid_t id)
 {
@@ -60,7 +59,8 @@ void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 
 static void emit(struct watch *w, enum gf_event_kind kind, const char *detail)
 {
-	struct gf_event ev = { .kind = kind, .w = w, .detail = detail };
+	struct gf_event ev = { .kind = kind, .w = w, .time = now_wall(),
+			       .detail = detail };
 
 	w->emit(w->ctx, &ev);
 }
@@ -79,11 +79,13 @@ static void release(struct watch *w)
 	}
 	if (w->opened)
 		target_close(&w->t);
-	history_clear(&w->h);
-	memset(w->v, 0, sizeof w->v);
-	memset(&w->rec, 0, sizeof w->rec);
-	w->attached = w->opened = w->atomic_sleep = 0;
-	w->failing_since = w->frozen_since = 0;
+	free(w->pub);
+	free(w->events);
+	w->pub = NULL;
+	w->events = NULL;
+	w->newest = NULL;
+	w->attached = w->opened = 0;
+	w->frozen_since = 0;
 	w->other_seen = 0;
 }
 
@@ -118,6 +120,7 @@ static void lose(struct watch *w, const char *why, double now)
 
 static void try_attach(struct watch *w, double now)
 {
+	struct gf_loop_params lp;
 	char msg[512];
 
 	if (target_open(&w->t, w->spec, w->want_write || needs_write(&w->cfg->recover))) {
@@ -131,51 +134,25 @@ static void try_attach(struct watch *w, double now)
 		unavailable(w, msg, now);
 		return;
 	}
-	if (engines_open(&w->e, 1, w->cfg->engine, w->cfg->gpu, &w->t, &w->a,
+	msg[0] = 0;
+	if (loop_params_from(w->cfg, w->spec, &lp, msg, sizeof msg) ||
+	    !(w->pub = calloc(1, gf_pub_size(&lp))) ||
+	    !(w->events = calloc(GF_EVENT_RING, sizeof *w->events)) ||
+	    engines_open(&w->e, 1, w->cfg->engine, w->cfg->gpu, &w->t, &w->a, &lp,
 			 msg, sizeof msg)) {
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "out of memory");
 		gf_detach(&w->a);
 		unavailable(w, msg, now);
 		return;
 	}
+	gf_pub_init(w->pub, &lp);
 	w->attached = 1;
 	w->why[0] = 0;
-	w->last_metrics = now;
+	w->next_event = w->last_steps = 0;
+	w->steps_at = w->last_metrics = now;
+	w->metrics_then.time = 0;
 	emit(w, GF_EV_ATTACH, msg[0] ? msg : NULL);
-}
-
-/* One point of history; 0, or -1 when the kernel was lost. */
-static int sample(struct watch *w, double now)
-{
-	struct gf_point p = { .time = now };
-	const struct gf_point *prev = history_newest(&w->h);
-	char why[160];
-	int err = GF_OK;
-
-	if (w->a.k.lay.has_metrics)
-		err = engine_counters(&w->e, &p.s);
-	if (err) {
-		if (!w->failing_since)
-			w->failing_since = now;
-		if (now - w->failing_since < LOST_AFTER_S)
-			return 0;
-		snprintf(why, sizeof why, "the kernel's counters stopped reading "
-			 "true: %s", gf_strerror(err));
-		lose(w, why, now);
-		return -1;
-	}
-	w->failing_since = 0;
-	if (prev && p.s.jiffies < prev->s.jiffies) {
-		lose(w, "the kernel restarted (jiffies went back)", now);
-		return -1;
-	}
-	if (engine_snapshot(&w->e, 0, &p.tasks, &p.ntasks))
-		p.tasks = NULL, p.ntasks = 0; /* counters alone still judge */
-	history_push(&w->h, &p);
-	if (!prev || p.s.jiffies != prev->s.jiffies)
-		w->frozen_since = w->other_seen = 0;
-	else if (!w->frozen_since)
-		w->frozen_since = now;
-	return 0;
 }
 
 /* Ours frozen and another kernel's clock running in the same RAM: the
@@ -213,93 +190,112 @@ static int restarted(struct watch *w, double now)
 	return ticking;
 }
 
-/* Would the counters say F5 if the log said a task slept in atomic
- * context? Then the log is worth reading now rather than at its turn. */
-static int f5_suspected(const struct watch *w)
+/* Has the kernel's clock stood still since the last look? */
+static void follow_jiffies(struct watch *w, double now)
 {
-	struct gf_verdict v;
+	uint64_t jiffies = w->newest->s.jiffies;
 
-	return detect(&w->cfg->detect, &w->h, 1, GF_F5, &v);
+	if (jiffies != w->last_jiffies)
+		w->frozen_since = w->other_seen = 0;
+	else if (!w->frozen_since)
+		w->frozen_since = now;
+	w->last_jiffies = jiffies;
 }
 
-/* F5 is F3 plus the kernel's own report that a task slept holding a
- * spinlock; once seen it holds until the kernel restarts. The log is read
- * once a second, and at every sample while F3's signature holds, so that
- * F5 is told from F3 as soon as the counters show either. */
-static void look_at_log(struct watch *w, double now)
+/* One event of the loop's, told as ours: its time on our wall clock, and
+ * a panic with the kernel's last lines (published before the event). */
+static void tell(struct watch *w, const struct gf_loop_event *le)
 {
-	char *buf;
-	uint32_t len;
+	static const enum gf_event_kind kinds[] = {
+		[GF_LE_VERDICT] = GF_EV_VERDICT, [GF_LE_CLEAR] = GF_EV_CLEAR,
+		[GF_LE_ACTION] = GF_EV_ACTION, [GF_LE_RESULT] = GF_EV_RESULT,
+		[GF_LE_HOST_STALLED] = GF_EV_HOST_STALLED,
+		[GF_LE_HOST_RESUMED] = GF_EV_HOST_RESUMED,
+	};
+	struct gf_event ev = { .w = w, .time = le->time + w->e.clock_offset,
+			       .stalled_s = le->stalled_s };
 
-	if (w->atomic_sleep || !w->a.k.lay.has_printk ||
-	    (now - w->last_log_look < LOG_LOOK_S && !f5_suspected(w)) ||
-	    !(buf = malloc(LOG_BYTES)))
+	if (le->kind >= sizeof kinds / sizeof *kinds)
 		return;
-	w->last_log_look = now;
-	if (!engine_log_tail(&w->e, LOG_RECORDS, buf, LOG_BYTES, &len))
-		w->atomic_sleep = strstr(buf, "scheduling while atomic") != NULL;
-	free(buf);
-}
-
-static void announce(struct watch *w, const struct gf_verdict *v,
-		     enum gf_event_kind kind)
-{
-	struct gf_event ev = { .kind = kind, .w = w, .verdict = v };
-	char *log = NULL;
-	uint32_t len;
-
-	if (kind == GF_EV_VERDICT && v->cls == GF_PANIC && (log = malloc(LOG_BYTES)) &&
-	    !engine_log_tail(&w->e, PANIC_LOG_RECORDS, log, LOG_BYTES, &len))
-		ev.detail = log;
+	ev.kind = kinds[le->kind];
+	ev.verdict = &le->verdict;
+	ev.report = &le->report;
+	if (ev.kind == GF_EV_VERDICT && le->verdict.cls == GF_PANIC)
+		ev.detail = w->pub->panic_log;
 	w->emit(w->ctx, &ev);
-	free(log);
 }
 
-static void judge(struct watch *w)
+/* The events the loop made since the last look, in order (as many as
+ * the ring holds; the rest at the next), and how many were lost (the host
+ * stalled longer than the ring holds). */
+static uint32_t take_events(struct watch *w)
 {
-	const struct gf_thresholds *th = &w->cfg->detect;
+	uint64_t lost;
+	uint32_t n = engine_events(&w->e, &w->next_event, w->events, GF_EVENT_RING,
+				   &lost);
 
-	for (int cls = 0; cls < GF_NCLASSES; cls++) {
-		int was = w->v[cls].active;
-		detect(th, &w->h, w->atomic_sleep, cls, &w->v[cls]);
-		if (w->v[cls].active != was)
-			announce(w, &w->v[cls], was ? GF_EV_CLEAR : GF_EV_VERDICT);
-	}
-}
-
-static void recover(struct watch *w, double now)
-{
-	struct gf_policy policy = w->cfg->recover;
-	struct gf_report reports[4];
-	int n;
-
-	/* on `host` the agent runs inside its target: never its own victim */
-	if (!strcmp(w->spec, "host"))
-		policy.self_pid = getpid();
-	n = recover_step(&policy, &w->rec, &w->e, w->v, now, reports, 4);
-
-	for (int i = 0; i < n; i++) {
-		struct gf_event ev = {
-			.kind = reports[i].kind == GF_ACTION ? GF_EV_ACTION : GF_EV_RESULT,
-			.w = w, .report = &reports[i],
-		};
+	if (lost) {
+		struct gf_event ev = { .kind = GF_EV_LOST, .w = w, .time = now_wall(),
+				       .count = lost };
 		w->emit(w->ctx, &ev);
 	}
+	return n;
 }
 
+static const char *loss_reason(const struct gf_pub *p, char *buf, size_t len)
+{
+	if (p->loss == GF_LOSS_RESTART)
+		return "the kernel restarted (jiffies went back)";
+	snprintf(buf, len, "the kernel's counters stopped reading true: %s",
+		 gf_strerror(p->lost_err));
+	return buf;
+}
+
+/* The loop's events, then its publication, which is then at least as new
+ * as every event (a panic's log is there), then the events told; 0, or
+ * -1 when the kernel was given up on. */
+static int read_loop(struct watch *w, double now)
+{
+	uint32_t n = take_events(w);
+	int stale = engine_read(&w->e, w->pub) != GF_OK; /* the last copy stands */
+	char why[160];
+
+	for (uint32_t i = 0; i < n; i++)
+		tell(w, &w->events[i]);
+	if (stale)
+		return 0;
+	if (w->pub->loss) {
+		lose(w, loss_reason(w->pub, why, sizeof why), now);
+		return -1;
+	}
+	if (w->pub->steps != w->last_steps) {
+		w->last_steps = w->pub->steps;
+		w->steps_at = now;
+		w->newest = &w->pub->newest;
+		follow_jiffies(w, now);
+	} else if (now - w->steps_at > LOOP_STALL_S) {
+		lose(w, "the watch loop stopped stepping (its GPU monitor failed?)", now);
+		return -1;
+	}
+	return 0;
+}
+
+/* The periodic metrics event, over the span since the last one. */
 static void metrics(struct watch *w, double now)
 {
-	const struct gf_point *then = history_back(&w->h, w->cfg->metrics_s);
-	struct gf_event ev = { .kind = GF_EV_METRICS, .w = w };
+	struct gf_event ev = { .kind = GF_EV_METRICS, .w = w, .time = now_wall() };
 	struct gf_rates r;
 
-	if (w->cfg->metrics_s <= 0 || now - w->last_metrics < w->cfg->metrics_s - 1e-3 ||
-	    !then || !w->a.k.lay.has_metrics)
+	if (w->cfg->metrics_s <= 0 || !w->newest || !w->a.k.lay.has_metrics ||
+	    now - w->last_metrics < w->cfg->metrics_s - 1e-3)
 		return;
+	if (w->metrics_then.time) {
+		rates_between(&w->metrics_then, w->newest, &r);
+		ev.rates = &r;
+		w->emit(w->ctx, &ev);
+	}
 	w->last_metrics = now;
-	rates_between(then, history_newest(&w->h), &r);
-	ev.rates = &r;
-	w->emit(w->ctx, &ev);
+	w->metrics_then = *w->newest;
 }
 
 void watch_tick(struct watch *w, double now)
@@ -313,18 +309,41 @@ void watch_tick(struct watch *w, double now)
 		lose(w, "the RAM file was replaced (the guest was restarted)", now);
 		return;
 	}
-	if (sample(w, now) || !history_newest(&w->h) || !w->a.k.lay.has_metrics ||
+	engine_step(&w->e);
+	if (read_loop(w, now) || !w->newest || !w->a.k.lay.has_metrics ||
 	    restarted(w, now))
 		return;
-	look_at_log(w, now);
-	judge(w);
-	recover(w, now);
 	metrics(w, now);
+}
+
+/* New thresholds and policy from a reloaded config: at once, where the
+ * loop's tables still fit them; else by attaching again. */
+void watch_retune(struct watch *w)
+{
+	struct gf_loop_params lp;
+	char msg[256];
+
+	if (!w->attached)
+		return;
+	if (loop_params_from(w->cfg, w->spec, &lp, msg, sizeof msg) ||
+	    engine_retune(&w->e, &lp))
+		lose(w, "the reloaded config changes the watch loop's tables: "
+		     "attaching again", now_monotonic());
+}
+
+const struct gf_verdict *watch_verdicts(const struct watch *w)
+{
+	static const struct gf_verdict none[GF_NCLASSES];
+
+	return w->attached && w->pub ? w->pub->v : none;
 }
 
 void watch_close(struct watch *w)
 {
-	if (w->attached)
-		emit(w, GF_EV_DETACH, "the agent stops");
+	if (w->attached) {
+		read_loop(w, now_monotonic());
+		if (w->attached)
+			emit(w, GF_EV_DETACH, "the agent stops");
+	}
 	release(w);
 }

@@ -4,11 +4,10 @@
  *   test/bench [--gpu] [--runs N] TARGET
  *       attach; snapshots of every thread and every process with the CPU
  *       engine and, with --gpu, the GPU engine in the same run
- *   test/bench --monitor SECONDS TARGET
- *       the GPU engine snapshotting at 10 Hz: host CPU time it costs
- *   test/bench --fleet [--runs N] TARGET...
- *       one GPU monitor serving every target: the time of a round in which
- *       all of them are snapshotted at once (under 100 ms: kept at 10 Hz)
+ *   test/bench --monitor SECONDS TARGET...
+ *       the GPU running the watch loop of every target by itself, the host
+ *       only reading what it publishes: the steps each loop makes a second
+ *       (10: kept at 10 Hz) and the host CPU time it costs
  *
  * Prints one line per measure: name, runs, min, median, max (ms) and the
  * number of tasks seen. Used by test/bench.py, which provides the guests.
@@ -19,7 +18,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../gpufas.h"
+#include "../loop.h"
 
 static double now_ms(void)
 {
@@ -115,12 +114,12 @@ static int snapshots(const struct gf_target *t, const struct gf_attach *a,
 	char msg[512];
 	int rc;
 
-	if (engines_open(&e, 1, "cpu", 0, t, a, msg, sizeof msg))
+	if (engines_open(&e, 1, "cpu", 0, t, a, NULL, msg, sizeof msg))
 		return -1;
 	rc = bench_snapshot(&e, 1, ms, runs) || bench_snapshot(&e, 0, ms, runs);
 	if (rc || !gpu)
 		return rc ? -1 : 0;
-	if (engines_open(&e, 1, "gpu", 0, t, a, msg, sizeof msg)) {
+	if (engines_open(&e, 1, "gpu", 0, t, a, NULL, msg, sizeof msg)) {
 		fprintf(stderr, "bench: GPU engine: %s\n", msg);
 		return -1;
 	}
@@ -139,82 +138,73 @@ static double cpu_seconds(void)
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* What the host pays while the GPU monitors: one snapshot request every
- * 100 ms (on a fixed beat, not 100 ms after the last answer), its answer
- * copied out, nothing else. */
-static int monitor(const struct gf_target *t, const struct gf_attach *a,
+static void sleep_until(struct timespec *beat, long ns)
+{
+	beat->tv_nsec += ns;
+	while (beat->tv_nsec >= 1000 * 1000 * 1000) {
+		beat->tv_sec++;
+		beat->tv_nsec -= 1000 * 1000 * 1000;
+	}
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, beat, NULL);
+}
+
+/* The GPU running the watch loop of every target at [agent] interval_ms,
+ * the host doing what the agent's loop does every 100 ms: a heartbeat,
+ * the events read and a copy of each publication. Prints the host CPU
+ * that costs, and the steps each target's loop made a second. */
+static int monitor(const struct gf_target *t, const struct gf_attach *a, int n,
 		   int seconds)
 {
+	struct gf_engine *e = calloc(n, sizeof *e);
+	uint64_t *next = calloc(n, sizeof *next), *steps = calloc(n, sizeof *steps);
+	double *rate = calloc(n, sizeof *rate), cpu0 = 0, wall0 = 0, wall;
+	struct gf_loop_event *ev = calloc(GF_EVENT_RING, sizeof *ev);
+	struct gf_loop_params lp;
+	struct gf_config cfg;
+	struct gf_pub *copy;
 	struct timespec beat;
-	struct gf_engine e;
 	char msg[512];
-	double cpu0, wall0;
-	int n = seconds * 10;
+	uint64_t lost;
 
-	if (engines_open(&e, 1, "gpu", 0, t, a, msg, sizeof msg)) {
+	config_defaults(&cfg);
+	if (!e || !next || !steps || !rate || !ev ||
+	    loop_params_from(&cfg, "dump", &lp, msg, sizeof msg) ||
+	    !(copy = malloc(gf_pub_size(&lp))) ||
+	    engines_open(e, n, "gpu", 0, t, a, &lp, msg, sizeof msg)) {
 		fprintf(stderr, "bench: GPU engine: %s\n", msg);
 		return -1;
 	}
-	cpu0 = cpu_seconds();
-	wall0 = now_ms();
 	clock_gettime(CLOCK_MONOTONIC, &beat);
-	for (int i = 0; i < n; i++) {
-		struct gf_task *tasks;
-		uint32_t count;
-		if (engine_snapshot(&e, 1, &tasks, &count))
-			break;
-		free(tasks);
-		beat.tv_nsec += 100 * 1000 * 1000;
-		if (beat.tv_nsec >= 1000 * 1000 * 1000) {
-			beat.tv_sec++;
-			beat.tv_nsec -= 1000 * 1000 * 1000;
+	for (int round = -10; round < seconds * 10; round++) { /* 1 s to settle */
+		if (round == 0) {
+			cpu0 = cpu_seconds();
+			wall0 = now_ms();
+			for (int i = 0; i < n; i++)
+				steps[i] = engine_read(&e[i], copy) ? 0 : copy->steps;
 		}
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &beat, NULL);
-	}
-	printf("monitor 10 Hz: %d snapshots in %.1f s, host CPU %.3f s = %.3f %% "
-	       "of one core\n", n, (now_ms() - wall0) / 1e3, cpu_seconds() - cpu0,
-	       100 * (cpu_seconds() - cpu0) / ((now_ms() - wall0) / 1e3));
-	engines_close(&e, 1);
-	return 0;
-}
-
-/* All targets snapshotted at once, each by its own block of the monitor. */
-static int fleet(const struct gf_target *t, const struct gf_attach *a, int n,
-		 double *ms, int runs)
-{
-	struct gf_engine *e = calloc(n, sizeof *e);
-	char msg[512], name[64];
-	uint32_t tasks = 0;
-	int rc = -1;
-
-	if (!e || engines_open(e, n, "gpu", 0, t, a, msg, sizeof msg)) {
-		fprintf(stderr, "bench: GPU engine: %s\n", e ? msg : "no memory");
-		free(e);
-		return -1;
-	}
-	for (int r = 0; r < runs; r++) {
-		double t0 = now_ms();
-		tasks = 0;
-		for (int i = 0; i < n; i++)
-			gpu_post(e[i].gpu, e[i].slot, GF_OP_SNAPSHOT, 1, NULL);
 		for (int i = 0; i < n; i++) {
-			struct gf_task *out;
-			uint32_t count;
-			if (gpu_wait(e[i].gpu, e[i].slot) ||
-			    gpu_snapshot_result(e[i].gpu, e[i].slot, &out, &count))
-				goto out;
-			tasks += count;
-			free(out);
+			engine_step(&e[i]);
+			engine_events(&e[i], &next[i], ev, GF_EVENT_RING, &lost);
+			engine_read(&e[i], copy);
 		}
-		ms[r] = now_ms() - t0;
+		sleep_until(&beat, 100 * 1000 * 1000);
 	}
-	snprintf(name, sizeof name, "fleet round, %d targets", n);
-	report(name, ms, runs, tasks);
-	rc = 0;
-out:
+	wall = (now_ms() - wall0) / 1e3;
+	for (int i = 0; i < n; i++)
+		rate[i] = engine_read(&e[i], copy) ? 0 : (copy->steps - steps[i]) / wall;
+	qsort(rate, n, sizeof *rate, by_value);
+	printf("monitor, %d targets at %.0f ms: steps/s min %.1f median %.1f max %.1f; "
+	       "host CPU %.3f %% of one core; %u tasks each\n", n, lp.interval_s * 1e3,
+	       rate[0], rate[n / 2], rate[n - 1],
+	       100 * (cpu_seconds() - cpu0) / wall, copy->ntasks);
 	engines_close(e, n);
+	free(copy);
+	free(ev);
+	free(rate);
+	free(steps);
+	free(next);
 	free(e);
-	return rc;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -223,10 +213,9 @@ int main(int argc, char **argv)
 		{ "gpu", no_argument, NULL, 'g' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "monitor", required_argument, NULL, 'm' },
-		{ "fleet", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int gpu = 0, runs = 50, watch = 0, many = 0, n, c, rc = 1;
+	int gpu = 0, runs = 50, watch = 0, n, c, rc = 1;
 	struct gf_target *t;
 	struct gf_attach *a;
 	double *ms;
@@ -236,12 +225,11 @@ int main(int argc, char **argv)
 		case 'g': gpu = 1; break;
 		case 'r': runs = atoi(optarg); break;
 		case 'm': watch = atoi(optarg); break;
-		case 'f': many = 1; break;
 		default: return 2;
 		}
 	}
 	n = argc - optind;
-	if (n < 1 || runs < 1 || (n > 1 && !many) || n > GF_MAX_TARGETS) {
+	if (n < 1 || runs < 1 || (n > 1 && !watch) || n > GF_MAX_TARGETS) {
 		fprintf(stderr, "usage: see the top of test/bench.c\n");
 		return 2;
 	}
@@ -250,10 +238,8 @@ int main(int argc, char **argv)
 	ms = malloc(runs * sizeof *ms);
 	if (!t || !a || !ms || open_targets(argv + optind, n, t, a))
 		return 1;
-	if (many)
-		rc = fleet(t, a, n, ms, runs);
-	else if (watch)
-		rc = monitor(t, a, watch);
+	if (watch)
+		rc = monitor(t, a, n, watch);
 	else
 		rc = bench_attach(t, ms, runs) || snapshots(t, a, gpu, ms, runs);
 	for (int i = 0; i < n; i++) {

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from checks import check, fail
+from checks import Skip, check, fail
 from guest import PROMPT, Guest
 import checks
 
@@ -356,6 +356,68 @@ def check_shutdown(kver):
         assert ag.stop() == 0
 
 
+def check_frozen_host(kver):
+    """The GPU engine's point: the agent's process stopped (SIGSTOP, as an OS that no longer
+    schedules it leaves it), the GPU alone kills a memory hog (its parent sees 137, a bystander
+    lives) and sees F2 and a panic; after SIGCONT the events file holds every verdict, action
+    and result of the stop, in order, none doubled, between host_stalled and host_resumed."""
+    if ENGINE != 'gpu':
+        raise Skip('the GPU engine only: test/gpu-test.sh runs it on the GPU machine')
+    config = '[agent]\nhost_stall_ms = 500\n'
+    with Guest(kver, mem_mib=512, append='panic=0', extra_initrd=[fault_modules(kver)]) as g:
+        g.boot()
+        bystander = g.spawn('sleeper')
+        g.wait_ready(bystander)
+        with Agent(target(g), config=config) as ag:
+            ag.wait(lambda e: e['event'] == 'attach', 60, 'attach')
+            time.sleep(1.5)
+            ag.proc.send_signal(signal.SIGSTOP)
+            stopped = time.time()
+            try:
+                time.sleep(1)  # past host_stall_ms: the GPU says so
+                hog = g.spawn('hog 4000 100')
+                status = g.check(f'wait {hog}; echo $?', timeout=60)
+                assert status.splitlines()[-1] == '137', f'hog exit status {status!r}'
+                assert g.alive(bystander), 'the bystander died'
+                f2_onset = start_f2(g)
+                time.sleep(2)
+                g.check('rmmod f2_loop', timeout=60)
+                time.sleep(1)
+                panic_onset = start_panic(g)
+                time.sleep(1.5)
+                assert ag.proc.poll() is None
+                frozen = [e for e in ag.events() if e['time'] > stopped]
+                assert not frozen, f'the stopped agent wrote {frozen}'
+            finally:
+                ag.proc.send_signal(signal.SIGCONT)
+            ag.wait(lambda e: e['event'] == 'host_resumed', 10, 'host_resumed')
+            ev = [e for e in ag.events() if e['event'] not in ('metrics',)]
+            kinds = [e['event'] for e in ev]
+            first, last = kinds.index('host_stalled'), kinds.index('host_resumed')
+            during = ev[first + 1:last]
+            times = [e['time'] for e in ev[first:last + 1]]
+            assert times == sorted(times), f'out of order: {kinds[first:last + 1]}'
+            stall = ev[first]
+            assert stopped < stall['time'] < stopped + 1.5, (stopped, stall)
+            verdict = next(e for e in during if e['event'] == 'verdict'
+                           and e['class'] in ('memory', 'thrashing'))
+            assert verdict['culprits'][0]['pid'] == hog, verdict
+            actions = [e for e in during if e['event'] == 'action']
+            assert len(actions) == 1 and actions[0]['pid'] == hog, actions
+            results = [e for e in during if e['event'] == 'result']
+            assert results and results[0]['outcome'] == 'exited', results
+            f2 = [e for e in during if e['event'] == 'verdict' and e['class'] == 'F2']
+            assert f2 and f2[0]['time'] > f2_onset, during
+            panic = [e for e in during if e['event'] == 'verdict' and e['class'] == 'panic']
+            assert panic and panic[0]['time'] > panic_onset, during
+            assert any('sysrq' in line.lower() for line in panic[0].get('log', []))
+            print(f'      while stopped: hog killed {actions[0]["time"] - stopped:.2f} s into '
+                  f'the stop, F2 after {(f2[0]["time"] - f2_onset) * 1000:.0f} ms, panic after '
+                  f'{(panic[0]["time"] - panic_onset) * 1000:.0f} ms; host_resumed after '
+                  f'{ev[last]["stalled_ms"] / 1000:.1f} s')
+            assert ag.stop() == 0
+
+
 def check_bad_config():
     path = TMP / 'bad.ini'
     path.write_text('[recover]\nmemory = sometimes\n')
@@ -389,6 +451,7 @@ def main():
     check('6.12 agent re-attaches after a reboot', check_reboot, '6.12')
     check('6.12 agent waits through a shutdown and a new boot', check_shutdown, '6.12')
     check('6.12 healthy busy guest: no verdict in 60 s', check_healthy, '6.12')
+    check('6.12 agent stopped: the GPU alone detects and kills', check_frozen_host, '6.12')
     return checks.summary()
 
 

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../gpufas.h"
+#include "../loop.h"
 
 /* ======================================================================
  * The harness: CHECK records a failed check and goes on, REQUIRE ends
@@ -2949,8 +2949,25 @@ static const struct load IDLE = {
  * CPU wakes. One history per test. */
 static uint64_t uncharged_idle[NCPU_SAMPLE];
 
+#define HISTORY_POINTS 256
+
+static struct gf_history *history_new(void)
+{
+	struct gf_history *h = xcalloc(sizeof *h);
+
+	h->point = xcalloc(HISTORY_POINTS * sizeof *h->point);
+	h->cap = HISTORY_POINTS;
+	return h;
+}
+
+static void history_free(struct gf_history *h)
+{
+	free(h->point);
+	free(h);
+}
+
 /* Appends `seconds` of `ld` to the history, a sample each 100 ms, the
- * counters going on from the newest sample. Tasks go to the last one. */
+ * counters going on from the newest sample. */
 static double feed(struct gf_history *h, double seconds, const struct load *ld)
 {
 	const struct gf_point *last = history_newest(h);
@@ -2994,18 +3011,70 @@ static double feed(struct gf_history *h, double seconds, const struct load *ld)
 	return p.time;
 }
 
+/* Processes now and at checkpoints, as the watch loop keeps them. */
+struct world_procs {
+	struct gf_procs p;
+	struct gf_task now[8];
+	struct gf_mark mark[GF_MAX_AGES * GF_CHECKPOINTS][8];
+	uint32_t index[GF_MAX_AGES * GF_CHECKPOINTS][16];
+};
+
+/* A growing hog, a CPU spinner, a bystander. */
+static void three_tasks(struct gf_task *t, uint64_t hog_pages, uint64_t spin_ns)
+{
+	t[0] = (struct gf_task){ .pid = 50, .tgid = 50, .start_time = 7,
+				 .rss_pages = hog_pages, .comm = "hog" };
+	t[1] = (struct gf_task){ .pid = 60, .tgid = 60, .start_time = 8,
+				 .cpu_ns = spin_ns, .rss_pages = 100, .comm = "spin" };
+	t[2] = (struct gf_task){ .pid = 70, .tgid = 70, .start_time = 9,
+				 .rss_pages = 9000, .comm = "db" };
+}
+
+/* The processes at `time`: a checkpoint of the first n of three_tasks(). */
+static void checkpoint_at(struct world_procs *w, double time, uint32_t n,
+			  uint64_t hog_pages, uint64_t spin_ns)
+{
+	struct gf_past *past = &w->p.past[w->p.npast];
+	struct gf_task t[3];
+
+	three_tasks(t, hog_pages, spin_ns);
+	gf_checkpoint_fill(w->mark[w->p.npast], w->index[w->p.npast], 16, t, n);
+	*past = (struct gf_past){ .time = time, .mark = w->mark[w->p.npast],
+				  .index = w->index[w->p.npast], .count = n,
+				  .index_cap = 16, .complete = 1 };
+	w->p.npast++;
+}
+
+static void tasks_now(struct world_procs *w, double time, uint64_t hog_pages,
+		      uint64_t spin_ns)
+{
+	three_tasks(w->now, hog_pages, spin_ns);
+	w->p.task = w->now;
+	w->p.ntasks = 3;
+	w->p.time = time;
+}
+
 /* Which classes the detectors find on h, as a bit set. */
-static unsigned verdicts(const struct gf_history *h, int atomic_sleep,
-			 struct gf_verdict *v)
+static unsigned judged(const struct gf_history *h, const struct gf_procs *procs,
+		       int atomic_sleep, struct gf_verdict *v)
 {
 	struct gf_thresholds th;
+	struct gf_rates *scratch = xcalloc(sizeof *scratch);
+	struct gf_judge j = { &th, h, procs, atomic_sleep, scratch };
 	unsigned found = 0;
 
 	detect_defaults(&th);
 	for (int c = 0; c < GF_NCLASSES; c++)
-		if (detect(&th, h, atomic_sleep, c, &v[c]))
+		if (detect(&j, (enum gf_class)c, &v[c]))
 			found |= 1u << c;
+	free(scratch);
 	return found;
+}
+
+static unsigned verdicts(const struct gf_history *h, int atomic_sleep,
+			 struct gf_verdict *v)
+{
+	return judged(h, NULL, atomic_sleep, v);
 }
 
 #define ONLY(c) (1u << (c))
@@ -3052,21 +3121,20 @@ static void test_detect_signatures(void)
 	};
 
 	for (size_t i = 0; i < NELEM(cases); i++) {
-		struct gf_history *h = xcalloc(sizeof *h);
+		struct gf_history *h = history_new();
 		struct gf_verdict v[GF_NCLASSES];
 		int before = failures;
 
 		feed(h, 1, &cases[i].ld);
 		CHECK_EQ(verdicts(h, cases[i].atomic_sleep, v), cases[i].want);
 		note_case(before, "%s", cases[i].name);
-		history_clear(h);
-		free(h);
+		history_free(h);
 	}
 }
 
 static void test_detect_needs_a_window(void)
 {
-	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_history *h = history_new();
 	struct gf_verdict v[GF_NCLASSES];
 	struct load f3 = { .sys = 1, .jiffies = 250, .total = 1, .available = 1,
 			   .panic_cpu = -1 };
@@ -3079,85 +3147,90 @@ static void test_detect_needs_a_window(void)
 	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_F3));
 	CHECK_EQ(v[GF_F3].nevidence, 3);
 	CHECK_STR(v[GF_F3].evidence[0].name, "sys_min_pct");
-	history_clear(h);
-	free(h);
+	history_free(h);
 }
 
-/* Tasks for the newest point: a growing hog, a CPU spinner, a bystander. */
-static void give_tasks(struct gf_history *h, uint64_t hog_pages, uint64_t spin_ns)
+/* The ring keeps its newest cap points, and looks back by time. */
+static void test_detect_history_ring(void)
 {
-	struct gf_point *p = &h->point[(h->next + GF_HISTORY - 1) % GF_HISTORY];
-	struct gf_task *t = xcalloc(3 * sizeof *t);
+	struct gf_history *h = history_new();
+	double t;
 
-	t[0] = (struct gf_task){ .pid = 50, .tgid = 50, .start_time = 7,
-				 .rss_pages = hog_pages, .comm = "hog" };
-	t[1] = (struct gf_task){ .pid = 60, .tgid = 60, .start_time = 8,
-				 .cpu_ns = spin_ns, .rss_pages = 100, .comm = "spin" };
-	t[2] = (struct gf_task){ .pid = 70, .tgid = 70, .start_time = 9,
-				 .rss_pages = 9000, .comm = "db" };
-	free(p->tasks);
-	p->tasks = t;
-	p->ntasks = 3;
+	t = feed(h, 40, &IDLE); /* 400 points into 256 */
+	CHECK_EQ(h->count, HISTORY_POINTS);
+	CHECK(history_newest(h)->time == t);
+	REQUIRE(history_back(h, 5) != NULL);
+	CHECK(t - history_back(h, 5)->time >= 5 - 1e-6);
+	CHECK(t - history_back(h, 5)->time < 5.1);
+	CHECK(history_back(h, 25.6) == NULL); /* beyond the oldest kept */
+	history_free(h);
 }
 
 static void test_detect_memory_culprits(void)
 {
-	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_history *h = history_new();
+	struct world_procs *w = xcalloc(sizeof *w);
 	struct gf_verdict v[GF_NCLASSES];
 	struct load low = IDLE;
+	double t;
 
-	feed(h, 1, &IDLE);
-	give_tasks(h, 1000, 0);
+	t = feed(h, 1, &IDLE);
+	checkpoint_at(w, t, 3, 1000, 0);
 	low.available = low.free = 20 * PAGES_MIB; /* 4 % of 512 MiB, no swap */
-	feed(h, 0.5, &low);
-	give_tasks(h, 1000 + 50 * PAGES_MIB, 0);
-	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_MEMORY));
+	t = feed(h, 0.5, &low);
+	tasks_now(w, t, 1000 + 50 * PAGES_MIB, 0);
+	CHECK_EQ(judged(h, &w->p, 0, v), ONLY(GF_MEMORY));
 	REQUIRE(v[GF_MEMORY].nculprits == 1); /* nothing else grew */
 	CHECK_EQ(v[GF_MEMORY].culprit[0].pid, 50); /* the largest */
 	CHECK_STR(v[GF_MEMORY].culprit[0].comm, "hog");
 	CHECK_EQ(v[GF_MEMORY].culprit[0].start_time, 7);
 	CHECK(v[GF_MEMORY].culprit[0].growth_kib_s > 100 * 1024 - 1);
 	/* a smaller hog: the largest (db) first, then the one growing */
-	feed(h, 0.5, &low);
-	give_tasks(h, 2000, 0);
-	feed(h, 0.5, &low);
-	give_tasks(h, 4000, 0);
-	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_MEMORY));
+	checkpoint_at(w, t + 0.5, 3, 2000, 0);
+	t = feed(h, 1, &low);
+	tasks_now(w, t, 4000, 0);
+	CHECK_EQ(judged(h, &w->p, 0, v), ONLY(GF_MEMORY));
 	REQUIRE(v[GF_MEMORY].nculprits == 2);
 	CHECK_EQ(v[GF_MEMORY].culprit[0].pid, 70);
 	CHECK_EQ(v[GF_MEMORY].culprit[1].pid, 50);
-	history_clear(h);
-	free(h);
+	/* the newest checkpoint old enough is the one read: 0.5 s, not 1.5 s */
+	CHECK(v[GF_MEMORY].culprit[1].growth_kib_s > 2000 * 4 / 0.5 - 1);
+	free(w);
+	history_free(h);
 }
 
 static void test_detect_thrashing(void)
 {
-	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_history *h = history_new();
+	struct world_procs *w = xcalloc(sizeof *w);
 	struct gf_verdict v[GF_NCLASSES];
 	struct load thrash = IDLE;
+	double t;
 
 	thrash.available = 10 * PAGES_MIB;
 	thrash.swap_total = 1024 * PAGES_MIB;
 	thrash.swap_free = 900 * PAGES_MIB; /* plenty left: earlyoom waits */
 	thrash.pswpout = 2000;
-	feed(h, 1.5, &thrash);
-	give_tasks(h, 100000, 0);
-	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_THRASHING));
+	checkpoint_at(w, 0.1, 3, 50000, 0);
+	t = feed(h, 1.5, &thrash);
+	tasks_now(w, t, 100000, 0);
+	CHECK_EQ(judged(h, &w->p, 0, v), ONLY(GF_THRASHING));
 	CHECK_EQ(v[GF_THRASHING].culprit[0].pid, 50);
 	/* the same memory state with swap idle is no thrashing */
 	thrash.pswpout = 10;
 	feed(h, 1.5, &thrash);
-	CHECK_EQ(verdicts(h, 0, v), 0);
-	history_clear(h);
-	free(h);
+	CHECK_EQ(judged(h, &w->p, 0, v), 0);
+	free(w);
+	history_free(h);
 }
 
-/* CPU overload, blamed on give_tasks()'s spinner at more than min_pct. */
-static void check_spinner_blamed(const struct gf_history *h, double min_pct)
+/* CPU overload, blamed on three_tasks()'s spinner at more than min_pct. */
+static void check_spinner_blamed(const struct gf_history *h,
+				 const struct gf_procs *p, double min_pct)
 {
 	struct gf_verdict v[GF_NCLASSES];
 
-	CHECK_EQ(verdicts(h, 0, v), ONLY(GF_CPU_OVERLOAD));
+	CHECK_EQ(judged(h, p, 0, v), ONLY(GF_CPU_OVERLOAD));
 	REQUIRE(v[GF_CPU_OVERLOAD].nculprits >= 1);
 	CHECK_EQ(v[GF_CPU_OVERLOAD].culprit[0].pid, 60);
 	CHECK(v[GF_CPU_OVERLOAD].culprit[0].cpu_pct > min_pct);
@@ -3165,40 +3238,42 @@ static void check_spinner_blamed(const struct gf_history *h, double min_pct)
 
 static void test_detect_cpu_overload(void)
 {
-	struct gf_history *h = xcalloc(sizeof *h);
+	struct gf_history *h = history_new();
+	struct world_procs *w = xcalloc(sizeof *w);
 	struct gf_verdict v[GF_NCLASSES];
 	struct load busy = { .usr = 0.97, .cs = 300, .jiffies = 250,
 			     .total = 1, .available = 1, .panic_cpu = -1 };
+	double t;
 
-	feed(h, 0.1, &busy);
-	give_tasks(h, 100, 0);
-	feed(h, 4.5, &busy);
-	CHECK_EQ(verdicts(h, 0, v), 0); /* not yet 5 s */
-	feed(h, 0.5, &busy);
-	give_tasks(h, 100, 5000000000ull); /* spin: 5 s of CPU in 5 s */
-	check_spinner_blamed(h, 99);
-	history_clear(h);
-	free(h);
+	t = feed(h, 0.1, &busy);
+	checkpoint_at(w, t, 3, 100, 0);
+	t = feed(h, 4.5, &busy);
+	tasks_now(w, t, 100, 4500000000ull);
+	CHECK_EQ(judged(h, &w->p, 0, v), 0); /* not yet 5 s */
+	t = feed(h, 0.5, &busy);
+	tasks_now(w, t, 100, 5000000000ull); /* spin: 5 s of CPU in 5 s */
+	check_spinner_blamed(h, &w->p, 99);
+	free(w);
+	history_free(h);
 }
 
-/* A spinner started within the window is the culprit: it has no earlier
- * self, and all of its CPU time was spent in the window. */
+/* A spinner started within the window is the culprit: a complete
+ * checkpoint lacks it, so all of its CPU time was spent since. */
 static void test_detect_cpu_overload_newborn(void)
 {
-	struct gf_history *h = xcalloc(sizeof *h);
-	struct gf_point *first;
+	struct gf_history *h = history_new();
+	struct world_procs *w = xcalloc(sizeof *w);
 	struct load busy = { .usr = 0.97, .cs = 300, .jiffies = 250,
 			     .total = 1, .available = 1, .panic_cpu = -1 };
+	double t;
 
-	feed(h, 0.1, &busy);
-	give_tasks(h, 100, 0);
-	first = &h->point[(h->next + GF_HISTORY - 1) % GF_HISTORY];
-	first->ntasks = 1; /* only the hog: the spinner is not born yet */
-	feed(h, 5, &busy);
-	give_tasks(h, 100, 4000000000ull);
-	check_spinner_blamed(h, 79);
-	history_clear(h);
-	free(h);
+	t = feed(h, 0.1, &busy);
+	checkpoint_at(w, t, 1, 100, 0); /* only the hog: no spinner yet */
+	t = feed(h, 5, &busy);
+	tasks_now(w, t, 100, 4000000000ull);
+	check_spinner_blamed(h, &w->p, 79);
+	free(w);
+	history_free(h);
 }
 
 /* ---- Recovery, against the synthetic kernel ---- */
@@ -3222,7 +3297,6 @@ static uint64_t pending(const struct guest *g, int32_t pid)
 static void test_recover_kills_and_follows(void)
 {
 	struct guest *g = world_new(4, 0);
-	struct gf_engine e = { .k = &g->k };
 	struct gf_verdict v[GF_NCLASSES] = { 0 };
 	struct gf_policy p;
 	struct gf_recovery rs = { 0 };
@@ -3230,7 +3304,7 @@ static void test_recover_kills_and_follows(void)
 
 	policy_defaults(&p);
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
-	REQUIRE(recover_step(&p, &rs, &e, v, 10, out, 4) == 1);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 10, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_ACTION);
 	CHECK_EQ(out[0].pid, 100);
 	CHECK_EQ(out[0].sig, 9);
@@ -3238,16 +3312,16 @@ static void test_recover_kills_and_follows(void)
 	CHECK(pending(g, 101) & SIGBIT(9));
 	/* still there: no second victim, no new write */
 	v[GF_MEMORY] = memory_verdict(300, 400, "stopped");
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 10.5, out, 4), 0);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.5, out, 4), 0);
 	CHECK_EQ(pending(g, 300), 0);
 	/* gone (a zombie): the result, then the cool-down holds */
 	w32(g, task_va(g, 100) + T_EXIT_STATE, EXIT_ZOMBIE);
-	REQUIRE(recover_step(&p, &rs, &e, v, 11, out, 4) == 1);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 11, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_RESULT);
-	CHECK_STR(out[0].outcome, "exited");
+	CHECK_EQ(out[0].outcome, GF_EXITED);
 	CHECK(out[0].after_s > 0.99 && out[0].after_s < 1.01);
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 12, out, 4), 0);
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 15.5, out, 4), 1);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 12, out, 4), 0);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 15.5, out, 4), 1);
 	CHECK(pending(g, 300) & SIGBIT(9));
 	guest_free(g);
 }
@@ -3255,37 +3329,39 @@ static void test_recover_kills_and_follows(void)
 static void test_recover_refuses(void)
 {
 	struct guest *g = world_new(4, 0);
-	struct gf_engine e = { .k = &g->k };
 	struct gf_verdict v[GF_NCLASSES] = { 0 };
 	struct gf_policy p;
 	struct gf_recovery rs = { 0 };
 	struct gf_report out[4];
+	char detail[160];
 
 	policy_defaults(&p);
 	snprintf(p.protect, sizeof p.protect, "sys*, ap?");
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 1, out, 4), 0); /* protected */
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 1, out, 4), 0); /* protected */
 	v[GF_MEMORY] = memory_verdict(1, 100, "init");
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 1, out, 4), 0); /* pid 1 */
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 1, out, 4), 0); /* pid 1 */
 	p.protect[0] = 0;
 	p.self_pid = 100;
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 1, out, 4), 0); /* ourselves */
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 1, out, 4), 0); /* ourselves */
 	p.self_pid = 0;
 	/* the pid now names another process: nothing written */
 	v[GF_MEMORY] = memory_verdict(100, 999, "app");
-	REQUIRE(recover_step(&p, &rs, &e, v, 1, out, 4) == 1);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 1, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_RESULT);
-	CHECK_STR(out[0].outcome, "failed");
+	CHECK_EQ(out[0].outcome, GF_FAILED);
+	report_detail(&out[0], detail, sizeof detail);
+	CHECK_HAS(detail, "changed under us");
 	CHECK_EQ(pending(g, 100), 0);
 	/* report-only and dry-run write nothing either */
 	memset(&rs, 0, sizeof rs);
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
 	p.memory = GF_REPORT;
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 100, out, 4), 0);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 100, out, 4), 0);
 	p.memory = GF_KILL;
 	p.dry_run = 1;
-	REQUIRE(recover_step(&p, &rs, &e, v, 200, out, 4) == 1);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 200, out, 4) == 1);
 	CHECK(out[0].dry_run);
 	CHECK_EQ(pending(g, 100), 0);
 	guest_free(g);
@@ -3294,7 +3370,6 @@ static void test_recover_refuses(void)
 static void test_recover_term_then_kill(void)
 {
 	struct guest *g = world_new(4, 0);
-	struct gf_engine e = { .k = &g->k };
 	struct gf_verdict v[GF_NCLASSES] = { 0 };
 	struct gf_policy p;
 	struct gf_recovery rs = { 0 };
@@ -3303,18 +3378,248 @@ static void test_recover_term_then_kill(void)
 	policy_defaults(&p);
 	p.memory = GF_TERM_THEN_KILL;
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
-	REQUIRE(recover_step(&p, &rs, &e, v, 1, out, 4) == 1);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 1, out, 4) == 1);
 	CHECK_EQ(out[0].sig, 15);
 	CHECK(r64(g, signal_of(g, 100) + S_SHARED_PENDING + SP_SIGNAL) & SIGBIT(15));
-	CHECK_EQ(recover_step(&p, &rs, &e, v, 2, out, 4), 0);
-	REQUIRE(recover_step(&p, &rs, &e, v, 3.1, out, 4) == 1);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 2, out, 4), 0);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 3.1, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_ACTION);
 	CHECK_EQ(out[0].sig, 9);
 	CHECK(pending(g, 100) & SIGBIT(9));
 	/* not gone within the exit timeout: given up on, and said so */
-	REQUIRE(recover_step(&p, &rs, &e, v, 13.2, out, 4) == 1);
-	CHECK_STR(out[0].outcome, "still running");
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 13.2, out, 4) == 1);
+	CHECK_EQ(out[0].outcome, GF_STILL_RUNNING);
 	guest_free(g);
+}
+
+/* The protect list: comma or space separated globs of '*' and '?'. */
+static void test_recover_protect_globs(void)
+{
+	static const struct {
+		const char *patterns, *comm;
+		int protected_;
+	} cases[] = {
+		{ "sshd, systemd*", "systemd-journal", 1 },
+		{ "sshd, systemd*", "sshd", 1 },
+		{ "sshd, systemd*", "ssh", 0 },
+		{ "sys*, ap?", "app", 1 },
+		{ "ap?", "apps", 0 },
+		{ "*d", "sshd", 1 },
+		{ "a*b*c", "aXbYbZc", 1 },
+		{ "a*b*c", "aXbYbZ", 0 },
+		{ "", "anything", 0 },
+		{ " , ,", "x", 0 },
+		{ "*", "", 1 },
+	};
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		int before = failures;
+		CHECK_EQ(gf_protected(cases[i].patterns, cases[i].comm),
+			 cases[i].protected_);
+		note_case(before, "'%s' vs '%s'", cases[i].patterns, cases[i].comm);
+	}
+}
+
+/* ---- The watch loop, stepped on the synthetic kernel ---- */
+
+/* A loop, its publication, and an engine that reads them as the host does. */
+struct rig {
+	struct gf_loop_params p;
+	struct gf_loop *l;
+	struct gf_pub *pub, *copy;
+	struct gf_engine e;
+};
+
+static void rig_new(struct rig *r, double host_stall_s)
+{
+	struct gf_config c;
+	char err[256];
+
+	config_defaults(&c);
+	c.max_tasks = 64;
+	c.host_stall_s = host_stall_s;
+	REQUIRE(loop_params_from(&c, "vm:x", &r->p, err, sizeof err) == 0);
+	r->l = xcalloc(gf_loop_size(&r->p));
+	r->pub = xcalloc(gf_pub_size(&r->p));
+	r->copy = xcalloc(gf_pub_size(&r->p));
+	gf_loop_init(r->l, &r->p);
+	gf_pub_init(r->pub, &r->p);
+	memset(&r->e, 0, sizeof r->e);
+	r->e.pub = r->pub;
+}
+
+static void rig_free(struct rig *r)
+{
+	free(r->l);
+	free(r->pub);
+	free(r->copy);
+}
+
+/* Every event from *next on, checked to come in order. */
+static uint32_t read_events(struct rig *r, uint64_t *next, struct gf_loop_event *ev,
+			    uint32_t max, uint64_t *lost)
+{
+	uint64_t first = *next;
+	uint32_t n = engine_events(&r->e, next, ev, max, lost);
+
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(ev[i].seq, first + *lost + i);
+	return n;
+}
+
+static void test_loop_publishes_processes(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct rig r;
+	struct gf_board_task *t;
+	uint64_t runtime = 5000;
+
+	rig_new(&r, 0);
+	/* systemd runs half of the time: 50 ms of CPU each 100 ms step */
+	for (int i = 1; i <= 15; i++) {
+		w64(g, task_va(g, 1) + T_SUM_EXEC, runtime += 50000000);
+		gf_loop_step(r.l, r.pub, &g->k, i * 0.1, 0);
+	}
+	REQUIRE(engine_read(&r.e, r.copy) == GF_OK);
+	CHECK_EQ(r.copy->steps, 15);
+	CHECK_EQ(r.copy->loss, GF_LOSS_NONE);
+	REQUIRE(r.copy->ntasks == NELEM(WORLD_PROCESSES));
+	t = gf_pub_tasks(r.copy);
+	for (uint32_t i = 0; i < r.copy->ntasks; i++)
+		CHECK_EQ(t[i].t.pid, WORLD_PROCESSES[i].pid);
+	CHECK(t[0].cpu_pct > 49 && t[0].cpu_pct < 51);
+	CHECK(t[3].cpu_pct == 0);
+	/* no counters in this kernel: nothing judged, no event */
+	CHECK_EQ(r.pub->ev_head, 0);
+	CHECK_EQ(r.copy->v[GF_PANIC].active, 0);
+	rig_free(&r);
+	guest_free(g);
+}
+
+/* The GPU watches the host: a heartbeat that stands still is an event,
+ * and so is its coming back, each once. */
+static void test_loop_host_stall(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_loop_event ev[8];
+	struct rig r;
+	uint64_t next = 0, lost, beat = 0;
+	uint32_t n;
+
+	rig_new(&r, 0.5);
+	for (int i = 1; i <= 30; i++) {
+		if (i <= 10 || i > 20)
+			beat++;
+		gf_loop_step(r.l, r.pub, &g->k, i * 0.1, beat);
+		if (i == 20) {
+			REQUIRE(engine_read(&r.e, r.copy) == GF_OK);
+			CHECK_EQ(r.copy->host_stalled, 1);
+		}
+	}
+	n = read_events(&r, &next, ev, 8, &lost);
+	CHECK_EQ(lost, 0);
+	REQUIRE(n == 2);
+	CHECK_EQ(ev[0].kind, GF_LE_HOST_STALLED);
+	CHECK(ev[0].time > 1.49 && ev[0].time < 1.51);
+	CHECK(ev[0].stalled_s > 0.49 && ev[0].stalled_s < 0.51);
+	CHECK_EQ(ev[1].kind, GF_LE_HOST_RESUMED);
+	CHECK(ev[1].stalled_s > 1.09 && ev[1].stalled_s < 1.11);
+	REQUIRE(engine_read(&r.e, r.copy) == GF_OK);
+	CHECK_EQ(r.copy->host_stalled, 0);
+	rig_free(&r);
+	guest_free(g);
+}
+
+/* A reader that keeps up gets every event once, in order; one that fell
+ * behind (a frozen host) is told how many it lost, gets the newest
+ * GF_EVENT_RING in order, and then catches up with none lost. */
+static void test_loop_event_ring(void)
+{
+	enum { STEPS = 600 };
+	struct guest *g = world_new(4, 0);
+	struct gf_loop_event *ev = xcalloc(GF_EVENT_RING * sizeof *ev);
+	struct rig r;
+	uint64_t quick = 0, slow = 0, lost, total;
+	uint32_t n, got = 0;
+
+	rig_new(&r, 0.05);
+	/* the beat moves every other step: a stall and a resume each time */
+	for (int i = 1; i <= STEPS; i++) {
+		gf_loop_step(r.l, r.pub, &g->k, i * 0.1, (uint64_t)i / 2);
+		n = read_events(&r, &quick, ev, GF_EVENT_RING, &lost);
+		CHECK_EQ(lost, 0);
+		for (uint32_t k = 0; k < n; k++, got++)
+			CHECK_EQ(ev[k].kind, got % 2 ? GF_LE_HOST_RESUMED : GF_LE_HOST_STALLED);
+	}
+	total = r.pub->ev_head;
+	CHECK_EQ(got, total);
+	CHECK(total > GF_EVENT_RING + 100);
+	n = read_events(&r, &slow, ev, GF_EVENT_RING, &lost);
+	CHECK_EQ(lost, total - GF_EVENT_RING);
+	CHECK_EQ(n, GF_EVENT_RING);
+	CHECK_EQ(ev[n - 1].seq, total - 1);
+	for (int i = STEPS + 1; i <= STEPS + 10; i++)
+		gf_loop_step(r.l, r.pub, &g->k, i * 0.1, (uint64_t)i / 2);
+	n = read_events(&r, &slow, ev, GF_EVENT_RING, &lost);
+	CHECK_EQ(lost, 0);
+	CHECK_EQ(n, r.pub->ev_head - total);
+	free(ev);
+	rig_free(&r);
+	guest_free(g);
+}
+
+/* Counters that stop reading true for a second: the kernel is lost, said
+ * once, and nothing more is read from it. */
+static void test_loop_loses_kernel(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct rig r;
+
+	rig_new(&r, 0);
+	g->k.lay.has_metrics = 1; /* but none of what they name is mapped */
+	for (int i = 0; i < 9; i++)
+		gf_loop_step(r.l, r.pub, &g->k, 1 + i * 0.1, 0);
+	REQUIRE(engine_read(&r.e, r.copy) == GF_OK);
+	CHECK_EQ(r.copy->loss, GF_LOSS_NONE);
+	gf_loop_step(r.l, r.pub, &g->k, 2.0, 0);
+	REQUIRE(engine_read(&r.e, r.copy) == GF_OK);
+	CHECK_EQ(r.copy->loss, GF_LOSS_COUNTERS);
+	CHECK_EQ(r.copy->lost_err, GF_EFAULT);
+	CHECK_EQ(r.copy->steps, 0);
+	gf_loop_step(r.l, r.pub, &g->k, 3.0, 0);
+	CHECK_EQ(r.pub->gen, r.copy->gen);
+	rig_free(&r);
+	guest_free(g);
+}
+
+/* Tables sized from the config; a config whose windows they cannot cover
+ * is refused, and a reload that changes their size is told apart. */
+static void test_loop_sized_from_config(void)
+{
+	struct gf_config c;
+	struct gf_loop_params p, q;
+	char err[256], path[128];
+
+	config_defaults(&c);
+	REQUIRE(loop_params_from(&c, "host", &p, err, sizeof err) == 0);
+	CHECK_EQ(p.nages, 3); /* 0.5 s, 1 s (thrashing and the board), 5 s */
+	CHECK_EQ(p.history_cap, 53);
+	CHECK_EQ(p.policy.self_pid, getpid());
+	CHECK(gf_loop_size(&p) < (16u << 20));
+	c.interval_s = 0.01;
+	c.detect.overload_s = 60;
+	CHECK(loop_params_from(&c, "vm:x", &q, err, sizeof err) < 0);
+	CHECK_HAS(err, "interval_ms");
+	CHECK(load_ini("[agent]\ninterval_ms = 10\n[detect]\noverload_ms = 60000\n",
+		       &c, err, sizeof err, path, sizeof path) < 0);
+	CHECK_HAS(err, "60.0 s detector window");
+	config_defaults(&c);
+	c.detect.sys_pct = 50;
+	REQUIRE(loop_params_from(&c, "vm:x", &q, err, sizeof err) == 0);
+	CHECK(gf_loop_fits(&p, &q));
+	c.detect.window_s = 0.7;
+	REQUIRE(loop_params_from(&c, "vm:x", &q, err, sizeof err) == 0);
+	CHECK(!gf_loop_fits(&p, &q));
 }
 
 static int load_text(struct gf_config *c, const char *text, char *err,
@@ -3509,6 +3814,7 @@ static const struct test tests[] = {
 	T(log_tail_corrupt),
 	T(detect_signatures),
 	T(detect_needs_a_window),
+	T(detect_history_ring),
 	T(detect_memory_culprits),
 	T(detect_cpu_overload_newborn),
 	T(detect_thrashing),
@@ -3516,6 +3822,12 @@ static const struct test tests[] = {
 	T(recover_kills_and_follows),
 	T(recover_refuses),
 	T(recover_term_then_kill),
+	T(recover_protect_globs),
+	T(loop_publishes_processes),
+	T(loop_host_stall),
+	T(loop_event_ring),
+	T(loop_loses_kernel),
+	T(loop_sized_from_config),
 	T(config_detect_recover),
 	T(board_level),
 	T(board_sanitize),

@@ -1,0 +1,54 @@
+/* monitor.h — what the GPU monitor (kernels.cu) and its host side (gpu.c)
+ * share: a mailbox per target, and the slot that says where everything
+ * of that target is in device address space.
+ */
+#ifndef GPUFAS_MONITOR_H
+#define GPUFAS_MONITOR_H
+
+#include "loop.h"
+
+/* The mailbox, one per target (GRASS's layout). The requester fills
+ * op/arg/task (or params), then sets write_done to a new request number;
+ * the monitor answers in status/count/result/found (and the task array),
+ * then sets read_permit to that number. Lives in pinned host memory
+ * mapped into the GPU, as does host_beat, which the host advances while
+ * it runs and the watch loop watches. */
+enum gf_op {
+	GF_OP_SNAPSHOT = 1, /* arg: threads; answer: count tasks in data */
+	GF_OP_FIND,         /* arg: pid; answer: found */
+	GF_OP_SIGNAL,       /* arg: signal, task: the process; answer: result */
+	GF_OP_COUNTERS,     /* answer: a struct gf_sample in data */
+	GF_OP_LOG,          /* arg: records; answer: count bytes of text in data */
+	GF_OP_CLOCK,        /* answer: the GPU's clock in clock_ns */
+	GF_OP_RETUNE,       /* params: the watch loop's new thresholds, policy */
+	GF_OP_QUIT,
+};
+
+struct gf_box {
+	uint32_t write_done;
+	uint32_t op;
+	int32_t arg;
+	struct gf_task task;
+	struct gf_loop_params params;
+	uint32_t read_permit;
+	int32_t status;
+	uint32_t count;
+	int32_t result;
+	struct gf_task found;
+	uint64_t clock_ns;
+	uint64_t host_beat;
+};
+
+/* One target as the monitor kernel sees it (device pointers only). With
+ * a watch loop, `loop` is its arena in device memory and `pub` where it
+ * publishes, in pinned host memory; without, both are NULL. */
+struct gf_slot {
+	struct gf_kernel k;
+	struct gf_box *box;
+	struct gf_task *data;
+	uint32_t cap;
+	struct gf_loop *loop;
+	struct gf_pub *pub;
+};
+
+#endif
