@@ -55,20 +55,43 @@ static int paging_from(struct gf_attach *a, const struct vmcoreinfo *vi)
 	return 0;
 }
 
+/* Where new_utsname sits in init_uts_ns. VMCOREINFO gives the offset
+ * since it moved to the front of struct uts_namespace (0 on 6.1 and
+ * later); before that (5.10) a 4-byte kref came first and VMCOREINFO said
+ * nothing: there the struct's first 64 bytes are searched for the sysname
+ * "Linux" that the release follows. */
+static int uts_name_offset(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+			   uint64_t uts, uint64_t *off)
+{
+	char head[64 + sizeof "Linux"];
+	int64_t given;
+
+	if (!vmcoreinfo_dec(vi, "OFFSET(uts_namespace.name)", &given)) {
+		*off = (uint64_t)given;
+		return given >= 0 ? 0 : -1;
+	}
+	if (gf_read(k, uts, head, sizeof head))
+		return -1;
+	for (uint32_t at = 0; at <= 64; at += 4)
+		if (!memcmp(head + at, "Linux", sizeof "Linux")) {
+			*off = at;
+			return 0;
+		}
+	return -1;
+}
+
 /* A candidate is the live kernel's if its page tables lead to a
  * utsname that holds the same release string. Stale copies from an
  * earlier boot, or a wrong RAM layout, fail here. */
 static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
 {
-	uint64_t uts;
-	int64_t name_off;
+	uint64_t uts, name_off;
 	char release[UTS_LEN];
 
 	if (paging_from(a, vi) ||
 	    vmcoreinfo_hex(vi, "SYMBOL(init_uts_ns)", &uts) ||
-	    vmcoreinfo_dec(vi, "OFFSET(uts_namespace.name)", &name_off) ||
-	    gf_read(&a->k, uts + (uint64_t)name_off + 2 * UTS_LEN, release,
-		    sizeof release))
+	    uts_name_offset(&a->k, vi, uts, &name_off) ||
+	    gf_read(&a->k, uts + name_off + 2 * UTS_LEN, release, sizeof release))
 		return -1;
 	release[UTS_LEN - 1] = 0;
 	return strcmp(release, a->release) ? -1 : 0;
