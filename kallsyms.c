@@ -1,16 +1,21 @@
 /* kallsyms.c — the kernel's symbol table, decoded from its own memory.
  *
- * VMCOREINFO (6.0 and later) gives the addresses of the compressed tables
- * that /proc/kallsyms is built from (kernel/kallsyms.c):
+ * The compressed tables that /proc/kallsyms is built from (kernel/kallsyms.c,
+ * written by scripts/kallsyms.c at build time):
+ *   kallsyms_num_syms     u32, the number of symbols;
  *   kallsyms_names        per symbol a length (one byte, or two when the
  *                         first has bit 7 set, from 6.1) and token numbers;
+ *   kallsyms_markers      u32 per 256 symbols: where its entry starts in names;
  *   kallsyms_token_table  NUL-separated token strings;
  *   kallsyms_token_index  u16 offset of each of the 256 tokens;
- *   kallsyms_offsets      s32 per symbol, against kallsyms_relative_base.
+ *   kallsyms_offsets      s32 per symbol, read by one of the rules below
+ *                         (kallsyms_relative_base is the base of two of them).
  * The first character of a decoded name is its type letter ('T', 'D'...).
- * How an offset becomes an address changed over the years; rather than
- * guess from the version, each known rule is tried and the one that puts
- * _stext where VMCOREINFO says it is wins.
+ * VMCOREINFO gives the tables' addresses from 6.0 on; for older kernels
+ * they are found in the kernel image (tables_from_image). How an offset
+ * becomes an address changed over the years; rather than guess from the
+ * version, each known rule is tried and the one that puts _stext where
+ * VMCOREINFO says it is wins.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +80,7 @@ struct tables {
 	uint8_t tok_len[256]; /* strlen of each token, checked once */
 	int32_t *offsets;
 	uint64_t relative_base, offsets_va, names_va;
+	int has_base; /* relative_base is known: the place-relative rule needs none */
 };
 
 static int sym(const struct vmcoreinfo *vi, const char *name, uint64_t *va)
@@ -83,6 +89,20 @@ static int sym(const struct vmcoreinfo *vi, const char *name, uint64_t *va)
 
 	snprintf(key, sizeof key, "SYMBOL(%s)", name);
 	return vmcoreinfo_hex(vi, key, va);
+}
+
+/* Reads what is mapped of [va, va + max), dropping pages from its end;
+ * returns how many bytes were read. */
+static uint32_t read_mapped(const struct gf_kernel *k, uint64_t va, void *buf,
+			    uint32_t max)
+{
+	uint32_t len = max;
+
+	while (len && gf_read(k, va, buf, len)) {
+		uint32_t in_last = (uint32_t)((va + len) & 4095); /* of the last page */
+		len -= in_last ? in_last : len < 4096 ? len : 4096;
+	}
+	return len;
 }
 
 /* Each of the 256 tokens must end inside the table, and be short. */
@@ -99,8 +119,21 @@ static int measure_tokens(struct tables *t)
 	return 0;
 }
 
-static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
-		       struct tables *t, char *err, size_t errlen)
+/* The token table at tt_va, its index already in t. */
+static int read_token_table(const struct gf_kernel *k, uint64_t tt_va,
+			    struct tables *t)
+{
+	t->token_len = read_mapped(k, tt_va, t->token_table, TOKEN_TABLE_MAX);
+	return measure_tokens(t);
+}
+
+/* ---- Tables named by VMCOREINFO (6.0 on) ----
+ * 7.0's place-relative offsets need no base, and its VMCOREINFO names
+ * none: kallsyms_relative_base is optional. Returns 1 when VMCOREINFO
+ * names no tables. */
+static int tables_from_vmcoreinfo(const struct gf_kernel *k,
+				  const struct vmcoreinfo *vi, struct tables *t,
+				  char *err, size_t errlen)
 {
 	uint64_t num_va, tt_va, ti_va, rb_va;
 
@@ -108,27 +141,213 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	    sym(vi, "kallsyms_names", &t->names_va) ||
 	    sym(vi, "kallsyms_token_table", &tt_va) ||
 	    sym(vi, "kallsyms_token_index", &ti_va) ||
-	    sym(vi, "kallsyms_offsets", &t->offsets_va) ||
-	    sym(vi, "kallsyms_relative_base", &rb_va)) {
-		snprintf(err, errlen, "VMCOREINFO lists no kallsyms tables "
-			 "(kernel older than 6.0?): give symbols in [profile]");
-		return -1;
-	}
-	if (gf_read(k, num_va, &t->num, 4) || gf_read(k, rb_va, &t->relative_base, 8) ||
+	    sym(vi, "kallsyms_offsets", &t->offsets_va))
+		return 1;
+	t->has_base = !sym(vi, "kallsyms_relative_base", &rb_va);
+	if (gf_read(k, num_va, &t->num, 4) ||
+	    (t->has_base && gf_read(k, rb_va, &t->relative_base, 8)) ||
 	    gf_read(k, ti_va, t->token_index, sizeof t->token_index)) {
 		snprintf(err, errlen, "kallsyms tables are not readable");
 		return -1;
 	}
-	if (t->num == 0 || t->num > MAX_SYMS) {
-		snprintf(err, errlen, "kallsyms: implausible symbol count %u", t->num);
+	if (read_token_table(k, tt_va, t)) {
+		snprintf(err, errlen, "kallsyms: corrupt token table");
 		return -1;
 	}
-	/* the token table is short; read what is mapped of 64 KiB */
-	t->token_len = TOKEN_TABLE_MAX - (uint32_t)(tt_va & 4095);
-	while (t->token_len && gf_read(k, tt_va, t->token_table, t->token_len))
-		t->token_len = t->token_len > 4096 ? t->token_len - 4096 : 0;
-	if (measure_tokens(t)) {
-		snprintf(err, errlen, "kallsyms: corrupt token table");
+	return 0;
+}
+
+/* ---- Tables found in the kernel image (before 6.0) ----
+ * Up to 6.3 scripts/kallsyms.c wrote the tables into .rodata in this
+ * order, each label aligned to 8 (ALGN): kallsyms_offsets,
+ * kallsyms_relative_base (u64), kallsyms_num_syms, kallsyms_names,
+ * kallsyms_markers, kallsyms_token_table, kallsyms_token_index (6.4,
+ * "scripts/kallsyms: change the output order", moved the offsets last).
+ * The token table is found first: a character that occurs in some name
+ * keeps its own code as a one-character token, so the codes of the ten
+ * digits hold "0" to "9" back to back, and the index that follows the
+ * table must point at every token. From there the markers lead back to
+ * the names, and the names to the count and the offsets before them. */
+
+#define SCAN_BLOCK (2u << 20)
+#define KERNEL_IMAGE_SIZE (1ull << 30) /* x86-64's largest, with KASLR */
+#define START_KERNEL_MAP 0xffffffff80000000ull
+#define MAX_MARKERS (MAX_SYMS / 256 + 1)
+#define MAX_TAIL (256u * (2 + MAX_NAME)) /* the entries after the last marker */
+
+static const char DIGITS[] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9";
+#define DIGITS_LEN sizeof DIGITS /* with the last NUL */
+
+/* Is the token of code '0' at va the kernel's token table? Walks the
+ * tokens after it to the table's end, looks for the index within the 8
+ * bytes of alignment that follow, and checks that the index points at
+ * each token in turn. Fills t's token table and index. */
+static int token_table_at(const struct gf_kernel *k, uint64_t va, struct tables *t)
+{
+	char *after = t->token_table; /* until the table itself is read there */
+	uint32_t len = read_mapped(k, va, after, TOKEN_TABLE_MAX), end = 0;
+
+	for (int i = '0'; i < 256; i++) {
+		const char *nul = memchr(after + end, 0, len - end);
+		if (!nul)
+			return -1;
+		end = (uint32_t)(nul - after) + 1;
+	}
+	for (uint32_t pad = 0; pad < 8; pad++) {
+		uint64_t tt;
+		int ok = 1;
+		if (gf_read(k, va + end + pad, t->token_index, sizeof t->token_index) ||
+		    t->token_index[0] != 0 || t->token_index['0'] > va)
+			continue;
+		tt = va - t->token_index['0'];
+		if (read_token_table(k, tt, t) ||
+		    tt + t->token_index[255] + t->tok_len[255] + 1 != va + end)
+			continue;
+		for (int i = 0; i < 255 && ok; i++)
+			ok = t->token_index[i] + t->tok_len[i] + 1u == t->token_index[i + 1];
+		if (ok)
+			return 0;
+	}
+	return -1;
+}
+
+/* Reads the pages of [va, va + len); unmapped ones read as zeros.
+ * Returns how many pages were mapped. */
+static uint32_t read_block(const struct gf_kernel *k, uint64_t va, uint8_t *buf,
+			   uint32_t len)
+{
+	uint32_t mapped = 0;
+
+	for (uint32_t at = 0; at < len; at += 4096) {
+		if (gf_read(k, va + at, buf + at, 4096))
+			memset(buf + at, 0, 4096);
+		else
+			mapped++;
+	}
+	return mapped;
+}
+
+/* Scans the kernel's mapping from _stext for the token table. Freed gaps
+ * in the image are unmapped there (so nothing reused from them is read);
+ * a whole block with nothing mapped is past the image. Returns the
+ * table's address, or 0. */
+static uint64_t find_token_table(const struct gf_kernel *k, uint64_t from,
+				 uint64_t to, struct tables *t)
+{
+	uint8_t *buf = malloc(SCAN_BLOCK + 4096); /* + the next block's first page */
+	uint64_t found = 0;
+
+	for (uint64_t va = from & ~4095ull; buf && !found && va < to; va += SCAN_BLOCK) {
+		const uint8_t *p = buf;
+		if (!read_block(k, va, buf, SCAN_BLOCK + 4096))
+			break;
+		while (!found && (p = memmem(p, SCAN_BLOCK + 4096 - (size_t)(p - buf),
+					     DIGITS, DIGITS_LEN)) && p < buf + SCAN_BLOCK) {
+			if (!token_table_at(k, va + (uint64_t)(p - buf), t))
+				found = va + (uint64_t)(p - buf) - t->token_index['0'];
+			p++;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+/* The u32 markers end at the token table (after up to 4 bytes of
+ * alignment); each is where an entry of 2 bytes or more per symbol
+ * begins, the first is 0. Sets *first to markers[0]'s address. */
+static int find_markers(const struct gf_kernel *k, uint64_t tt, uint64_t *first,
+			uint32_t *count, uint32_t *last)
+{
+	uint64_t at = tt - 4;
+	uint32_t v, next = 0, n = 0;
+
+	if (gf_read(k, at, &v, 4))
+		return -1;
+	if (v == 0 && !(tt & 7))
+		at -= 4;
+	for (; n < MAX_MARKERS; n++, at -= 4) {
+		if (gf_read(k, at, &v, 4) || (n && (v >= next || next - v < 2 * 256)))
+			return -1;
+		if (n == 0)
+			*last = v;
+		if (v == 0)
+			break;
+		next = v;
+	}
+	if (n == 0 || n == MAX_MARKERS)
+		return -1;
+	*first = at;
+	*count = n + 1;
+	return 0;
+}
+
+/* Do num names start at names_va, each marker where it says, the last
+ * one ending at the markers (less up to 7 bytes of alignment)? */
+static int names_fit(const struct gf_kernel *k, uint64_t names_va, uint32_t num,
+		     uint64_t markers, uint32_t nmarkers)
+{
+	struct names r = { .k = k, .va = names_va };
+	uint32_t m;
+	int ok = 1;
+
+	for (uint32_t i = 0; i < num && ok; i++) {
+		uint32_t size; /* of the entry, its length included */
+		if (!(i & 255))
+			ok = !gf_read(k, markers + 4 * (i >> 8), &m, 4) && m == r.pos;
+		if (!(ok = ok && !names_need(&r, 2)))
+			break;
+		size = r.buf[r.pos] & 0x80 ? 2 + ((r.buf[r.pos] & 0x7fu) |
+						  (uint32_t)r.buf[r.pos + 1] << 7)
+					   : 1u + r.buf[r.pos];
+		ok = !names_need(&r, size);
+		r.pos += size;
+	}
+	ok = ok && (num + 255) / 256 == nmarkers && names_va + r.pos <= markers &&
+	     markers - (names_va + r.pos) < 8;
+	free(r.buf);
+	return ok ? 0 : -1;
+}
+
+static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
+			     struct tables *t)
+{
+	uint64_t tt, markers, rb_va;
+	uint32_t nmarkers, last;
+
+	if (stext < START_KERNEL_MAP ||
+	    !(tt = find_token_table(k, stext, START_KERNEL_MAP + KERNEL_IMAGE_SIZE, t)) ||
+	    find_markers(k, tt, &markers, &nmarkers, &last))
+		return -1;
+	/* names start 8-aligned, kallsyms_num_syms 8 bytes before them */
+	for (uint64_t names = (markers - last - 2) & ~7ull;
+	     names + MAX_TAIL > markers - last && names > 16; names -= 8) {
+		if (gf_read(k, names - 8, &t->num, 4) || (t->num + 255) / 256 != nmarkers ||
+		    names_fit(k, names, t->num, markers, nmarkers))
+			continue;
+		rb_va = names - 16;
+		t->names_va = names;
+		t->offsets_va = (rb_va - 4ull * t->num) & ~7ull;
+		t->has_base = 1;
+		return gf_read(k, rb_va, &t->relative_base, 8);
+	}
+	return -1;
+}
+
+/* The tables, from VMCOREINFO or else from the image; the offsets read. */
+static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+		       uint64_t stext, struct tables *t, char *err, size_t errlen)
+{
+	int rc = tables_from_vmcoreinfo(k, vi, t, err, errlen);
+
+	if (rc < 0)
+		return -1;
+	if (rc > 0 && tables_from_image(k, stext, t)) {
+		snprintf(err, errlen, "kallsyms tables neither named in VMCOREINFO "
+			 "nor found in the kernel image: give symbols in [profile]");
+		return -1;
+	}
+	if (t->num == 0 || t->num > MAX_SYMS) {
+		snprintf(err, errlen, "kallsyms: implausible symbol count %u", t->num);
 		return -1;
 	}
 	t->offsets = malloc((size_t)t->num * 4);
@@ -298,7 +517,7 @@ static int pick_rule(const struct tables *t, const struct gf_symtab *s,
 	for (uint32_t i = 0; i < s->count; i++) {
 		if (strcmp(s->names + s->name_at[i], "_stext"))
 			continue;
-		for (int rule = 0; rule < 3; rule++)
+		for (int rule = t->has_base ? 0 : 2; rule < 3; rule++)
 			if (sym_address(t, rule, i) == stext)
 				return rule;
 	}
@@ -318,12 +537,12 @@ int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (read_tables(k, vi, t, err, errlen))
-		goto fail;
 	if (sym(vi, "_stext", &stext)) {
 		snprintf(err, errlen, "VMCOREINFO has no SYMBOL(_stext)");
 		goto fail;
 	}
+	if (read_tables(k, vi, stext, t, err, errlen))
+		goto fail;
 	if (!(s = symtab_alloc(t->num)) || decode_names(k, t, s)) {
 		snprintf(err, errlen, "kallsyms: corrupt or unreadable names table");
 		goto fail;

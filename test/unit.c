@@ -1959,6 +1959,146 @@ static void test_kallsyms_missing(void)
 	guest_free(kt.g);
 }
 
+/* 7.0's place-relative offsets need no base: VMCOREINFO names none, and
+ * only that rule may be tried then. */
+static void test_kallsyms_no_relative_base(void)
+{
+	for (int rule = 0; rule < 3; rule++) {
+		struct ktables kt;
+		struct gf_symtab *s = NULL;
+		char err[256] = "";
+		uint64_t va = 0;
+
+		ktables_build(&kt, rule);
+		ktables_vmcoreinfo(&kt, "kallsyms_relative_base", STEXT);
+		if (rule < 2) {
+			check_load_fails(&kt, "no known address encoding");
+		} else {
+			CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err), 0);
+			CHECK_EQ(s ? symtab_lookup(s, "init_task", &va) : -1, 0);
+			CHECK_EQ(va, 0xffffffff82a0c940ull);
+			symtab_free(s);
+		}
+		guest_free(kt.g);
+	}
+}
+
+/* Before 6.0 VMCOREINFO names no table: they are found in the image, laid
+ * out as scripts/kallsyms.c did before 6.4 (5.10): offsets, relative
+ * base, count, names, markers, token table and index, each 8-aligned.
+ * IMG_SYMS symbols need two markers; the first is _stext, where the
+ * image starts. */
+#define IMG_SYMS 300u
+
+struct kimage {
+	struct ktables kt;
+	uint64_t stext, markers;
+};
+
+static uint64_t img_sym_addr(const struct kimage *ki, uint32_t i)
+{
+	return ki->stext + 16ull * i;
+}
+
+static void kimage_build(struct kimage *ki)
+{
+	static uint8_t names[IMG_SYMS * 16];
+	char table[2048], one[2], name[32];
+	uint32_t len = 0, markers[2] = { 0 };
+	uint16_t index[256];
+	struct ktables *kt = &ki->kt;
+	struct guest *g;
+
+	memset(ki, 0, sizeof *ki);
+	g = kt->g = guest_new(4, 0);
+	kt->nsyms = IMG_SYMS;
+	for (uint32_t i = 0; i < IMG_SYMS; i++) {
+		if (i == 256)
+			markers[1] = len;
+		snprintf(name, sizeof name, i ? "tfn_%u" : "T_stext", i);
+		len += encode_name(name, names + len);
+	}
+	for (unsigned b = 0; b < 256; b++) {
+		const char *tok = token_of(b, one);
+		index[b] = (uint16_t)kt->table_len;
+		strcpy(table + kt->table_len, tok);
+		kt->table_len += (uint32_t)strlen(tok) + 1;
+	}
+	/* the image's first page holds a decoy: the digits with no index */
+	ki->stext = win_alloc(&g->kimg, PAGE, PAGE);
+	put(g, ki->stext + 64, "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0"
+	    "8\0" "9", 20);
+	kt->offsets = win_alloc(&g->kimg, 4 * IMG_SYMS, 8);
+	kt->relative_base = win_alloc(&g->kimg, 8, 8);
+	kt->num = win_alloc(&g->kimg, 4, 8);
+	kt->names = win_alloc(&g->kimg, len, 8);
+	ki->markers = win_alloc(&g->kimg, sizeof markers, 8);
+	kt->token_table = win_alloc(&g->kimg, kt->table_len, 8);
+	kt->token_index = win_alloc(&g->kimg, sizeof index, 8);
+	for (uint32_t i = 0; i < IMG_SYMS; i++)
+		w32(g, kt->offsets + 4 * i,
+		    (uint32_t)(int32_t)(RELBASE - 1 - img_sym_addr(ki, i)));
+	w64(g, kt->relative_base, RELBASE);
+	w32(g, kt->num, IMG_SYMS);
+	put(g, kt->names, names, len);
+	put(g, ki->markers, markers, sizeof markers);
+	put(g, kt->token_table, table, kt->table_len);
+	put(g, kt->token_index, index, sizeof index);
+	snprintf(kt->vi.text, sizeof kt->vi.text,
+		 "OSRELEASE=5.10.0\nPAGESIZE=4096\nSYMBOL(_stext)=%llx\n",
+		 (unsigned long long)ki->stext);
+}
+
+static void test_kallsyms_from_image(void)
+{
+	struct kimage ki;
+	struct gf_symtab *s = NULL;
+	char err[256] = "";
+	uint64_t va = 0;
+
+	kimage_build(&ki);
+	CHECK_EQ(kallsyms_load(&ki.kt.g->k, &ki.kt.vi, &s, err, sizeof err), 0);
+	if (s) {
+		CHECK_EQ(symtab_count(s), IMG_SYMS);
+		CHECK_EQ(symtab_lookup(s, "_stext", &va), 0);
+		CHECK_EQ(va, ki.stext);
+		CHECK_EQ(symtab_lookup(s, "fn_299", &va), 0);
+		CHECK_EQ(va, img_sym_addr(&ki, 299));
+	} else {
+		printf("      (%s)\n", err);
+	}
+	symtab_free(s);
+	guest_free(ki.kt.g);
+}
+
+/* Tables that do not hang together are not taken. */
+static void test_kallsyms_image_broken(void)
+{
+	struct kimage ki;
+
+	/* a token the index does not point at */
+	kimage_build(&ki);
+	w16(ki.kt.g, ki.kt.token_index + 2 * 'q', 0);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+	/* a count the markers disagree with */
+	kimage_build(&ki);
+	w32(ki.kt.g, ki.kt.num, 600);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+	/* a marker off by one */
+	kimage_build(&ki);
+	w32(ki.kt.g, ki.markers + 4, 77);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+	/* _stext not where the scan can start */
+	kimage_build(&ki);
+	snprintf(ki.kt.vi.text, sizeof ki.kt.vi.text,
+		 "OSRELEASE=5.10.0\nSYMBOL(_stext)=%llx\n", (unsigned long long)VMALLOC_VA);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+}
+
 /* ======================================================================
  * 7. VMCOREINFO
  * ====================================================================== */
@@ -3484,6 +3624,9 @@ static const struct test tests[] = {
 	T(kallsyms_corrupt_names),
 	T(kallsyms_bad_count),
 	T(kallsyms_missing),
+	T(kallsyms_no_relative_base),
+	T(kallsyms_from_image),
+	T(kallsyms_image_broken),
 	T(vmcoreinfo_complete),
 	T(vmcoreinfo_long_text),
 	T(vmcoreinfo_values),
