@@ -91,10 +91,12 @@ struct gf_layout {
 	uint64_t totalram_pages, totalreserve_pages, jiffies, panic_cpu;
 	uint64_t tainted_mask, cpu_online_mask, prb;
 	uint32_t cpustat_user, cpustat_nice, cpustat_system, cpustat_softirq;
-	uint32_t cpustat_irq, cpustat_steal;
+	uint32_t cpustat_irq, cpustat_steal, cpustat_idle, cpustat_iowait;
+	uint32_t kcs_cpustat; /* kernel_cpustat.cpustat: 0 until 7.x */
 	uint32_t rq_nr_running, rq_nr_switches, rq_nr_uninterruptible;
 	uint32_t rq_nr_iowait, rq_curr, rq_idle;
 	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime;
+	uint32_t idle_in_cpustat; /* 7.x: idle time in kernel_cpustat, not tick_sched */
 	uint32_t ev_pswpin, ev_pswpout, ev_pgmajfault;
 	uint32_t zs_free_pages, ns_active_file, ns_inactive_file;
 	uint32_t ns_slab_reclaimable;

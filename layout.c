@@ -5,7 +5,8 @@
  * names. Differences between kernel versions are decided from the BTF
  * types themselves, never from a version number: task_struct.state became
  * __state in 5.14, mm_struct.rss_stat turned from atomic counters into
- * percpu_counters in 6.2.
+ * percpu_counters in 6.2, and in 7.x (seen on 7.2) an idle CPU's time
+ * moved from tick_sched into kernel_cpustat.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +25,10 @@ enum kind {
 
 /* Tasks and signals need every REQUIRED field. The others come in groups
  * that a kernel may lack without failing the attach: gf_layout's
- * has_metrics and has_printk say whether each group is complete. */
-enum group { REQUIRED, METRICS, PRINTK };
+ * has_metrics and has_printk say whether each group is complete. TICK_IDLE
+ * is where idle time was kept until 7.x: without it, it is read from
+ * kernel_cpustat (set_groups). */
+enum group { REQUIRED, METRICS, PRINTK, TICK_IDLE, NGROUPS };
 
 struct field {
 	const char *names; /* alternatives, separated by '|' */
@@ -79,14 +82,17 @@ static const struct field fields[] = {
 	{ "CPUTIME_SOFTIRQ", ENUMVAL, IN(cpustat_softirq, METRICS) },
 	{ "CPUTIME_IRQ", ENUMVAL, IN(cpustat_irq, METRICS) },
 	{ "CPUTIME_STEAL", ENUMVAL, IN(cpustat_steal, METRICS) },
+	{ "CPUTIME_IDLE", ENUMVAL, IN(cpustat_idle, METRICS) },
+	{ "CPUTIME_IOWAIT", ENUMVAL, IN(cpustat_iowait, METRICS) },
+	{ "kernel_cpustat.cpustat", MEMBER, IN(kcs_cpustat, METRICS) },
 	{ "rq.nr_running", MEMBER, IN(rq_nr_running, METRICS) },
 	{ "rq.nr_switches", MEMBER, IN(rq_nr_switches, METRICS) },
 	{ "rq.nr_uninterruptible", MEMBER, IN(rq_nr_uninterruptible, METRICS) },
 	{ "rq.nr_iowait", MEMBER, IN(rq_nr_iowait, METRICS) },
 	{ "rq.curr", MEMBER, IN(rq_curr, METRICS) },
 	{ "rq.idle", MEMBER, IN(rq_idle, METRICS) },
-	{ "tick_sched.idle_sleeptime", MEMBER, IN(ts_idle_sleeptime, METRICS) },
-	{ "tick_sched.iowait_sleeptime", MEMBER, IN(ts_iowait_sleeptime, METRICS) },
+	{ "tick_sched.idle_sleeptime", MEMBER, IN(ts_idle_sleeptime, TICK_IDLE) },
+	{ "tick_sched.iowait_sleeptime", MEMBER, IN(ts_iowait_sleeptime, TICK_IDLE) },
 	{ "PSWPIN", ENUMVAL, IN(ev_pswpin, METRICS) },
 	{ "PSWPOUT", ENUMVAL, IN(ev_pswpout, METRICS) },
 	{ "PGMAJFAULT", ENUMVAL, IN(ev_pgmajfault, METRICS) },
@@ -245,11 +251,16 @@ static int btf_field(const struct btf *btf, const struct field *f,
 }
 
 /* Sets has_metrics and has_printk: a group is there if none of its
- * fields is missing. */
-static void set_groups(struct gf_layout *l, const int missing[3])
+ * fields is missing. An idle CPU's time is in tick_sched where it has the
+ * fields, else in kernel_cpustat.cpustat[CPUTIME_IDLE/IOWAIT]: 7.x's
+ * kcpustat_idle_stop() (Frederic Weisbecker's idle cputime series) charges
+ * each idle stretch there as it ends, as tick_nohz_stop_idle() charged
+ * tick_sched before. */
+static void set_groups(struct gf_layout *l, const int missing[NGROUPS])
 {
 	l->has_metrics = !missing[METRICS];
 	l->has_printk = !missing[PRINTK];
+	l->idle_in_cpustat = missing[TICK_IDLE] > 0;
 }
 
 /* mm_struct.rss_stat: struct mm_rss_stat { atomic_long_t count[]; } up to
@@ -285,7 +296,8 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 		    char *err, size_t errlen)
 {
 	struct btf *btf = btf__new(data, size);
-	int missing[3] = { 0 };
+	int missing[NGROUPS] = { 0 };
+	uint32_t seq;
 	int rc = 0;
 
 	if (!btf) {
@@ -306,6 +318,10 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 			rc = -1;
 		}
 	}
+	/* no tick_sched idle time: kernel_cpustat must be the 7.x one */
+	if (missing[TICK_IDLE] &&
+	    member_offset(btf, "kernel_cpustat.idle_sleeptime_seq", &seq, NULL))
+		missing[METRICS]++;
 	set_groups(l, missing);
 	if (!rc && btf_rss(btf, l)) {
 		snprintf(err, errlen, "kernel BTF: unknown mm_struct.rss_stat type");
@@ -322,7 +338,7 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 			int complete, char *err, size_t errlen)
 {
-	int missing[3] = { 0 };
+	int missing[NGROUPS] = { 0 };
 
 	for (size_t i = 0; i < NFIELDS; i++) {
 		char name[128];
