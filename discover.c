@@ -103,8 +103,25 @@ static int excluded(const struct gf_attach *a, const struct gf_kernel_id *skip)
 	       a->phys_base == skip->phys_base;
 }
 
-static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
-		       const struct gf_kernel_id *skip, char *err, size_t errlen)
+/* The first candidate: the copy the target carries (/proc/kcore's note),
+ * else the first one found in memory. */
+static int first_candidate(const struct gf_attach *a, const struct gf_target *t,
+			   struct vmcoreinfo *c)
+{
+	size_t len = t->vmcoreinfo ? strlen(t->vmcoreinfo) + 1 : 0;
+
+	if (!len)
+		return vmcoreinfo_find(&a->k.mem, c, 1);
+	if (!vmcoreinfo_is_complete(t->vmcoreinfo, len))
+		return 0;
+	memcpy(c->text, t->vmcoreinfo, len);
+	c->phys = 0;
+	return 1;
+}
+
+static int find_kernel(struct gf_attach *a, const struct gf_target *t,
+		       struct vmcoreinfo *vi, const struct gf_kernel_id *skip,
+		       char *err, size_t errlen)
 {
 	struct vmcoreinfo *cands = malloc(MAX_CANDIDATES * sizeof *cands);
 	int n, i;
@@ -115,7 +132,7 @@ static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
 	}
 	/* The first copy is almost always the live one: look for more only
 	 * when it fails to validate. */
-	n = vmcoreinfo_find(&a->k.mem, cands, 1);
+	n = first_candidate(a, t, cands);
 	if (n == 1 && (validate(a, &cands[0]) || excluded(a, skip)))
 		n = vmcoreinfo_find(&a->k.mem, cands, MAX_CANDIDATES);
 	for (i = 0; i < n && (validate(a, &cands[i]) || excluded(a, skip)); i++)
@@ -285,7 +302,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (find_kernel(a, vi, skip, err, errlen) ||
+	if (find_kernel(a, t, vi, skip, err, errlen) ||
 	    kallsyms_load(&a->k, vi, &a->syms, err, errlen))
 		goto fail;
 	free(vi);

@@ -42,11 +42,16 @@ struct gf_range {
 	uint64_t phys; /* guest-physical start */
 	uint64_t size;
 	uint8_t *base; /* where that start is mapped (host or device pointer) */
+	uint64_t offset; /* where it is in `fd`, for RAM read with `read` */
 };
 
 struct gf_mem {
 	uint32_t nranges;
 	struct gf_range range[GF_MAX_RANGES];
+	/* Host only, for RAM that cannot be mapped (/proc/kcore): when set,
+	 * every read goes through it, and no range has a base. */
+	int (*read)(const struct gf_mem *m, uint64_t pa, void *dst, uint32_t len);
+	int fd;
 };
 
 /* ---- The kernel's layout: addresses and offsets, found once at attach. ----
@@ -374,6 +379,7 @@ struct gf_target {
 	struct gf_mem mem;
 	char error[512];     /* why target_open() failed */
 	char read_only[320]; /* why a target asked for writing is not */
+	char *vmcoreinfo;    /* the VMCOREINFO text it carries (kcore's note), or NULL */
 };
 
 int target_open(struct gf_target *t, const char *spec, int want_write);

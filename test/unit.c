@@ -674,8 +674,8 @@ static struct guest *guest_new(unsigned levels, int percpu)
 	g->low = xcalloc(LOW_SIZE);
 	g->high = xcalloc(HIGH_SIZE);
 	g->k.mem.nranges = 2;
-	g->k.mem.range[R_HIGH] = (struct gf_range){ HIGH_PA, HIGH_SIZE, g->high };
-	g->k.mem.range[R_LOW] = (struct gf_range){ 0, LOW_SIZE, g->low };
+	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE, .base = g->high };
+	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE, .base = g->low };
 	g->k.writable = 1;
 	g->pt_next = PT_PA;
 	set_layout(&g->k.lay, levels, percpu);
@@ -1016,9 +1016,13 @@ static void test_phys_read_bounds(void)
 	struct guest *g = guest_new(4, 0);
 	const struct gf_mem *m = &g->k.mem;
 	static uint8_t buf[0x200];
-	struct gf_mem top = { 1, { { 0xfffffffffffff000ull, PAGE, g->low } } };
-	struct gf_mem near_top = { 1, { { 0xffffffff00000000ull, PAGE, g->low } } };
-	struct gf_mem two = { 2, { { 0, PAGE, g->low }, { PAGE, PAGE, g->high } } };
+	struct gf_mem top = { .nranges = 1, .range = { { .phys = 0xfffffffffffff000ull,
+						  .size = PAGE, .base = g->low } } };
+	struct gf_mem near_top = { .nranges = 1, .range = { { .phys = 0xffffffff00000000ull,
+						       .size = PAGE, .base = g->low } } };
+	struct gf_mem two = { .nranges = 2, .range = {
+		{ .phys = 0, .size = PAGE, .base = g->low },
+		{ .phys = PAGE, .size = PAGE, .base = g->high } } };
 	struct gf_mem *many;
 	int r;
 
@@ -2225,8 +2229,8 @@ static void vmem_init(struct vmem *v)
 	v->a = xcalloc(VA_SIZE);
 	v->b = xcalloc(VB_SIZE);
 	v->m.nranges = 2;
-	v->m.range[0] = (struct gf_range){ VA_PHYS, VA_SIZE, v->a };
-	v->m.range[1] = (struct gf_range){ VB_PHYS, VB_SIZE, v->b };
+	v->m.range[0] = (struct gf_range){ .phys = VA_PHYS, .size = VA_SIZE, .base = v->a };
+	v->m.range[1] = (struct gf_range){ .phys = VB_PHYS, .size = VB_SIZE, .base = v->b };
 }
 
 static void vmem_free(struct vmem *v)
