@@ -14,6 +14,8 @@
 # Sandbox::User=root: apt's _apt user may not be allowed to write to $HOME.
 
 SOURCES=${SOURCES:-/etc/apt/sources.list.d/debian.sources}
+# The suites the test kernels come from besides the machine's own (build-guest.sh's table).
+SUITES=(bullseye trixie sid)
 
 suite_apt() {
 	local suite=$1 dir url key
@@ -39,4 +41,20 @@ suite_apt() {
 # The package lists of the configuration suite_apt chose (the system's own: apt-get update).
 suite_update() {
 	"${APT[@]}" update -qq >&2
+}
+
+# Chooses, with suite_apt, the first configuration whose lists hold NAME=VERSION: the system's
+# own (its lists fetched again when it has none), else one of SUITES. 1 if none does.
+suite_of() {
+	local suite
+	for suite in "" "${SUITES[@]}"; do
+		suite_apt "$suite" || return 1
+		if "${APT_CACHE[@]}" show "$1" >/dev/null 2>&1; then
+			return 0
+		fi
+		if [ -z "$suite" ] && suite_update && "${APT_CACHE[@]}" show "$1" >/dev/null 2>&1; then
+			return 0
+		fi
+	done
+	return 1
 }
