@@ -44,15 +44,16 @@ suite_update() {
 }
 
 # Chooses, with suite_apt, the first configuration whose lists hold NAME=VERSION: the system's
-# own (its lists fetched again when it has none), else one of SUITES. 1 if none does.
+# own (its lists fetched first on a system that has none yet), else one of SUITES. 1 if none.
 suite_of() {
 	local suite
 	for suite in "" "${SUITES[@]}"; do
 		suite_apt "$suite" || return 1
-		if "${APT_CACHE[@]}" show "$1" >/dev/null 2>&1; then
-			return 0
+		if [ -z "$suite" ] && [ -z "$(find /var/lib/apt/lists -maxdepth 1 \
+			-name '*_Packages' -print -quit 2>/dev/null)" ]; then
+			suite_update || return 1
 		fi
-		if [ -z "$suite" ] && suite_update && "${APT_CACHE[@]}" show "$1" >/dev/null 2>&1; then
+		if "${APT_CACHE[@]}" show "$1" >/dev/null 2>&1; then
 			return 0
 		fi
 	done
