@@ -236,6 +236,22 @@ static const struct {
 #undef SYM
 };
 
+/* Every symbol an attach looks up: kallsyms decodes names only until it
+ * has them all. */
+static uint32_t wanted_symbols(const char **names)
+{
+	static const char *const required[] = {
+		"__start_BTF", "__stop_BTF", "init_task", "__per_cpu_offset", "nr_cpu_ids",
+	};
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+		names[n++] = required[i];
+	for (size_t i = 0; i < sizeof group_symbols / sizeof *group_symbols; i++)
+		names[n++] = group_symbols[i].name;
+	return n;
+}
+
 static void read_group_symbols(struct gf_attach *a, const struct gf_config *cfg)
 {
 	struct gf_layout *l = &a->k.lay;
@@ -292,7 +308,9 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		     char *err, size_t errlen)
 {
 	struct vmcoreinfo *vi = malloc(sizeof *vi);
+	const char *names[KALLSYMS_MAX_WANTED];
 	double t0 = now_ms();
+	uint32_t nnames = wanted_symbols(names);
 	int btf;
 
 	memset(a, 0, sizeof *a);
@@ -303,7 +321,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		return -1;
 	}
 	if (find_kernel(a, t, vi, skip, err, errlen) ||
-	    kallsyms_load(&a->k, vi, &a->syms, err, errlen))
+	    kallsyms_load(&a->k, vi, names, nnames, &a->syms, err, errlen))
 		goto fail;
 	free(vi);
 	vi = NULL;

@@ -387,10 +387,14 @@ void target_close(struct gf_target *t);
 uint64_t target_ram_size(const struct gf_target *t);
 int target_replaced(const struct gf_target *t);
 
-/* ---- Kernel symbols (kallsyms.c): decoded from guest memory. ---- */
+/* ---- Kernel symbols (kallsyms.c): decoded from guest memory. ----
+ * Only the names asked for (strings that outlive the table) are looked
+ * up; symtab_count() is the kernel's whole count. */
+#define KALLSYMS_MAX_WANTED 63
 struct gf_symtab;
 struct vmcoreinfo;
 int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+		  const char *const *names, uint32_t nnames,
 		  struct gf_symtab **out, char *err, size_t errlen);
 int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va);
 uint32_t symtab_count(const struct gf_symtab *s);

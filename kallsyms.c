@@ -27,13 +27,17 @@
 #define TOKEN_TABLE_MAX 65536u
 #define CHUNK (256u << 10)
 #define MAX_NAMES_TABLE (64u << 20) /* real ones are 1-3 MiB */
+#define WANTED_SLOTS (4 * KALLSYMS_MAX_WANTED)
 
+/* The symbols asked for, by name: their addresses, found in one pass
+ * over the names that stops once every one is found. */
 struct gf_symtab {
-	uint32_t count, mask;
-	uint64_t *addr;
-	uint32_t *name_at; /* offset in names */
-	char *names;
-	uint32_t *slot;    /* hash table of index + 1 */
+	uint32_t count;   /* symbols in the kernel's table */
+	uint32_t nwanted;
+	const char *name[KALLSYMS_MAX_WANTED]; /* the caller's strings */
+	uint32_t entry[KALLSYMS_MAX_WANTED];   /* its entry in kallsyms + 1; 0: absent */
+	uint64_t addr[KALLSYMS_MAX_WANTED];
+	uint8_t slot[WANTED_SLOTS];            /* hash table of wanted index + 1 */
 };
 
 /* The names table, copied out of guest memory as the decoding goes: its
@@ -78,7 +82,6 @@ struct tables {
 	char token_table[TOKEN_TABLE_MAX];
 	uint32_t token_len;
 	uint8_t tok_len[256]; /* strlen of each token, checked once */
-	int32_t *offsets;
 	uint64_t relative_base, offsets_va, names_va;
 	int has_base; /* relative_base is known: the place-relative rule needs none */
 };
@@ -333,7 +336,7 @@ static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
 	return -1;
 }
 
-/* The tables, from VMCOREINFO or else from the image; the offsets read. */
+/* The tables, from VMCOREINFO or else from the image. */
 static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 		       uint64_t stext, struct tables *t, char *err, size_t errlen)
 {
@@ -348,12 +351,6 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	}
 	if (t->num == 0 || t->num > MAX_SYMS) {
 		snprintf(err, errlen, "kallsyms: implausible symbol count %u", t->num);
-		return -1;
-	}
-	t->offsets = malloc((size_t)t->num * 4);
-	if (!t->offsets ||
-	    gf_read(k, t->offsets_va, t->offsets, t->num * 4)) {
-		snprintf(err, errlen, "kallsyms tables are not readable");
 		return -1;
 	}
 	return 0;
@@ -391,15 +388,14 @@ static int expand_name(struct names *r, const struct tables *t, char *out)
 	return n ? (int)n : -1;
 }
 
-/* The rules, newest last:
+/* The rules, newest last, for the offset `off` of entry i:
  *   0 absolute per-CPU (x86-64 SMP until 6.15): a non-negative offset is
  *     an absolute address, a negative one is relative_base - 1 - offset;
  *   1 base-relative: relative_base + (u32)offset (6.15 on);
  *   2 place-relative: the offset is from the entry itself (7.0 on). */
-static uint64_t sym_address(const struct tables *t, int rule, uint32_t i)
+static uint64_t sym_address(const struct tables *t, int rule, uint32_t i,
+			    int32_t off)
 {
-	int32_t off = t->offsets[i];
-
 	switch (rule) {
 	case 0:
 		return off >= 0 ? (uint64_t)off : t->relative_base - 1 - off;
@@ -419,25 +415,36 @@ static uint32_t hash(const char *s)
 	return h;
 }
 
-static void insert(struct gf_symtab *s, uint32_t i)
+/* The wanted index of name, or -1. */
+static int wanted(const struct gf_symtab *s, const char *name)
 {
-	uint32_t h = hash(s->names + s->name_at[i]) & s->mask;
+	for (uint32_t h = hash(name) % WANTED_SLOTS; s->slot[h]; h = (h + 1) % WANTED_SLOTS)
+		if (!strcmp(s->name[s->slot[h] - 1], name))
+			return s->slot[h] - 1;
+	return -1;
+}
 
+/* Adds a name to look for, once. */
+static void want(struct gf_symtab *s, const char *name)
+{
+	uint32_t h = hash(name) % WANTED_SLOTS;
+
+	if (s->nwanted == KALLSYMS_MAX_WANTED || wanted(s, name) >= 0)
+		return;
 	while (s->slot[h])
-		h = (h + 1) & s->mask;
-	s->slot[h] = i + 1;
+		h = (h + 1) % WANTED_SLOTS;
+	s->name[s->nwanted] = name;
+	s->slot[h] = (uint8_t)++s->nwanted;
 }
 
 int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va)
 {
-	for (uint32_t h = hash(name) & s->mask; s->slot[h]; h = (h + 1) & s->mask) {
-		uint32_t i = s->slot[h] - 1;
-		if (!strcmp(s->names + s->name_at[i], name)) {
-			*va = s->addr[i];
-			return 0;
-		}
-	}
-	return -1;
+	int w = wanted(s, name);
+
+	if (w < 0 || !s->entry[w])
+		return -1;
+	*va = s->addr[w];
+	return 0;
 }
 
 uint32_t symtab_count(const struct gf_symtab *s)
@@ -447,95 +454,76 @@ uint32_t symtab_count(const struct gf_symtab *s)
 
 void symtab_free(struct gf_symtab *s)
 {
-	if (!s)
-		return;
-	free(s->addr);
-	free(s->name_at);
-	free(s->names);
-	free(s->slot);
 	free(s);
 }
 
-static struct gf_symtab *symtab_alloc(uint32_t num)
-{
-	struct gf_symtab *s = calloc(1, sizeof *s);
-	uint32_t size = 1;
-
-	while (size < 2 * num)
-		size <<= 1;
-	if (!s)
-		return NULL;
-	s->mask = size - 1;
-	s->addr = malloc((size_t)num * sizeof *s->addr);
-	s->name_at = malloc((size_t)num * sizeof *s->name_at);
-	s->slot = calloc(size, sizeof *s->slot);
-	if (!s->addr || !s->name_at || !s->slot) {
-		symtab_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* Decodes every name into s->names (without the type letter). */
-static int decode_names(const struct gf_kernel *k, const struct tables *t,
-			struct gf_symtab *s)
+/* Expands the names in order until every wanted one is found (the first
+ * of a name that occurs twice), without keeping the others. */
+static int find_wanted(const struct gf_kernel *k, const struct tables *t,
+		       struct gf_symtab *s)
 {
 	struct names r = { .k = k, .va = t->names_va };
-	size_t used = 0, cap = (size_t)t->num * 24;
+	uint32_t left = s->nwanted;
 	char name[MAX_NAME];
-	int len, err = 0;
+	int err = 0;
 
-	if (!(s->names = malloc(cap)))
-		return -1;
-	for (uint32_t i = 0; i < t->num; i++) {
-		if ((len = expand_name(&r, t, name)) < 0) {
+	for (uint32_t i = 0; i < t->num && left && !err; i++) {
+		int w;
+		if (expand_name(&r, t, name) < 0)
 			err = -1;
-			break;
+		else if ((w = wanted(s, name + 1)) >= 0 && !s->entry[w]) {
+			s->entry[w] = i + 1;
+			left--;
 		}
-		if (used + (size_t)len > cap) {
-			char *bigger = realloc(s->names, cap * 2);
-			if (!bigger) {
-				err = -1;
-				break;
-			}
-			s->names = bigger;
-			cap *= 2;
-		}
-		memcpy(s->names + used, name + 1, (size_t)len); /* NUL included */
-		s->name_at[i] = (uint32_t)used;
-		used += (size_t)len;
-		s->count++;
 	}
 	free(r.buf);
 	return err;
 }
 
-/* Which address rule puts _stext where VMCOREINFO says? -1 if none. */
-static int pick_rule(const struct tables *t, const struct gf_symtab *s,
-		     uint64_t stext)
+/* The address of wanted name w under rule, from its entry's offset. */
+static int address(const struct gf_kernel *k, const struct tables *t,
+		   const struct gf_symtab *s, int rule, int w, uint64_t *va)
 {
-	for (uint32_t i = 0; i < s->count; i++) {
-		if (strcmp(s->names + s->name_at[i], "_stext"))
-			continue;
-		for (int rule = t->has_base ? 0 : 2; rule < 3; rule++)
-			if (sym_address(t, rule, i) == stext)
-				return rule;
+	uint32_t i = s->entry[w] - 1;
+	int32_t off;
+
+	if (gf_read(k, t->offsets_va + 4ull * i, &off, 4))
+		return -1;
+	*va = sym_address(t, rule, i, off);
+	return 0;
+}
+
+/* Which address rule puts _stext (wanted 0) where VMCOREINFO says? -1 if
+ * none, -2 if its offset is unreadable. */
+static int pick_rule(const struct gf_kernel *k, const struct tables *t,
+		     const struct gf_symtab *s, uint64_t stext)
+{
+	uint64_t va;
+
+	if (!s->entry[0])
+		return -1;
+	for (int rule = t->has_base ? 0 : 2; rule < 3; rule++) {
+		if (address(k, t, s, rule, 0, &va))
+			return -2;
+		if (va == stext)
+			return rule;
 	}
 	return -1;
 }
 
 int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+		  const char *const *names, uint32_t nnames,
 		  struct gf_symtab **out, char *err, size_t errlen)
 {
 	struct tables *t = calloc(1, sizeof *t);
-	struct gf_symtab *s = NULL;
+	struct gf_symtab *s = calloc(1, sizeof *s);
 	uint64_t stext;
 	int rule;
 
 	*out = NULL;
-	if (!t) {
+	if (!t || !s) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto fail;
 	}
 	if (sym(vi, "_stext", &stext)) {
 		snprintf(err, errlen, "VMCOREINFO has no SYMBOL(_stext)");
@@ -543,26 +531,28 @@ int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	}
 	if (read_tables(k, vi, stext, t, err, errlen))
 		goto fail;
-	if (!(s = symtab_alloc(t->num)) || decode_names(k, t, s)) {
+	s->count = t->num;
+	want(s, "_stext");
+	for (uint32_t i = 0; i < nnames; i++)
+		want(s, names[i]);
+	if (find_wanted(k, t, s)) {
 		snprintf(err, errlen, "kallsyms: corrupt or unreadable names table");
 		goto fail;
 	}
-	if ((rule = pick_rule(t, s, stext)) < 0) {
-		snprintf(err, errlen, "kallsyms: no known address encoding "
-			 "matches _stext");
+	if ((rule = pick_rule(k, t, s, stext)) < 0) {
+		snprintf(err, errlen, rule == -1 ? "kallsyms: no known address "
+			 "encoding matches _stext" : "kallsyms tables are not readable");
 		goto fail;
 	}
-	for (uint32_t i = 0; i < s->count; i++) {
-		s->addr[i] = sym_address(t, rule, i);
-		insert(s, i);
-	}
-	free(t->offsets);
+	for (uint32_t w = 1; w < s->nwanted; w++)
+		if (s->entry[w] && address(k, t, s, rule, (int)w, &s->addr[w]))
+			s->entry[w] = 0;
+	s->addr[0] = stext;
 	free(t);
 	*out = s;
 	return 0;
 fail:
-	symtab_free(s);
-	free(t->offsets);
+	free(s);
 	free(t);
 	return -1;
 }

@@ -1709,6 +1709,13 @@ static const struct ksym KSYMS[] = {
 	{ "Dcpu_number", 0x2a018 }, /* per-CPU, absolute: rule 0 only, last */
 };
 
+/* What the tests look up: every name of KSYMS and of the image tables
+ * below, and one that no table has, so that every name is decoded. */
+static const char *const WANTED[] = {
+	"startup_64", "_stext", "start_kernel", "init_task", "exit_task_stack_account",
+	"nr_cpu_ids", LONG_NAME + 1, "cpu_number", "fn_299", "nonexistent",
+};
+
 struct ktables {
 	struct guest *g;
 	uint32_t nsyms, table_len;
@@ -1836,7 +1843,7 @@ static void check_load_fails(struct ktables *kt, const char *needle)
 	struct gf_symtab *s = (struct gf_symtab *)1;
 	char err[256] = "";
 
-	CHECK_EQ(kallsyms_load(&kt->g->k, &kt->vi, &s, err, sizeof err), -1);
+	CHECK_EQ(kallsyms_load(&kt->g->k, &kt->vi, WANTED, NELEM(WANTED), &s, err, sizeof err), -1);
 	CHECK(s == NULL);
 	CHECK_HAS(err, needle);
 }
@@ -1850,7 +1857,7 @@ static void test_kallsyms_rules(void)
 		int before = failures;
 
 		ktables_build(&kt, rule);
-		CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err), 0);
+		CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
 		if (!s) {
 			printf("      (rule %d: %s)\n", rule, err);
 			guest_free(kt.g);
@@ -1879,7 +1886,7 @@ static void test_kallsyms_unknown_name(void)
 	uint64_t va = 0x1234;
 
 	ktables_build(&kt, 1);
-	REQUIRE(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err) == 0);
+	REQUIRE(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err) == 0);
 	for (uint32_t i = 0; i < NELEM(unknown); i++)
 		CHECK_EQ(symtab_lookup(s, unknown[i], &va), -1);
 	CHECK_EQ(va, 0x1234);
@@ -1978,7 +1985,7 @@ static void test_kallsyms_no_relative_base(void)
 		if (rule < 2) {
 			check_load_fails(&kt, "no known address encoding");
 		} else {
-			CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err), 0);
+			CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
 			CHECK_EQ(s ? symtab_lookup(s, "init_task", &va) : -1, 0);
 			CHECK_EQ(va, 0xffffffff82a0c940ull);
 			symtab_free(s);
@@ -2061,7 +2068,7 @@ static void test_kallsyms_from_image(void)
 	uint64_t va = 0;
 
 	kimage_build(&ki);
-	CHECK_EQ(kallsyms_load(&ki.kt.g->k, &ki.kt.vi, &s, err, sizeof err), 0);
+	CHECK_EQ(kallsyms_load(&ki.kt.g->k, &ki.kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
 	if (s) {
 		CHECK_EQ(symtab_count(s), IMG_SYMS);
 		CHECK_EQ(symtab_lookup(s, "_stext", &va), 0);
@@ -2228,6 +2235,7 @@ static void vmem_init(struct vmem *v)
 {
 	v->a = xcalloc(VA_SIZE);
 	v->b = xcalloc(VB_SIZE);
+	memset(&v->m, 0, sizeof v->m);
 	v->m.nranges = 2;
 	v->m.range[0] = (struct gf_range){ .phys = VA_PHYS, .size = VA_SIZE, .base = v->a };
 	v->m.range[1] = (struct gf_range){ .phys = VB_PHYS, .size = VB_SIZE, .base = v->b };
