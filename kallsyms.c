@@ -177,6 +177,11 @@ static int tables_from_vmcoreinfo(const struct gf_kernel *k,
 #define START_KERNEL_MAP 0xffffffff80000000ull
 #define MAX_MARKERS (MAX_SYMS / 256 + 1)
 #define MAX_TAIL (256u * (2 + MAX_NAME)) /* the entries after the last marker */
+/* Bounds on what hostile memory can make the search try: a real image
+ * has a dozen stray digit sequences and one or two places where a count
+ * sits before names that might start there. */
+#define MAX_ANCHORS 256
+#define MAX_NAME_STARTS 8
 
 static const char DIGITS[] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9";
 #define DIGITS_LEN sizeof DIGITS /* with the last NUL */
@@ -239,15 +244,19 @@ static uint64_t find_token_table(const struct gf_kernel *k, uint64_t from,
 {
 	uint8_t *buf = malloc(SCAN_BLOCK + 4096); /* + the next block's first page */
 	uint64_t found = 0;
+	uint32_t tried = 0;
 
-	for (uint64_t va = from & ~4095ull; buf && !found && va < to; va += SCAN_BLOCK) {
+	for (uint64_t va = from & ~4095ull; buf && !found && va < to && tried < MAX_ANCHORS;
+	     va += SCAN_BLOCK) {
 		const uint8_t *p = buf;
 		if (!read_block(k, va, buf, SCAN_BLOCK + 4096))
 			break;
-		while (!found && (p = memmem(p, SCAN_BLOCK + 4096 - (size_t)(p - buf),
-					     DIGITS, DIGITS_LEN)) && p < buf + SCAN_BLOCK) {
+		while (!found && tried < MAX_ANCHORS &&
+		       (p = memmem(p, SCAN_BLOCK + 4096 - (size_t)(p - buf), DIGITS,
+				   DIGITS_LEN)) && p < buf + SCAN_BLOCK) {
 			if (!token_table_at(k, va + (uint64_t)(p - buf), t))
 				found = va + (uint64_t)(p - buf) - t->token_index['0'];
+			tried++;
 			p++;
 		}
 	}
@@ -315,17 +324,19 @@ static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
 			     struct tables *t)
 {
 	uint64_t tt, markers, rb_va;
-	uint32_t nmarkers, last;
+	uint32_t nmarkers, last, starts = 0;
 
 	if (stext < START_KERNEL_MAP ||
 	    !(tt = find_token_table(k, stext, START_KERNEL_MAP + KERNEL_IMAGE_SIZE, t)) ||
 	    find_markers(k, tt, &markers, &nmarkers, &last))
 		return -1;
 	/* names start 8-aligned, kallsyms_num_syms 8 bytes before them */
-	for (uint64_t names = (markers - last - 2) & ~7ull;
+	for (uint64_t names = (markers - last - 2) & ~7ull; starts < MAX_NAME_STARTS &&
 	     names + MAX_TAIL > markers - last && names > 16; names -= 8) {
-		if (gf_read(k, names - 8, &t->num, 4) || (t->num + 255) / 256 != nmarkers ||
-		    names_fit(k, names, t->num, markers, nmarkers))
+		if (gf_read(k, names - 8, &t->num, 4) || (t->num + 255) / 256 != nmarkers)
+			continue;
+		starts++;
+		if (names_fit(k, names, t->num, markers, nmarkers))
 			continue;
 		rb_va = names - 16;
 		t->names_va = names;
