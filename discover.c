@@ -55,20 +55,43 @@ static int paging_from(struct gf_attach *a, const struct vmcoreinfo *vi)
 	return 0;
 }
 
+/* Where new_utsname sits in init_uts_ns. VMCOREINFO gives the offset
+ * since it moved to the front of struct uts_namespace (0 on 6.1 and
+ * later); before that (5.10) a 4-byte kref came first and VMCOREINFO said
+ * nothing: there the struct's first 64 bytes are searched for the sysname
+ * "Linux" that the release follows. */
+static int uts_name_offset(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+			   uint64_t uts, uint64_t *off)
+{
+	char head[64 + sizeof "Linux"];
+	int64_t given;
+
+	if (!vmcoreinfo_dec(vi, "OFFSET(uts_namespace.name)", &given)) {
+		*off = (uint64_t)given;
+		return given >= 0 ? 0 : -1;
+	}
+	if (gf_read(k, uts, head, sizeof head))
+		return -1;
+	for (uint32_t at = 0; at <= 64; at += 4)
+		if (!memcmp(head + at, "Linux", sizeof "Linux")) {
+			*off = at;
+			return 0;
+		}
+	return -1;
+}
+
 /* A candidate is the live kernel's if its page tables lead to a
  * utsname that holds the same release string. Stale copies from an
  * earlier boot, or a wrong RAM layout, fail here. */
 static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
 {
-	uint64_t uts;
-	int64_t name_off;
+	uint64_t uts, name_off;
 	char release[UTS_LEN];
 
 	if (paging_from(a, vi) ||
 	    vmcoreinfo_hex(vi, "SYMBOL(init_uts_ns)", &uts) ||
-	    vmcoreinfo_dec(vi, "OFFSET(uts_namespace.name)", &name_off) ||
-	    gf_read(&a->k, uts + (uint64_t)name_off + 2 * UTS_LEN, release,
-		    sizeof release))
+	    uts_name_offset(&a->k, vi, uts, &name_off) ||
+	    gf_read(&a->k, uts + name_off + 2 * UTS_LEN, release, sizeof release))
 		return -1;
 	release[UTS_LEN - 1] = 0;
 	return strcmp(release, a->release) ? -1 : 0;
@@ -80,8 +103,25 @@ static int excluded(const struct gf_attach *a, const struct gf_kernel_id *skip)
 	       a->phys_base == skip->phys_base;
 }
 
-static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
-		       const struct gf_kernel_id *skip, char *err, size_t errlen)
+/* The first candidate: the copy the target carries (/proc/kcore's note),
+ * else the first one found in memory. */
+static int first_candidate(const struct gf_attach *a, const struct gf_target *t,
+			   struct vmcoreinfo *c)
+{
+	size_t len = t->vmcoreinfo ? strlen(t->vmcoreinfo) + 1 : 0;
+
+	if (!len)
+		return vmcoreinfo_find(&a->k.mem, c, 1);
+	if (!vmcoreinfo_is_complete(t->vmcoreinfo, len))
+		return 0;
+	memcpy(c->text, t->vmcoreinfo, len);
+	c->phys = 0;
+	return 1;
+}
+
+static int find_kernel(struct gf_attach *a, const struct gf_target *t,
+		       struct vmcoreinfo *vi, const struct gf_kernel_id *skip,
+		       char *err, size_t errlen)
 {
 	struct vmcoreinfo *cands = malloc(MAX_CANDIDATES * sizeof *cands);
 	int n, i;
@@ -92,7 +132,7 @@ static int find_kernel(struct gf_attach *a, struct vmcoreinfo *vi,
 	}
 	/* The first copy is almost always the live one: look for more only
 	 * when it fails to validate. */
-	n = vmcoreinfo_find(&a->k.mem, cands, 1);
+	n = first_candidate(a, t, cands);
 	if (n == 1 && (validate(a, &cands[0]) || excluded(a, skip)))
 		n = vmcoreinfo_find(&a->k.mem, cands, MAX_CANDIDATES);
 	for (i = 0; i < n && (validate(a, &cands[i]) || excluded(a, skip)); i++)
@@ -196,6 +236,22 @@ static const struct {
 #undef SYM
 };
 
+/* Every symbol an attach looks up: kallsyms decodes names only until it
+ * has them all. */
+static uint32_t wanted_symbols(const char **names)
+{
+	static const char *const required[] = {
+		"__start_BTF", "__stop_BTF", "init_task", "__per_cpu_offset", "nr_cpu_ids",
+	};
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+		names[n++] = required[i];
+	for (size_t i = 0; i < sizeof group_symbols / sizeof *group_symbols; i++)
+		names[n++] = group_symbols[i].name;
+	return n;
+}
+
 static void read_group_symbols(struct gf_attach *a, const struct gf_config *cfg)
 {
 	struct gf_layout *l = &a->k.lay;
@@ -252,7 +308,9 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		     char *err, size_t errlen)
 {
 	struct vmcoreinfo *vi = malloc(sizeof *vi);
+	const char *names[KALLSYMS_MAX_WANTED];
 	double t0 = now_ms();
+	uint32_t nnames = wanted_symbols(names);
 	int btf;
 
 	memset(a, 0, sizeof *a);
@@ -262,8 +320,8 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (find_kernel(a, vi, skip, err, errlen) ||
-	    kallsyms_load(&a->k, vi, &a->syms, err, errlen))
+	if (find_kernel(a, t, vi, skip, err, errlen) ||
+	    kallsyms_load(&a->k, vi, names, nnames, &a->syms, err, errlen))
 		goto fail;
 	free(vi);
 	vi = NULL;

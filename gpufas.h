@@ -46,11 +46,16 @@ struct gf_range {
 	uint64_t phys; /* guest-physical start */
 	uint64_t size;
 	uint8_t *base; /* where that start is mapped (host or device pointer) */
+	uint64_t offset; /* where it is in `fd`, for RAM read with `read` */
 };
 
 struct gf_mem {
 	uint32_t nranges;
 	struct gf_range range[GF_MAX_RANGES];
+	/* Host only, for RAM that cannot be mapped (/proc/kcore): when set,
+	 * every read goes through it, and no range has a base. */
+	int (*read)(const struct gf_mem *m, uint64_t pa, void *dst, uint32_t len);
+	int fd;
 };
 
 /* ---- The kernel's layout: addresses and offsets, found once at attach. ----
@@ -95,10 +100,12 @@ struct gf_layout {
 	uint64_t totalram_pages, totalreserve_pages, jiffies, panic_cpu;
 	uint64_t tainted_mask, cpu_online_mask, prb;
 	uint32_t cpustat_user, cpustat_nice, cpustat_system, cpustat_softirq;
-	uint32_t cpustat_irq, cpustat_steal;
+	uint32_t cpustat_irq, cpustat_steal, cpustat_idle, cpustat_iowait;
+	uint32_t kcs_cpustat; /* kernel_cpustat.cpustat: 0 until 7.x */
 	uint32_t rq_nr_running, rq_nr_switches, rq_nr_uninterruptible;
 	uint32_t rq_nr_iowait, rq_curr, rq_idle;
 	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime;
+	uint32_t idle_in_cpustat; /* 7.x: idle time in kernel_cpustat, not tick_sched */
 	uint32_t ev_pswpin, ev_pswpout, ev_pgmajfault;
 	uint32_t zs_free_pages, ns_active_file, ns_inactive_file;
 	uint32_t ns_slab_reclaimable;
@@ -346,6 +353,7 @@ struct gf_target {
 	struct gf_mem mem;
 	char error[512];     /* why target_open() failed */
 	char read_only[320]; /* why a target asked for writing is not */
+	char *vmcoreinfo;    /* the VMCOREINFO text it carries (kcore's note), or NULL */
 };
 
 int target_open(struct gf_target *t, const char *spec, int want_write);
@@ -353,10 +361,14 @@ void target_close(struct gf_target *t);
 uint64_t target_ram_size(const struct gf_target *t);
 int target_replaced(const struct gf_target *t);
 
-/* ---- Kernel symbols (kallsyms.c): decoded from guest memory. ---- */
+/* ---- Kernel symbols (kallsyms.c): decoded from guest memory. ----
+ * Only the names asked for (strings that outlive the table) are looked
+ * up; symtab_count() is the kernel's whole count. */
+#define KALLSYMS_MAX_WANTED 63
 struct gf_symtab;
 struct vmcoreinfo;
 int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+		  const char *const *names, uint32_t nnames,
 		  struct gf_symtab **out, char *err, size_t errlen);
 int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va);
 uint32_t symtab_count(const struct gf_symtab *s);

@@ -77,9 +77,13 @@ GF_HD static volatile uint8_t *phys_ptr(const struct gf_mem *m, uint64_t pa,
 GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 		       uint32_t len)
 {
-	volatile uint8_t *p = phys_ptr(m, pa, len);
+	volatile uint8_t *p;
 
-	if (!p)
+#ifndef __CUDA_ARCH__
+	if (m->read) /* RAM that cannot be mapped, read with pread (host only) */
+		return m->read(m, pa, dst, len);
+#endif
+	if (!(p = phys_ptr(m, pa, len)))
 		return GF_EFAULT;
 	copy_volatile(dst, p, len);
 	return GF_OK;

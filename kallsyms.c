@@ -1,16 +1,21 @@
 /* kallsyms.c — the kernel's symbol table, decoded from its own memory.
  *
- * VMCOREINFO (6.0 and later) gives the addresses of the compressed tables
- * that /proc/kallsyms is built from (kernel/kallsyms.c):
+ * The compressed tables that /proc/kallsyms is built from (kernel/kallsyms.c,
+ * written by scripts/kallsyms.c at build time):
+ *   kallsyms_num_syms     u32, the number of symbols;
  *   kallsyms_names        per symbol a length (one byte, or two when the
  *                         first has bit 7 set, from 6.1) and token numbers;
+ *   kallsyms_markers      u32 per 256 symbols: where its entry starts in names;
  *   kallsyms_token_table  NUL-separated token strings;
  *   kallsyms_token_index  u16 offset of each of the 256 tokens;
- *   kallsyms_offsets      s32 per symbol, against kallsyms_relative_base.
+ *   kallsyms_offsets      s32 per symbol, read by one of the rules below
+ *                         (kallsyms_relative_base is the base of two of them).
  * The first character of a decoded name is its type letter ('T', 'D'...).
- * How an offset becomes an address changed over the years; rather than
- * guess from the version, each known rule is tried and the one that puts
- * _stext where VMCOREINFO says it is wins.
+ * VMCOREINFO gives the tables' addresses from 6.0 on; for older kernels
+ * they are found in the kernel image (tables_from_image). How an offset
+ * becomes an address changed over the years; rather than guess from the
+ * version, each known rule is tried and the one that puts _stext where
+ * VMCOREINFO says it is wins.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +27,17 @@
 #define TOKEN_TABLE_MAX 65536u
 #define CHUNK (256u << 10)
 #define MAX_NAMES_TABLE (64u << 20) /* real ones are 1-3 MiB */
+#define WANTED_SLOTS (4 * KALLSYMS_MAX_WANTED)
 
+/* The symbols asked for, by name: their addresses, found in one pass
+ * over the names that stops once every one is found. */
 struct gf_symtab {
-	uint32_t count, mask;
-	uint64_t *addr;
-	uint32_t *name_at; /* offset in names */
-	char *names;
-	uint32_t *slot;    /* hash table of index + 1 */
+	uint32_t count;   /* symbols in the kernel's table */
+	uint32_t nwanted;
+	const char *name[KALLSYMS_MAX_WANTED]; /* the caller's strings */
+	uint32_t entry[KALLSYMS_MAX_WANTED];   /* its entry in kallsyms + 1; 0: absent */
+	uint64_t addr[KALLSYMS_MAX_WANTED];
+	uint8_t slot[WANTED_SLOTS];            /* hash table of wanted index + 1 */
 };
 
 /* The names table, copied out of guest memory as the decoding goes: its
@@ -73,8 +82,8 @@ struct tables {
 	char token_table[TOKEN_TABLE_MAX];
 	uint32_t token_len;
 	uint8_t tok_len[256]; /* strlen of each token, checked once */
-	int32_t *offsets;
 	uint64_t relative_base, offsets_va, names_va;
+	int has_base; /* relative_base is known: the place-relative rule needs none */
 };
 
 static int sym(const struct vmcoreinfo *vi, const char *name, uint64_t *va)
@@ -83,6 +92,20 @@ static int sym(const struct vmcoreinfo *vi, const char *name, uint64_t *va)
 
 	snprintf(key, sizeof key, "SYMBOL(%s)", name);
 	return vmcoreinfo_hex(vi, key, va);
+}
+
+/* Reads what is mapped of [va, va + max), dropping pages from its end;
+ * returns how many bytes were read. */
+static uint32_t read_mapped(const struct gf_kernel *k, uint64_t va, void *buf,
+			    uint32_t max)
+{
+	uint32_t len = max;
+
+	while (len && gf_read(k, va, buf, len)) {
+		uint32_t in_last = (uint32_t)((va + len) & 4095); /* of the last page */
+		len -= in_last ? in_last : len < 4096 ? len : 4096;
+	}
+	return len;
 }
 
 /* Each of the 256 tokens must end inside the table, and be short. */
@@ -99,8 +122,21 @@ static int measure_tokens(struct tables *t)
 	return 0;
 }
 
-static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
-		       struct tables *t, char *err, size_t errlen)
+/* The token table at tt_va, its index already in t. */
+static int read_token_table(const struct gf_kernel *k, uint64_t tt_va,
+			    struct tables *t)
+{
+	t->token_len = read_mapped(k, tt_va, t->token_table, TOKEN_TABLE_MAX);
+	return measure_tokens(t);
+}
+
+/* ---- Tables named by VMCOREINFO (6.0 on) ----
+ * 7.0's place-relative offsets need no base, and its VMCOREINFO names
+ * none: kallsyms_relative_base is optional. Returns 1 when VMCOREINFO
+ * names no tables. */
+static int tables_from_vmcoreinfo(const struct gf_kernel *k,
+				  const struct vmcoreinfo *vi, struct tables *t,
+				  char *err, size_t errlen)
 {
 	uint64_t num_va, tt_va, ti_va, rb_va;
 
@@ -108,33 +144,224 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	    sym(vi, "kallsyms_names", &t->names_va) ||
 	    sym(vi, "kallsyms_token_table", &tt_va) ||
 	    sym(vi, "kallsyms_token_index", &ti_va) ||
-	    sym(vi, "kallsyms_offsets", &t->offsets_va) ||
-	    sym(vi, "kallsyms_relative_base", &rb_va)) {
-		snprintf(err, errlen, "VMCOREINFO lists no kallsyms tables "
-			 "(kernel older than 6.0?): give symbols in [profile]");
-		return -1;
-	}
-	if (gf_read(k, num_va, &t->num, 4) || gf_read(k, rb_va, &t->relative_base, 8) ||
+	    sym(vi, "kallsyms_offsets", &t->offsets_va))
+		return 1;
+	t->has_base = !sym(vi, "kallsyms_relative_base", &rb_va);
+	if (gf_read(k, num_va, &t->num, 4) ||
+	    (t->has_base && gf_read(k, rb_va, &t->relative_base, 8)) ||
 	    gf_read(k, ti_va, t->token_index, sizeof t->token_index)) {
 		snprintf(err, errlen, "kallsyms tables are not readable");
 		return -1;
 	}
-	if (t->num == 0 || t->num > MAX_SYMS) {
-		snprintf(err, errlen, "kallsyms: implausible symbol count %u", t->num);
-		return -1;
-	}
-	/* the token table is short; read what is mapped of 64 KiB */
-	t->token_len = TOKEN_TABLE_MAX - (uint32_t)(tt_va & 4095);
-	while (t->token_len && gf_read(k, tt_va, t->token_table, t->token_len))
-		t->token_len = t->token_len > 4096 ? t->token_len - 4096 : 0;
-	if (measure_tokens(t)) {
+	if (read_token_table(k, tt_va, t)) {
 		snprintf(err, errlen, "kallsyms: corrupt token table");
 		return -1;
 	}
-	t->offsets = malloc((size_t)t->num * 4);
-	if (!t->offsets ||
-	    gf_read(k, t->offsets_va, t->offsets, t->num * 4)) {
-		snprintf(err, errlen, "kallsyms tables are not readable");
+	return 0;
+}
+
+/* ---- Tables found in the kernel image (before 6.0) ----
+ * Up to 6.3 scripts/kallsyms.c wrote the tables into .rodata in this
+ * order, each label aligned to 8 (ALGN): kallsyms_offsets,
+ * kallsyms_relative_base (u64), kallsyms_num_syms, kallsyms_names,
+ * kallsyms_markers, kallsyms_token_table, kallsyms_token_index (6.4,
+ * "scripts/kallsyms: change the output order", moved the offsets last).
+ * The token table is found first: a character that occurs in some name
+ * keeps its own code as a one-character token, so the codes of the ten
+ * digits hold "0" to "9" back to back, and the index that follows the
+ * table must point at every token. From there the markers lead back to
+ * the names, and the names to the count and the offsets before them. */
+
+#define SCAN_BLOCK (2u << 20)
+#define KERNEL_IMAGE_SIZE (1ull << 30) /* x86-64's largest, with KASLR */
+#define START_KERNEL_MAP 0xffffffff80000000ull
+#define MAX_MARKERS (MAX_SYMS / 256 + 1)
+#define MAX_TAIL (256u * (2 + MAX_NAME)) /* the entries after the last marker */
+/* Bounds on what hostile memory can make the search try: a real image
+ * has a dozen stray digit sequences and one or two places where a count
+ * sits before names that might start there. */
+#define MAX_ANCHORS 256
+#define MAX_NAME_STARTS 8
+
+static const char DIGITS[] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9";
+#define DIGITS_LEN sizeof DIGITS /* with the last NUL */
+
+/* Is the token of code '0' at va the kernel's token table? Walks the
+ * tokens after it to the table's end, looks for the index within the 8
+ * bytes of alignment that follow, and checks that the index points at
+ * each token in turn. Fills t's token table and index. */
+static int token_table_at(const struct gf_kernel *k, uint64_t va, struct tables *t)
+{
+	char *after = t->token_table; /* until the table itself is read there */
+	uint32_t len = read_mapped(k, va, after, TOKEN_TABLE_MAX), end = 0;
+
+	for (int i = '0'; i < 256; i++) {
+		const char *nul = memchr(after + end, 0, len - end);
+		if (!nul)
+			return -1;
+		end = (uint32_t)(nul - after) + 1;
+	}
+	for (uint32_t pad = 0; pad < 8; pad++) {
+		uint64_t tt;
+		int ok = 1;
+		if (gf_read(k, va + end + pad, t->token_index, sizeof t->token_index) ||
+		    t->token_index[0] != 0 || t->token_index['0'] > va)
+			continue;
+		tt = va - t->token_index['0'];
+		if (read_token_table(k, tt, t) ||
+		    tt + t->token_index[255] + t->tok_len[255] + 1 != va + end)
+			continue;
+		for (int i = 0; i < 255 && ok; i++)
+			ok = t->token_index[i] + t->tok_len[i] + 1u == t->token_index[i + 1];
+		if (ok)
+			return 0;
+	}
+	return -1;
+}
+
+/* Reads the pages of [va, va + len); unmapped ones read as zeros.
+ * Returns how many pages were mapped. */
+static uint32_t read_block(const struct gf_kernel *k, uint64_t va, uint8_t *buf,
+			   uint32_t len)
+{
+	uint32_t mapped = 0;
+
+	for (uint32_t at = 0; at < len; at += 4096) {
+		if (gf_read(k, va + at, buf + at, 4096))
+			memset(buf + at, 0, 4096);
+		else
+			mapped++;
+	}
+	return mapped;
+}
+
+/* Scans the kernel's mapping from _stext for the token table. Freed gaps
+ * in the image are unmapped there (so nothing reused from them is read);
+ * a whole block with nothing mapped is past the image. Returns the
+ * table's address, or 0. */
+static uint64_t find_token_table(const struct gf_kernel *k, uint64_t from,
+				 uint64_t to, struct tables *t)
+{
+	uint8_t *buf = malloc(SCAN_BLOCK + 4096); /* + the next block's first page */
+	uint64_t found = 0;
+	uint32_t tried = 0;
+
+	for (uint64_t va = from & ~4095ull; buf && !found && va < to && tried < MAX_ANCHORS;
+	     va += SCAN_BLOCK) {
+		const uint8_t *p = buf;
+		if (!read_block(k, va, buf, SCAN_BLOCK + 4096))
+			break;
+		while (!found && tried < MAX_ANCHORS &&
+		       (p = memmem(p, SCAN_BLOCK + 4096 - (size_t)(p - buf), DIGITS,
+				   DIGITS_LEN)) && p < buf + SCAN_BLOCK) {
+			if (!token_table_at(k, va + (uint64_t)(p - buf), t))
+				found = va + (uint64_t)(p - buf) - t->token_index['0'];
+			tried++;
+			p++;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+/* The u32 markers end at the token table (after up to 4 bytes of
+ * alignment); each is where an entry of 2 bytes or more per symbol
+ * begins, the first is 0. Sets *first to markers[0]'s address. */
+static int find_markers(const struct gf_kernel *k, uint64_t tt, uint64_t *first,
+			uint32_t *count, uint32_t *last)
+{
+	uint64_t at = tt - 4;
+	uint32_t v, next = 0, n = 0;
+
+	if (gf_read(k, at, &v, 4))
+		return -1;
+	if (v == 0 && !(tt & 7))
+		at -= 4;
+	for (; n < MAX_MARKERS; n++, at -= 4) {
+		if (gf_read(k, at, &v, 4) || (n && (v >= next || next - v < 2 * 256)))
+			return -1;
+		if (n == 0)
+			*last = v;
+		if (v == 0)
+			break;
+		next = v;
+	}
+	if (n == 0 || n == MAX_MARKERS)
+		return -1;
+	*first = at;
+	*count = n + 1;
+	return 0;
+}
+
+/* Do num names start at names_va, each marker where it says, the last
+ * one ending at the markers (less up to 7 bytes of alignment)? */
+static int names_fit(const struct gf_kernel *k, uint64_t names_va, uint32_t num,
+		     uint64_t markers, uint32_t nmarkers)
+{
+	struct names r = { .k = k, .va = names_va };
+	uint32_t m;
+	int ok = 1;
+
+	for (uint32_t i = 0; i < num && ok; i++) {
+		uint32_t size; /* of the entry, its length included */
+		if (!(i & 255))
+			ok = !gf_read(k, markers + 4 * (i >> 8), &m, 4) && m == r.pos;
+		if (!(ok = ok && !names_need(&r, 2)))
+			break;
+		size = r.buf[r.pos] & 0x80 ? 2 + ((r.buf[r.pos] & 0x7fu) |
+						  (uint32_t)r.buf[r.pos + 1] << 7)
+					   : 1u + r.buf[r.pos];
+		ok = !names_need(&r, size);
+		r.pos += size;
+	}
+	ok = ok && (num + 255) / 256 == nmarkers && names_va + r.pos <= markers &&
+	     markers - (names_va + r.pos) < 8;
+	free(r.buf);
+	return ok ? 0 : -1;
+}
+
+static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
+			     struct tables *t)
+{
+	uint64_t tt, markers, rb_va;
+	uint32_t nmarkers, last, starts = 0;
+
+	if (stext < START_KERNEL_MAP ||
+	    !(tt = find_token_table(k, stext, START_KERNEL_MAP + KERNEL_IMAGE_SIZE, t)) ||
+	    find_markers(k, tt, &markers, &nmarkers, &last))
+		return -1;
+	/* names start 8-aligned, kallsyms_num_syms 8 bytes before them */
+	for (uint64_t names = (markers - last - 2) & ~7ull; starts < MAX_NAME_STARTS &&
+	     names + MAX_TAIL > markers - last && names > 16; names -= 8) {
+		if (gf_read(k, names - 8, &t->num, 4) || (t->num + 255) / 256 != nmarkers)
+			continue;
+		starts++;
+		if (names_fit(k, names, t->num, markers, nmarkers))
+			continue;
+		rb_va = names - 16;
+		t->names_va = names;
+		t->offsets_va = (rb_va - 4ull * t->num) & ~7ull;
+		t->has_base = 1;
+		return gf_read(k, rb_va, &t->relative_base, 8);
+	}
+	return -1;
+}
+
+/* The tables, from VMCOREINFO or else from the image. */
+static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+		       uint64_t stext, struct tables *t, char *err, size_t errlen)
+{
+	int rc = tables_from_vmcoreinfo(k, vi, t, err, errlen);
+
+	if (rc < 0)
+		return -1;
+	if (rc > 0 && tables_from_image(k, stext, t)) {
+		snprintf(err, errlen, "kallsyms tables neither named in VMCOREINFO "
+			 "nor found in the kernel image: give symbols in [profile]");
+		return -1;
+	}
+	if (t->num == 0 || t->num > MAX_SYMS) {
+		snprintf(err, errlen, "kallsyms: implausible symbol count %u", t->num);
 		return -1;
 	}
 	return 0;
@@ -172,15 +399,14 @@ static int expand_name(struct names *r, const struct tables *t, char *out)
 	return n ? (int)n : -1;
 }
 
-/* The rules, newest last:
+/* The rules, newest last, for the offset `off` of entry i:
  *   0 absolute per-CPU (x86-64 SMP until 6.15): a non-negative offset is
  *     an absolute address, a negative one is relative_base - 1 - offset;
  *   1 base-relative: relative_base + (u32)offset (6.15 on);
  *   2 place-relative: the offset is from the entry itself (7.0 on). */
-static uint64_t sym_address(const struct tables *t, int rule, uint32_t i)
+static uint64_t sym_address(const struct tables *t, int rule, uint32_t i,
+			    int32_t off)
 {
-	int32_t off = t->offsets[i];
-
 	switch (rule) {
 	case 0:
 		return off >= 0 ? (uint64_t)off : t->relative_base - 1 - off;
@@ -200,25 +426,36 @@ static uint32_t hash(const char *s)
 	return h;
 }
 
-static void insert(struct gf_symtab *s, uint32_t i)
+/* The wanted index of name, or -1. */
+static int wanted(const struct gf_symtab *s, const char *name)
 {
-	uint32_t h = hash(s->names + s->name_at[i]) & s->mask;
+	for (uint32_t h = hash(name) % WANTED_SLOTS; s->slot[h]; h = (h + 1) % WANTED_SLOTS)
+		if (!strcmp(s->name[s->slot[h] - 1], name))
+			return s->slot[h] - 1;
+	return -1;
+}
 
+/* Adds a name to look for, once. */
+static void want(struct gf_symtab *s, const char *name)
+{
+	uint32_t h = hash(name) % WANTED_SLOTS;
+
+	if (s->nwanted == KALLSYMS_MAX_WANTED || wanted(s, name) >= 0)
+		return;
 	while (s->slot[h])
-		h = (h + 1) & s->mask;
-	s->slot[h] = i + 1;
+		h = (h + 1) % WANTED_SLOTS;
+	s->name[s->nwanted] = name;
+	s->slot[h] = (uint8_t)++s->nwanted;
 }
 
 int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va)
 {
-	for (uint32_t h = hash(name) & s->mask; s->slot[h]; h = (h + 1) & s->mask) {
-		uint32_t i = s->slot[h] - 1;
-		if (!strcmp(s->names + s->name_at[i], name)) {
-			*va = s->addr[i];
-			return 0;
-		}
-	}
-	return -1;
+	int w = wanted(s, name);
+
+	if (w < 0 || !s->entry[w])
+		return -1;
+	*va = s->addr[w];
+	return 0;
 }
 
 uint32_t symtab_count(const struct gf_symtab *s)
@@ -228,122 +465,105 @@ uint32_t symtab_count(const struct gf_symtab *s)
 
 void symtab_free(struct gf_symtab *s)
 {
-	if (!s)
-		return;
-	free(s->addr);
-	free(s->name_at);
-	free(s->names);
-	free(s->slot);
 	free(s);
 }
 
-static struct gf_symtab *symtab_alloc(uint32_t num)
-{
-	struct gf_symtab *s = calloc(1, sizeof *s);
-	uint32_t size = 1;
-
-	while (size < 2 * num)
-		size <<= 1;
-	if (!s)
-		return NULL;
-	s->mask = size - 1;
-	s->addr = malloc((size_t)num * sizeof *s->addr);
-	s->name_at = malloc((size_t)num * sizeof *s->name_at);
-	s->slot = calloc(size, sizeof *s->slot);
-	if (!s->addr || !s->name_at || !s->slot) {
-		symtab_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* Decodes every name into s->names (without the type letter). */
-static int decode_names(const struct gf_kernel *k, const struct tables *t,
-			struct gf_symtab *s)
+/* Expands the names in order until every wanted one is found (the first
+ * of a name that occurs twice), without keeping the others. */
+static int find_wanted(const struct gf_kernel *k, const struct tables *t,
+		       struct gf_symtab *s)
 {
 	struct names r = { .k = k, .va = t->names_va };
-	size_t used = 0, cap = (size_t)t->num * 24;
+	uint32_t left = s->nwanted;
 	char name[MAX_NAME];
-	int len, err = 0;
+	int err = 0;
 
-	if (!(s->names = malloc(cap)))
-		return -1;
-	for (uint32_t i = 0; i < t->num; i++) {
-		if ((len = expand_name(&r, t, name)) < 0) {
+	for (uint32_t i = 0; i < t->num && left && !err; i++) {
+		int w;
+		if (expand_name(&r, t, name) < 0)
 			err = -1;
-			break;
+		else if ((w = wanted(s, name + 1)) >= 0 && !s->entry[w]) {
+			s->entry[w] = i + 1;
+			left--;
 		}
-		if (used + (size_t)len > cap) {
-			char *bigger = realloc(s->names, cap * 2);
-			if (!bigger) {
-				err = -1;
-				break;
-			}
-			s->names = bigger;
-			cap *= 2;
-		}
-		memcpy(s->names + used, name + 1, (size_t)len); /* NUL included */
-		s->name_at[i] = (uint32_t)used;
-		used += (size_t)len;
-		s->count++;
 	}
 	free(r.buf);
 	return err;
 }
 
-/* Which address rule puts _stext where VMCOREINFO says? -1 if none. */
-static int pick_rule(const struct tables *t, const struct gf_symtab *s,
-		     uint64_t stext)
+/* The address of wanted name w under rule, from its entry's offset. */
+static int address(const struct gf_kernel *k, const struct tables *t,
+		   const struct gf_symtab *s, int rule, int w, uint64_t *va)
 {
-	for (uint32_t i = 0; i < s->count; i++) {
-		if (strcmp(s->names + s->name_at[i], "_stext"))
-			continue;
-		for (int rule = 0; rule < 3; rule++)
-			if (sym_address(t, rule, i) == stext)
-				return rule;
+	uint32_t i = s->entry[w] - 1;
+	int32_t off;
+
+	if (gf_read(k, t->offsets_va + 4ull * i, &off, 4))
+		return -1;
+	*va = sym_address(t, rule, i, off);
+	return 0;
+}
+
+/* Which address rule puts _stext (wanted 0) where VMCOREINFO says? -1 if
+ * none, -2 if its offset is unreadable. */
+static int pick_rule(const struct gf_kernel *k, const struct tables *t,
+		     const struct gf_symtab *s, uint64_t stext)
+{
+	uint64_t va;
+
+	if (!s->entry[0])
+		return -1;
+	for (int rule = t->has_base ? 0 : 2; rule < 3; rule++) {
+		if (address(k, t, s, rule, 0, &va))
+			return -2;
+		if (va == stext)
+			return rule;
 	}
 	return -1;
 }
 
 int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
+		  const char *const *names, uint32_t nnames,
 		  struct gf_symtab **out, char *err, size_t errlen)
 {
 	struct tables *t = calloc(1, sizeof *t);
-	struct gf_symtab *s = NULL;
+	struct gf_symtab *s = calloc(1, sizeof *s);
 	uint64_t stext;
 	int rule;
 
 	*out = NULL;
-	if (!t) {
+	if (!t || !s) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (read_tables(k, vi, t, err, errlen))
 		goto fail;
+	}
 	if (sym(vi, "_stext", &stext)) {
 		snprintf(err, errlen, "VMCOREINFO has no SYMBOL(_stext)");
 		goto fail;
 	}
-	if (!(s = symtab_alloc(t->num)) || decode_names(k, t, s)) {
+	if (read_tables(k, vi, stext, t, err, errlen))
+		goto fail;
+	s->count = t->num;
+	want(s, "_stext");
+	for (uint32_t i = 0; i < nnames; i++)
+		want(s, names[i]);
+	if (find_wanted(k, t, s)) {
 		snprintf(err, errlen, "kallsyms: corrupt or unreadable names table");
 		goto fail;
 	}
-	if ((rule = pick_rule(t, s, stext)) < 0) {
-		snprintf(err, errlen, "kallsyms: no known address encoding "
-			 "matches _stext");
+	if ((rule = pick_rule(k, t, s, stext)) < 0) {
+		snprintf(err, errlen, rule == -1 ? "kallsyms: no known address "
+			 "encoding matches _stext" : "kallsyms tables are not readable");
 		goto fail;
 	}
-	for (uint32_t i = 0; i < s->count; i++) {
-		s->addr[i] = sym_address(t, rule, i);
-		insert(s, i);
-	}
-	free(t->offsets);
+	for (uint32_t w = 1; w < s->nwanted; w++)
+		if (s->entry[w] && address(k, t, s, rule, (int)w, &s->addr[w]))
+			s->entry[w] = 0;
+	s->addr[0] = stext;
 	free(t);
 	*out = s;
 	return 0;
 fail:
-	symtab_free(s);
-	free(t->offsets);
+	free(s);
 	free(t);
 	return -1;
 }

@@ -5,7 +5,8 @@
  * names. Differences between kernel versions are decided from the BTF
  * types themselves, never from a version number: task_struct.state became
  * __state in 5.14, mm_struct.rss_stat turned from atomic counters into
- * percpu_counters in 6.2.
+ * percpu_counters in 6.2, and in 7.x (seen on 7.2) an idle CPU's time
+ * moved from tick_sched into kernel_cpustat.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +25,10 @@ enum kind {
 
 /* Tasks and signals need every REQUIRED field. The others come in groups
  * that a kernel may lack without failing the attach: gf_layout's
- * has_metrics and has_printk say whether each group is complete. */
-enum group { REQUIRED, METRICS, PRINTK };
+ * has_metrics and has_printk say whether each group is complete. TICK_IDLE
+ * is where idle time was kept until 7.x: without it, it is read from
+ * kernel_cpustat (set_groups). */
+enum group { REQUIRED, METRICS, PRINTK, TICK_IDLE, NGROUPS };
 
 struct field {
 	const char *names; /* alternatives, separated by '|' */
@@ -79,14 +82,17 @@ static const struct field fields[] = {
 	{ "CPUTIME_SOFTIRQ", ENUMVAL, IN(cpustat_softirq, METRICS) },
 	{ "CPUTIME_IRQ", ENUMVAL, IN(cpustat_irq, METRICS) },
 	{ "CPUTIME_STEAL", ENUMVAL, IN(cpustat_steal, METRICS) },
+	{ "CPUTIME_IDLE", ENUMVAL, IN(cpustat_idle, METRICS) },
+	{ "CPUTIME_IOWAIT", ENUMVAL, IN(cpustat_iowait, METRICS) },
+	{ "kernel_cpustat.cpustat", MEMBER, IN(kcs_cpustat, METRICS) },
 	{ "rq.nr_running", MEMBER, IN(rq_nr_running, METRICS) },
 	{ "rq.nr_switches", MEMBER, IN(rq_nr_switches, METRICS) },
 	{ "rq.nr_uninterruptible", MEMBER, IN(rq_nr_uninterruptible, METRICS) },
 	{ "rq.nr_iowait", MEMBER, IN(rq_nr_iowait, METRICS) },
 	{ "rq.curr", MEMBER, IN(rq_curr, METRICS) },
 	{ "rq.idle", MEMBER, IN(rq_idle, METRICS) },
-	{ "tick_sched.idle_sleeptime", MEMBER, IN(ts_idle_sleeptime, METRICS) },
-	{ "tick_sched.iowait_sleeptime", MEMBER, IN(ts_iowait_sleeptime, METRICS) },
+	{ "tick_sched.idle_sleeptime", MEMBER, IN(ts_idle_sleeptime, TICK_IDLE) },
+	{ "tick_sched.iowait_sleeptime", MEMBER, IN(ts_iowait_sleeptime, TICK_IDLE) },
 	{ "PSWPIN", ENUMVAL, IN(ev_pswpin, METRICS) },
 	{ "PSWPOUT", ENUMVAL, IN(ev_pswpout, METRICS) },
 	{ "PGMAJFAULT", ENUMVAL, IN(ev_pgmajfault, METRICS) },
@@ -170,9 +176,36 @@ static int find_member(const struct btf *btf, int id, const char *name,
 	return -1;
 }
 
+/* The BTF with the struct ids looked up so far: libbpf searches every
+ * type for a name, and the field table names the same few structs again
+ * and again (a tenth of an attach on 7.2 went there). */
+#define MAX_STRUCTS 64
+
+struct view {
+	const struct btf *btf;
+	uint32_t n;
+	char name[MAX_STRUCTS][64];
+	int id[MAX_STRUCTS];
+};
+
+static int struct_id(struct view *v, const char *name)
+{
+	int id;
+
+	for (uint32_t i = 0; i < v->n; i++)
+		if (!strcmp(v->name[i], name))
+			return v->id[i];
+	id = btf__find_by_name_kind(v->btf, name, BTF_KIND_STRUCT);
+	if (v->n < MAX_STRUCTS && strlen(name) < sizeof v->name[0]) {
+		strcpy(v->name[v->n], name);
+		v->id[v->n++] = id;
+	}
+	return id;
+}
+
 /* "struct.a.b": the byte offset of a.b in struct, and b's type id. */
-static int member_offset(const struct btf *btf, const char *path,
-			 uint32_t *offset, int *type)
+static int member_offset(struct view *v, const char *path, uint32_t *offset,
+			 int *type)
 {
 	char buf[128], *save = NULL, *part;
 	uint64_t bits = 0;
@@ -180,9 +213,9 @@ static int member_offset(const struct btf *btf, const char *path,
 
 	snprintf(buf, sizeof buf, "%s", path);
 	part = strtok_r(buf, ".", &save);
-	id = btf__find_by_name_kind(btf, part, BTF_KIND_STRUCT);
+	id = struct_id(v, part);
 	while (id >= 0 && (part = strtok_r(NULL, ".", &save)))
-		id = find_member(btf, id, part, &bits);
+		id = find_member(v->btf, id, part, &bits);
 	if (id < 0 || bits % 8)
 		return -1;
 	*offset = (uint32_t)(bits / 8);
@@ -211,10 +244,10 @@ static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
 	return -1;
 }
 
-static int struct_size(const struct btf *btf, const char *name, uint32_t *v)
+static int struct_size(struct view *view, const char *name, uint32_t *v)
 {
-	int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
-	long size = id < 0 ? -1 : btf__resolve_size(btf, id);
+	int id = struct_id(view, name);
+	long size = id < 0 ? -1 : btf__resolve_size(view->btf, id);
 
 	if (size <= 0 || size > UINT32_MAX)
 		return -1;
@@ -222,45 +255,50 @@ static int struct_size(const struct btf *btf, const char *name, uint32_t *v)
 	return 0;
 }
 
-static int btf_value(const struct btf *btf, enum kind kind, const char *name,
+static int btf_value(struct view *view, enum kind kind, const char *name,
 		     uint32_t *v)
 {
 	switch (kind) {
-	case MEMBER:  return member_offset(btf, name, v, NULL);
-	case ENUMVAL: return enum_value(btf, name, v);
-	case SIZEOF:  return struct_size(btf, name, v);
+	case MEMBER:  return member_offset(view, name, v, NULL);
+	case ENUMVAL: return enum_value(view->btf, name, v);
+	case SIZEOF:  return struct_size(view, name, v);
 	default:      return -1;
 	}
 }
 
-static int btf_field(const struct btf *btf, const struct field *f,
-		     uint32_t *v)
+static int btf_field(struct view *view, const struct field *f, uint32_t *v)
 {
 	char name[128];
 
 	for (int i = 0; !alternative(f->names, i, name, sizeof name); i++)
-		if (!btf_value(btf, f->kind, name, v))
+		if (!btf_value(view, f->kind, name, v))
 			return 0;
 	return -1;
 }
 
 /* Sets has_metrics and has_printk: a group is there if none of its
- * fields is missing. */
-static void set_groups(struct gf_layout *l, const int missing[3])
+ * fields is missing. An idle CPU's time is in tick_sched where it has the
+ * fields, else in kernel_cpustat.cpustat[CPUTIME_IDLE/IOWAIT]: 7.x's
+ * kcpustat_idle_stop() (Frederic Weisbecker's idle cputime series) charges
+ * each idle stretch there as it ends, as tick_nohz_stop_idle() charged
+ * tick_sched before. */
+static void set_groups(struct gf_layout *l, const int missing[NGROUPS])
 {
 	l->has_metrics = !missing[METRICS];
 	l->has_printk = !missing[PRINTK];
+	l->idle_in_cpustat = missing[TICK_IDLE] > 0;
 }
 
 /* mm_struct.rss_stat: struct mm_rss_stat { atomic_long_t count[]; } up to
  * 6.1, struct percpu_counter rss_stat[] from 6.2. Told apart by its type. */
-static int btf_rss(const struct btf *btf, struct gf_layout *l)
+static int btf_rss(struct view *view, struct gf_layout *l)
 {
+	const struct btf *btf = view->btf;
 	const struct btf_type *t;
 	uint32_t count_off;
 	int type;
 
-	if (member_offset(btf, "mm_struct.rss_stat", &l->mm_rss_stat, &type))
+	if (member_offset(view, "mm_struct.rss_stat", &l->mm_rss_stat, &type))
 		return -1;
 	t = btf__type_by_id(btf, btf__resolve_type(btf, type));
 	if (t && btf_is_array(t)) {
@@ -273,7 +311,7 @@ static int btf_rss(const struct btf *btf, struct gf_layout *l)
 		l->rss_stride = (uint32_t)btf__resolve_size(btf, elem);
 		return 0;
 	}
-	if (member_offset(btf, "mm_rss_stat.count", &count_off, NULL))
+	if (member_offset(view, "mm_rss_stat.count", &count_off, NULL))
 		return -1;
 	l->rss_percpu = 0;
 	l->mm_rss_stat += count_off;
@@ -285,7 +323,9 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 		    char *err, size_t errlen)
 {
 	struct btf *btf = btf__new(data, size);
-	int missing[3] = { 0 };
+	struct view *view;
+	int missing[NGROUPS] = { 0 };
+	uint32_t seq;
 	int rc = 0;
 
 	if (!btf) {
@@ -293,11 +333,17 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 			 strerror(errno));
 		return -1;
 	}
+	if (!(view = calloc(1, sizeof *view))) {
+		snprintf(err, errlen, "out of memory");
+		btf__free(btf);
+		return -1;
+	}
+	view->btf = btf;
 	for (size_t i = 0; i < NFIELDS && !rc; i++) {
 		uint32_t v;
 		if (fields[i].kind == DERIVED)
 			continue;
-		if (!btf_field(btf, &fields[i], &v)) {
+		if (!btf_field(view, &fields[i], &v)) {
 			set(l, &fields[i], v);
 		} else if (fields[i].group != REQUIRED) {
 			missing[fields[i].group]++;
@@ -306,12 +352,17 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 			rc = -1;
 		}
 	}
+	/* no tick_sched idle time: kernel_cpustat must be the 7.x one */
+	if (missing[TICK_IDLE] &&
+	    member_offset(view, "kernel_cpustat.idle_sleeptime_seq", &seq, NULL))
+		missing[METRICS]++;
 	set_groups(l, missing);
-	if (!rc && btf_rss(btf, l)) {
+	if (!rc && btf_rss(view, l)) {
 		snprintf(err, errlen, "kernel BTF: unknown mm_struct.rss_stat type");
 		rc = -1;
 	}
 	btf__free(btf);
+	free(view);
 	return rc;
 }
 
@@ -322,7 +373,7 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 			int complete, char *err, size_t errlen)
 {
-	int missing[3] = { 0 };
+	int missing[NGROUPS] = { 0 };
 
 	for (size_t i = 0; i < NFIELDS; i++) {
 		char name[128];

@@ -46,7 +46,8 @@ GF_HD static int cpustat(struct reader *r, uint64_t base, uint32_t idx,
 
 /* kernel_cpustat is charged a tick at a time on busy CPUs (user, system,
  * irq); an idle CPU with its tick stopped is charged nothing there, its
- * idle and iowait time going to tick_sched when it wakes. */
+ * idle and iowait time going, when it wakes, to tick_sched, or from 7.x
+ * to kernel_cpustat's own CPUTIME_IDLE and CPUTIME_IOWAIT. */
 GF_HD static int read_cpu_time(struct reader *r, uint32_t cpu,
 			       struct gf_cpu_counters *c)
 {
@@ -54,15 +55,21 @@ GF_HD static int read_cpu_time(struct reader *r, uint32_t cpu,
 	uint64_t stat, ts;
 	int err;
 
-	c->user_ns = c->system_ns = c->steal_ns = 0;
-	if ((err = per_cpu(r, l->kernel_cpustat, cpu, &stat)) ||
-	    (err = cpustat(r, stat, l->cpustat_user, &c->user_ns)) ||
+	c->user_ns = c->system_ns = c->steal_ns = c->idle_ns = c->iowait_ns = 0;
+	if ((err = per_cpu(r, l->kernel_cpustat, cpu, &stat)))
+		return err;
+	stat += l->kcs_cpustat;
+	if ((err = cpustat(r, stat, l->cpustat_user, &c->user_ns)) ||
 	    (err = cpustat(r, stat, l->cpustat_nice, &c->user_ns)) ||
 	    (err = cpustat(r, stat, l->cpustat_system, &c->system_ns)) ||
 	    (err = cpustat(r, stat, l->cpustat_irq, &c->system_ns)) ||
 	    (err = cpustat(r, stat, l->cpustat_softirq, &c->system_ns)) ||
-	    (err = cpustat(r, stat, l->cpustat_steal, &c->steal_ns)) ||
-	    (err = per_cpu(r, l->tick_cpu_sched, cpu, &ts)) ||
+	    (err = cpustat(r, stat, l->cpustat_steal, &c->steal_ns)))
+		return err;
+	if (l->idle_in_cpustat)
+		return (err = cpustat(r, stat, l->cpustat_idle, &c->idle_ns)) ? err :
+		       cpustat(r, stat, l->cpustat_iowait, &c->iowait_ns);
+	if ((err = per_cpu(r, l->tick_cpu_sched, cpu, &ts)) ||
 	    (err = read_u64(r, ts + l->ts_idle_sleeptime, &c->idle_ns)))
 		return err;
 	return read_u64(r, ts + l->ts_iowait_sleeptime, &c->iowait_ns);

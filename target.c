@@ -12,7 +12,9 @@
  *       this machine's own RAM: the "System RAM" ranges of /proc/iomem,
  *       mapped from /dev/mem where the kernel allows it (built without
  *       CONFIG_STRICT_DEVMEM), else from /dev/gpufas_pmem, the device of
- *       the companion module kmod/gpufas_pmem.ko.
+ *       the companion module kmod/gpufas_pmem.ko, where it is loaded, else
+ *       read through /proc/kcore, never written. Mappable memory comes
+ *       first: reads are loads, and the GPU engine can register it.
  */
 #include <elf.h>
 #include <errno.h>
@@ -32,6 +34,7 @@
 #define IOMEM "/proc/iomem"
 #define DEVMEM "/dev/mem"
 #define PMEM "/dev/gpufas_pmem"
+#define KCORE "/proc/kcore"
 /* System RAM lines read from /proc/iomem: real machines have tens. */
 #define MAX_IOMEM_RAM 4096
 
@@ -348,10 +351,115 @@ static const char *devmem_why(int err, int bad)
 	return why;
 }
 
+/* ---- host through /proc/kcore ----
+ * An ELF core of the running kernel (fs/proc/kcore.c), open to root with
+ * CAP_SYS_RAWIO and refused under lockdown. Its PT_LOAD segments of RAM
+ * (KCORE_RAM) carry their physical address in p_paddr; the others have
+ * -1 there but the kernel text (KCORE_TEXT), a second view of RAM at
+ * __START_KERNEL_map. Since 4.19 a note holds VMCOREINFO. It cannot be
+ * mapped: every read is a pread(), of live memory. Never written. */
+
+#define START_KERNEL_MAP 0xffffffff80000000ull
+#define KCORE_MAX_PHDRS 4096
+#define KCORE_MAX_NOTES (64u << 10)
+
+static int kcore_read(const struct gf_mem *m, uint64_t pa, void *dst, uint32_t len)
+{
+	for (uint32_t i = 0; i < m->nranges; i++) {
+		const struct gf_range *r = &m->range[i];
+		if (pa >= r->phys && pa - r->phys < r->size &&
+		    len <= r->size - (pa - r->phys))
+			return pread(m->fd, dst, len, (off_t)(r->offset + pa - r->phys)) ==
+			       (ssize_t)len ? GF_OK : GF_EFAULT;
+	}
+	return GF_EFAULT;
+}
+
+static int read_exact(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pread(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -1;
+}
+
+/* The VMCOREINFO note's text among the notes of one PT_NOTE segment. */
+static char *vmcoreinfo_note(const uint8_t *notes, uint64_t size)
+{
+	for (uint64_t at = 0; size - at >= sizeof(Elf64_Nhdr);) {
+		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(notes + at);
+		uint64_t name = at + sizeof *nh, desc = name + ((nh->n_namesz + 3ull) & ~3ull);
+		char *text;
+		if (desc > size || nh->n_descsz > size - desc)
+			return NULL;
+		if (nh->n_namesz == sizeof "VMCOREINFO" &&
+		    !memcmp(notes + name, "VMCOREINFO", sizeof "VMCOREINFO") &&
+		    nh->n_descsz <= VMCOREINFO_MAX && (text = malloc(nh->n_descsz + 1))) {
+			memcpy(text, notes + desc, nh->n_descsz);
+			text[nh->n_descsz] = 0;
+			return text;
+		}
+		at = desc + ((nh->n_descsz + 3ull) & ~3ull);
+	}
+	return NULL;
+}
+
+/* One program header: a RAM range, or the VMCOREINFO note. */
+static int kcore_segment(struct gf_target *t, const Elf64_Phdr *ph)
+{
+	uint8_t *notes;
+
+	if (ph->p_type == PT_NOTE && !t->vmcoreinfo && ph->p_filesz <= KCORE_MAX_NOTES &&
+	    (notes = malloc(ph->p_filesz))) {
+		if (!read_exact(t->fd, notes, ph->p_filesz, ph->p_offset))
+			t->vmcoreinfo = vmcoreinfo_note(notes, ph->p_filesz);
+		free(notes);
+	}
+	if (ph->p_type != PT_LOAD || ph->p_paddr == ~0ull || ph->p_filesz == 0 ||
+	    ph->p_vaddr >= START_KERNEL_MAP)
+		return 0;
+	if (t->mem.nranges == GF_MAX_RANGES)
+		return -1;
+	add_range(&t->mem, ph->p_paddr, ph->p_filesz, NULL);
+	t->mem.range[t->mem.nranges - 1].offset = ph->p_offset;
+	return 0;
+}
+
+/* Why /proc/kcore could not be used, or NULL when it is open. */
+static const char *kcore_open(struct gf_target *t)
+{
+	static char why[128];
+	Elf64_Phdr *ph = NULL;
+	Elf64_Ehdr eh;
+	int bad = 0;
+
+	if ((t->fd = open(KCORE, O_RDONLY)) < 0) {
+		snprintf(why, sizeof why, KCORE ": %s%s", strerror(errno),
+			 errno == EPERM ? " (lockdown, or no CAP_SYS_RAWIO)" : "");
+		return why;
+	}
+	t->mem.nranges = 0;
+	if (read_exact(t->fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_CORE ||
+	    eh.e_phentsize != sizeof *ph || eh.e_phnum == 0 || eh.e_phnum > KCORE_MAX_PHDRS ||
+	    !(ph = malloc(eh.e_phnum * sizeof *ph)) ||
+	    read_exact(t->fd, ph, eh.e_phnum * sizeof *ph, eh.e_phoff))
+		bad = 1;
+	for (int i = 0; !bad && i < eh.e_phnum; i++)
+		bad = kcore_segment(t, &ph[i]);
+	free(ph);
+	if (bad || !t->mem.nranges || !t->vmcoreinfo) {
+		target_close(t);
+		return bad || !t->mem.nranges ? KCORE ": not a usable ELF core"
+					      : KCORE ": no VMCOREINFO note";
+	}
+	t->mem.read = kcore_read;
+	t->mem.fd = t->fd;
+	t->writable = 0;
+	return NULL;
+}
+
 static int host_open(struct gf_target *t, int want_write)
 {
 	const struct gf_range *r;
-	const char *why;
+	const char *why, *kcore = "";
 	int err, bad;
 
 	if (iomem_ram(t))
@@ -361,10 +469,17 @@ static int host_open(struct gf_target *t, int want_write)
 	why = devmem_why(err, bad);
 	if (!(err = map_phys(t, PMEM, want_write, &bad)))
 		return 0;
+	if (err == ENOENT && !(kcore = kcore_open(t))) {
+		if (want_write)
+			snprintf(t->read_only, sizeof t->read_only, "read through "
+				 KCORE ", which is never written: %s and there is "
+				 "no " PMEM " (load kmod/gpufas_pmem.ko write=1)", why);
+		return 0;
+	}
 	if (err == ENOENT) {
-		target_error(t, "host: no access to physical memory: %s "
+		target_error(t, "host: no access to physical memory: %s, %s "
 			"and there is no " PMEM "; load kmod/gpufas_pmem.ko%s "
-			"(README: Bare metal)", why, strstr(why, "STRICT") ?
+			"(README: Bare metal)", why, kcore, strstr(why, "STRICT") ?
 			" or boot a kernel built without CONFIG_STRICT_DEVMEM" : "");
 		return -1;
 	}
@@ -439,8 +554,11 @@ void target_close(struct gf_target *t)
 		munmap(t->map, t->map_size);
 	if (t->fd >= 0)
 		close(t->fd);
+	free(t->vmcoreinfo);
 	t->map = NULL;
 	t->fd = -1;
+	t->vmcoreinfo = NULL;
+	t->mem.read = NULL;
 }
 
 uint64_t target_ram_size(const struct gf_target *t)

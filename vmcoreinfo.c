@@ -150,11 +150,15 @@ static int scan_everywhere(const struct gf_range *r, struct vmcoreinfo *c,
 	return n;
 }
 
-/* Fills up to `max` distinct complete candidates; returns how many. */
+/* Fills up to `max` distinct complete candidates; returns how many. RAM
+ * read through a file (m->read: /proc/kcore) is not scanned: such a
+ * target brings its own copy (gf_target.vmcoreinfo). */
 int vmcoreinfo_find(const struct gf_mem *m, struct vmcoreinfo *cands, int max)
 {
 	int n = 0;
 
+	if (m->read)
+		return 0;
 	for (uint32_t i = m->nranges; i > 0 && n < max; i--)
 		n = scan_page_starts(&m->range[i - 1], cands, n, max);
 	for (uint32_t i = 0; i < m->nranges && n == 0; i++)

@@ -8,7 +8,8 @@
 # The release and the Debian version come from the kernel image's own version string, so the
 # module matches the kernel the guest boots even where build-guest.sh fell back on a newer build
 # of its series. Three packages, by exact name and version (never a glob): linux-headers-RELEASE
-# and the -common and linux-kbuild packages it depends on; cached as .debs in
+# and the -common and linux-kbuild packages it depends on, from this machine's suites or another
+# one the tests use (test/debian-apt.sh); cached as .debs in
 # ${GPUFAS_CACHE:-$HOME/.cache/gpufas}, unpacked into headers/RELEASE there. The modules of DIR
 # (default: kmod/) are built in a copy and kept in NAME/RELEASE there (NAME: DIR's last
 # component), again only when a source of DIR (*.c, *.h, Makefile, Kbuild) is newer than the
@@ -43,8 +44,8 @@ release=${version%% *}
 debver=$(grep -oE 'Debian [^ ]+' <<<"$version" | cut -d' ' -f2) ||
 	die "$vmlinuz: not a Debian kernel ($version)"
 
-# apt-get download of exact name=version pairs; the package lists may not be there yet.
-download() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$@" >&2); }
+# apt-get download of exact name=version pairs, from the suite suite_of chose.
+download() { (cd "$cache" && "${APT[@]}" download "$@" >&2); }
 
 # headers/RELEASE: the three packages unpacked. The arch package's Makefile includes the common
 # one by its absolute path under /usr/src: pointed at the unpacked copy instead.
@@ -53,8 +54,7 @@ unpack_headers() {
 	[ -e "$root/.complete" ] && { echo "$root"; return; }
 	hdr=linux-headers-$release
 	# the whole record first: grep -m1 on the pipe would make apt-cache die of SIGPIPE
-	deps=$(apt-cache show "$hdr=$debver" 2>/dev/null) ||
-		{ apt-get update -qq && deps=$(apt-cache show "$hdr=$debver" 2>/dev/null); } ||
+	suite_of "$hdr=$debver" && deps=$("${APT_CACHE[@]}" show "$hdr=$debver") ||
 		die "no $hdr=$debver in the package lists"
 	deps=$(grep -m1 '^Depends:' <<<"$deps")
 	common=$(grep -oE 'linux-headers-[^ ,]+-common' <<<"$deps" | sed -n 1p)
@@ -84,10 +84,26 @@ unpack_headers() {
 	echo "$root"
 }
 
+# The compiler the kernel was built with (its headers' .kernelvariables), or this machine's
+# gcc-12 in place of an older one (bullseye's gcc-10): a module built with another gcc loads
+# all the same (vermagic does not name the compiler). A newer one (trixie's gcc-14, sid's gcc-16)
+# cannot be replaced: their configs hold what only it knows (-fmin-function-alignment).
+compiler() {
+	local cc
+	cc=$(grep -oE 'gcc-[0-9]+$' "$1/.kernelvariables" 2>/dev/null) || cc=gcc-12
+	if ! command -v "$cc" >/dev/null; then
+		[ "${cc#gcc-}" -lt 12 ] ||
+			die "$release was built with $cc, which this machine does not have"
+		echo "build-kmod.sh: $cc (the kernel's compiler) is not installed: using gcc-12" >&2
+		cc=gcc-12
+	fi
+	echo "$cc"
+}
+
 # Builds the modules of $src into $out ($cache/NAME/RELEASE) unless none of its sources is newer
 # than the stamp of the last build there.
 build_modules() {
-	local root=$1 tmp ko
+	local root=$1 tmp ko kdir cc
 	if [ -e "$out/.built" ] && [ -z "$(find "$src" -maxdepth 1 \( -name '*.[ch]' -o \
 		-name Makefile -o -name Kbuild \) -newer "$out/.built" -print -quit)" ]; then
 		return
@@ -100,7 +116,9 @@ build_modules() {
 		-exec cp {} "$tmp/" \;
 	# kbuild's chatter to stderr: stdout carries only the path of the result. No BTF for the
 	# modules: it needs the kernel's vmlinux and pahole (6.12 insists), and nothing reads it.
-	make -s -C "$tmp" KDIR="$root/usr/src/linux-headers-$release" \
+	kdir=$root/usr/src/linux-headers-$release
+	cc=$(compiler "$kdir") || exit 1
+	make -s -C "$tmp" KDIR="$kdir" CC="$cc" \
 		CONFIG_DEBUG_INFO_BTF_MODULES= >&2 || die "cannot build $src against $release"
 	for ko in "$tmp"/*.ko; do
 		[ -e "$ko" ] || die "$src: the build made no .ko"
@@ -109,6 +127,7 @@ build_modules() {
 	mv "$tmp/.built" "$out/.built"
 }
 
+. "$here/debian-apt.sh"
 "$here/install-deps.sh" make gcc-12 libc6-dev
 mkdir -p "$cache"
 out=$cache/$(basename "$src")/$release

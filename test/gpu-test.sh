@@ -21,6 +21,9 @@ cp .kit/bin/gpufas gpufas
 cp .kit/bin/bench test/bench
 export GPUFAS_QEMU=/tmp/qkit/run-qemu GPUFAS_CACHE=$PWD/.kit
 touch .kit/guest/* # newer than the sources: guest.py must not try to rebuild them
+# the kernels the kit carries (not all that test_guest.py knows: the kit would outgrow a carry)
+GPUFAS_KVERS=$(cd .kit/guest && ls vmlinuz-* | sed 's/^vmlinuz-//' | tr '\n' ' ')
+export GPUFAS_KVERS
 nvidia-smi -L
 
 rc=0

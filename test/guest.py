@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """QEMU test guests for gpufas (stdlib only).
 
-A guest is a Debian cloud kernel (6.1 or 6.12, KASLR on) with a busybox initramfs, run under TCG
+A guest is a Debian cloud kernel (one of KVERS, KASLR on) with a busybox initramfs, run under TCG
 with its RAM in a /dev/shm file (`ram_path`) that gpufas reads as `vm:PATH`. The test drives the
 guest's root shell over the serial console and takes ground truth from the guest's own /proc.
 
@@ -48,7 +48,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / 'build-guest.sh'
 CACHE = Path(os.environ.get('GPUFAS_CACHE', Path.home() / '.cache' / 'gpufas'))
-KVERS = ('6.1', '6.12')
+# build-guest.sh's names: a series, and for a second build of one series its Debian tag
+KVERS = ('5.10', '6.1', '6.12', '6.12+deb13', '7.2')
 PROMPT = re.compile(rb'gpufas# ')
 PF_KTHREAD = 0x00200000  # task->flags bit of kernel threads (include/linux/sched.h)
 
@@ -120,7 +121,8 @@ class Guest:
             self._start_qemu()
             self._expect(PROMPT, 0, timeout)
             release = self.sh('uname -r')[1]
-            if not release.startswith(self.kver + '.'):
+            series, _, tag = self.kver.partition('+')
+            if not release.startswith(series + '.') or (tag and f'+{tag}-' not in release):
                 raise GuestError(f'expected a {self.kver} kernel, the guest runs {release!r}')
         except BaseException:
             self.close()

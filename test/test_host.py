@@ -4,7 +4,7 @@
 The guest (a Debian cloud kernel under TCG, KASLR on) boots with kmod/gpufas_pmem.ko, built
 against Debian's headers of exactly its kernel (test/build-kmod.sh), ./gpufas and the shared
 libraries it loads, all added to its initramfs. Inside the guest gpufas reads the guest's own
-physical memory through the module; its answers are compared with the guest's /proc, and the
+physical memory through /proc/kcore, then through the module; its answers are compared with the guest's /proc, and the
 guest kernel is watched delivering the signal gpufas wrote. Prints one line per check and, last,
 `N passed, N failed, N skipped`. Usage: test/test_host.py [-k SUBSTRING]
 """
@@ -121,15 +121,51 @@ def system_ram(g):
 
 
 def check_no_access(g):
-    """Debian sets CONFIG_STRICT_DEVMEM: /dev/mem refuses RAM, and with no module gpufas says
-    what to do, in one line."""
+    """Debian sets CONFIG_STRICT_DEVMEM: /dev/mem refuses RAM, and with no module and no
+    /proc/kcore (hidden under /dev/null) gpufas says what to do, in one line."""
     ram = system_ram(g)
     status, out = g.sh(f'devmem {ram[-1][0] + (16 << 20):#x}')  # busybox devmem: an mmap
     assert status != 0, f'/dev/mem let RAM through: {out}'
     print(f'      busybox devmem of RAM: {out}')
-    line = expect_error(g, ['--target', 'host', '--ps'], 'kmod/gpufas_pmem.ko',
-                        '/dev/mem refuses RAM')
+    g.check('mount -o bind /dev/null /proc/kcore')
+    try:
+        line = expect_error(g, ['--target', 'host', '--ps'], 'kmod/gpufas_pmem.ko',
+                            '/dev/mem refuses RAM', '/proc/kcore')
+    finally:
+        g.check('umount /proc/kcore')
     print(f'      {line}')
+
+
+def check_kcore_reads(g):
+    """No module: a stock kernel's /proc/kcore is read, never written: --info, --ps (against
+    /proc), --log and --detect answer; --kill says why it cannot."""
+    check_info(g)
+    check_ps(g)
+    rc, out, err, _ = gpufas_in(g, '--target', 'host', '--log=5')
+    assert rc == 0 and out.startswith('['), f'--log: {rc} {out} {err}'
+    rc, out, err, _ = gpufas_in(g, '--target', 'host', '--detect', '--json')
+    assert rc == 0 and json.loads(out), f'--detect: {rc} {out} {err}'
+    pid = g.spawn('sleeper')
+    g.wait_ready(pid)
+    line = expect_error(g, ['--target', 'host', '--kill', str(pid)], 'read-only', '/proc/kcore')
+    print(f'      {line}')
+    assert g.alive(pid), 'the sleeper died'
+    g.check(f'kill {pid}')
+
+
+def check_kcore_agent(g):
+    """The headless agent on /proc/kcore: it attaches read-only and samples the metrics."""
+    agent = g.spawn('gpufas --agent --headless --engine cpu --target host --events /tmp/kev.jsonl')
+    try:
+        tg.wait_for(lambda: '"event":"metrics"' in g.sh('cat /tmp/kev.jsonl')[1], ATTACH_S,
+                    'the agent to sample')
+    finally:
+        g.sh(f'kill {agent}; wait {agent}')
+    events = [json.loads(line) for line in g.check('cat /tmp/kev.jsonl').splitlines()]
+    attach = [e for e in events if e['event'] == 'attach']
+    assert attach and attach[0]['mode'] == 'read-only' and attach[0]['metrics'], attach
+    metrics = [e for e in events if e['event'] == 'metrics']
+    assert metrics[0]['processes'] > 20, metrics[0]
 
 
 def check_load(g):
@@ -266,9 +302,15 @@ def check_agent_kills_hog(g):
 
 
 def check_unload(g):
+    """With the module gone, --kill falls back on /proc/kcore and says it cannot write."""
     g.check('rmmod gpufas_pmem')
     assert g.sh('test -e /dev/gpufas_pmem')[0] != 0, '/dev/gpufas_pmem outlived the module'
-    expect_error(g, ['--target', 'host', '--ps'], 'kmod/gpufas_pmem.ko')
+    pid = g.spawn('sleeper')
+    g.wait_ready(pid)
+    expect_error(g, ['--target', 'host', '--kill', str(pid)], 'read-only', '/proc/kcore',
+                 'kmod/gpufas_pmem.ko write=1')
+    assert g.alive(pid), 'the sleeper died'
+    g.check(f'kill {pid}')
 
 
 def host_checks(kver):
@@ -281,7 +323,10 @@ def host_checks(kver):
         settle_rng(g)
         for prog in ('spinner 2', 'sleeper 3', 'hog 32'):
             g.wait_ready(g.spawn(prog))
-        check(f'{kver} no module: /dev/mem refuses RAM, clear error', check_no_access, g)
+        check(f'{kver} no module, no kcore: /dev/mem refuses RAM, clear error',
+              check_no_access, g)
+        check(f'{kver} no module: /proc/kcore read, never written', check_kcore_reads, g)
+        check(f'{kver} no module: headless agent on /proc/kcore', check_kcore_agent, g)
         check(f'{kver} module loads read-only, node 0600 root', check_load, g)
         check(f'{kver} module refuses to load twice', check_load_twice, g)
         check(f'{kver} read-only module maps System RAM only', check_ram_only, g, False)
@@ -294,7 +339,7 @@ def host_checks(kver):
         check(f'{kver} SIGKILL 4-thread spinner from inside', check_kill_spinner, g)
         check(f'{kver} SIGKILL memory hog from inside', check_kill_hog, g)
         check(f'{kver} headless agent (CPU engine) kills a memory hog', check_agent_kills_hog, g)
-        check(f'{kver} rmmod: access gone, clear error again', check_unload, g)
+        check(f'{kver} rmmod: back to /proc/kcore, read-only', check_unload, g)
     finally:
         g.close()
 

@@ -674,8 +674,8 @@ static struct guest *guest_new(unsigned levels, int percpu)
 	g->low = xcalloc(LOW_SIZE);
 	g->high = xcalloc(HIGH_SIZE);
 	g->k.mem.nranges = 2;
-	g->k.mem.range[R_HIGH] = (struct gf_range){ HIGH_PA, HIGH_SIZE, g->high };
-	g->k.mem.range[R_LOW] = (struct gf_range){ 0, LOW_SIZE, g->low };
+	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE, .base = g->high };
+	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE, .base = g->low };
 	g->k.writable = 1;
 	g->pt_next = PT_PA;
 	set_layout(&g->k.lay, levels, percpu);
@@ -1016,9 +1016,13 @@ static void test_phys_read_bounds(void)
 	struct guest *g = guest_new(4, 0);
 	const struct gf_mem *m = &g->k.mem;
 	static uint8_t buf[0x200];
-	struct gf_mem top = { 1, { { 0xfffffffffffff000ull, PAGE, g->low } } };
-	struct gf_mem near_top = { 1, { { 0xffffffff00000000ull, PAGE, g->low } } };
-	struct gf_mem two = { 2, { { 0, PAGE, g->low }, { PAGE, PAGE, g->high } } };
+	struct gf_mem top = { .nranges = 1, .range = { { .phys = 0xfffffffffffff000ull,
+						  .size = PAGE, .base = g->low } } };
+	struct gf_mem near_top = { .nranges = 1, .range = { { .phys = 0xffffffff00000000ull,
+						       .size = PAGE, .base = g->low } } };
+	struct gf_mem two = { .nranges = 2, .range = {
+		{ .phys = 0, .size = PAGE, .base = g->low },
+		{ .phys = PAGE, .size = PAGE, .base = g->high } } };
 	struct gf_mem *many;
 	int r;
 
@@ -1705,6 +1709,13 @@ static const struct ksym KSYMS[] = {
 	{ "Dcpu_number", 0x2a018 }, /* per-CPU, absolute: rule 0 only, last */
 };
 
+/* What the tests look up: every name of KSYMS and of the image tables
+ * below, and one that no table has, so that every name is decoded. */
+static const char *const WANTED[] = {
+	"startup_64", "_stext", "start_kernel", "init_task", "exit_task_stack_account",
+	"nr_cpu_ids", LONG_NAME + 1, "cpu_number", "fn_299", "nonexistent",
+};
+
 struct ktables {
 	struct guest *g;
 	uint32_t nsyms, table_len;
@@ -1832,7 +1843,7 @@ static void check_load_fails(struct ktables *kt, const char *needle)
 	struct gf_symtab *s = (struct gf_symtab *)1;
 	char err[256] = "";
 
-	CHECK_EQ(kallsyms_load(&kt->g->k, &kt->vi, &s, err, sizeof err), -1);
+	CHECK_EQ(kallsyms_load(&kt->g->k, &kt->vi, WANTED, NELEM(WANTED), &s, err, sizeof err), -1);
 	CHECK(s == NULL);
 	CHECK_HAS(err, needle);
 }
@@ -1846,7 +1857,7 @@ static void test_kallsyms_rules(void)
 		int before = failures;
 
 		ktables_build(&kt, rule);
-		CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err), 0);
+		CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
 		if (!s) {
 			printf("      (rule %d: %s)\n", rule, err);
 			guest_free(kt.g);
@@ -1875,7 +1886,7 @@ static void test_kallsyms_unknown_name(void)
 	uint64_t va = 0x1234;
 
 	ktables_build(&kt, 1);
-	REQUIRE(kallsyms_load(&kt.g->k, &kt.vi, &s, err, sizeof err) == 0);
+	REQUIRE(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err) == 0);
 	for (uint32_t i = 0; i < NELEM(unknown); i++)
 		CHECK_EQ(symtab_lookup(s, unknown[i], &va), -1);
 	CHECK_EQ(va, 0x1234);
@@ -1957,6 +1968,146 @@ static void test_kallsyms_missing(void)
 	ktables_vmcoreinfo(&kt, NULL, STEXT);
 	check_load_fails(&kt, "not readable");
 	guest_free(kt.g);
+}
+
+/* 7.0's place-relative offsets need no base: VMCOREINFO names none, and
+ * only that rule may be tried then. */
+static void test_kallsyms_no_relative_base(void)
+{
+	for (int rule = 0; rule < 3; rule++) {
+		struct ktables kt;
+		struct gf_symtab *s = NULL;
+		char err[256] = "";
+		uint64_t va = 0;
+
+		ktables_build(&kt, rule);
+		ktables_vmcoreinfo(&kt, "kallsyms_relative_base", STEXT);
+		if (rule < 2) {
+			check_load_fails(&kt, "no known address encoding");
+		} else {
+			CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
+			CHECK_EQ(s ? symtab_lookup(s, "init_task", &va) : -1, 0);
+			CHECK_EQ(va, 0xffffffff82a0c940ull);
+			symtab_free(s);
+		}
+		guest_free(kt.g);
+	}
+}
+
+/* Before 6.0 VMCOREINFO names no table: they are found in the image, laid
+ * out as scripts/kallsyms.c did before 6.4 (5.10): offsets, relative
+ * base, count, names, markers, token table and index, each 8-aligned.
+ * IMG_SYMS symbols need two markers; the first is _stext, where the
+ * image starts. */
+#define IMG_SYMS 300u
+
+struct kimage {
+	struct ktables kt;
+	uint64_t stext, markers;
+};
+
+static uint64_t img_sym_addr(const struct kimage *ki, uint32_t i)
+{
+	return ki->stext + 16ull * i;
+}
+
+static void kimage_build(struct kimage *ki)
+{
+	static uint8_t names[IMG_SYMS * 16];
+	char table[2048], one[2], name[32];
+	uint32_t len = 0, markers[2] = { 0 };
+	uint16_t index[256];
+	struct ktables *kt = &ki->kt;
+	struct guest *g;
+
+	memset(ki, 0, sizeof *ki);
+	g = kt->g = guest_new(4, 0);
+	kt->nsyms = IMG_SYMS;
+	for (uint32_t i = 0; i < IMG_SYMS; i++) {
+		if (i == 256)
+			markers[1] = len;
+		snprintf(name, sizeof name, i ? "tfn_%u" : "T_stext", i);
+		len += encode_name(name, names + len);
+	}
+	for (unsigned b = 0; b < 256; b++) {
+		const char *tok = token_of(b, one);
+		index[b] = (uint16_t)kt->table_len;
+		strcpy(table + kt->table_len, tok);
+		kt->table_len += (uint32_t)strlen(tok) + 1;
+	}
+	/* the image's first page holds a decoy: the digits with no index */
+	ki->stext = win_alloc(&g->kimg, PAGE, PAGE);
+	put(g, ki->stext + 64, "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0"
+	    "8\0" "9", 20);
+	kt->offsets = win_alloc(&g->kimg, 4 * IMG_SYMS, 8);
+	kt->relative_base = win_alloc(&g->kimg, 8, 8);
+	kt->num = win_alloc(&g->kimg, 4, 8);
+	kt->names = win_alloc(&g->kimg, len, 8);
+	ki->markers = win_alloc(&g->kimg, sizeof markers, 8);
+	kt->token_table = win_alloc(&g->kimg, kt->table_len, 8);
+	kt->token_index = win_alloc(&g->kimg, sizeof index, 8);
+	for (uint32_t i = 0; i < IMG_SYMS; i++)
+		w32(g, kt->offsets + 4 * i,
+		    (uint32_t)(int32_t)(RELBASE - 1 - img_sym_addr(ki, i)));
+	w64(g, kt->relative_base, RELBASE);
+	w32(g, kt->num, IMG_SYMS);
+	put(g, kt->names, names, len);
+	put(g, ki->markers, markers, sizeof markers);
+	put(g, kt->token_table, table, kt->table_len);
+	put(g, kt->token_index, index, sizeof index);
+	snprintf(kt->vi.text, sizeof kt->vi.text,
+		 "OSRELEASE=5.10.0\nPAGESIZE=4096\nSYMBOL(_stext)=%llx\n",
+		 (unsigned long long)ki->stext);
+}
+
+static void test_kallsyms_from_image(void)
+{
+	struct kimage ki;
+	struct gf_symtab *s = NULL;
+	char err[256] = "";
+	uint64_t va = 0;
+
+	kimage_build(&ki);
+	CHECK_EQ(kallsyms_load(&ki.kt.g->k, &ki.kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
+	if (s) {
+		CHECK_EQ(symtab_count(s), IMG_SYMS);
+		CHECK_EQ(symtab_lookup(s, "_stext", &va), 0);
+		CHECK_EQ(va, ki.stext);
+		CHECK_EQ(symtab_lookup(s, "fn_299", &va), 0);
+		CHECK_EQ(va, img_sym_addr(&ki, 299));
+	} else {
+		printf("      (%s)\n", err);
+	}
+	symtab_free(s);
+	guest_free(ki.kt.g);
+}
+
+/* Tables that do not hang together are not taken. */
+static void test_kallsyms_image_broken(void)
+{
+	struct kimage ki;
+
+	/* a token the index does not point at */
+	kimage_build(&ki);
+	w16(ki.kt.g, ki.kt.token_index + 2 * 'q', 0);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+	/* a count the markers disagree with */
+	kimage_build(&ki);
+	w32(ki.kt.g, ki.kt.num, 600);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+	/* a marker off by one */
+	kimage_build(&ki);
+	w32(ki.kt.g, ki.markers + 4, 77);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
+	/* _stext not where the scan can start */
+	kimage_build(&ki);
+	snprintf(ki.kt.vi.text, sizeof ki.kt.vi.text,
+		 "OSRELEASE=5.10.0\nSYMBOL(_stext)=%llx\n", (unsigned long long)VMALLOC_VA);
+	check_load_fails(&ki.kt, "nor found in the kernel image");
+	guest_free(ki.kt.g);
 }
 
 /* ======================================================================
@@ -2084,9 +2235,10 @@ static void vmem_init(struct vmem *v)
 {
 	v->a = xcalloc(VA_SIZE);
 	v->b = xcalloc(VB_SIZE);
+	memset(&v->m, 0, sizeof v->m);
 	v->m.nranges = 2;
-	v->m.range[0] = (struct gf_range){ VA_PHYS, VA_SIZE, v->a };
-	v->m.range[1] = (struct gf_range){ VB_PHYS, VB_SIZE, v->b };
+	v->m.range[0] = (struct gf_range){ .phys = VA_PHYS, .size = VA_SIZE, .base = v->a };
+	v->m.range[1] = (struct gf_range){ .phys = VB_PHYS, .size = VB_SIZE, .base = v->b };
 }
 
 static void vmem_free(struct vmem *v)
@@ -3789,6 +3941,9 @@ static const struct test tests[] = {
 	T(kallsyms_corrupt_names),
 	T(kallsyms_bad_count),
 	T(kallsyms_missing),
+	T(kallsyms_no_relative_base),
+	T(kallsyms_from_image),
+	T(kallsyms_image_broken),
 	T(vmcoreinfo_complete),
 	T(vmcoreinfo_long_text),
 	T(vmcoreinfo_values),
