@@ -202,6 +202,8 @@ static void draw_target_line(const struct view *v, int y)
 	else
 		snprintf(ago, sizeof ago, "no sample yet");
 	x += put(y, x, COLS - x, age_role(b->sampled > 0 ? age : 0), ago);
+	if (b->host_stalled) /* the GPU saw this host stop scheduling its agent */
+		x += put(y, x, COLS - x, ROLE_FAULT, "  host stalled");
 	putf(y, x, COLS - x, ROLE_NORMAL, "  link %s  engine %s", v->link, b->engine);
 }
 
