@@ -186,17 +186,29 @@ fail:
 	return -1;
 }
 
+/* The CPU engine's loop runs in the host's own thread: it has no host
+ * to watch. */
+static struct gf_loop_params on_cpu(const struct gf_loop_params *lp)
+{
+	struct gf_loop_params p = *lp;
+
+	p.host_stall_s = 0;
+	return p;
+}
+
 /* The CPU engine's watch loop: its arena and publication, in our heap. */
 static int open_cpu_loop(struct gf_engine *e, const struct gf_loop_params *lp,
 			 char *msg, size_t msglen)
 {
-	if (!(e->loop = malloc(gf_loop_size(lp))) || !(e->pub = malloc(gf_pub_size(lp)))) {
+	struct gf_loop_params p = on_cpu(lp);
+
+	if (!(e->loop = malloc(gf_loop_size(&p))) || !(e->pub = malloc(gf_pub_size(&p)))) {
 		snprintf(msg, msglen, "out of memory for the watch loop (%llu bytes)",
-			 (unsigned long long)(gf_loop_size(lp) + gf_pub_size(lp)));
+			 (unsigned long long)(gf_loop_size(&p) + gf_pub_size(&p)));
 		return -1;
 	}
-	gf_loop_init(e->loop, lp);
-	gf_pub_init(e->pub, lp);
+	gf_loop_init(e->loop, &p);
+	gf_pub_init(e->pub, &p);
 	e->clock_offset = now_wall() - now_monotonic();
 	return 0;
 }
@@ -271,11 +283,13 @@ void engine_step(const struct gf_engine *e)
 
 int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp)
 {
+	struct gf_loop_params p = on_cpu(lp);
+
 	if (e->gpu)
 		return gpu_retune(e->gpu, e->slot, lp);
-	if (!e->loop || !gf_loop_fits(&e->loop->p, lp))
+	if (!e->loop || !gf_loop_fits(&e->loop->p, &p))
 		return GF_EINVAL;
-	gf_loop_retune(e->loop, lp);
+	gf_loop_retune(e->loop, &p);
 	return GF_OK;
 }
 

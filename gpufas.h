@@ -1,9 +1,12 @@
 /* gpufas.h — the types every part of gpufas shares.
  *
- * The introspection logic (introspect.c) is compiled twice: by gcc for the
- * CPU engine and by nvcc, through kernels.cu, for the GPU engine. Everything
- * it touches is therefore plain old data with no host pointers but the RAM
- * bases in struct gf_mem, which the GPU engine swaps for device pointers.
+ * The logic that reads the guest and decides (introspect.c, metrics.c,
+ * detect.c, recover.c and the watch loop, loop.c) is compiled twice: by
+ * gcc for the CPU engine and by nvcc, through kernels.cu, for the GPU
+ * engine. Everything it touches is therefore plain old data with no host
+ * pointers but the RAM bases in struct gf_mem, which the GPU engine swaps
+ * for device pointers (and gf_mem's host-only read hook, never followed on
+ * the GPU).
  */
 #ifndef GPUFAS_H
 #define GPUFAS_H

@@ -3744,6 +3744,35 @@ static void test_loop_loses_kernel(void)
 	guest_free(g);
 }
 
+/* The CPU engine's loop runs in the host's thread: it never says the host
+ * stalled, whatever host_stall_ms says. */
+static void test_loop_cpu_engine_has_no_host(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_attach a = { .k = g->k };
+	struct gf_loop_event ev[4];
+	struct gf_engine e;
+	struct gf_config c;
+	struct gf_loop_params p;
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	char msg[256];
+	uint64_t next = 0, lost;
+
+	config_defaults(&c);
+	c.max_tasks = 64;
+	c.host_stall_s = 0.1;
+	REQUIRE(loop_params_from(&c, "vm:x", &p, msg, sizeof msg) == 0);
+	REQUIRE(engines_open(&e, 1, "cpu", 0, NULL, &a, &p, msg, sizeof msg) == 0);
+	for (int i = 0; i < 8; i++) {
+		engine_step(&e);
+		nanosleep(&nap, NULL);
+	}
+	CHECK_EQ(engine_events(&e, &next, ev, 4, &lost), 0);
+	CHECK_EQ(e.loop->steps, 8);
+	engines_close(&e, 1);
+	guest_free(g);
+}
+
 /* Tables sized from the config; a config whose windows they cannot cover
  * is refused, and a reload that changes their size is told apart. */
 static void test_loop_sized_from_config(void)
@@ -3982,6 +4011,7 @@ static const struct test tests[] = {
 	T(loop_host_stall),
 	T(loop_event_ring),
 	T(loop_loses_kernel),
+	T(loop_cpu_engine_has_no_host),
 	T(loop_sized_from_config),
 	T(config_detect_recover),
 	T(board_level),
