@@ -13,7 +13,7 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
-       signals.o json.o operator.o watch.o events.o board.o hub.o
+       signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o
 REMOTE = proto.o auth.o tcp.o rdma.o view.o
 OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
@@ -24,6 +24,7 @@ gpufas: $(OBJS)
 
 $(OBJS) test/unit.o test/bench.o test/bench_tui.o: gpufas.h
 tui.o tui_draw.o: tui.h
+blake2b.o test/unit.o: blake2b.h
 introspect.o metrics.o: introspect.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h
