@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef __CUDACC__
 #define GF_HD __host__ __device__
@@ -766,6 +767,7 @@ void terminfo_cleanup(void);
 #define GF_MAX_PAYLOAD (16u << 20) /* any longer message is refused */
 #define GF_MAX_LISTEN 8
 #define GF_REMOTE_MSG 256          /* an error's text */
+#define GF_LOG_RECORDS_MAX 10000   /* a log request's records: 1 to this */
 
 /* hub.c: the requests the agent's loop carries out for remote readers */
 enum hub_job_kind { HUB_SIGNAL, HUB_LOG, HUB_DETECT };
@@ -815,6 +817,37 @@ struct gf_msg_hdr {
 	int32_t target;      /* requests: which of the agent's targets */
 	uint8_t mac[GF_MAC_BYTES];
 };
+
+/* What msg_check_header() checks, for the GPU's mailbox server too
+ * (devbox.c): GF_HDR_OK, or the first field that is wrong. */
+enum { GF_HDR_OK, GF_HDR_MAGIC, GF_HDR_VERSION, GF_HDR_BOARD, GF_HDR_LENGTH };
+
+GF_HD static inline int gf_msg_hdr_fault(const struct gf_msg_hdr *h)
+{
+	if (h->magic != GF_PROTO_MAGIC)
+		return GF_HDR_MAGIC;
+	if (h->version != GF_PROTO_VERSION)
+		return GF_HDR_VERSION;
+	if (h->board_size != sizeof(struct gf_board))
+		return GF_HDR_BOARD;
+	return h->length > GF_MAX_PAYLOAD ? GF_HDR_LENGTH : GF_HDR_OK;
+}
+
+/* A header as every sender fills it, mac zeroed. */
+GF_HD static inline void gf_msg_hdr_init(struct gf_msg_hdr *h, uint16_t type,
+					 uint64_t seq, int32_t target,
+					 int32_t status, uint32_t length)
+{
+	memset(h, 0, sizeof *h);
+	h->magic = GF_PROTO_MAGIC;
+	h->version = GF_PROTO_VERSION;
+	h->type = type;
+	h->board_size = sizeof(struct gf_board);
+	h->length = length;
+	h->seq = seq;
+	h->status = status;
+	h->target = target;
+}
 
 /* A request's payload (every request type: one fixed size). */
 struct gf_request {
@@ -906,6 +939,10 @@ int auth_accept(const struct gf_keys *k, uint8_t *msg, size_t len,
 void auth_seal(const struct gf_session *s, struct gf_buf *b);
 int auth_open(struct gf_session *s, uint8_t *msg, size_t len,
 	      int request, char *why, size_t whylen);
+void auth_mailbox_keys(const uint8_t psk[GF_KEY_BYTES],
+		       const uint8_t nonce[GF_NONCE_BYTES],
+		       uint8_t request[GF_KEY_BYTES], uint8_t answer[GF_KEY_BYTES]);
+void auth_nonce(uint8_t nonce[GF_NONCE_BYTES]);
 
 /* One connection as a transport moves whole messages over it; the
  * sessions above see no other difference between TCP and RDMA. recv
