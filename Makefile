@@ -13,8 +13,10 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
-       signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o
-REMOTE = proto.o auth.o tcp.o rdma.o view.o
+       signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
+       devbox.o
+WIRE = proto.o auth.o tcp.o rdma.o # the protocol, without the viewer
+REMOTE = $(WIRE) view.o
 OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
 all: gpufas
@@ -27,9 +29,10 @@ tui.o tui_draw.o: tui.h
 blake2b.o test/unit.o: blake2b.h
 introspect.o metrics.o: introspect.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
-gpu.o: loop.h monitor.h
+gpu.o: loop.h monitor.h devbox.h
+devbox.o test/unit.o: devbox.h loop.h blake2b.h introspect.h
 
-test/unit: test/unit.o $(CORE)
+test/unit: test/unit.o $(CORE) $(WIRE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 test/bench: test/bench.o $(CORE)
