@@ -471,10 +471,22 @@ void json_string(FILE *f, const char *s, size_t maxlen);
 struct gpu;
 struct gf_loop_params;
 struct gf_pub;
+struct gf_board;
+struct gf_keys;
+
+/* A watch loop's remote mailbox in GPU memory, served by the GPU itself
+ * (devbox.h): the keys it answers to, the file its handle is written to
+ * ([remote] gpu_mailbox), and the agent's number for the target. */
+struct gf_mailbox_opts {
+	const struct gf_keys *keys;
+	const char *path;
+	int32_t target;
+};
+
 int gpu_open(struct gpu **g, int index, char *err, size_t errlen);
 int gpu_add_target(struct gpu *g, const struct gf_target *t,
 		   const struct gf_kernel *k, const struct gf_loop_params *lp,
-		   char *err, size_t errlen);
+		   const struct gf_mailbox_opts *mb, char *err, size_t errlen);
 void gpu_remove_target(struct gpu *g, int slot);
 int gpu_start(struct gpu *g, char *err, size_t errlen);
 int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
@@ -483,6 +495,8 @@ int gpu_wait(struct gpu *g, int slot);
 struct gf_pub *gpu_pub(struct gpu *g, int slot);
 void gpu_host_beat(struct gpu *g, int slot);
 int gpu_retune(struct gpu *g, int slot, const struct gf_loop_params *lp);
+void gpu_board(struct gpu *g, int slot, const struct gf_board *b,
+	       double clock_offset);
 double gpu_clock_offset(const struct gpu *g);
 int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
 			uint32_t *count);
@@ -515,10 +529,12 @@ struct gf_engine {
 struct gf_loop_event;
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
 		 const struct gf_target *t, const struct gf_attach *a,
-		 const struct gf_loop_params *lp, char *msg, size_t msglen);
+		 const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
+		 char *msg, size_t msglen);
 void engines_close(struct gf_engine *e, int n);
 void engine_step(const struct gf_engine *e);
 int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp);
+void engine_board(const struct gf_engine *e, const struct gf_board *b);
 int engine_read(const struct gf_engine *e, struct gf_pub *copy);
 uint32_t engine_events(const struct gf_engine *e, uint64_t *next,
 		       struct gf_loop_event *out, uint32_t max, uint64_t *lost);
@@ -595,6 +611,7 @@ struct watch {
 	uint64_t other_jiffies, last_jiffies;
 	int other_seen;
 	char why[512];        /* the last reason given in an event */
+	struct gf_mailbox_opts mailbox; /* keys NULL: no GPU mailbox */
 	gf_emit emit;
 	void *ctx;
 };
@@ -898,6 +915,8 @@ struct gf_remote {
 	char listen[GF_MAX_LISTEN][128];
 	int nlisten;
 	char key[256], read_key[256]; /* operator and read-only key files */
+	char gpu_mailbox[256]; /* where the GPU engine tells its mailboxes'
+				  handles (devbox.h), or empty: none */
 	double heartbeat_s, timeout_s;
 	int max_clients;
 };

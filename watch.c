@@ -139,7 +139,7 @@ static void try_attach(struct watch *w, double now)
 	    !(w->pub = calloc(1, gf_pub_size(&lp))) ||
 	    !(w->events = calloc(GF_EVENT_RING, sizeof *w->events)) ||
 	    engines_open(&w->e, 1, w->cfg->engine, w->cfg->gpu, &w->t, &w->a, &lp,
-			 msg, sizeof msg)) {
+			 w->mailbox.keys ? &w->mailbox : NULL, msg, sizeof msg)) {
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "out of memory");
 		gf_detach(&w->a);
