@@ -239,11 +239,11 @@ GF_HD static uint32_t devbox_ps(uint8_t *payload, uint32_t room,
 }
 
 /* An operator's signal, with the refusals operator_signal() makes; *text
- * says what was written or why nothing was. */
+ * says what was written or why nothing was; t is the process found. */
 GF_HD static int devbox_signal(const struct gf_kernel *k,
-			       const struct gf_request *rq, const char **text)
+			       const struct gf_request *rq, struct gf_task *t,
+			       const char **text)
 {
-	struct gf_task t;
 	const char *unsafe;
 	int err, result;
 
@@ -257,29 +257,53 @@ GF_HD static int devbox_signal(const struct gf_kernel *k,
 	if (!k->writable)
 		return GF_EINVAL;
 	*text = "no such process";
-	if ((err = gf_find_task(k, rq->pid, &t)))
+	if ((err = gf_find_task(k, rq->pid, t)))
 		return err;
 	*text = "the pid is now another process; nothing written";
-	if (rq->start_time && t.start_time != rq->start_time)
+	if (rq->start_time && t->start_time != rq->start_time)
 		return GF_ESTALE;
-	if ((unsafe = unsafe_target(&t))) {
+	if ((unsafe = unsafe_target(t))) {
 		*text = unsafe;
 		return GF_EINVAL;
 	}
 	*text = "the process changed or could not be read; nothing written";
-	if ((err = gf_send_signal(k, &t, rq->sig, &result)))
+	if ((err = gf_send_signal(k, t, rq->sig, &result)))
 		return err;
 	*text = "signal marked pending; the guest kernel delivers it at the "
 		"process's next return to user mode";
 	return GF_OK;
 }
 
+/* The operator's signal, told as a loop event whatever came of it, as
+ * the agent tells the ones its hub carries out. */
+GF_HD static int devbox_signal_told(struct gf_loop *l, struct gf_pub *pub,
+				    const struct gf_kernel *k,
+				    const struct gf_request *rq, double now,
+				    const char **text)
+{
+	struct gf_report r;
+	struct gf_task t;
+	int err;
+
+	memset(&t, 0, sizeof t);
+	err = devbox_signal(k, rq, &t, text);
+	memset(&r, 0, sizeof r);
+	r.kind = GF_ACTION;
+	r.pid = rq->pid;
+	r.sig = rq->sig;
+	r.outcome = err ? GF_REFUSED : GF_WRITTEN;
+	r.err = err;
+	memcpy(r.comm, t.comm, sizeof r.comm);
+	gf_loop_operator(l, pub, &r, now);
+	return err;
+}
+
 /* Answers an accepted request of role into resp; returns its length. */
 GF_HD static uint32_t devbox_answer(const struct gf_devbox *box, uint8_t *resp,
 				    const struct devbox_request *rq, int role,
-				    const struct gf_pub *pub,
+				    struct gf_loop *l, struct gf_pub *pub,
 				    const struct gf_devbox_board *tmpl,
-				    const struct gf_kernel *k)
+				    const struct gf_kernel *k, double now)
 {
 	const struct gf_msg_hdr *h = &rq->h;
 	const struct gf_request *a = &rq->body;
@@ -320,16 +344,16 @@ GF_HD static uint32_t devbox_answer(const struct gf_devbox *box, uint8_t *resp,
 		devbox_text(resp, h, GF_EINVAL, "this key is read-only: signals "
 			    "need the operator key");
 	} else {
-		err = devbox_signal(k, a, &text);
+		err = devbox_signal_told(l, pub, k, a, now, &text);
 		devbox_text(resp, h, err, text);
 	}
 	return sizeof *h + ((struct gf_msg_hdr *)(resp + 8))->length;
 }
 
 GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
-				  const struct gf_pub *pub,
+				  struct gf_loop *l, struct gf_pub *pub,
 				  const struct gf_devbox_board *tmpl,
-				  const struct gf_kernel *k)
+				  const struct gf_kernel *k, double now)
 {
 	const struct gf_devbox *box = &st->layout;
 	struct gf_req_area *area = (struct gf_req_area *)(mem + box->req_off);
@@ -352,7 +376,7 @@ GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
 		len = sizeof *out + out->length;
 	} else {
 		st->last_seq = rq.h.seq;
-		len = devbox_answer(box, resp, &rq, role, pub, tmpl, k);
+		len = devbox_answer(box, resp, &rq, role, l, pub, tmpl, k, now);
 		devbox_mac(out->mac, out, out + 1, st->answer[role]);
 	}
 	memcpy(resp + 8 + len, &number, 8);

@@ -91,13 +91,14 @@ void gf_devbox_board_put(struct gf_devbox_board *t, const struct gf_board *b,
 			 double clock_offset);
 
 /* Serves the request posted in the mailbox at mem since the last, if
- * any: 1 if one was answered, 0 if none waits. pub is the watch loop's
- * publication, stable for the call (the GPU calls this between steps);
- * k is the target, for the log and signals; tmpl may be NULL (no board
- * yet). */
+ * any: 1 if one was answered, 0 if none waits. l and pub are the watch
+ * loop and its publication, stable for the call (the GPU calls this
+ * between steps; an operator's signal becomes a loop event at `now`, the
+ * loop's clock); k is the target, for the log and signals; tmpl may be
+ * NULL (no board yet). */
 GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
-				  const struct gf_pub *pub,
+				  struct gf_loop *l, struct gf_pub *pub,
 				  const struct gf_devbox_board *tmpl,
-				  const struct gf_kernel *k);
+				  const struct gf_kernel *k, double now);
 
 #endif

@@ -139,7 +139,8 @@ extern "C" __global__ void gf_monitor(const struct gf_slot *slots, int nslots)
 		}
 		step_if_due(s, &next);
 		if (s->devbox)
-			gf_devbox_serve(s->devbox, s->devstate, s->pub, s->board, &s->k);
+			gf_devbox_serve(s->devbox, s->devstate, s->loop, s->pub,
+					s->board, &s->k, gpu_ns() / 1e9);
 		__nanosleep(2000); /* ~2 µs between looks over PCIe */
 	}
 }

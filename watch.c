@@ -211,9 +211,11 @@ static void tell(struct watch *w, const struct gf_loop_event *le)
 		[GF_LE_ACTION] = GF_EV_ACTION, [GF_LE_RESULT] = GF_EV_RESULT,
 		[GF_LE_HOST_STALLED] = GF_EV_HOST_STALLED,
 		[GF_LE_HOST_RESUMED] = GF_EV_HOST_RESUMED,
+		[GF_LE_OPERATOR] = GF_EV_OPERATOR,
 	};
 	struct gf_event ev = { .w = w, .time = le->time + w->e.clock_offset,
 			       .stalled_s = le->stalled_s };
+	char detail[160];
 
 	if (le->kind >= sizeof kinds / sizeof *kinds)
 		return;
@@ -222,6 +224,13 @@ static void tell(struct watch *w, const struct gf_loop_event *le)
 	ev.report = &le->report;
 	if (ev.kind == GF_EV_VERDICT && le->verdict.cls == GF_PANIC)
 		ev.detail = w->pub->panic_log;
+	if (ev.kind == GF_EV_OPERATOR) {
+		snprintf(detail, sizeof detail, "GPU mailbox: SIG%s to %d (%.16s): %s",
+			 signal_name(le->report.sig), le->report.pid, le->report.comm,
+			 le->report.outcome == GF_WRITTEN ? "written"
+			 : gf_strerror(le->report.err));
+		ev.detail = detail;
+	}
 	w->emit(w->ctx, &ev);
 }
 

@@ -4142,8 +4142,8 @@ static int box_exchange(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES])
 	memset(area->msg, 0, sizeof area->msg);
 	memcpy(area->msg, b->req.data, b->req.len);
 	area->posted = ++b->posted;
-	REQUIRE(gf_devbox_serve(b->mem, &b->st, b->r.pub, b->tmpl, &b->g->k) == 1);
-	CHECK_EQ(gf_devbox_serve(b->mem, &b->st, b->r.pub, b->tmpl, &b->g->k), 0);
+	REQUIRE(gf_devbox_serve(b->mem, &b->st, b->r.l, b->r.pub, b->tmpl, &b->g->k, 2.0) == 1);
+	CHECK_EQ(gf_devbox_serve(b->mem, &b->st, b->r.l, b->r.pub, b->tmpl, &b->g->k, 2.0), 0);
 	CHECK_EQ(h->served, b->posted);
 	REQUIRE(mailbox_answer(resp, h->resp_size, b->posted, h->resp_size - 16,
 			       &need, why, sizeof why) == GF_OK);
@@ -4250,7 +4250,7 @@ static void test_devbox_layout(void)
 	CHECK(h->resp_size >= 16 + sizeof(struct gf_msg_hdr) + sizeof(struct gf_ps_head) +
 	      b.r.p.task_cap * sizeof(struct gf_board_task));
 	/* nothing posted: nothing answered */
-	CHECK_EQ(gf_devbox_serve(b.mem, &b.st, b.r.pub, b.tmpl, &b.g->k), 0);
+	CHECK_EQ(gf_devbox_serve(b.mem, &b.st, b.r.l, b.r.pub, b.tmpl, &b.g->k, 2.0), 0);
 	boxrig_free(&b);
 }
 
@@ -4394,8 +4394,11 @@ static void test_devbox_signal_operator(void)
 {
 	static const int32_t tids[] = { 100, 101, 102 };
 	struct gf_request rq = { .pid = 100, .sig = 9, .start_time = 999 };
+	struct gf_loop_event ev[8];
+	uint64_t next = 0, lost;
 	struct guest *want;
 	struct boxrig b;
+	uint32_t n;
 
 	boxrig_new(&b);
 	want = guest_clone(b.g);
@@ -4418,6 +4421,18 @@ static void test_devbox_signal_operator(void)
 	CHECK_HAS(box_text(&b), "pending");
 	expect_kill(want, tids, 3);
 	CHECK_MEMORY(want, b.g);
+	/* every operator's signal is an event, written or not, in order */
+	n = read_events(&b.r, &next, ev, NELEM(ev), &lost);
+	REQUIRE(n == 6);
+	for (uint32_t i = 0; i < n; i++) {
+		CHECK_EQ(ev[i].kind, GF_LE_OPERATOR);
+		CHECK(ev[i].time == 2.0);
+		CHECK_EQ(ev[i].report.outcome, i < 5 ? GF_REFUSED : GF_WRITTEN);
+	}
+	CHECK_EQ(ev[0].report.err, GF_ESTALE);
+	CHECK_STR(ev[0].report.comm, "app");
+	CHECK_EQ(ev[5].report.pid, 100);
+	CHECK_EQ(ev[5].report.sig, 9);
 	guest_free(want);
 	boxrig_free(&b);
 }
@@ -4432,6 +4447,7 @@ static void test_devbox_signal_read_role(void)
 	want = guest_clone(b.g);
 	CHECK_EQ(box_call(&b, b.read_psk, GF_MSG_SIGNAL, &rq), GF_EINVAL);
 	CHECK_HAS(box_text(&b), "read-only");
+	CHECK_EQ(b.r.pub->ev_head, 0); /* not the operator's: no event */
 	b.g->k.writable = 0; /* and a read-only target, even to the operator */
 	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EINVAL);
 	CHECK_HAS(box_text(&b), "read-only");
@@ -4460,6 +4476,7 @@ static void test_devbox_refuses_strangers(void)
 	box_request(&b, b.read_psk, GF_MSG_SIGNAL, 1, BOX_TARGET, &rq);
 	CHECK_EQ(box_exchange(&b, b.op_psk), GF_EINVAL);
 	CHECK_MEMORY(want, b.g);
+	CHECK_EQ(b.r.pub->ev_head, 0);
 	guest_free(want);
 	boxrig_free(&b);
 }
