@@ -195,7 +195,7 @@ GF_HD static void devbox_board(struct gf_board *b,
 		if (*(const volatile uint64_t *)&t->gen == gen)
 			break;
 	}
-	b->attached = 1;
+	b->attached = !pub->loss;
 	b->writable = (uint8_t)k->writable;
 	b->has_metrics = (uint8_t)k->lay.has_metrics;
 	b->host_stalled = (uint8_t)pub->host_stalled;
