@@ -8,8 +8,9 @@
  * header whose MAC is keyed BLAKE2b over header (mac zeroed) and payload,
  * a struct gf_request as payload, answers as proto.c gives them.
  *
- * One device allocation, the only one exported (cuIpcGetMemHandle; a NIC
- * registers it for RDMA), laid out as
+ * One device allocation, the only one exported (cuIpcGetMemHandle, which
+ * test/nic opens to play the NIC; no RDMA NIC registers it yet), laid out
+ * as
  *   struct gf_devbox        header: magic, sizes, the key nonce, the last
  *                           accepted sequence number
  *   struct gf_req_area      at req_off: message, then `posted` (written
@@ -17,7 +18,8 @@
  *   response area           at resp_off, resp_size bytes:
  *                           begin mark | message | end mark, both marks
  *                           the posted number (as mailbox_post writes it)
- * The keys are in another allocation, never exported: per role, a
+ * The server's own state (struct gf_devbox_state) is in another
+ * allocation, never exported: the layout, the counters and, per role, a
  * request key and an answer key, BLAKE2b(key=PSK, label | nonce) with a
  * fresh nonce per attach (auth_mailbox_keys, auth.c). There is no
  * handshake: a request is accepted when its MAC verifies under the
