@@ -13,8 +13,10 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
-       signals.o json.o operator.o watch.o events.o board.o hub.o
-REMOTE = proto.o auth.o tcp.o rdma.o view.o
+       signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
+       devbox.o
+WIRE = proto.o auth.o tcp.o rdma.o # the protocol, without the viewer
+REMOTE = $(WIRE) view.o
 OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
 all: gpufas
@@ -22,20 +24,26 @@ all: gpufas
 gpufas: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(OBJS) test/unit.o test/bench.o test/bench_tui.o: gpufas.h
+$(OBJS) test/unit.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
 tui.o tui_draw.o: tui.h
+blake2b.o test/unit.o: blake2b.h
 introspect.o metrics.o: introspect.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
-gpu.o: loop.h monitor.h
+gpu.o: loop.h monitor.h devbox.h
+devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h
 
-test/unit: test/unit.o $(CORE)
+test/unit: test/unit.o $(CORE) $(WIRE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test/bench: test/bench.o $(CORE)
+# Plays the NIC for the GPU's remote mailbox (devbox.h), through CUDA IPC.
+test/nic: test/nic.o $(CORE) $(WIRE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test/bench: test/bench.o $(CORE) $(WIRE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The real dashboard on a synthetic source (make bench: its CPU cost).
-test/bench_tui: test/bench_tui.o tui.o tui_draw.o terminfo.o $(CORE)
+test/bench_tui: test/bench_tui.o tui.o tui_draw.o terminfo.o $(CORE) $(WIRE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The terminal entries the binary carries for boxes without terminfo files
@@ -65,6 +73,7 @@ gpu.o: CPPFLAGS += -DGPUFAS_FATBIN='"kernels.fatbin"'
 endif
 
 kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
+		blake2b.c blake2b.h devbox.c devbox.h \
 		introspect.h loop.h monitor.h gpufas.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
@@ -102,7 +111,7 @@ bench-remote: deps
 test/echo: test/echo.c
 
 clean:
-	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui test/echo \
+	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui test/echo test/nic \
 	      kernels.fatbin terminfo.tar
 
 .PHONY: all deps test demo bench bench-recovery bench-remote clean

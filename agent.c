@@ -58,6 +58,7 @@ struct agent {
 	uint32_t task_cap;
 	struct hub *hub;
 	struct gf_server *server; /* --listen's, or NULL */
+	struct gf_keys keys;      /* the GPU mailboxes' ([remote] gpu_mailbox) */
 };
 
 static void write_event(void *ctx, const struct gf_event *ev)
@@ -89,6 +90,8 @@ static void publish(struct agent *ag, double now)
 		struct gf_board *b = &ag->boards[i];
 		uint32_t n = 0;
 		board_update(b, &ag->w[i], now);
+		if (ag->w[i].attached)
+			engine_board(&ag->w[i].e, b);
 		if (board_tasks(&ag->w[i], ag->tasks, ag->task_cap, &n) == GF_ENOSPC)
 			grow_tasks(ag);
 		hub_publish(ag->hub, i, b, ag->tasks, n);
@@ -189,6 +192,7 @@ static void agent_free(struct agent *ag)
 	if (ag->events && ag->events != stdout)
 		fclose(ag->events);
 	hub_free(ag->hub);
+	keys_wipe(&ag->keys);
 	free(ag->tasks);
 	free(ag->boards);
 	free(ag->w);
@@ -208,6 +212,22 @@ static void lock_if_inside(const struct agent_opts *o)
 					"pressure\n", strerror(errno));
 			return;
 		}
+}
+
+/* With [remote] gpu_mailbox, each target's GPU watch loop gets a mailbox
+ * of its own that the GPU answers (devbox.h), under the agent's keys. */
+static int gpu_mailboxes(struct agent *ag, char *err, size_t errlen)
+{
+	const struct gf_remote *r = ag->o->remote;
+
+	if (!r->gpu_mailbox[0])
+		return 0;
+	if (keys_load(&ag->keys, r, err, errlen))
+		return -1;
+	for (int i = 0; i < ag->o->ntargets; i++)
+		ag->w[i].mailbox = (struct gf_mailbox_opts){
+			.keys = &ag->keys, .path = r->gpu_mailbox, .target = i };
+	return 0;
 }
 
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
@@ -235,10 +255,14 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 		board_init(&ag.boards[i], o->targets[i]);
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
 		/* an operator may signal: at the dashboard, or remotely */
-		ag.w[i].want_write = o->dashboard || o->remote->nlisten;
+		ag.w[i].want_write = o->dashboard || o->remote->nlisten ||
+				     o->remote->gpu_mailbox[0];
 	}
-	if (o->remote->nlisten && !(ag.server = server_start(ag.hub, o->remote, err,
-							       sizeof err))) {
+	if (gpu_mailboxes(&ag, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		rc = 1;
+	} else if (o->remote->nlisten && !(ag.server = server_start(ag.hub, o->remote,
+								       err, sizeof err))) {
 		fprintf(stderr, "gpufas: %s\n", err);
 		rc = 1;
 	} else if (o->dashboard) {

@@ -24,6 +24,8 @@
  * fails, and the connection is dropped. Fresh nonces on both sides make a
  * recorded session worthless in the next one. Confidentiality is not
  * provided: snapshots travel in clear (see README.md).
+ *
+ * The GPU's mailbox (devbox.h) has no handshake: see auth_mailbox_keys.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,7 +117,8 @@ void keys_wipe(struct gf_keys *k)
 	sodium_memzero(k, sizeof *k);
 }
 
-/* BLAKE2b keyed with the pre-shared key over label | sn | cn. */
+/* BLAKE2b keyed with the pre-shared key over label | sn | cn (cn NULL:
+ * label | sn). */
 static void derive(uint8_t out[GF_KEY_BYTES], const uint8_t psk[GF_KEY_BYTES],
 		   const char *label, const uint8_t *sn, const uint8_t *cn)
 {
@@ -124,8 +127,27 @@ static void derive(uint8_t out[GF_KEY_BYTES], const uint8_t psk[GF_KEY_BYTES],
 	crypto_generichash_init(&st, psk, GF_KEY_BYTES, GF_KEY_BYTES);
 	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
 	crypto_generichash_update(&st, sn, GF_NONCE_BYTES);
-	crypto_generichash_update(&st, cn, GF_NONCE_BYTES);
+	if (cn)
+		crypto_generichash_update(&st, cn, GF_NONCE_BYTES);
 	crypto_generichash_final(&st, out, GF_KEY_BYTES);
+}
+
+/* The GPU mailbox's keys (devbox.h): no handshake there, so one nonce,
+ * the agent's, published in the mailbox at attach; requests are MAC'ed
+ * with BLAKE2b(key=PSK, "gpufas gpu-mailbox c2s" | nonce), answers with
+ * "... s2c". The agent derives them for each of its keys, a viewer for
+ * its own. */
+void auth_mailbox_keys(const uint8_t psk[GF_KEY_BYTES],
+		       const uint8_t nonce[GF_NONCE_BYTES],
+		       uint8_t request[GF_KEY_BYTES], uint8_t answer[GF_KEY_BYTES])
+{
+	derive(request, psk, "gpufas gpu-mailbox c2s", nonce, NULL);
+	derive(answer, psk, "gpufas gpu-mailbox s2c", nonce, NULL);
+}
+
+void auth_nonce(uint8_t nonce[GF_NONCE_BYTES])
+{
+	randombytes_buf(nonce, GF_NONCE_BYTES);
 }
 
 static void session_keys(struct gf_session *s, const uint8_t psk[GF_KEY_BYTES],

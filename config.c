@@ -9,7 +9,8 @@
  *             cpu_overload = report  each process-level verdict; grace,
  *             ... protect, dry_run   cool-down, protected names
  *   [agent]   interval_ms, metrics_ms, events, host_stall_ms, max_tasks
- *   [remote]  listen, key, read_key, heartbeat_ms, timeout_ms, max_clients:
+ *   [remote]  listen, key, read_key, gpu_mailbox, heartbeat_ms, timeout_ms,
+ *             max_clients:
  *             read by remote_config_load(), which only the agent and the
  *             viewer call
  *   [profile] NAME = VALUE           symbols, offsets and constants by hand,
@@ -409,6 +410,10 @@ static int remote_handler(void *user, const char *section, const char *key,
 		if (strlen(value) >= sizeof r->key)
 			return fail(rs, "key file name too long", value);
 		strcpy(dst, value);
+	} else if (!strcmp(key, "gpu_mailbox")) {
+		if (strlen(value) >= sizeof r->gpu_mailbox)
+			return fail(rs, "gpu_mailbox file name too long", value);
+		strcpy(r->gpu_mailbox, value);
 	} else if (!strcmp(key, "heartbeat_ms")) {
 		return remote_ms(rs, &r->heartbeat_s, value, 10, 600000);
 	} else if (!strcmp(key, "timeout_ms")) {

@@ -159,7 +159,8 @@ static void service_put(void)
 /* n targets as slots of the GPU monitor, which then runs. */
 static int open_gpu(struct gf_engine *e, int n, int index,
 		    const struct gf_target *t, const struct gf_attach *a,
-		    const struct gf_loop_params *lp, char *err, size_t errlen)
+		    const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
+		    char *err, size_t errlen)
 {
 	struct gpu *g = NULL;
 	int i;
@@ -168,7 +169,8 @@ static int open_gpu(struct gf_engine *e, int n, int index,
 		if (!(g = service_get(index, err, errlen)))
 			goto fail;
 		e[i].gpu = g;
-		if ((e[i].slot = gpu_add_target(g, &t[i], &a[i].k, lp, err, errlen)) < 0) {
+		if ((e[i].slot = gpu_add_target(g, &t[i], &a[i].k, lp,
+						   mb ? &mb[i] : NULL, err, errlen)) < 0) {
 			e[i].gpu = NULL;
 			service_put();
 			goto fail;
@@ -224,23 +226,26 @@ static void cpu_engines(struct gf_engine *e, int n, const struct gf_attach *a)
 
 /* kind: "cpu", "gpu", or "auto": the GPU when one is usable, else the CPU,
  * with the reason left in msg for the caller to show. On failure msg says
- * why. lp: the watch loop's parameters, or NULL for none. */
+ * why. lp: the watch loop's parameters, or NULL for none; mb: with lp, a
+ * GPU mailbox per target, or NULL (the CPU engine has none: its remote
+ * viewers are the agent's listeners'). */
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
 		 const struct gf_target *t, const struct gf_attach *a,
-		 const struct gf_loop_params *lp, char *msg, size_t msglen)
+		 const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
+		 char *msg, size_t msglen)
 {
 	char why[256];
 
 	msg[0] = 0;
 	cpu_engines(e, n, a);
 	if (!strcmp(kind, "gpu"))
-		return open_gpu(e, n, gpu_index, t, a, lp, msg, msglen);
+		return open_gpu(e, n, gpu_index, t, a, lp, mb, msg, msglen);
 	if (strcmp(kind, "cpu") && strcmp(kind, "auto")) {
 		snprintf(msg, msglen, "unknown engine '%s' (auto, cpu or gpu)", kind);
 		return -1;
 	}
 	if (!strcmp(kind, "auto")) {
-		if (!open_gpu(e, n, gpu_index, t, a, lp, why, sizeof why))
+		if (!open_gpu(e, n, gpu_index, t, a, lp, mb, why, sizeof why))
 			return 0;
 		snprintf(msg, msglen, "CPU engine, as the GPU engine is out: %s", why);
 		cpu_engines(e, n, a);
@@ -291,6 +296,14 @@ int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp)
 		return GF_EINVAL;
 	gf_loop_retune(e->loop, &p);
 	return GF_OK;
+}
+
+/* The host's board, for the GPU's mailbox to answer with while the host
+ * cannot (the CPU engine has no such mailbox). */
+void engine_board(const struct gf_engine *e, const struct gf_board *b)
+{
+	if (e->gpu)
+		gpu_board(e->gpu, e->slot, b, e->clock_offset);
 }
 
 /* A consistent copy of the publication (but its events) into `copy`, of

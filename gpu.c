@@ -8,7 +8,12 @@
  * Targets come and go while the monitor runs (an agent's guests reboot):
  * the monitor is stopped, the slot set up or torn down, and the monitor
  * launched again, its other slots' loops going on where they were, as
- * their arenas stay in device memory. Registering and freeing memory
+ * their arenas stay in device memory. A slot with a remote mailbox
+ * (devbox.h) has it in device memory of its own, exported through CUDA
+ * IPC and its handle written to the [remote] gpu_mailbox file; its keys,
+ * derived from a fresh nonce at each set-up, in device memory that is not
+ * exported; and the host's board template in pinned memory. Registering
+ * and freeing memory
  * while a persistent kernel runs may wait on that kernel for ever, so it
  * is never done then.
  *
@@ -20,9 +25,13 @@
  * plus PTX for newer chips), embedded at build time when nvcc is present.
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "monitor.h"
 
@@ -43,6 +52,7 @@ typedef struct CUctx_st *CUcontext;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
+typedef struct { unsigned char reserved[64]; } CUipcMemHandle;
 
 #define CUDA_SUCCESS 0
 #define CUDA_ERROR_NOT_READY 600
@@ -60,6 +70,8 @@ typedef struct CUstream_st *CUstream;
 #define SLOT_CAPACITY (1u << 17) /* tasks one snapshot can return */
 #define LOOP_SLOT_CAPACITY 1024  /* a watch loop's slot: its answers are a
 				    sample or a log tail, never a snapshot */
+#define DEVBOX_ALIGN (2u << 20)  /* an exported mailbox owns whole 2 MiB
+				    pages: nothing else shares them */
 
 /* Every driver entry point we use: name, return type, arguments. */
 #define CUDA_FUNCS(X)                                                      \
@@ -83,6 +95,8 @@ typedef struct CUstream_st *CUstream;
 	X(cuMemAlloc, (CUdeviceptr *d, size_t size))                       \
 	X(cuMemFree, (CUdeviceptr d))                                      \
 	X(cuMemcpyHtoD, (CUdeviceptr d, const void *src, size_t size))     \
+	X(cuMemsetD8, (CUdeviceptr d, unsigned char v, size_t n))          \
+	X(cuIpcGetMemHandle, (CUipcMemHandle *h, CUdeviceptr d))           \
 	X(cuStreamCreate, (CUstream *s, unsigned flags))                   \
 	X(cuStreamDestroy, (CUstream s))                                   \
 	X(cuStreamQuery, (CUstream s))                                     \
@@ -107,6 +121,12 @@ struct target_slot {
 	CUdeviceptr loop;   /* its arena */
 	uint32_t request;
 	uint64_t beat;
+	/* the remote mailbox, if any */
+	CUdeviceptr devbox, devstate;
+	struct gf_devbox_board *board; /* host view of the template */
+	uint64_t devbox_size;
+	int32_t box_target;
+	char handle[2 * sizeof(CUipcMemHandle) + 1]; /* in hex */
 };
 
 struct gpu {
@@ -124,7 +144,9 @@ struct gpu {
 	struct gf_slot slot[GF_MAX_TARGETS];  /* device view, copied at start */
 	struct target_slot host[GF_MAX_TARGETS];
 	char name[128];
+	int index;           /* the GPU's ordinal */
 	double clock_offset; /* wall clock minus the GPU's */
+	char mailbox_path[256]; /* where the mailboxes' handles are told */
 };
 
 static int fail(char *err, size_t errlen, const struct gpu *g, CUresult rc,
@@ -189,6 +211,7 @@ static int open_device(struct gpu *g, int index, char *err, size_t errlen)
 		snprintf(err, errlen, "no GPU %d (this machine has %d)", index, count);
 		return -1;
 	}
+	g->index = index;
 	if ((rc = cu->cuDeviceGet(&g->dev, index)) ||
 	    (rc = cu->cuDeviceGetName(g->name, sizeof g->name, g->dev)) ||
 	    (rc = cu->cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, g->dev)) ||
@@ -421,6 +444,14 @@ int gpu_retune(struct gpu *g, int slot, const struct gf_loop_params *lp)
 	return request(g, slot, GF_OP_RETUNE, 0, NULL);
 }
 
+/* The host's newest board, for the slot's mailbox to answer with. */
+void gpu_board(struct gpu *g, int slot, const struct gf_board *b,
+	       double clock_offset)
+{
+	if (g->host[slot].board)
+		gf_devbox_board_put(g->host[slot].board, b, clock_offset);
+}
+
 /* Has the monitor kernel ended (its stream idle, or failed)? Asked for up
  * to `timeout` seconds: a block that answered its quit still has to
  * return. */
@@ -491,10 +522,15 @@ int gpu_start(struct gpu *g, char *err, size_t errlen)
 	return 0;
 }
 
-/* Frees what a slot holds; the monitor is not running. */
+static int write_mailboxes(const struct gpu *g, char *err, size_t errlen);
+
+/* Frees what a slot holds; the monitor is not running. A mailbox gone
+ * goes from the mailbox file too. */
 static void free_slot(struct gpu *g, int slot)
 {
 	struct target_slot *h = &g->host[slot];
+	int had_devbox = h->devbox != 0;
+	char err[256];
 
 	if (h->ram)
 		g->cu.cuMemHostUnregister(h->ram);
@@ -506,10 +542,18 @@ static void free_slot(struct gpu *g, int slot)
 		g->cu.cuMemFreeHost(h->pub);
 	if (h->loop)
 		g->cu.cuMemFree(h->loop);
+	if (h->devbox)
+		g->cu.cuMemFree(h->devbox);
+	if (h->devstate)
+		g->cu.cuMemFree(h->devstate);
+	if (h->board)
+		g->cu.cuMemFreeHost(h->board);
 	memset(h, 0, sizeof *h);
 	memset(&g->slot[slot], 0, sizeof g->slot[slot]);
 	while (g->nslots > 0 && !g->host[g->nslots - 1].used)
 		g->nslots--;
+	if (had_devbox)
+		write_mailboxes(g, err, sizeof err);
 }
 
 /* A fresh watch loop in device memory: its header laid out here, copied
@@ -538,12 +582,118 @@ static int new_loop(struct gpu *g, struct target_slot *h,
 	return 0;
 }
 
+/* The mailbox file ([remote] gpu_mailbox, mode 0600), rewritten whole
+ * whenever a mailbox comes or goes, one line per mailbox:
+ *   target N gpu G pid P size BYTES handle HEX
+ * N the agent's number for the target (a request's header.target), G the
+ * GPU's ordinal, P the agent's pid, BYTES the allocation's size and HEX
+ * the 64-byte CUipcMemHandle, to open with cuIpcOpenMemHandle. Written to
+ * a temporary file and renamed over, so a reader sees one whole version. */
+static int write_mailboxes(const struct gpu *g, char *err, size_t errlen)
+{
+	char tmp[300];
+	FILE *f;
+	int fd, bad;
+
+	if (!g->mailbox_path[0])
+		return 0;
+	snprintf(tmp, sizeof tmp, "%s.tmp", g->mailbox_path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		       0600)) < 0 || fchmod(fd, 0600) || !(f = fdopen(fd, "w"))) {
+		snprintf(err, errlen, "gpu_mailbox %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "# gpufas GPU mailboxes (devbox.h)\n");
+	for (int i = 0; i < g->nslots; i++)
+		if (g->host[i].used && g->host[i].devbox)
+			fprintf(f, "target %d gpu %d pid %d size %llu handle %s\n",
+				g->host[i].box_target, g->index, (int)getpid(),
+				(unsigned long long)g->host[i].devbox_size,
+				g->host[i].handle);
+	bad = ferror(f);
+	if (fclose(f) || bad || rename(tmp, g->mailbox_path)) {
+		snprintf(err, errlen, "gpu_mailbox %s: %s", g->mailbox_path,
+			 strerror(errno ? errno : EIO));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The server's state: layout, and a request and an answer key per role
+ * the agent holds, from a nonce of this set-up's. */
+static void devbox_keys(struct gf_devbox *head, struct gf_devbox_state *st,
+			const struct gf_mailbox_opts *mb, uint32_t task_cap)
+{
+	uint8_t nonce[GF_NONCE_BYTES];
+
+	auth_nonce(nonce);
+	gf_devbox_init(head, st, mb->target, task_cap, nonce);
+	if ((st->has[GF_DEVBOX_OPERATOR] = (uint32_t)mb->keys->has_operator))
+		auth_mailbox_keys(mb->keys->operator_key, nonce,
+				  st->request[GF_DEVBOX_OPERATOR],
+				  st->answer[GF_DEVBOX_OPERATOR]);
+	if ((st->has[GF_DEVBOX_READ] = (uint32_t)mb->keys->has_read))
+		auth_mailbox_keys(mb->keys->read_key, nonce,
+				  st->request[GF_DEVBOX_READ],
+				  st->answer[GF_DEVBOX_READ]);
+}
+
+/* The remote mailbox: the exported allocation (zeroed, then its header),
+ * the keys beside it, the board template, and the handle in hex. */
+static int new_devbox(struct gpu *g, struct target_slot *h, struct gf_slot *s,
+		      const struct gf_loop_params *lp,
+		      const struct gf_mailbox_opts *mb, char *err, size_t errlen)
+{
+	struct gf_devbox head;
+	struct gf_devbox_state *st = calloc(1, sizeof *st);
+	CUipcMemHandle handle;
+	CUdeviceptr board;
+	CUresult rc;
+
+	if (!st || auth_init()) {
+		free(st);
+		snprintf(err, errlen, "out of memory, or libsodium did not initialise");
+		return -1;
+	}
+	devbox_keys(&head, st, mb, lp->task_cap);
+	h->devbox_size = (head.size + DEVBOX_ALIGN - 1) / DEVBOX_ALIGN * DEVBOX_ALIGN;
+	h->box_target = mb->target;
+	rc = g->cu.cuMemAlloc(&h->devbox, h->devbox_size);
+	if (!rc)
+		rc = g->cu.cuMemsetD8(h->devbox, 0, h->devbox_size);
+	if (!rc)
+		rc = g->cu.cuMemcpyHtoD(h->devbox, &head, sizeof head);
+	if (!rc)
+		rc = g->cu.cuMemAlloc(&h->devstate, sizeof *st);
+	if (!rc)
+		rc = g->cu.cuMemcpyHtoD(h->devstate, st, sizeof *st);
+	if (!rc)
+		rc = g->cu.cuIpcGetMemHandle(&handle, h->devbox);
+	explicit_bzero(st, sizeof *st);
+	free(st);
+	if (rc)
+		return fail(err, errlen, g, rc, "the GPU mailbox");
+	for (size_t i = 0; i < sizeof handle.reserved; i++)
+		snprintf(h->handle + 2 * i, 3, "%02x", handle.reserved[i]);
+	if (alloc_mapped(g, sizeof *h->board, (void **)&h->board, &board, err, errlen))
+		return -1;
+	s->devbox = (uint8_t *)(uintptr_t)h->devbox;
+	s->devstate = (struct gf_devbox_state *)(uintptr_t)h->devstate;
+	s->board = (const struct gf_devbox_board *)(uintptr_t)board;
+	snprintf(g->mailbox_path, sizeof g->mailbox_path, "%s", mb->path);
+	return 0;
+}
+
 /* Sets up a slot: the target's RAM registered with the GPU, a mailbox, an
- * answer area, and with lp a watch loop; the monitor's copy of the kernel
- * description has its RAM bases as device pointers. */
+ * answer area, and with lp a watch loop (and with mb its remote mailbox);
+ * the monitor's copy of the kernel description has its RAM bases as
+ * device pointers. */
 static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 		       const struct gf_kernel *k, const struct gf_loop_params *lp,
-		       char *err, size_t errlen)
+		       const struct gf_mailbox_opts *mb, char *err, size_t errlen)
 {
 	size_t size = (t->map_size + 4095) & ~(size_t)4095;
 	uint32_t cap = lp ? LOOP_SLOT_CAPACITY : SLOT_CAPACITY;
@@ -576,6 +726,9 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 	if (h->pub && (rc = g->cu.cuMemHostGetDevicePointer(&data, h->pub, 0)))
 		return fail(err, errlen, g, rc, "mapping the publication");
 	s->pub = h->pub ? (struct gf_pub *)(uintptr_t)data : NULL;
+	if (lp && mb && (new_devbox(g, h, s, lp, mb, err, errlen) ||
+			 write_mailboxes(g, err, errlen)))
+		return -1;
 	return 0;
 }
 
@@ -583,7 +736,7 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
  * launched again after. Returns its slot, or -1 with why in err. */
 int gpu_add_target(struct gpu *g, const struct gf_target *t,
 		   const struct gf_kernel *k, const struct gf_loop_params *lp,
-		   char *err, size_t errlen)
+		   const struct gf_mailbox_opts *mb, char *err, size_t errlen)
 {
 	int was_running = g->running, i;
 
@@ -600,7 +753,7 @@ int gpu_add_target(struct gpu *g, const struct gf_target *t,
 	}
 	if (i >= g->nslots)
 		g->nslots = i + 1;
-	if (set_up_slot(g, i, t, k, lp, err, errlen)) {
+	if (set_up_slot(g, i, t, k, lp, mb, err, errlen)) {
 		free_slot(g, i);
 		i = -1;
 	}

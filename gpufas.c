@@ -288,7 +288,8 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 		fprintf(stderr, "gpufas: %s: %s\n", o->target, msg);
 		goto out_target;
 	}
-	if (engines_open(&e, 1, cfg->engine, cfg->gpu, &t, &a, NULL, msg, sizeof msg)) {
+	if (engines_open(&e, 1, cfg->engine, cfg->gpu, &t, &a, NULL, NULL, msg,
+			 sizeof msg)) {
 		fprintf(stderr, "gpufas: %s\n", msg);
 		goto out_attach;
 	}

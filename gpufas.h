@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef __CUDACC__
 #define GF_HD __host__ __device__
@@ -473,10 +474,22 @@ void json_string(FILE *f, const char *s, size_t maxlen);
 struct gpu;
 struct gf_loop_params;
 struct gf_pub;
+struct gf_board;
+struct gf_keys;
+
+/* A watch loop's remote mailbox in GPU memory, served by the GPU itself
+ * (devbox.h): the keys it answers to, the file its handle is written to
+ * ([remote] gpu_mailbox), and the agent's number for the target. */
+struct gf_mailbox_opts {
+	const struct gf_keys *keys;
+	const char *path;
+	int32_t target;
+};
+
 int gpu_open(struct gpu **g, int index, char *err, size_t errlen);
 int gpu_add_target(struct gpu *g, const struct gf_target *t,
 		   const struct gf_kernel *k, const struct gf_loop_params *lp,
-		   char *err, size_t errlen);
+		   const struct gf_mailbox_opts *mb, char *err, size_t errlen);
 void gpu_remove_target(struct gpu *g, int slot);
 int gpu_start(struct gpu *g, char *err, size_t errlen);
 int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
@@ -485,6 +498,8 @@ int gpu_wait(struct gpu *g, int slot);
 struct gf_pub *gpu_pub(struct gpu *g, int slot);
 void gpu_host_beat(struct gpu *g, int slot);
 int gpu_retune(struct gpu *g, int slot, const struct gf_loop_params *lp);
+void gpu_board(struct gpu *g, int slot, const struct gf_board *b,
+	       double clock_offset);
 double gpu_clock_offset(const struct gpu *g);
 int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
 			uint32_t *count);
@@ -517,10 +532,12 @@ struct gf_engine {
 struct gf_loop_event;
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
 		 const struct gf_target *t, const struct gf_attach *a,
-		 const struct gf_loop_params *lp, char *msg, size_t msglen);
+		 const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
+		 char *msg, size_t msglen);
 void engines_close(struct gf_engine *e, int n);
 void engine_step(const struct gf_engine *e);
 int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp);
+void engine_board(const struct gf_engine *e, const struct gf_board *b);
 int engine_read(const struct gf_engine *e, struct gf_pub *copy);
 uint32_t engine_events(const struct gf_engine *e, uint64_t *next,
 		       struct gf_loop_event *out, uint32_t max, uint64_t *lost);
@@ -597,6 +614,7 @@ struct watch {
 	uint64_t other_jiffies, last_jiffies;
 	int other_seen;
 	char why[512];        /* the last reason given in an event */
+	struct gf_mailbox_opts mailbox; /* keys NULL: no GPU mailbox */
 	gf_emit emit;
 	void *ctx;
 };
@@ -769,6 +787,7 @@ void terminfo_cleanup(void);
 #define GF_MAX_PAYLOAD (16u << 20) /* any longer message is refused */
 #define GF_MAX_LISTEN 8
 #define GF_REMOTE_MSG 256          /* an error's text */
+#define GF_LOG_RECORDS_MAX 10000   /* a log request's records: 1 to this */
 
 /* hub.c: the requests the agent's loop carries out for remote readers */
 enum hub_job_kind { HUB_SIGNAL, HUB_LOG, HUB_DETECT };
@@ -819,6 +838,37 @@ struct gf_msg_hdr {
 	uint8_t mac[GF_MAC_BYTES];
 };
 
+/* What msg_check_header() checks, for the GPU's mailbox server too
+ * (devbox.c): GF_HDR_OK, or the first field that is wrong. */
+enum { GF_HDR_OK, GF_HDR_MAGIC, GF_HDR_VERSION, GF_HDR_BOARD, GF_HDR_LENGTH };
+
+GF_HD static inline int gf_msg_hdr_fault(const struct gf_msg_hdr *h)
+{
+	if (h->magic != GF_PROTO_MAGIC)
+		return GF_HDR_MAGIC;
+	if (h->version != GF_PROTO_VERSION)
+		return GF_HDR_VERSION;
+	if (h->board_size != sizeof(struct gf_board))
+		return GF_HDR_BOARD;
+	return h->length > GF_MAX_PAYLOAD ? GF_HDR_LENGTH : GF_HDR_OK;
+}
+
+/* A header as every sender fills it, mac zeroed. */
+GF_HD static inline void gf_msg_hdr_init(struct gf_msg_hdr *h, uint16_t type,
+					 uint64_t seq, int32_t target,
+					 int32_t status, uint32_t length)
+{
+	memset(h, 0, sizeof *h);
+	h->magic = GF_PROTO_MAGIC;
+	h->version = GF_PROTO_VERSION;
+	h->type = type;
+	h->board_size = sizeof(struct gf_board);
+	h->length = length;
+	h->seq = seq;
+	h->status = status;
+	h->target = target;
+}
+
 /* A request's payload (every request type: one fixed size). */
 struct gf_request {
 	int32_t pid, sig;     /* signal */
@@ -868,6 +918,8 @@ struct gf_remote {
 	char listen[GF_MAX_LISTEN][128];
 	int nlisten;
 	char key[256], read_key[256]; /* operator and read-only key files */
+	char gpu_mailbox[256]; /* where the GPU engine tells its mailboxes'
+				  handles (devbox.h), or empty: none */
 	double heartbeat_s, timeout_s;
 	int max_clients;
 };
@@ -909,6 +961,10 @@ int auth_accept(const struct gf_keys *k, uint8_t *msg, size_t len,
 void auth_seal(const struct gf_session *s, struct gf_buf *b);
 int auth_open(struct gf_session *s, uint8_t *msg, size_t len,
 	      int request, char *why, size_t whylen);
+void auth_mailbox_keys(const uint8_t psk[GF_KEY_BYTES],
+		       const uint8_t nonce[GF_NONCE_BYTES],
+		       uint8_t request[GF_KEY_BYTES], uint8_t answer[GF_KEY_BYTES]);
+void auth_nonce(uint8_t nonce[GF_NONCE_BYTES]);
 
 /* One connection as a transport moves whole messages over it; the
  * sessions above see no other difference between TCP and RDMA. recv

@@ -37,7 +37,7 @@
  * never merges or hoists them, on the host or on the GPU. Each step takes
  * the widest naturally aligned unit it can: from a GPU every load is a
  * PCIe round trip, and a 4-byte field must not cost four. */
-GF_HD static void copy_volatile(void *dst, const volatile uint8_t *src,
+GF_HD void copy_volatile(void *dst, const volatile uint8_t *src,
 				uint32_t len)
 {
 	uint8_t *d = (uint8_t *)dst;

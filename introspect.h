@@ -20,6 +20,9 @@ struct reader {
 	uint32_t next;
 };
 
+/* Reads memory that another party changes under us (the guest's RAM, a
+ * mailbox): volatile, in the widest aligned units. */
+GF_HD void copy_volatile(void *dst, const volatile uint8_t *src, uint32_t len);
 GF_HD struct reader *reader_init(struct reader *r, const struct gf_kernel *k);
 GF_HD int read_mem(struct reader *r, uint64_t va, void *dst, uint32_t len);
 GF_HD int read_u64(struct reader *r, uint64_t va, uint64_t *v);

@@ -6,7 +6,9 @@
  * per target, whose first thread steps that target's watch loop on the
  * GPU's own clock every interval, and between steps polls the target's
  * mailbox in mapped host memory, runs the request on guest RAM mapped
- * into the GPU, and raises read_permit. The walk is a chain of dependent
+ * into the GPU, and raises read_permit; and, where the target has one,
+ * answers its remote mailbox in device memory (devbox.c), so that a
+ * remote operator is answered while the host process cannot run. The walk is a chain of dependent
  * reads, so one thread per target: more would only wait on the same
  * pointers.
  */
@@ -16,6 +18,8 @@ extern "C" {
 #include "detect.c"
 #include "recover.c"
 #include "loop.c"
+#include "blake2b.c"
+#include "devbox.c"
 }
 #include "monitor.h"
 
@@ -134,6 +138,9 @@ extern "C" __global__ void gf_monitor(const struct gf_slot *slots, int nslots)
 			continue;
 		}
 		step_if_due(s, &next);
+		if (s->devbox)
+			gf_devbox_serve(s->devbox, s->devstate, s->loop, s->pub,
+					s->board, &s->k, gpu_ns() / 1e9);
 		__nanosleep(2000); /* ~2 µs between looks over PCIe */
 	}
 }

@@ -232,6 +232,17 @@ GF_HD static void publish_events(struct gf_loop *l, struct gf_pub *pub)
 	FENCE();
 }
 
+GF_HD void gf_loop_operator(struct gf_loop *l, struct gf_pub *pub,
+			    const struct gf_report *r, double now)
+{
+	uint64_t seq = l->ev_written + l->ev_pending;
+	struct gf_loop_event *ev = new_event(l, pub, GF_LE_OPERATOR, now);
+
+	memcpy(&ev->report, r, sizeof *r);
+	event_done(ev, seq);
+	publish_events(l, pub);
+}
+
 /* ---- The host's heartbeat ---- */
 
 /* The host advances host_beat while it runs; one that stands still for

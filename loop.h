@@ -97,6 +97,7 @@ GF_HD int detect(const struct gf_judge *j, enum gf_class cls,
 enum gf_loop_event_kind {
 	GF_LE_VERDICT, GF_LE_CLEAR, GF_LE_ACTION, GF_LE_RESULT,
 	GF_LE_HOST_STALLED, GF_LE_HOST_RESUMED,
+	GF_LE_OPERATOR, /* a remote operator's signal through the GPU mailbox */
 };
 
 struct gf_loop_event {
@@ -105,7 +106,7 @@ struct gf_loop_event {
 	uint32_t kind;
 	double stalled_s; /* host events: how long no heartbeat came */
 	struct gf_verdict verdict; /* verdict, clear */
-	struct gf_report report;   /* action, result */
+	struct gf_report report;   /* action, result, operator */
 };
 
 /* Why a loop stopped: it no longer reads a live kernel. */
@@ -191,5 +192,9 @@ GF_HD void gf_loop_step(struct gf_loop *l, struct gf_pub *pub,
 			uint64_t host_beat);
 
 GF_HD struct gf_board_task *gf_pub_tasks(struct gf_pub *pub);
+/* An operator's signal made between steps (devbox.c): an event at once,
+ * so that every write to a guest is in the host's log. */
+GF_HD void gf_loop_operator(struct gf_loop *l, struct gf_pub *pub,
+			    const struct gf_report *r, double now);
 
 #endif

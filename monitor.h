@@ -5,7 +5,7 @@
 #ifndef GPUFAS_MONITOR_H
 #define GPUFAS_MONITOR_H
 
-#include "loop.h"
+#include "devbox.h"
 
 /* The mailbox, one per target (GRASS's layout). The requester fills
  * op/arg/task (or params), then sets write_done to a new request number;
@@ -41,7 +41,10 @@ struct gf_box {
 
 /* One target as the monitor kernel sees it (device pointers only). With
  * a watch loop, `loop` is its arena in device memory and `pub` where it
- * publishes, in pinned host memory; without, both are NULL. */
+ * publishes, in pinned host memory; without, both are NULL. With a remote
+ * mailbox (devbox.h), `devbox` is the exported allocation, `devstate` its
+ * server's layout and keys (device memory, not exported) and `board` the
+ * host's board template (pinned host memory); else all three are NULL. */
 struct gf_slot {
 	struct gf_kernel k;
 	struct gf_box *box;
@@ -49,6 +52,9 @@ struct gf_slot {
 	uint32_t cap;
 	struct gf_loop *loop;
 	struct gf_pub *pub;
+	uint8_t *devbox;
+	struct gf_devbox_state *devstate;
+	const struct gf_devbox_board *board;
 };
 
 #endif

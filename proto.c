@@ -29,7 +29,6 @@
 #define IDLE_S 600.0      /* a session silent this long is dropped */
 #define POLL_S 0.25       /* how often a session looks at the stop flag */
 #define HUB_TIMEOUT_S 5.0 /* the loop's answer to a job */
-#define MAX_LOG_RECORDS 10000
 
 /* ---- Buffers and headers ---- */
 
@@ -63,11 +62,7 @@ void *msg_start(struct gf_buf *b, uint16_t type, uint64_t seq, int32_t target,
 	if (buf_reserve(b, sizeof *h + length))
 		return NULL;
 	h = (struct gf_msg_hdr *)b->data;
-	*h = (struct gf_msg_hdr){
-		.magic = GF_PROTO_MAGIC, .version = GF_PROTO_VERSION, .type = type,
-		.board_size = sizeof(struct gf_board), .length = length, .seq = seq,
-		.status = status, .target = target,
-	};
+	gf_msg_hdr_init(h, type, seq, target, status, length);
 	b->len = sizeof *h + length;
 	return b->data + sizeof *h;
 }
@@ -94,27 +89,27 @@ void msg_text(struct gf_buf *b, uint16_t type, uint64_t seq, int status,
 /* What every header must hold, whoever sent it. */
 int msg_check_header(const struct gf_msg_hdr *h, char *why, size_t len)
 {
-	if (h->magic != GF_PROTO_MAGIC) {
+	switch (gf_msg_hdr_fault(h)) {
+	case GF_HDR_OK:
+		return GF_OK;
+	case GF_HDR_MAGIC:
 		snprintf(why, len, "not a gpufas message (magic 0x%08x)", h->magic);
-		return GF_EINVAL;
-	}
-	if (h->version != GF_PROTO_VERSION) {
+		break;
+	case GF_HDR_VERSION:
 		snprintf(why, len, "protocol version %u, this gpufas speaks %u",
 			 h->version, GF_PROTO_VERSION);
-		return GF_EINVAL;
-	}
-	if (h->board_size != sizeof(struct gf_board)) {
+		break;
+	case GF_HDR_BOARD:
 		snprintf(why, len, "the peer's board is %u bytes, ours %zu: both ends "
 			 "must run the same gpufas build", h->board_size,
 			 sizeof(struct gf_board));
-		return GF_EINVAL;
-	}
-	if (h->length > GF_MAX_PAYLOAD) {
+		break;
+	default:
 		snprintf(why, len, "a %u-byte payload (at most %u)", h->length,
 			 GF_MAX_PAYLOAD);
-		return GF_EINVAL;
+		break;
 	}
-	return GF_OK;
+	return GF_EINVAL;
 }
 
 const char *msg_type_name(uint16_t type)
@@ -244,9 +239,9 @@ static int request_valid(struct hub *hub, const struct gf_session *s,
 	    (req->target < 0 || req->target >= hub_targets(hub)))
 		msg_text(out, req->type, req->seq, GF_EINVAL, "no target %d (the agent "
 			  "has %d)", req->target, hub_targets(hub));
-	else if (req->type == GF_MSG_LOG && (body->arg < 1 || body->arg > MAX_LOG_RECORDS))
+	else if (req->type == GF_MSG_LOG && (body->arg < 1 || body->arg > GF_LOG_RECORDS_MAX))
 		msg_text(out, req->type, req->seq, GF_EINVAL, "log records must be 1 to %d",
-			  MAX_LOG_RECORDS);
+			  GF_LOG_RECORDS_MAX);
 	else if (req->type == GF_MSG_DETECT && body->arg >= GF_NCLASSES)
 		msg_text(out, req->type, req->seq, GF_EINVAL, "no detector class %u",
 			  body->arg);

@@ -139,7 +139,7 @@ static void try_attach(struct watch *w, double now)
 	    !(w->pub = calloc(1, gf_pub_size(&lp))) ||
 	    !(w->events = calloc(GF_EVENT_RING, sizeof *w->events)) ||
 	    engines_open(&w->e, 1, w->cfg->engine, w->cfg->gpu, &w->t, &w->a, &lp,
-			 msg, sizeof msg)) {
+			 w->mailbox.keys ? &w->mailbox : NULL, msg, sizeof msg)) {
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "out of memory");
 		gf_detach(&w->a);
@@ -211,9 +211,11 @@ static void tell(struct watch *w, const struct gf_loop_event *le)
 		[GF_LE_ACTION] = GF_EV_ACTION, [GF_LE_RESULT] = GF_EV_RESULT,
 		[GF_LE_HOST_STALLED] = GF_EV_HOST_STALLED,
 		[GF_LE_HOST_RESUMED] = GF_EV_HOST_RESUMED,
+		[GF_LE_OPERATOR] = GF_EV_OPERATOR,
 	};
 	struct gf_event ev = { .w = w, .time = le->time + w->e.clock_offset,
 			       .stalled_s = le->stalled_s };
+	char detail[160];
 
 	if (le->kind >= sizeof kinds / sizeof *kinds)
 		return;
@@ -222,6 +224,13 @@ static void tell(struct watch *w, const struct gf_loop_event *le)
 	ev.report = &le->report;
 	if (ev.kind == GF_EV_VERDICT && le->verdict.cls == GF_PANIC)
 		ev.detail = w->pub->panic_log;
+	if (ev.kind == GF_EV_OPERATOR) {
+		snprintf(detail, sizeof detail, "GPU mailbox: SIG%s to %d (%.16s): %s",
+			 signal_name(le->report.sig), le->report.pid, le->report.comm,
+			 le->report.outcome == GF_WRITTEN ? "written"
+			 : gf_strerror(le->report.err));
+		ev.detail = detail;
+	}
 	w->emit(w->ctx, &ev);
 }
 

@@ -114,12 +114,12 @@ static int snapshots(const struct gf_target *t, const struct gf_attach *a,
 	char msg[512];
 	int rc;
 
-	if (engines_open(&e, 1, "cpu", 0, t, a, NULL, msg, sizeof msg))
+	if (engines_open(&e, 1, "cpu", 0, t, a, NULL, NULL, msg, sizeof msg))
 		return -1;
 	rc = bench_snapshot(&e, 1, ms, runs) || bench_snapshot(&e, 0, ms, runs);
 	if (rc || !gpu)
 		return rc ? -1 : 0;
-	if (engines_open(&e, 1, "gpu", 0, t, a, NULL, msg, sizeof msg)) {
+	if (engines_open(&e, 1, "gpu", 0, t, a, NULL, NULL, msg, sizeof msg)) {
 		fprintf(stderr, "bench: GPU engine: %s\n", msg);
 		return -1;
 	}
@@ -170,7 +170,7 @@ static int monitor(const struct gf_target *t, const struct gf_attach *a, int n,
 	if (!e || !next || !steps || !rate || !ev ||
 	    loop_params_from(&cfg, "dump", &lp, msg, sizeof msg) ||
 	    !(copy = malloc(gf_pub_size(&lp))) ||
-	    engines_open(e, n, "gpu", 0, t, a, &lp, msg, sizeof msg)) {
+	    engines_open(e, n, "gpu", 0, t, a, &lp, NULL, msg, sizeof msg)) {
 		fprintf(stderr, "bench: GPU engine: %s\n", msg);
 		return -1;
 	}

@@ -5,7 +5,8 @@
 # Every guest check of test_guest.py runs with --engine gpu, plus the
 # CPU-vs-GPU comparison on a frozen dump; `agent` runs the agent suite
 # (real faults) with the GPU engine, among them the agent stopped while the
-# GPU alone detects and kills; `bench` runs test/bench.py --gpu, `monitor`
+# GPU alone detects and kills, and test/nic, playing the NIC, is answered
+# by the GPU's mailbox meanwhile; `bench` runs test/bench.py --gpu, `monitor`
 # test/bench_monitor.py (the GPU loop against the CPU one).
 # Without a GPU it says so and exits 0.
 set -uo pipefail
@@ -19,6 +20,7 @@ fi
 tar -xzf .kit/qemu-kit.tar.gz -C /tmp
 cp .kit/bin/gpufas gpufas
 cp .kit/bin/bench test/bench
+cp .kit/bin/nic test/nic # plays the NIC for the GPU mailbox (test_agent.py)
 export GPUFAS_QEMU=/tmp/qkit/run-qemu GPUFAS_CACHE=$PWD/.kit
 touch .kit/guest/* # newer than the sources: guest.py must not try to rebuild them
 # the kernels the kit carries (not all that test_guest.py knows: the kit would outgrow a carry)

@@ -423,6 +423,68 @@ def check_frozen_host(kver):
             assert ag.stop() == 0
 
 
+def key_file(name):
+    path = TMP / name
+    path.write_text(os.urandom(32).hex() + '\n')
+    path.chmod(0o600)
+    return path
+
+
+def check_gpu_mailbox(kver):
+    """GRASS's setting: with the agent stopped, test/nic, playing the NIC (the agent's mailbox
+    in GPU memory opened through CUDA IPC, written and read with plain copies), is answered by
+    the GPU itself: two heartbeats whose steps advance, a board of the stop, a ps; a key the
+    agent does not hold gets nothing, and its signal is not written."""
+    if ENGINE != 'gpu':
+        raise Skip('the GPU engine only: test/gpu-test.sh runs it on the GPU machine')
+    key, stranger, mailbox = key_file('operator.key'), key_file('stranger.key'), TMP / 'mailbox'
+    config = (f'[agent]\nhost_stall_ms = 500\n[remote]\nkey = {key}\n'
+              f'gpu_mailbox = {mailbox}\n')
+
+    def nic(key_path, *op):
+        p = subprocess.run([str(TOP / 'test' / 'nic'), '--mailbox', str(mailbox),
+                            '--key', str(key_path), *op], capture_output=True, text=True,
+                           timeout=30)
+        lines = p.stdout.strip().splitlines()
+        return p.returncode, json.loads(lines[-1]) if lines else {'stderr': p.stderr}
+
+    with Guest(kver, mem_mib=512) as g:
+        g.boot()
+        sleeper = g.spawn('sleeper')
+        g.wait_ready(sleeper)
+        with Agent(target(g), config=config) as ag:
+            ag.wait(lambda e: e['event'] == 'attach', 60, 'attach')
+            time.sleep(1.5)
+            assert mailbox.stat().st_mode & 0o777 == 0o600, oct(mailbox.stat().st_mode)
+            ag.proc.send_signal(signal.SIGSTOP)
+            stopped = time.time()
+            try:
+                time.sleep(1)  # past host_stall_ms: the board says so
+                rc, beat1 = nic(key, 'heartbeat')
+                assert rc == 0, beat1
+                time.sleep(0.5)
+                rc, beat2 = nic(key, 'heartbeat')
+                assert rc == 0 and beat2['steps'] > beat1['steps'], (beat1, beat2)
+                assert beat2['seq'] > beat1['seq'], (beat1, beat2)
+                rc, board = nic(key, 'snapshot')
+                assert rc == 0 and board['host_stalled'] == 1, board
+                assert board['nprocs'] > 0 and board['sampled'] > stopped, (stopped, board)
+                rc, ps = nic(key, 'ps')
+                assert rc == 0 and ps['count'] > 0 and sleeper in ps['pids'], ps
+                rc, no = nic(stranger, 'heartbeat')
+                assert rc == 3 and no == {'op': 'heartbeat', 'refused': True}, (rc, no)
+                rc, no = nic(stranger, 'kill', str(sleeper))
+                assert rc == 3 and no.get('refused'), (rc, no)
+                assert g.alive(sleeper), 'a stranger\'s signal was written'
+                assert ag.proc.poll() is None
+            finally:
+                ag.proc.send_signal(signal.SIGCONT)
+            print(f'      while stopped: steps {beat1["steps"]} -> {beat2["steps"]} in 0.5 s, '
+                  f'{ps["count"]} processes, board sampled {board["sampled"] - stopped:.1f} s '
+                  f'into the stop')
+            assert ag.stop() == 0
+
+
 def check_bad_config():
     path = TMP / 'bad.ini'
     path.write_text('[recover]\nmemory = sometimes\n')
@@ -461,6 +523,8 @@ def main():
     check('6.12 agent waits through a shutdown and a new boot', check_shutdown, '6.12')
     check('6.12 healthy busy guest: no verdict in 60 s', check_healthy, '6.12')
     check('6.12 agent stopped: the GPU alone detects and kills', check_frozen_host, '6.12')
+    check('6.12 agent stopped: the GPU answers its mailbox, strangers refused',
+          check_gpu_mailbox, '6.12')
     return checks.summary()
 
 
