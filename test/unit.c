@@ -3766,7 +3766,7 @@ static void test_loop_cpu_engine_has_no_host(void)
 	c.max_tasks = 64;
 	c.host_stall_s = 0.1;
 	REQUIRE(loop_params_from(&c, "vm:x", &p, msg, sizeof msg) == 0);
-	REQUIRE(engines_open(&e, 1, "cpu", 0, NULL, &a, &p, msg, sizeof msg) == 0);
+	REQUIRE(engines_open(&e, 1, "cpu", 0, NULL, &a, &p, NULL, msg, sizeof msg) == 0);
 	for (int i = 0; i < 8; i++) {
 		engine_step(&e);
 		nanosleep(&nap, NULL);
