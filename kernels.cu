@@ -8,9 +8,9 @@
  * mailbox in mapped host memory, runs the request on guest RAM mapped
  * into the GPU, and raises read_permit; and, where the target has one,
  * answers its remote mailbox in device memory (devbox.c), so that a
- * remote operator is answered while the host process cannot run. The walk is a chain of dependent
- * reads, so one thread per target: more would only wait on the same
- * pointers.
+ * remote operator is answered while the host process cannot run. The
+ * walk is a chain of dependent reads, so one thread per target: more
+ * would only wait on the same pointers.
  */
 extern "C" {
 #include "introspect.c"
