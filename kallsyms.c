@@ -28,6 +28,7 @@
 #define CHUNK (256u << 10)
 #define MAX_NAMES_TABLE (64u << 20) /* real ones are 1-3 MiB */
 #define WANTED_SLOTS (4 * KALLSYMS_MAX_WANTED)
+#define ADDED UINT32_MAX
 
 /* The symbols asked for, by name: their addresses, found in one pass
  * over the names that stops once every one is found. */
@@ -35,7 +36,8 @@ struct gf_symtab {
 	uint32_t count;   /* symbols in the kernel's table */
 	uint32_t nwanted;
 	const char *name[KALLSYMS_MAX_WANTED]; /* the caller's strings */
-	uint32_t entry[KALLSYMS_MAX_WANTED];   /* its entry in kallsyms + 1; 0: absent */
+	uint32_t entry[KALLSYMS_MAX_WANTED];   /* its entry in kallsyms + 1; 0: absent
+						  (symtab_add's: ADDED, no entry read) */
 	uint64_t addr[KALLSYMS_MAX_WANTED];
 	uint8_t slot[WANTED_SLOTS];            /* hash table of wanted index + 1 */
 };
@@ -461,6 +463,30 @@ int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va)
 uint32_t symtab_count(const struct gf_symtab *s)
 {
 	return s->count;
+}
+
+/* A table of names resolved elsewhere (a profile), for a kernel whose
+ * kallsyms holds count symbols; filled with symtab_add. */
+struct gf_symtab *symtab_new(uint32_t count)
+{
+	struct gf_symtab *s = calloc(1, sizeof *s);
+
+	if (s)
+		s->count = count;
+	return s;
+}
+
+/* Adds name (a string that outlives the table) at va; -1 when full. */
+int symtab_add(struct gf_symtab *s, const char *name, uint64_t va)
+{
+	int w;
+
+	want(s, name);
+	if ((w = wanted(s, name)) < 0)
+		return -1;
+	s->entry[w] = ADDED;
+	s->addr[w] = va;
+	return 0;
 }
 
 void symtab_free(struct gf_symtab *s)
