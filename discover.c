@@ -353,8 +353,10 @@ static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
 			 b->id, p->release, a->release);
 		rc = -1;
 	}
-	if (!rc && !(a->syms = symtab_new(p->kallsyms)))
+	if (!rc && !(a->syms = symtab_new(p->kallsyms))) {
+		snprintf(why, sizeof why, "out of memory");
 		rc = -1;
+	}
 	for (uint32_t i = 0; !rc && i < nnames; i++)
 		for (uint32_t j = 0; j < p->nsyms; j++)
 			if (!strcmp(p->sym[j].key, names[i]))

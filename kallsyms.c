@@ -85,9 +85,9 @@ struct tables {
 	char token_table[TOKEN_TABLE_MAX];
 	uint32_t token_len;
 	uint8_t tok_len[256]; /* strlen of each token, checked once */
-	/* each token's hash and HASH_BASE^length, whole and past its first
-	 * character (the type letter, where it starts a name) */
-	uint32_t tok_hash[256], tok_pow[256], tail_hash[256], tail_pow[256];
+	/* each token's hash and HASH_BASE^length, and the hash past its
+	 * first character (the type letter, where it starts a name) */
+	uint32_t tok_hash[256], tok_pow[256], tail_hash[256];
 	uint64_t relative_base, offsets_va, names_va;
 	int has_base; /* relative_base is known: the place-relative rule needs none */
 };
@@ -140,7 +140,7 @@ static uint32_t hash(const char *s)
 static int measure_tokens(struct tables *t)
 {
 	for (int i = 0; i < 256; i++) {
-		uint32_t at = t->token_index[i], n = 0;
+		uint32_t at = t->token_index[i], n = 0, tail_pow;
 		while (at + n < t->token_len && t->token_table[at + n] && n < 255)
 			n++;
 		if (at + n >= t->token_len || t->token_table[at + n])
@@ -148,7 +148,7 @@ static int measure_tokens(struct tables *t)
 		t->tok_len[i] = (uint8_t)n;
 		hash_chars(t->token_table + at, n, &t->tok_hash[i], &t->tok_pow[i]);
 		hash_chars(t->token_table + at + !!n, n - !!n, &t->tail_hash[i],
-			   &t->tail_pow[i]);
+			   &tail_pow);
 	}
 	return 0;
 }
