@@ -11,7 +11,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
 STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
-CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o introspect.o \
+CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
        devbox.o

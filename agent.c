@@ -133,6 +133,7 @@ static void reload(struct agent *ag)
 		fprintf(stderr, "gpufas: reload: %s; keeping the running config\n", err);
 		return;
 	}
+	cfg.no_cache = ag->cfg.no_cache; /* the command line's, as --engine */
 	ag->cfg = cfg;
 	for (int i = 0; i < ag->o->ntargets; i++)
 		watch_retune(&ag->w[i]);

@@ -242,6 +242,7 @@ static uint32_t wanted_symbols(const char **names)
 {
 	static const char *const required[] = {
 		"__start_BTF", "__stop_BTF", "init_task", "__per_cpu_offset", "nr_cpu_ids",
+		"linux_banner", /* not required: what profile_fits reads */
 	};
 	uint32_t n = 0;
 
@@ -295,6 +296,116 @@ static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
 	return 0;
 }
 
+/* Full discovery: kallsyms and BTF decoded from memory, [profile] over
+ * them. */
+static int discover(struct gf_attach *a, const struct gf_config *cfg,
+		    const struct vmcoreinfo *vi, const char **names, uint32_t nnames,
+		    char *err, size_t errlen)
+{
+	int btf;
+
+	if (kallsyms_load(&a->k, vi, names, nnames, &a->syms, err, errlen) ||
+	    (btf = layout_btf(a, cfg, err, errlen)) < 0 ||
+	    layout_from_profile(&a->k.lay, cfg, btf, err, errlen) ||
+	    read_symbols(a, cfg, err, errlen))
+		return -1;
+	strcpy(a->layout_source, btf ? "profile" : cfg->nprofile ? "btf+profile" : "btf");
+	return 0;
+}
+
+/* What the profile cache needs of VMCOREINFO: the build and _stext. */
+struct build {
+	char id[GF_BUILD_ID_MAX + 1];
+	uint64_t stext;
+	char dir[512]; /* where its profile is kept */
+};
+
+/* Whether this attach reads and writes a cached profile: not when told
+ * --no-cache, nor when [profile] gives values by hand (discovery is then
+ * partly the operator's), nor for a kernel that names no build. */
+static int cacheable(const struct gf_config *cfg, const struct vmcoreinfo *vi,
+		     struct build *b)
+{
+	return !cfg->no_cache && !cfg->nprofile &&
+	       !vmcoreinfo_get(vi, "BUILD-ID", b->id, sizeof b->id) &&
+	       !vmcoreinfo_hex(vi, "SYMBOL(_stext)", &b->stext) &&
+	       !profile_dir(b->dir, sizeof b->dir);
+}
+
+/* The profile's layout and symbols in place of BTF and kallsyms, kept only
+ * if they fit this memory. -1 with a->note saying why where there was a
+ * profile to use. */
+static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
+			 const char **names, uint32_t nnames, const struct build *b)
+{
+	struct gf_profile *p = malloc(sizeof *p);
+	struct gf_layout paging = a->k.lay;
+	uint64_t banner = 0;
+	char why[256];
+	int rc = -1;
+
+	if (!p || (rc = profile_load(b->dir, b->id, b->stext, p, why, sizeof why)) > 0) {
+		free(p);
+		return -1;
+	}
+	if (!rc && strcmp(p->release, a->release)) {
+		snprintf(why, sizeof why, "cached profile of %s is for %s, not %s",
+			 b->id, p->release, a->release);
+		rc = -1;
+	}
+	if (!rc && !(a->syms = symtab_new(p->kallsyms))) {
+		snprintf(why, sizeof why, "out of memory");
+		rc = -1;
+	}
+	for (uint32_t i = 0; !rc && i < nnames; i++)
+		for (uint32_t j = 0; j < p->nsyms; j++)
+			if (!strcmp(p->sym[j].key, names[i]))
+				symtab_add(a->syms, names[i], p->sym[j].value);
+	if (!rc && (layout_from_pairs(&a->k.lay, p->field, p->nfields, 1,
+				      "cached profile", why, sizeof why) ||
+		    read_symbols(a, cfg, why, sizeof why)))
+		rc = -1;
+	if (!rc) {
+		symtab_lookup(a->syms, "linux_banner", &banner);
+		if ((rc = profile_fits(&a->k, a->release, banner, why, sizeof why)))
+			snprintf(why + strlen(why), sizeof why - strlen(why),
+				 " (cached profile of %s)", b->id);
+	}
+	free(p);
+	if (!rc)
+		return 0;
+	snprintf(a->note, sizeof a->note, "%s: full discovery instead", why);
+	symtab_free(a->syms);
+	a->syms = NULL;
+	a->k.lay = paging;
+	return -1;
+}
+
+/* Keeps what full discovery derived, if it would pass as a profile. */
+static void cache(struct gf_attach *a, const char **names, uint32_t nnames,
+		  const struct build *b)
+{
+	struct gf_profile *p = calloc(1, sizeof *p);
+	uint64_t banner = 0;
+	char why[256];
+
+	symtab_lookup(a->syms, "linux_banner", &banner);
+	if (!p || profile_fits(&a->k, a->release, banner, why, sizeof why)) {
+		free(p);
+		return;
+	}
+	strcpy(p->build_id, b->id);
+	strcpy(p->release, a->release);
+	p->kallsyms = symtab_count(a->syms);
+	p->nfields = layout_to_pairs(&a->k.lay, p->field, GF_PROFILE_FIELDS);
+	for (uint32_t i = 0; i < nnames; i++)
+		if (!symtab_lookup(a->syms, names[i], &p->sym[p->nsyms].value))
+			strcpy(p->sym[p->nsyms++].key, names[i]);
+	if (profile_save(b->dir, p, b->stext, why, sizeof why))
+		snprintf(a->note, sizeof a->note, "%s", why);
+	free(p);
+}
+
 int gf_attach(struct gf_attach *a, const struct gf_target *t,
 	      const struct gf_config *cfg, char *err, size_t errlen)
 {
@@ -302,44 +413,50 @@ int gf_attach(struct gf_attach *a, const struct gf_target *t,
 }
 
 /* Attaches to a kernel other than `skip` (NULL: any): after a restart the
- * stopped kernel's image stays in RAM beside the new one. */
+ * stopped kernel's image stays in RAM beside the new one. A cached profile
+ * of the kernel's build stands in for kallsyms and BTF when it fits. */
 int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		     const struct gf_config *cfg, const struct gf_kernel_id *skip,
 		     char *err, size_t errlen)
 {
 	struct vmcoreinfo *vi = malloc(sizeof *vi);
+	struct build *b = malloc(sizeof *b);
 	const char *names[KALLSYMS_MAX_WANTED];
 	double t0 = now_ms();
 	uint32_t nnames = wanted_symbols(names);
-	int btf;
+	int cached = 0, use_cache;
 
 	memset(a, 0, sizeof *a);
 	a->k.mem = t->mem;
 	a->k.writable = (uint32_t)t->writable;
-	if (!vi) {
+	if (!vi || !b) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto fail;
 	}
-	if (find_kernel(a, t, vi, skip, err, errlen) ||
-	    kallsyms_load(&a->k, vi, names, nnames, &a->syms, err, errlen))
+	if (find_kernel(a, t, vi, skip, err, errlen))
 		goto fail;
-	free(vi);
-	vi = NULL;
-	if ((btf = layout_btf(a, cfg, err, errlen)) < 0 ||
-	    layout_from_profile(&a->k.lay, cfg, btf, err, errlen) ||
-	    read_symbols(a, cfg, err, errlen))
+	use_cache = cacheable(cfg, vi, b);
+	if (use_cache && !attach_cached(a, cfg, names, nnames, b)) {
+		cached = 1;
+		strcpy(a->layout_source, "profile-cache");
+	} else if (discover(a, cfg, vi, names, nnames, err, errlen)) {
 		goto fail;
-	strcpy(a->layout_source, btf ? "profile" : cfg->nprofile ? "btf+profile" : "btf");
+	}
 	a->k.lay.tif_sigpending = tif_sigpending(a->release, cfg);
 	if (check_init_task(&a->k)) {
 		snprintf(err, errlen, "init_task does not look like swapper/0: "
 			 "symbols or offsets do not match this kernel");
 		goto fail;
 	}
+	if (use_cache && !cached)
+		cache(a, names, nnames, b);
+	free(vi);
+	free(b);
 	a->attach_ms = now_ms() - t0;
 	return 0;
 fail:
 	free(vi);
+	free(b);
 	gf_detach(a);
 	return -1;
 }

@@ -20,7 +20,7 @@ struct options {
 	const char *targets[GF_MAX_TARGETS];
 	int ntargets, headless;
 	int gpu;
-	int json, threads;
+	int json, threads, no_cache;
 	uint32_t log_records;
 	struct kill_opts kill;
 	const char *signal;
@@ -93,6 +93,9 @@ static void usage(FILE *f)
 "  --gpu N             which GPU (default 0)\n"
 "  --json              machine-readable output for --info and --ps\n"
 "  --threads           --ps lists threads, not processes\n"
+"  --no-cache          neither use nor keep a cached kernel profile (what\n"
+"                      discovery derived for a kernel build, kept in\n"
+"                      $GPUFAS_CACHE/profiles, default ~/.cache/gpufas/profiles)\n"
 "  --help, --version\n"
 "\n"
 "Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.\n");
@@ -118,6 +121,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "threads", no_argument, NULL, 'T' },
+		{ "no-cache", no_argument, NULL, 'N' },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "key", required_argument, NULL, 'K' },
 		{ "read-key", required_argument, NULL, 'R' },
@@ -183,6 +187,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'f': o->kill.force = 1; break;
 		case 'j': o->json = 1; break;
 		case 'T': o->threads = 1; break;
+		case 'N': o->no_cache = 1; break;
 		case 'L':
 			if (o->nlisten == GF_MAX_LISTEN) {
 				fprintf(stderr, "gpufas: at most %d --listen\n", GF_MAX_LISTEN);
@@ -264,6 +269,7 @@ static int resolve(struct options *o, struct gf_config *cfg)
 		fprintf(stderr, "gpufas: %s\n", err);
 		return 2;
 	}
+	cfg->no_cache = o->no_cache;
 	o->kill.sig = o->signal ? signal_parse(o->signal) : cfg->signal;
 	if (o->kill.sig < 0) {
 		fprintf(stderr, "gpufas: unknown signal '%s'\n", o->signal);
@@ -288,6 +294,8 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 		fprintf(stderr, "gpufas: %s: %s\n", o->target, msg);
 		goto out_target;
 	}
+	if (a.note[0])
+		fprintf(stderr, "gpufas: note: %s\n", a.note);
 	if (engines_open(&e, 1, cfg->engine, cfg->gpu, &t, &a, NULL, NULL, msg,
 			 sizeof msg)) {
 		fprintf(stderr, "gpufas: %s\n", msg);

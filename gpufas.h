@@ -376,6 +376,8 @@ int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 		  struct gf_symtab **out, char *err, size_t errlen);
 int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va);
 uint32_t symtab_count(const struct gf_symtab *s);
+struct gf_symtab *symtab_new(uint32_t count);
+int symtab_add(struct gf_symtab *s, const char *name, uint64_t va);
 void symtab_free(struct gf_symtab *s);
 
 /* ---- VMCOREINFO (vmcoreinfo.c): the kernel's note about itself. ---- */
@@ -419,6 +421,7 @@ struct gf_config {
 	char events[256];   /* [agent] events: a file instead of stdout */
 	uint32_t nprofile;  /* [profile] key = value, by hand */
 	struct gf_profile_entry profile[GF_MAX_PROFILE];
+	int no_cache;       /* --no-cache: no cached profile read or written */
 };
 
 void config_defaults(struct gf_config *c);
@@ -438,8 +441,10 @@ struct gf_attach {
 	int64_t phys_base;
 	uint32_t ncpus;
 	uint64_t ram_bytes;
-	char layout_source[32]; /* "btf", "profile" or "btf+profile" */
+	char layout_source[32]; /* "btf", "profile", "btf+profile" or
+				   "profile-cache" */
 	double attach_ms;
+	char note[320];         /* why a cached profile was not used, or "" */
 };
 
 /* Where a boot put its kernel: what tells one boot's image from another's. */
@@ -455,11 +460,39 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		     char *err, size_t errlen);
 void gf_detach(struct gf_attach *a);
 
+/* ---- Profiles (profile.c): what discovery derived for one kernel build,
+ * kept under its VMCOREINFO BUILD-ID in $GPUFAS_CACHE/profiles (default
+ * ~/.cache/gpufas/profiles) and checked against memory before use. ---- */
+#define GF_BUILD_ID_MAX 64   /* hex digits: SHA-1's 40, with room */
+#define GF_PROFILE_FIELDS 128
+
+struct gf_profile {
+	char build_id[GF_BUILD_ID_MAX + 1];
+	char release[65];
+	uint32_t kallsyms; /* the kernel's symbol count */
+	uint32_t nfields, nsyms;
+	struct gf_profile_entry field[GF_PROFILE_FIELDS]; /* layout.c's names */
+	struct gf_profile_entry sym[KALLSYMS_MAX_WANTED]; /* this boot's addresses */
+};
+
+int profile_dir(char *dir, size_t len);
+int profile_load(const char *dir, const char *build_id, uint64_t stext,
+		 struct gf_profile *p, char *err, size_t errlen);
+int profile_save(const char *dir, const struct gf_profile *p, uint64_t stext,
+		 char *err, size_t errlen);
+int profile_fits(const struct gf_kernel *k, const char *release,
+		 uint64_t linux_banner, char *why, size_t whylen);
+
 /* ---- Layout (layout.c): struct offsets from BTF or by hand. ---- */
 int layout_from_btf(struct gf_layout *l, const void *btf_data,
 		    uint32_t size, char *err, size_t errlen);
 int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 			int complete, char *err, size_t errlen);
+int layout_from_pairs(struct gf_layout *l, const struct gf_profile_entry *e,
+		      uint32_t n, int complete, const char *what, char *err,
+		      size_t errlen);
+uint32_t layout_to_pairs(const struct gf_layout *l, struct gf_profile_entry *out,
+			 uint32_t cap);
 
 /* ---- Signals (signals.c): names and numbers. ---- */
 int signal_parse(const char *s);

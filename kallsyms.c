@@ -28,6 +28,7 @@
 #define CHUNK (256u << 10)
 #define MAX_NAMES_TABLE (64u << 20) /* real ones are 1-3 MiB */
 #define WANTED_SLOTS (4 * KALLSYMS_MAX_WANTED)
+#define ADDED UINT32_MAX
 
 /* The symbols asked for, by name: their addresses, found in one pass
  * over the names that stops once every one is found. */
@@ -35,7 +36,9 @@ struct gf_symtab {
 	uint32_t count;   /* symbols in the kernel's table */
 	uint32_t nwanted;
 	const char *name[KALLSYMS_MAX_WANTED]; /* the caller's strings */
-	uint32_t entry[KALLSYMS_MAX_WANTED];   /* its entry in kallsyms + 1; 0: absent */
+	uint32_t hash[KALLSYMS_MAX_WANTED];    /* of each name (hash()) */
+	uint32_t entry[KALLSYMS_MAX_WANTED];   /* its entry in kallsyms + 1; 0: absent
+						  (symtab_add's: ADDED, no entry read) */
 	uint64_t addr[KALLSYMS_MAX_WANTED];
 	uint8_t slot[WANTED_SLOTS];            /* hash table of wanted index + 1 */
 };
@@ -82,6 +85,9 @@ struct tables {
 	char token_table[TOKEN_TABLE_MAX];
 	uint32_t token_len;
 	uint8_t tok_len[256]; /* strlen of each token, checked once */
+	/* each token's hash and HASH_BASE^length, and the hash past its
+	 * first character (the type letter, where it starts a name) */
+	uint32_t tok_hash[256], tok_pow[256], tail_hash[256];
 	uint64_t relative_base, offsets_va, names_va;
 	int has_base; /* relative_base is known: the place-relative rule needs none */
 };
@@ -108,16 +114,41 @@ static uint32_t read_mapped(const struct gf_kernel *k, uint64_t va, void *buf,
 	return len;
 }
 
+/* A polynomial hash, so that a name's can be folded from its tokens'
+ * without expanding them: hash(a b) = hash(a) * HASH_BASE^|b| + hash(b). */
+#define HASH_BASE 0x01000193u
+
+static void hash_chars(const char *c, uint32_t n, uint32_t *h, uint32_t *pow)
+{
+	*h = 0;
+	*pow = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		*h = *h * HASH_BASE + (uint8_t)c[i];
+		*pow *= HASH_BASE;
+	}
+}
+
+static uint32_t hash(const char *s)
+{
+	uint32_t h, pow;
+
+	hash_chars(s, (uint32_t)strlen(s), &h, &pow);
+	return h;
+}
+
 /* Each of the 256 tokens must end inside the table, and be short. */
 static int measure_tokens(struct tables *t)
 {
 	for (int i = 0; i < 256; i++) {
-		uint32_t at = t->token_index[i], n = 0;
+		uint32_t at = t->token_index[i], n = 0, tail_pow;
 		while (at + n < t->token_len && t->token_table[at + n] && n < 255)
 			n++;
 		if (at + n >= t->token_len || t->token_table[at + n])
 			return -1;
 		t->tok_len[i] = (uint8_t)n;
+		hash_chars(t->token_table + at, n, &t->tok_hash[i], &t->tok_pow[i]);
+		hash_chars(t->token_table + at + !!n, n - !!n, &t->tail_hash[i],
+			   &tail_pow);
 	}
 	return 0;
 }
@@ -367,26 +398,43 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	return 0;
 }
 
-/* Expands the next compressed name into out; returns its length
- * (type letter included), or -1 on a corrupt entry. */
-static int expand_name(struct names *r, const struct tables *t, char *out)
+/* The next entry's token codes, at *p, and how many; -1 on a corrupt
+ * entry. */
+static int next_entry(struct names *r, const uint8_t **p, uint32_t *len)
 {
-	uint32_t len, n = 0;
-	const uint8_t *p;
-
 	if (names_need(r, 1))
 		return -1;
-	len = r->buf[r->pos];
-	if (len & 0x80) {
+	*len = r->buf[r->pos];
+	if (*len & 0x80) {
 		if (names_need(r, 2))
 			return -1;
-		len = (len & 0x7f) | ((uint32_t)r->buf[r->pos + 1] << 7);
+		*len = (*len & 0x7f) | ((uint32_t)r->buf[r->pos + 1] << 7);
 		r->pos++;
 	}
 	r->pos++;
-	if (len == 0 || names_need(r, len))
+	if (*len == 0 || names_need(r, *len))
 		return -1;
-	p = r->buf + r->pos;
+	*p = r->buf + r->pos;
+	r->pos += *len;
+	return 0;
+}
+
+/* The hash of the name past its type letter, from its tokens. */
+static uint32_t name_hash(const struct tables *t, const uint8_t *p, uint32_t len)
+{
+	uint32_t h = t->tail_hash[p[0]];
+
+	for (uint32_t i = 1; i < len; i++)
+		h = h * t->tok_pow[p[i]] + t->tok_hash[p[i]];
+	return h;
+}
+
+/* Expands an entry's tokens into out, type letter included; -1 if the
+ * name is empty or too long. */
+static int expand(const struct tables *t, const uint8_t *p, uint32_t len, char *out)
+{
+	uint32_t n = 0;
+
 	for (uint32_t i = 0; i < len; i++) {
 		uint32_t tl = t->tok_len[p[i]];
 		if (n + tl >= MAX_NAME)
@@ -394,9 +442,8 @@ static int expand_name(struct names *r, const struct tables *t, char *out)
 		memcpy(out + n, t->token_table + t->token_index[p[i]], tl);
 		n += tl;
 	}
-	r->pos += len;
 	out[n] = 0;
-	return n ? (int)n : -1;
+	return n ? 0 : -1;
 }
 
 /* The rules, newest last, for the offset `off` of entry i:
@@ -417,22 +464,29 @@ static uint64_t sym_address(const struct tables *t, int rule, uint32_t i,
 	}
 }
 
-static uint32_t hash(const char *s)
+/* The wanted index of a name of hash h, or -1. name NULL: of the name
+ * that entry p, len of t expands to (expanded only if its hash is one
+ * wanted). */
+static int wanted_by_hash(const struct gf_symtab *s, uint32_t h, const char *name,
+			  const struct tables *t, const uint8_t *p, uint32_t len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	char buf[MAX_NAME];
 
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
+	for (uint32_t i = h % WANTED_SLOTS; s->slot[i]; i = (i + 1) % WANTED_SLOTS) {
+		int w = s->slot[i] - 1;
+		if (s->hash[w] != h)
+			continue;
+		if (!name && expand(t, p, len, buf))
+			return -1;
+		if (!strcmp(s->name[w], name ? name : buf + 1))
+			return w;
+	}
+	return -1;
 }
 
-/* The wanted index of name, or -1. */
 static int wanted(const struct gf_symtab *s, const char *name)
 {
-	for (uint32_t h = hash(name) % WANTED_SLOTS; s->slot[h]; h = (h + 1) % WANTED_SLOTS)
-		if (!strcmp(s->name[s->slot[h] - 1], name))
-			return s->slot[h] - 1;
-	return -1;
+	return wanted_by_hash(s, hash(name), name, NULL, NULL, 0);
 }
 
 /* Adds a name to look for, once. */
@@ -445,6 +499,7 @@ static void want(struct gf_symtab *s, const char *name)
 	while (s->slot[h])
 		h = (h + 1) % WANTED_SLOTS;
 	s->name[s->nwanted] = name;
+	s->hash[s->nwanted] = hash(name);
 	s->slot[h] = (uint8_t)++s->nwanted;
 }
 
@@ -463,26 +518,52 @@ uint32_t symtab_count(const struct gf_symtab *s)
 	return s->count;
 }
 
+/* A table of names resolved elsewhere (a profile), for a kernel whose
+ * kallsyms holds count symbols; filled with symtab_add. */
+struct gf_symtab *symtab_new(uint32_t count)
+{
+	struct gf_symtab *s = calloc(1, sizeof *s);
+
+	if (s)
+		s->count = count;
+	return s;
+}
+
+/* Adds name (a string that outlives the table) at va; -1 when full. */
+int symtab_add(struct gf_symtab *s, const char *name, uint64_t va)
+{
+	int w;
+
+	want(s, name);
+	if ((w = wanted(s, name)) < 0)
+		return -1;
+	s->entry[w] = ADDED;
+	s->addr[w] = va;
+	return 0;
+}
+
 void symtab_free(struct gf_symtab *s)
 {
 	free(s);
 }
 
-/* Expands the names in order until every wanted one is found (the first
- * of a name that occurs twice), without keeping the others. */
+/* Reads the names in order until every wanted one is found (the first
+ * of a name that occurs twice), expanding only those whose hash is one
+ * wanted. */
 static int find_wanted(const struct gf_kernel *k, const struct tables *t,
 		       struct gf_symtab *s)
 {
 	struct names r = { .k = k, .va = t->names_va };
-	uint32_t left = s->nwanted;
-	char name[MAX_NAME];
+	uint32_t left = s->nwanted, len;
+	const uint8_t *p;
 	int err = 0;
 
 	for (uint32_t i = 0; i < t->num && left && !err; i++) {
 		int w;
-		if (expand_name(&r, t, name) < 0)
+		if (next_entry(&r, &p, &len) < 0)
 			err = -1;
-		else if ((w = wanted(s, name + 1)) >= 0 && !s->entry[w]) {
+		else if ((w = wanted_by_hash(s, name_hash(t, p, len), NULL, t, p, len)) >= 0 &&
+			 !s->entry[w]) {
 			s->entry[w] = i + 1;
 			left--;
 		}

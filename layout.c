@@ -366,12 +366,25 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 	return rc;
 }
 
-/* ---- [profile] ---- */
+/* ---- [profile] and cached profiles: fields by name ---- */
 
-/* Overrides fields with values given by hand. With `complete`, every field
- * must be given (there is no BTF to fall back on). */
-int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
-			int complete, char *err, size_t errlen)
+static int pair_value(const struct gf_profile_entry *e, uint32_t n,
+		      const char *name, uint64_t *v)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!strcmp(e[i].key, name)) {
+			*v = e[i].value;
+			return 0;
+		}
+	return -1;
+}
+
+/* Overrides fields with the values of pairs named as in the table (any
+ * alternative); `what` names their source in errors. With `complete`,
+ * every field must be given (there is no BTF to fall back on). */
+int layout_from_pairs(struct gf_layout *l, const struct gf_profile_entry *e,
+		      uint32_t n, int complete, const char *what, char *err,
+		      size_t errlen)
 {
 	int missing[NGROUPS] = { 0 };
 
@@ -382,9 +395,9 @@ int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 
 		for (int a = 0; !found && !alternative(fields[i].names, a, name,
 							sizeof name); a++)
-			found = !config_profile(c, name, &v);
+			found = !pair_value(e, n, name, &v);
 		if (found && v > UINT32_MAX) {
-			snprintf(err, errlen, "[profile] %s = %llu is too large", name,
+			snprintf(err, errlen, "%s %s = %llu is too large", what, name,
 				 (unsigned long long)v);
 			return -1;
 		}
@@ -393,7 +406,7 @@ int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 		} else if (fields[i].group != REQUIRED) {
 			missing[fields[i].group]++;
 		} else if (complete) {
-			snprintf(err, errlen, "no BTF and [profile] lacks %s",
+			snprintf(err, errlen, "no BTF and %s lacks %s", what,
 				 fields[i].names);
 			return -1;
 		}
@@ -401,4 +414,39 @@ int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
 	if (complete)
 		set_groups(l, missing);
 	return 0;
+}
+
+int layout_from_profile(struct gf_layout *l, const struct gf_config *c,
+			int complete, char *err, size_t errlen)
+{
+	return layout_from_pairs(l, c->profile, c->nprofile, complete,
+				 "[profile]", err, errlen);
+}
+
+/* Is the field's group one the layout has? (The inverse of set_groups.) */
+static int in_effect(const struct gf_layout *l, enum group g)
+{
+	switch (g) {
+	case METRICS:   return l->has_metrics != 0;
+	case PRINTK:    return l->has_printk != 0;
+	case TICK_IDLE: return !l->idle_in_cpustat;
+	default:        return 1;
+	}
+}
+
+/* The fields in effect in l, by their first name: the required ones and
+ * those of each group l has, so that layout_from_pairs(complete) gives
+ * back the same layout. Returns how many; cap must hold them all. */
+uint32_t layout_to_pairs(const struct gf_layout *l, struct gf_profile_entry *out,
+			 uint32_t cap)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < NFIELDS && n < cap; i++) {
+		if (!in_effect(l, fields[i].group))
+			continue;
+		alternative(fields[i].names, 0, out[n].key, sizeof out[n].key);
+		out[n++].value = *(const uint32_t *)((const char *)l + fields[i].at);
+	}
+	return n;
 }

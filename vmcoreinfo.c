@@ -118,21 +118,76 @@ static int consider(const uint8_t *p, size_t avail, uint64_t phys,
 	return n + 1;
 }
 
-/* From the top down: the kernel allocates both copies early in boot, when
- * the page allocator hands out the highest free pages first. */
-static int scan_page_starts(const struct gf_range *r, struct vmcoreinfo *c,
-			    int n, int max)
+/* A page start in RAM, the ranges taken in order as one run of pages. */
+struct cursor {
+	uint32_t range;
+	uint64_t off;
+};
+
+static uint64_t pages_in(const struct gf_range *r)
+{
+	return r->size / PAGE;
+}
+
+/* Moves c one page up (dir 1) or down (-1), over ranges of no page. The
+ * caller never moves it past either end. */
+static void step(const struct gf_mem *m, struct cursor *c, int dir)
+{
+	if (dir > 0 && c->off + PAGE < pages_in(&m->range[c->range]) * PAGE) {
+		c->off += PAGE;
+		return;
+	}
+	if (dir < 0 && c->off >= PAGE) {
+		c->off -= PAGE;
+		return;
+	}
+	do
+		c->range += (uint32_t)dir;
+	while (c->range < m->nranges && !pages_in(&m->range[c->range]));
+	if (c->range < m->nranges)
+		c->off = dir > 0 ? 0 : (pages_in(&m->range[c->range]) - 1) * PAGE;
+}
+
+static int at_page(const struct gf_mem *m, const struct cursor *c,
+		   struct vmcoreinfo *cands, int n, int max)
 {
 	static const uint32_t offsets[] = { 0, NOTE_TEXT_OFFSET };
+	const struct gf_range *r = &m->range[c->range];
 
-	for (uint64_t off = r->size & ~(uint64_t)(PAGE - 1); off >= PAGE && n < max;) {
-		off -= PAGE;
-		for (int i = 0; i < 2; i++) {
-			const uint8_t *p = r->base + off + offsets[i];
-			if (!memcmp(p, MAGIC, MAGIC_LEN))
-				n = consider(p, r->size - off - offsets[i],
-					     r->phys + off + offsets[i], c, n, max);
-		}
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *p = r->base + c->off + offsets[i];
+		if (!memcmp(p, MAGIC, MAGIC_LEN))
+			n = consider(p, r->size - c->off - offsets[i],
+				     r->phys + c->off + offsets[i], cands, n, max);
+	}
+	return n;
+}
+
+/* Page starts from both ends of RAM inwards, a page from the top, then
+ * one from the bottom, until they meet: the kernel allocates both copies
+ * early in boot, and they were seen within 25 MiB of the top on some
+ * boots and of the bottom on others (6.12, 7.2: where depends on where
+ * KASLR put the kernel), so either end's copy is met after a few
+ * thousand pages, and RAM is not touched whole for one near the bottom. */
+static int scan_page_starts(const struct gf_mem *m, struct vmcoreinfo *c, int max)
+{
+	struct cursor lo = { 0, 0 }, hi = { m->nranges - 1, 0 };
+	uint64_t total = 0;
+	int n = 0;
+
+	for (uint32_t i = 0; i < m->nranges; i++)
+		total += pages_in(&m->range[i]);
+	if (!total)
+		return 0;
+	if (!pages_in(&m->range[0]))
+		step(m, &lo, 1);
+	hi.off = pages_in(&m->range[hi.range]) * PAGE; /* one past its last page */
+	step(m, &hi, -1);
+	for (uint64_t i = 0; i < total && n < max; i++) {
+		struct cursor *at = i & 1 ? &lo : &hi;
+		n = at_page(m, at, c, n, max);
+		if (i + 2 < total) /* this cursor's next page is still unseen */
+			step(m, at, i & 1 ? 1 : -1);
 	}
 	return n;
 }
@@ -159,8 +214,7 @@ int vmcoreinfo_find(const struct gf_mem *m, struct vmcoreinfo *cands, int max)
 
 	if (m->read)
 		return 0;
-	for (uint32_t i = m->nranges; i > 0 && n < max; i--)
-		n = scan_page_starts(&m->range[i - 1], cands, n, max);
+	n = scan_page_starts(m, cands, max);
 	for (uint32_t i = 0; i < m->nranges && n == 0; i++)
 		n = scan_everywhere(&m->range[i], cands, n, max);
 	return n;

@@ -2,8 +2,9 @@
  * live targets, in this process, so the figures hold no process start-up.
  *
  *   test/bench [--gpu] [--runs N] TARGET
- *       attach; snapshots of every thread and every process with the CPU
- *       engine and, with --gpu, the GPU engine in the same run
+ *       attach cold (full discovery) and warm (from the cached profile, in
+ *       $GPUFAS_CACHE); snapshots of every thread and every process with
+ *       the CPU engine and, with --gpu, the GPU engine in the same run
  *   test/bench --monitor SECONDS TARGET...
  *       the GPU running the watch loop of every target by itself, the host
  *       only reading what it publishes: the steps each loop makes a second
@@ -43,23 +44,34 @@ static void report(const char *name, double *ms, int runs, uint32_t tasks)
 	printf(tasks ? "  tasks %u\n" : "\n", tasks);
 }
 
-static int bench_attach(const struct gf_target *t, double *ms, int runs)
+/* Attach runs, cold (full discovery: --no-cache) or warm (from the
+ * profile that a first attach keeps in $GPUFAS_CACHE). */
+static int bench_attach(const struct gf_target *t, int warm, double *ms, int runs)
 {
 	struct gf_config cfg;
 	struct gf_attach a;
 	char err[512];
 
 	config_defaults(&cfg);
-	for (int i = 0; i < runs; i++) {
+	cfg.no_cache = !warm;
+	for (int i = -warm; i < runs; i++) { /* warm: one more first, to keep it */
 		double t0 = now_ms();
 		if (gf_attach(&a, t, &cfg, err, sizeof err)) {
 			fprintf(stderr, "bench: attach: %s\n", err);
 			return -1;
 		}
-		ms[i] = now_ms() - t0;
+		if (i >= 0)
+			ms[i] = now_ms() - t0;
+		if (a.note[0])
+			fprintf(stderr, "bench: note: %s\n", a.note);
+		if (i >= 0 && warm && strcmp(a.layout_source, "profile-cache")) {
+			fprintf(stderr, "bench: attach did not use the profile\n");
+			gf_detach(&a);
+			return -1;
+		}
 		gf_detach(&a);
 	}
-	report("attach", ms, runs, 0);
+	report(warm ? "attach warm" : "attach cold", ms, runs, 0);
 	return 0;
 }
 
@@ -241,7 +253,8 @@ int main(int argc, char **argv)
 	if (watch)
 		rc = monitor(t, a, n, watch);
 	else
-		rc = bench_attach(t, ms, runs) || snapshots(t, a, gpu, ms, runs);
+		rc = bench_attach(t, 0, ms, runs) || bench_attach(t, 1, ms, runs) ||
+		     snapshots(t, a, gpu, ms, runs);
 	for (int i = 0; i < n; i++) {
 		gf_detach(&a[i]);
 		target_close(&t[i]);

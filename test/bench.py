@@ -3,13 +3,17 @@
 with --gpu (on the GPU machine, through test/gpu-test.sh) the GPU engine.
 
 Boots the Debian 6.12 test guest (512 MiB, 2 vCPUs, TCG) with a sleeper of
-1 000 threads, then measures on this machine, in one run:
-  - gpufas in-process (test/bench): attach (kernel discovery from raw RAM)
-    and one full snapshot of every thread / every process;
-  - the whole `gpufas --ps --threads` command, process start included;
-  - the baseline: procps `ps -eL` listing the same columns from this
-    machine's own /proc, with a host process of 1 000 threads running.
-Prints a Markdown table (min / median / max over the runs) for the README.
+1 000 threads and as many processes as this machine has, then measures on
+this machine, in one run:
+  - gpufas in-process (test/bench): attach cold (full discovery) and warm
+    (from the cached profile), one full snapshot of every thread / process;
+  - the whole `gpufas --ps` command, process start included, warm (the
+    profile kept) and cold (--no-cache), and the baseline: procps
+    `ps -e -o pid,ppid,stat,rss,nlwp,time,comm` on this machine's own
+    /proc, with a host process of 1 000 threads running; the three
+    interleaved run by run, so that a busy moment costs each the same.
+Prints a Markdown table (min / median / max over the runs) for the README,
+and each whole command's median against ps's.
 
 Then the dashboard's cost (test/bench_tui, also alone with --dashboard): the real
 tui_run on a synthetic source of 1 000 processes, at its 10 Hz, in a tmux pane of
@@ -26,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,16 +38,24 @@ from guest import Guest
 
 TOP = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get('BENCH_RUNS', '50'))
-PS_COLUMNS = 'pid,tid,ppid,stat,rss,nlwp,time,comm'
+PS_COLUMNS = 'pid,ppid,stat,rss,nlwp,time,comm'
 
 
-def wall_ms(argv, runs):
-    times = []
+def wall_ms(commands, runs, env=None):
+    """Each command's times from exec to exit, the commands taking turns."""
+    times = [[] for _ in commands]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-        times.append((time.perf_counter() - t0) * 1e3)
+        for argv, t in zip(commands, times):
+            t0 = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=env)
+            t.append((time.perf_counter() - t0) * 1e3)
     return times
+
+
+def host_processes():
+    return subprocess.run(['ps', '-e', '--no-headers'], capture_output=True,
+                          text=True).stdout.count('\n')
 
 
 def row(name, times, tasks=''):
@@ -51,10 +64,10 @@ def row(name, times, tasks=''):
             f'| {times[-1]:.3f} |')
 
 
-def in_process(target):
+def in_process(target, env):
     """test/bench's CPU measures by name: (min, median, max, tasks)."""
     return {name: (lo, med, hi, tasks)
-            for name, lo, med, hi, tasks in bench_lines('--runs', str(RUNS), target)}
+            for name, lo, med, hi, tasks in bench_lines('--runs', str(RUNS), target, env=env)}
 
 
 def host_threads_process(n):
@@ -68,10 +81,10 @@ def host_threads_process(n):
     return p
 
 
-def bench_lines(*args):
+def bench_lines(*args, env=None):
     """test/bench's output: measure lines parsed, other lines printed."""
     out = subprocess.run([str(TOP / 'test/bench'), *args], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=env).stdout
     rows = []
     for line in out.splitlines():
         if ' runs ' not in line:
@@ -145,34 +158,43 @@ def main():
         return gpu_main()
     if '--dashboard' in sys.argv:
         return dashboard_cost()
-    with Guest('6.12') as g:
-        g.boot()
-        g.wait_ready(g.spawn('sleeper 1000'), timeout=120)
-        time.sleep(2)  # let the guest settle: its vCPUs idle, as a hung box's would not
-        target = f'vm:{g.ram_path}'
-        rows = in_process(target)
-        cmd = wall_ms([str(TOP / 'gpufas'), '--target', target, '--ps', '--threads'], RUNS)
-        ntasks = rows['cpu snapshot threads'][3]
+    cache = tempfile.mkdtemp(prefix='gpufas-bench-')
+    env = dict(os.environ, GPUFAS_CACHE=cache)  # the profile: kept by the first attach
     host = host_threads_process(1000)
     try:
-        base = wall_ms(['ps', '-eL', '-o', PS_COLUMNS], RUNS)
-        host_tasks = int(subprocess.run(['ps', '-eL', '--no-headers'], capture_output=True,
-                                        text=True).stdout.count('\n'))
+        with Guest('6.12') as g:
+            g.boot()
+            g.wait_ready(g.spawn('sleeper 1000'), timeout=120)
+            more = host_processes() - len(g.procs())
+            g.check(f'i=0; while [ $i -lt {more} ]; do sleep 100000 & i=$((i+1)); done')
+            time.sleep(2)  # let the guest settle: its vCPUs idle, as a hung box's would not
+            target = f'vm:{g.ram_path}'
+            rows = in_process(target, env)
+            ps = [str(TOP / 'gpufas'), '--target', target, '--ps']
+            warm, cold, base = wall_ms([ps, ps + ['--no-cache'], ['ps', '-e', '-o', PS_COLUMNS]],
+                                       RUNS, env)
+            ntasks = rows['cpu snapshot processes'][3]
+            host_tasks = host_processes()
     finally:
         host.kill()
+        shutil.rmtree(cache, ignore_errors=True)
     cpu = subprocess.run(['sh', '-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     print(f'machine: {cpu}, {os.cpu_count()} cores; guest: Debian 6.12, 512 MiB, 2 vCPUs, TCG; '
           f'{RUNS} runs each\n')
     print('| measure | tasks | min ms | median ms | max ms |\n|---|---|---|---|---|')
-    for name in ('attach', 'cpu snapshot threads', 'cpu snapshot processes'):
+    for name in ('attach cold', 'attach warm', 'cpu snapshot threads', 'cpu snapshot processes'):
         lo, med, hi, tasks = rows[name]
         print(f'| gpufas {name} (in-process) | {tasks} | {lo:.3f} | {med:.3f} | {hi:.3f} |')
-    print(row('`gpufas --ps --threads` (whole command)', cmd, ntasks))
-    print(row('baseline: `ps -eL` on this machine\'s /proc', base, host_tasks))
-    ratio = statistics.median(base) / rows['cpu snapshot threads'][1]
-    print(f'\nsnapshot vs baseline (median): gpufas {ratio:.0f}x faster than ps reading /proc; '
-          f'whole command {statistics.median(base) / statistics.median(cmd):.1f}x')
+    print(row('`gpufas --ps` warm (whole command, profile)', warm, ntasks))
+    print(row('`gpufas --ps --no-cache` cold (whole command)', cold, ntasks))
+    print(row('baseline: `ps -e` on this machine\'s /proc', base, host_tasks))
+    b = statistics.median(base)
+    for name, t in (('warm', warm), ('cold', cold)):
+        m = statistics.median(t)
+        print(f'\n`gpufas --ps` {name}: {m:.1f} ms, ps {b:.1f} ms: {m / b:.2f} of ps\'s time '
+              f'({"faster" if m < b else "slower"}, {max(b / m, m / b):.1f}x)', end='')
+    print()
     dashboard_cost()
     return 0
 

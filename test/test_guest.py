@@ -34,15 +34,17 @@ ENGINE = os.environ.get('GPUFAS_ENGINE')
 RUN_KVERS = [k for k in KVERS if k in os.environ.get('GPUFAS_KVERS', ' '.join(KVERS)).split()]
 DUMP_KVERS = {RUN_KVERS[0], '6.12', RUN_KVERS[-1]} if RUN_KVERS else set()
 
-def gpufas(*args, timeout=30, engine=ENGINE):
-    """Runs ./gpufas; returns (exit code, stdout, stderr)."""
+def gpufas(*args, timeout=30, engine=ENGINE, cache=None):
+    """Runs ./gpufas; returns (exit code, stdout, stderr). Its profile cache is this run's
+    (TMP/cache), or `cache`: every check after a kernel's first attach reads its profile."""
     argv = [GPUFAS, *args] + (['--engine', engine] if engine else [])
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ, GPUFAS_CACHE=str(cache or TMP / 'cache'))
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
-def gpufas_json(*args, engine=ENGINE):
-    rc, out, err = gpufas(*args, '--json', engine=engine)
+def gpufas_json(*args, engine=ENGINE, cache=None):
+    rc, out, err = gpufas(*args, '--json', engine=engine, cache=cache)
     assert rc == 0, f'gpufas {" ".join(args)} exited {rc}: {err.strip()}'
     return json.loads(out)
 
@@ -75,7 +77,48 @@ def check_info(g):
     assert info['cpus'] == int(g.check('nproc')), info
     memtotal_kb = int(g.check("grep MemTotal /proc/meminfo").split()[1])
     assert abs(info['ram_bytes'] // 1024 - memtotal_kb) <= memtotal_kb // 50, info
-    assert info['layout'] == 'btf'
+    assert info['layout'] in ('btf', 'profile-cache'), info
+
+
+def notes(stderr):
+    return [line for line in stderr.splitlines() if 'gpufas: note:' in line and 'engine' not in line]
+
+
+def check_profile_cache(g):
+    """The first attach to a build discovers in full and keeps a profile (mode 0600, named by
+    the build id); the second uses it, with the same answers; --no-cache does not; a corrupt
+    profile is refused in one note and a stale one caught by its memory checks, each followed
+    by full discovery (which writes a good profile again)."""
+    cache = TMP / f'cache-{g.kver}'
+    target = ['--target', f'vm:{g.ram_path}', '--info', '--json']
+
+    def info(*extra):
+        rc, out, err = gpufas(*target, *extra, cache=cache)
+        assert rc == 0, err
+        return json.loads(out), notes(err)
+    cold, n = info()
+    assert cold['layout'] == 'btf' and not n, (cold, n)
+    files = list((cache / 'profiles').iterdir())
+    assert len(files) == 1 and files[0].suffix == '.profile', files
+    assert files[0].stat().st_mode & 0o777 == 0o600
+    text = files[0].read_text()
+    assert text.startswith('gpufas-profile 1\n') and f'release = {cold["release"]}\n' in text
+    warm, n = info()
+    assert warm['layout'] == 'profile-cache' and not n, (warm, n)
+    same = ('release', 'kaslr_offset', 'cpus', 'ram_bytes', 'symbols', 'metrics', 'kernel_log')
+    assert all(warm[k] == cold[k] for k in same), (cold, warm)
+    print(f'      attach: cold {cold["attach_ms"]:.1f} ms, with the profile '
+          f'{warm["attach_ms"]:.1f} ms')
+    assert info('--no-cache')[0]['layout'] == 'btf'
+    files[0].write_text(text.replace('end\n', 'field x = y\nend\n'))
+    again, n = info()
+    assert again['layout'] == 'btf' and len(n) == 1 and 'refused' in n[0], n
+    assert info()[0]['layout'] == 'profile-cache', 'the refused profile was not replaced'
+    comm = next(line for line in text.splitlines() if line.startswith('field task_struct.comm '))
+    key, _, value = comm.rpartition(' ')
+    files[0].write_text(text.replace(comm + '\n', f'{key} {int(value) + 1}\n'))
+    again, n = info()
+    assert again['layout'] == 'btf' and len(n) == 1 and 'full discovery' in n[0], n
 
 
 def rss_close(mine, truth):
@@ -169,6 +212,7 @@ def live_guest_checks(kver):
             g.wait_ready(g.spawn(prog))
         spinner = int(g.check('pidof spinner'))
         check(f'{kver} info', check_info, g)
+        check(f'{kver} profile cache', check_profile_cache, g)
         check(f'{kver} ps matches /proc', check_ps, g)
         check(f'{kver} ps --threads', check_threads, g, spinner)
         g.check(f'kill {spinner}')
