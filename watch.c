@@ -147,6 +147,9 @@ static void try_attach(struct watch *w, double now)
 		return;
 	}
 	gf_pub_init(w->pub, &lp);
+	if (w->a.note[0]) /* a cached profile not used: why, beside the engine's */
+		snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s",
+			 msg[0] ? "; " : "", w->a.note);
 	w->attached = 1;
 	w->why[0] = 0;
 	w->next_event = w->last_steps = 0;

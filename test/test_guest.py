@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +120,27 @@ def check_profile_cache(g):
     files[0].write_text(text.replace(comm + '\n', f'{key} {int(value) + 1}\n'))
     again, n = info()
     assert again['layout'] == 'btf' and len(n) == 1 and 'full discovery' in n[0], n
+    files[0].write_text(text.replace(comm + '\n', f'{key} {int(value) + 1}\n'))
+    attach = agent_attach(g, cache)
+    assert 'full discovery' in attach.get('note', ''), attach
+
+
+def agent_attach(g, cache):
+    """The headless agent's attach event on g, the agent then stopped."""
+    argv = [GPUFAS, '--agent', '--headless', '--target', f'vm:{g.ram_path}',
+            '--config', '/dev/null'] + (['--engine', ENGINE] if ENGINE else [])
+    env = dict(os.environ, GPUFAS_CACHE=str(cache))
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, env=env) as p:
+        timer = threading.Timer(30, p.kill)  # no event in 30 s: a failed check
+        timer.start()
+        try:
+            line = p.stdout.readline()
+        finally:
+            timer.cancel()
+            p.terminate()
+    assert line, 'the agent printed no event in 30 s'
+    return json.loads(line)
 
 
 def rss_close(mine, truth):
