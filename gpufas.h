@@ -1064,6 +1064,14 @@ int tcp_listen(struct gf_server *srv, const char *addr, char *err,
 	       size_t errlen);
 int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 		char *why, size_t whylen);
+/* tcp.c's listener for another protocol (http.c): session runs each
+ * admitted connection in a thread of its own, then closes fd and gives
+ * its place back (server_release). */
+typedef void (*tcp_session_fn)(struct gf_server *srv, int fd, const char *peer);
+int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
+	      char *err, size_t errlen);
+int tcp_wait(int fd, short events, double deadline);
+int tcp_send_all(int fd, const void *p, size_t len, double deadline);
 int rdma_mailbox_listen(struct gf_server *srv, const char *addr, char *err,
 		size_t errlen);
 int rdma_mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,
