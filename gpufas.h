@@ -414,6 +414,8 @@ struct gf_config {
 	struct gf_thresholds detect; /* [detect] */
 	struct gf_policy recover;    /* [recover] */
 	double interval_s;  /* [agent] interval_ms: one sample per target */
+	char textfile[256]; /* [agent] textfile: metrics for node_exporter */
+	double textfile_s;  /* [agent] textfile_ms: how often it is written */
 	double metrics_s;   /* [agent] metrics_ms: a metrics event (0: none) */
 	double host_stall_s; /* [agent] host_stall_ms: the GPU's word on a
 				stalled host (0: never) */
@@ -726,15 +728,28 @@ void board_sanitize(struct gf_board *b);
  * server) copy out under the hub's lock and never touch a watch. */
 struct hub;
 
+/* What the agent counted of one target's events since it started, as it
+ * wrote them (prom_count): Prometheus's counters. */
+#define GF_NOUTCOMES (GF_REFUSED + 1)
+struct gf_counts {
+	uint64_t verdicts[GF_NCLASSES], actions[GF_NCLASSES];
+	uint64_t results[GF_NCLASSES][GF_NOUTCOMES];
+	uint64_t operator_signals[GF_NOUTCOMES];
+};
+
 struct hub *hub_new(int ntargets);
 void hub_free(struct hub *h);
 int hub_targets(const struct hub *h);
 /* agent side */
 void hub_publish(struct hub *h, int target, const struct gf_board *b,
+		 const struct gf_counts *counts,
 		 const struct gf_board_task *tasks, uint32_t ntasks);
+void hub_round(struct hub *h, double seconds);
 void hub_serve(struct hub *h, int target, struct watch *w);
 /* reader side: copies, safe from any thread */
 int hub_board(struct hub *h, int target, struct gf_board *out);
+int hub_counts(struct hub *h, int target, struct gf_counts *out);
+double hub_round_s(struct hub *h);
 int hub_tasks(struct hub *h, int target, struct gf_board_task *out,
 	      uint32_t cap, uint32_t *count);
 /* Asks the agent's loop to signal pid (whose start_time the caller saw,
