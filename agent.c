@@ -263,7 +263,7 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 		board_init(&ag.boards[i], o->targets[i]);
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
 		/* an operator may signal: at the dashboard, or remotely */
-		ag.w[i].want_write = o->dashboard || o->remote->nlisten ||
+		ag.w[i].want_write = o->dashboard || remote_needs_key(o->remote) ||
 				     o->remote->gpu_mailbox[0];
 	}
 	if (gpu_mailboxes(&ag, err, sizeof err)) {

@@ -973,6 +973,7 @@ struct gf_remote {
 };
 
 void remote_defaults(struct gf_remote *r);
+int remote_needs_key(const struct gf_remote *r);
 int remote_config_load(struct gf_remote *r, const char *path, char *err,
 		       size_t errlen);
 
@@ -1035,6 +1036,7 @@ struct gf_server *server_start(struct hub *hub, const struct gf_remote *r,
 			       char *err, size_t errlen);
 void server_stop(struct gf_server *srv);
 int server_stopping(const struct gf_server *srv);
+struct hub *server_hub(const struct gf_server *srv);
 int server_add_listener(struct gf_server *srv, void *(*fn)(void *),
 			void *arg, char *err, size_t errlen);
 int server_admit(struct gf_server *srv, const char *peer);
