@@ -723,9 +723,10 @@ void board_sanitize(struct gf_board *b);
 
 /* ---- The hub (hub.c): what the agent publishes, for its readers. ----
  * The agent's loop owns the watches; after each round it publishes every
- * target's board and processes here, and carries out the signal requests
- * queued here. Readers in other threads (the dashboard, the remote
- * server) copy out under the hub's lock and never touch a watch. */
+ * target's board, processes and event counts here, and carries out the
+ * signal requests queued here. Readers in other threads (the dashboard,
+ * the remote server, the Prometheus endpoint and textfile) copy out under
+ * the hub's lock and never touch a watch. */
 struct hub;
 
 /* What the agent counted of one target's events since it started, as it

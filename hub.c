@@ -2,8 +2,9 @@
  *
  * The loop owns the watches and is the only thread that reads or writes a
  * target (the GPU engine's mailbox takes one request at a time). It
- * publishes a copy of each target's board and processes here after every
- * round; the dashboard and the remote server copy them out under the lock.
+ * publishes a copy of each target's board, processes and event counts here
+ * after every round; the dashboard, the remote server and the Prometheus
+ * exposition copy them out under the lock.
  * An operator's signal goes the other way: queued here, carried out by the
  * loop at its next round (hub_serve), answered through a condition
  * variable, so the writer of guest memory stays one thread.
