@@ -274,7 +274,7 @@ def check_textfile(agent):
         with open(TEXTFILE) as f:
             st = os.fstat(f.fileno())
             text = f.read()
-        assert st.st_nlink == 1 and st.st_size == len(text.encode()), st
+        assert st.st_size == len(text.encode()), st  # whole, if replaced since
         versions.add((st.st_ino, st.st_mtime_ns))
         assert re.search(r'\ngpufas_round_seconds [0-9.e+-]+\n$', text), text[-200:]
         time.sleep(0.02)
