@@ -15,9 +15,10 @@ CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
        devbox.o
-WIRE = proto.o auth.o tcp.o rdma.o # the protocol, without the viewer
+WIRE = proto.o auth.o tcp.o rdma.o http.o prom.o # the protocol and the
+						  # endpoint, without the viewer
 REMOTE = $(WIRE) view.o
-OBJS = gpufas.o rescue.o agent.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
+OBJS = gpufas.o rescue.o agent.o textfile.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
 all: gpufas
 
@@ -26,6 +27,7 @@ gpufas: $(OBJS)
 
 $(OBJS) test/unit.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
 tui.o tui_draw.o: tui.h
+prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 introspect.o metrics.o: introspect.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h

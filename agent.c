@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "gpufas.h"
+#include "prom.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -54,10 +54,12 @@ struct agent {
 	FILE *events;
 	struct watch *w;
 	struct gf_board *boards;      /* one per watch, kept across rounds */
+	struct gf_counts *counts;     /* one per watch: its events, counted */
 	struct gf_board_task *tasks;  /* scratch for publishing */
 	uint32_t task_cap;
 	struct hub *hub;
 	struct gf_server *server; /* --listen's, or NULL */
+	struct textfile *textfile; /* [agent] textfile's writer, or NULL */
 	struct gf_keys keys;      /* the GPU mailboxes' ([remote] gpu_mailbox) */
 };
 
@@ -66,6 +68,7 @@ static void write_event(void *ctx, const struct gf_event *ev)
 	struct agent *ag = ctx;
 
 	board_note(&ag->boards[ev->w - ag->w], ev);
+	prom_count(&ag->counts[ev->w - ag->w], ev);
 	if (ag->events)
 		event_json(ag->events, ev);
 }
@@ -94,7 +97,7 @@ static void publish(struct agent *ag, double now)
 			engine_board(&ag->w[i].e, b);
 		if (board_tasks(&ag->w[i], ag->tasks, ag->task_cap, &n) == GF_ENOSPC)
 			grow_tasks(ag);
-		hub_publish(ag->hub, i, b, ag->tasks, n);
+		hub_publish(ag->hub, i, b, &ag->counts[i], ag->tasks, n);
 	}
 }
 
@@ -155,12 +158,14 @@ static void *run_loop(void *arg)
 	double next;
 
 	for (next = now_monotonic(); !stop_requested;) {
+		double began = now_monotonic();
 		if (reload_requested)
 			reload(ag);
 		for (int i = 0; i < ag->o->ntargets && !stop_requested; i++) {
 			hub_serve(ag->hub, i, &ag->w[i]);
 			watch_tick(&ag->w[i], now_monotonic());
 		}
+		hub_round(ag->hub, now_monotonic() - began);
 		publish(ag, now_monotonic());
 		next += ag->cfg.interval_s;
 		if (next < now_monotonic())
@@ -195,6 +200,7 @@ static void agent_free(struct agent *ag)
 	hub_free(ag->hub);
 	keys_wipe(&ag->keys);
 	free(ag->tasks);
+	free(ag->counts);
 	free(ag->boards);
 	free(ag->w);
 }
@@ -239,8 +245,9 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 
 	ag.w = calloc((size_t)o->ntargets, sizeof *ag.w);
 	ag.boards = calloc((size_t)o->ntargets, sizeof *ag.boards);
+	ag.counts = calloc((size_t)o->ntargets, sizeof *ag.counts);
 	ag.hub = hub_new(o->ntargets);
-	if (!ag.w || !ag.boards || !ag.hub) {
+	if (!ag.w || !ag.boards || !ag.counts || !ag.hub) {
 		fprintf(stderr, "gpufas: out of memory\n");
 		agent_free(&ag);
 		return 1;
@@ -256,7 +263,7 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 		board_init(&ag.boards[i], o->targets[i]);
 		watch_init(&ag.w[i], o->targets[i], &ag.cfg, write_event, &ag);
 		/* an operator may signal: at the dashboard, or remotely */
-		ag.w[i].want_write = o->dashboard || o->remote->nlisten ||
+		ag.w[i].want_write = o->dashboard || remote_needs_key(o->remote) ||
 				     o->remote->gpu_mailbox[0];
 	}
 	if (gpu_mailboxes(&ag, err, sizeof err)) {
@@ -266,11 +273,17 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 								       err, sizeof err))) {
 		fprintf(stderr, "gpufas: %s\n", err);
 		rc = 1;
+	} else if (ag.cfg.textfile[0] &&
+		   !(ag.textfile = textfile_start(ag.hub, ag.cfg.textfile,
+						  ag.cfg.textfile_s, err, sizeof err))) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		rc = 1;
 	} else if (o->dashboard) {
 		rc = run_with_dashboard(&ag);
 	} else {
 		run_loop(&ag);
 	}
+	textfile_stop(ag.textfile);
 	server_stop(ag.server);
 	for (int i = 0; i < o->ntargets; i++)
 		watch_close(&ag.w[i]);

@@ -8,7 +8,8 @@
  *   [recover] memory = kill          kill, term (then kill) or report, for
  *             cpu_overload = report  each process-level verdict; grace,
  *             ... protect, dry_run   cool-down, protected names
- *   [agent]   interval_ms, metrics_ms, events, host_stall_ms, max_tasks
+ *   [agent]   interval_ms, metrics_ms, events, host_stall_ms, max_tasks,
+ *             textfile, textfile_ms
  *   [remote]  listen, key, read_key, gpu_mailbox, heartbeat_ms, timeout_ms,
  *             max_clients:
  *             read by remote_config_load(), which only the agent and the
@@ -71,6 +72,7 @@ void config_defaults(struct gf_config *c)
 	policy_defaults(&c->recover);
 	c->interval_s = 0.1;
 	c->metrics_s = 1;
+	c->textfile_s = 15;
 	c->host_stall_s = 2;
 	c->max_tasks = DEFAULT_MAX_TASKS;
 }
@@ -190,6 +192,7 @@ static const struct number {
 	{ "agent", "interval_ms", AT(interval_s), 10, 60000 },
 	{ "agent", "metrics_ms", AT(metrics_s), 0, 3600000 },
 	{ "agent", "host_stall_ms", AT(host_stall_s), 0, 3600000 },
+	{ "agent", "textfile_ms", AT(textfile_s), 100, 3600000 },
 };
 
 static int set_number(struct parse_state *ps, const struct number *n,
@@ -262,6 +265,8 @@ static int other_setting(struct parse_state *ps, const char *section,
 		return copy_string(ps, c->recover.protect, sizeof c->recover.protect, value);
 	if (!strcmp(section, "agent") && !strcmp(key, "events"))
 		return copy_string(ps, c->events, sizeof c->events, value);
+	if (!strcmp(section, "agent") && !strcmp(key, "textfile"))
+		return copy_string(ps, c->textfile, sizeof c->textfile, value);
 	if (!strcmp(section, "agent") && !strcmp(key, "max_tasks")) {
 		uint64_t n;
 		if (parse_number(value, &n) || n < 64 || n > MAX_TASKS_LIMIT)

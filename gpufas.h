@@ -414,6 +414,8 @@ struct gf_config {
 	struct gf_thresholds detect; /* [detect] */
 	struct gf_policy recover;    /* [recover] */
 	double interval_s;  /* [agent] interval_ms: one sample per target */
+	char textfile[256]; /* [agent] textfile: metrics for node_exporter */
+	double textfile_s;  /* [agent] textfile_ms: how often it is written */
 	double metrics_s;   /* [agent] metrics_ms: a metrics event (0: none) */
 	double host_stall_s; /* [agent] host_stall_ms: the GPU's word on a
 				stalled host (0: never) */
@@ -721,20 +723,34 @@ void board_sanitize(struct gf_board *b);
 
 /* ---- The hub (hub.c): what the agent publishes, for its readers. ----
  * The agent's loop owns the watches; after each round it publishes every
- * target's board and processes here, and carries out the signal requests
- * queued here. Readers in other threads (the dashboard, the remote
- * server) copy out under the hub's lock and never touch a watch. */
+ * target's board, processes and event counts here, and carries out the
+ * signal requests queued here. Readers in other threads (the dashboard,
+ * the remote server, the Prometheus endpoint and textfile) copy out under
+ * the hub's lock and never touch a watch. */
 struct hub;
+
+/* What the agent counted of one target's events since it started, as it
+ * wrote them (prom_count): Prometheus's counters. */
+#define GF_NOUTCOMES (GF_REFUSED + 1)
+struct gf_counts {
+	uint64_t verdicts[GF_NCLASSES], actions[GF_NCLASSES];
+	uint64_t results[GF_NCLASSES][GF_NOUTCOMES];
+	uint64_t operator_signals[GF_NOUTCOMES];
+};
 
 struct hub *hub_new(int ntargets);
 void hub_free(struct hub *h);
 int hub_targets(const struct hub *h);
 /* agent side */
 void hub_publish(struct hub *h, int target, const struct gf_board *b,
+		 const struct gf_counts *counts,
 		 const struct gf_board_task *tasks, uint32_t ntasks);
+void hub_round(struct hub *h, double seconds);
 void hub_serve(struct hub *h, int target, struct watch *w);
 /* reader side: copies, safe from any thread */
 int hub_board(struct hub *h, int target, struct gf_board *out);
+int hub_counts(struct hub *h, int target, struct gf_counts *out);
+double hub_round_s(struct hub *h);
 int hub_tasks(struct hub *h, int target, struct gf_board_task *out,
 	      uint32_t cap, uint32_t *count);
 /* Asks the agent's loop to signal pid (whose start_time the caller saw,
@@ -958,6 +974,7 @@ struct gf_remote {
 };
 
 void remote_defaults(struct gf_remote *r);
+int remote_needs_key(const struct gf_remote *r);
 int remote_config_load(struct gf_remote *r, const char *path, char *err,
 		       size_t errlen);
 
@@ -1020,6 +1037,7 @@ struct gf_server *server_start(struct hub *hub, const struct gf_remote *r,
 			       char *err, size_t errlen);
 void server_stop(struct gf_server *srv);
 int server_stopping(const struct gf_server *srv);
+struct hub *server_hub(const struct gf_server *srv);
 int server_add_listener(struct gf_server *srv, void *(*fn)(void *),
 			void *arg, char *err, size_t errlen);
 int server_admit(struct gf_server *srv, const char *peer);
@@ -1064,6 +1082,14 @@ int tcp_listen(struct gf_server *srv, const char *addr, char *err,
 	       size_t errlen);
 int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 		char *why, size_t whylen);
+/* tcp.c's listener for another protocol (http.c): session runs each
+ * admitted connection in a thread of its own, then closes fd and gives
+ * its place back (server_release). */
+typedef void (*tcp_session_fn)(struct gf_server *srv, int fd, const char *peer);
+int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
+	      char *err, size_t errlen);
+int tcp_wait(int fd, short events, double deadline);
+int tcp_send_all(int fd, const void *p, size_t len, double deadline);
 int rdma_mailbox_listen(struct gf_server *srv, const char *addr, char *err,
 		size_t errlen);
 int rdma_mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,

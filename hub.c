@@ -2,8 +2,9 @@
  *
  * The loop owns the watches and is the only thread that reads or writes a
  * target (the GPU engine's mailbox takes one request at a time). It
- * publishes a copy of each target's board and processes here after every
- * round; the dashboard and the remote server copy them out under the lock.
+ * publishes a copy of each target's board, processes and event counts here
+ * after every round; the dashboard, the remote server and the Prometheus
+ * exposition copy them out under the lock.
  * An operator's signal goes the other way: queued here, carried out by the
  * loop at its next round (hub_serve), answered through a condition
  * variable, so the writer of guest memory stays one thread.
@@ -28,6 +29,7 @@ struct request {
 
 struct slot {
 	struct gf_board board;
+	struct gf_counts counts;
 	struct gf_board_task *tasks;
 	uint32_t ntasks, cap;
 	struct request req;
@@ -38,6 +40,7 @@ struct hub {
 	pthread_cond_t answered;
 	uint64_t tickets;
 	uint64_t rounds; /* boards published: a heartbeat that stops with the loop */
+	double round_s;  /* how long the loop's last round took */
 	int n;
 	struct slot slot[];
 };
@@ -71,12 +74,14 @@ int hub_targets(const struct hub *h)
 }
 
 void hub_publish(struct hub *h, int target, const struct gf_board *b,
+		 const struct gf_counts *counts,
 		 const struct gf_board_task *tasks, uint32_t ntasks)
 {
 	struct slot *s = &h->slot[target];
 
 	pthread_mutex_lock(&h->lock);
 	s->board = *b;
+	s->counts = *counts;
 	if (ntasks > s->cap) {
 		struct gf_board_task *grown = realloc(s->tasks, ntasks * sizeof *grown);
 		if (grown) {
@@ -99,6 +104,33 @@ int hub_board(struct hub *h, int target, struct gf_board *out)
 	*out = h->slot[target].board;
 	pthread_mutex_unlock(&h->lock);
 	return GF_OK;
+}
+
+int hub_counts(struct hub *h, int target, struct gf_counts *out)
+{
+	if (target < 0 || target >= h->n)
+		return GF_EINVAL;
+	pthread_mutex_lock(&h->lock);
+	*out = h->slot[target].counts;
+	pthread_mutex_unlock(&h->lock);
+	return GF_OK;
+}
+
+void hub_round(struct hub *h, double seconds)
+{
+	pthread_mutex_lock(&h->lock);
+	h->round_s = seconds;
+	pthread_mutex_unlock(&h->lock);
+}
+
+double hub_round_s(struct hub *h)
+{
+	double s;
+
+	pthread_mutex_lock(&h->lock);
+	s = h->round_s;
+	pthread_mutex_unlock(&h->lock);
+	return s;
 }
 
 int hub_tasks(struct hub *h, int target, struct gf_board_task *out,

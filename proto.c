@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "gpufas.h"
+#include "http.h"
 
 #define HANDSHAKE_S 5.0   /* a proof later than this: half-open, dropped */
 #define IDLE_S 600.0      /* a session silent this long is dropped */
@@ -363,6 +364,11 @@ int server_stopping(const struct gf_server *srv)
 	return srv->stopping;
 }
 
+struct hub *server_hub(const struct gf_server *srv)
+{
+	return srv->hub;
+}
+
 int server_add_listener(struct gf_server *srv, void *(*fn)(void *),
 			void *arg, char *err, size_t errlen)
 {
@@ -533,13 +539,26 @@ static int start_listener(struct gf_server *srv, const char *spec, char *err,
 		rc = tcp_listen(srv, spec + 4, why, sizeof why);
 	else if (!strncmp(spec, "rdma:", 5))
 		rc = rdma_mailbox_listen(srv, spec + 5, why, sizeof why);
+	else if (!strncmp(spec, "http:", 5))
+		rc = http_listen(srv, spec + 5, why, sizeof why);
 	else {
-		snprintf(why, sizeof why, "want tcp:ADDR:PORT or rdma:ADDR:PORT");
+		snprintf(why, sizeof why, "want tcp:ADDR:PORT, rdma:ADDR:PORT or "
+			 "http:ADDR:PORT");
 		rc = GF_EINVAL;
 	}
 	if (rc)
 		snprintf(err, errlen, "--listen %s: %s", spec, why);
 	return rc;
+}
+
+/* Whether any of r's listeners serves the protocol, which needs a key
+ * (http: only reads, for anyone). */
+int remote_needs_key(const struct gf_remote *r)
+{
+	for (int i = 0; i < r->nlisten; i++)
+		if (strncmp(r->listen[i], "http:", 5))
+			return 1;
+	return 0;
 }
 
 /* The listeners of r, serving hub; NULL with why in err. */
@@ -560,7 +579,7 @@ struct gf_server *server_start(struct hub *hub, const struct gf_remote *r,
 		snprintf(err, errlen, "libsodium did not initialise");
 		goto fail;
 	}
-	if (keys_load(&srv->keys, r, err, errlen))
+	if (remote_needs_key(r) && keys_load(&srv->keys, r, err, errlen))
 		goto fail;
 	for (int i = 0; i < r->nlisten; i++)
 		if (start_listener(srv, r->listen[i], err, errlen))

@@ -41,7 +41,7 @@ static int ms_until(double deadline)
 }
 
 /* Waits for fd to be ready for events before deadline: 1 ready, 0 not. */
-static int wait_fd(int fd, short events, double deadline)
+int tcp_wait(int fd, short events, double deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	int n;
@@ -52,25 +52,31 @@ static int wait_fd(int fd, short events, double deadline)
 	return n > 0;
 }
 
-static int conn_send(void *ctx, const struct gf_buf *b)
+/* All of p, sent before deadline: GF_OK or GF_EFAULT. */
+int tcp_send_all(int fd, const void *p, size_t len, double deadline)
 {
-	struct conn *c = ctx;
-	double deadline = now_monotonic() + GF_MSG_S;
 	size_t done = 0;
 
-	while (done < b->len) {
-		ssize_t n = send(c->fd, b->data + done, b->len - done,
+	while (done < len) {
+		ssize_t n = send(fd, (const uint8_t *)p + done, len - done,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0)
 			done += (size_t)n;
 		else if (n < 0 && errno == EINTR)
 			continue;
-		else if (n < 0 && errno == EAGAIN && wait_fd(c->fd, POLLOUT, deadline))
+		else if (n < 0 && errno == EAGAIN && tcp_wait(fd, POLLOUT, deadline))
 			continue;
 		else
 			return GF_EFAULT;
 	}
 	return GF_OK;
+}
+
+static int conn_send(void *ctx, const struct gf_buf *b)
+{
+	struct conn *c = ctx;
+
+	return tcp_send_all(c->fd, b->data, b->len, now_monotonic() + GF_MSG_S);
 }
 
 /* Reads exactly len bytes before deadline. */
@@ -91,7 +97,7 @@ static int read_exact(int fd, uint8_t *p, size_t len, double deadline,
 		} else if (errno != EAGAIN) {
 			snprintf(why, whylen, "%s", strerror(errno));
 			return GF_EFAULT;
-		} else if (!wait_fd(fd, POLLIN, deadline)) {
+		} else if (!tcp_wait(fd, POLLIN, deadline)) {
 			snprintf(why, whylen, "%s within %.0f s", done ? "a message cut short"
 				 : "no message", GF_MSG_S);
 			return done ? GF_EINVAL : GF_EBUSY;
@@ -109,7 +115,7 @@ static int conn_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 	int rc;
 
 	b->len = 0;
-	if (!wait_fd(c->fd, POLLIN, now_monotonic() + timeout_s))
+	if (!tcp_wait(c->fd, POLLIN, now_monotonic() + timeout_s))
 		return GF_EBUSY;
 	deadline = now_monotonic() + GF_MSG_S;
 	if ((rc = read_exact(c->fd, (uint8_t *)&h, sizeof h, deadline, why, whylen)))
@@ -203,39 +209,50 @@ static void peer_name(const struct sockaddr_storage *sa, socklen_t len,
 struct listener {
 	struct gf_server *srv;
 	int fd;
+	tcp_session_fn session;
 };
 
-static void *session_thread(void *arg)
-{
-	struct conn *c = arg;
+struct accepted {
+	struct gf_server *srv;
+	int fd;
+	tcp_session_fn session;
+	char peer[96];
+};
 
-	server_session(c->srv, &c->io);
+static void *accepted_thread(void *arg)
+{
+	struct accepted a = *(struct accepted *)arg;
+
+	free(arg);
+	a.session(a.srv, a.fd, a.peer);
 	return NULL;
 }
 
-static void start_session(struct gf_server *srv, int fd, const char *peer)
+/* An admitted connection, served in a thread of its own. */
+static void start_session(const struct listener *l, int fd, const char *peer)
 {
-	struct conn *c;
+	struct accepted *a;
 	pthread_attr_t attr;
 	pthread_t t;
 	int rc = -1;
 
-	if (!server_admit(srv, peer)) {
+	if (!server_admit(l->srv, peer)) {
 		close(fd);
 		return;
 	}
-	if ((c = conn_new(srv, fd))) {
-		snprintf(c->io.peer, sizeof c->io.peer, "%s", peer);
+	if ((a = malloc(sizeof *a))) {
+		*a = (struct accepted){ .srv = l->srv, .fd = fd, .session = l->session };
+		snprintf(a->peer, sizeof a->peer, "%s", peer);
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&t, &attr, session_thread, c);
+		rc = pthread_create(&t, &attr, accepted_thread, a);
 		pthread_attr_destroy(&attr);
 	}
 	if (rc) {
 		remote_log(peer, "dropped: cannot start a session thread");
-		free(c);
+		free(a);
 		close(fd);
-		server_release(srv);
+		server_release(l->srv);
 	}
 }
 
@@ -249,13 +266,13 @@ static void *accept_loop(void *arg)
 		char peer[96];
 		int fd;
 
-		if (!wait_fd(l->fd, POLLIN, now_monotonic() + ACCEPT_POLL_MS / 1000.0))
+		if (!tcp_wait(l->fd, POLLIN, now_monotonic() + ACCEPT_POLL_MS / 1000.0))
 			continue;
 		fd = accept4(l->fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue; /* the peer gave up, or out of descriptors: next */
 		peer_name(&sa, len, peer, sizeof peer);
-		start_session(l->srv, fd, peer);
+		start_session(l, fd, peer);
 	}
 	close(l->fd);
 	free(l);
@@ -280,8 +297,8 @@ static int bind_first(const struct addrinfo *ai, char *why, size_t whylen)
 	return fd;
 }
 
-int tcp_listen(struct gf_server *srv, const char *addr, char *err,
-	       size_t errlen)
+int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
+	      char *err, size_t errlen)
 {
 	struct addrinfo *ai;
 	struct listener *l;
@@ -299,13 +316,34 @@ int tcp_listen(struct gf_server *srv, const char *addr, char *err,
 		snprintf(err, errlen, "out of memory");
 		return GF_ENOSPC;
 	}
-	*l = (struct listener){ .srv = srv, .fd = fd };
+	*l = (struct listener){ .srv = srv, .fd = fd, .session = session };
 	if (server_add_listener(srv, accept_loop, l, err, errlen)) {
 		close(fd);
 		free(l);
 		return GF_EINVAL;
 	}
 	return GF_OK;
+}
+
+/* A protocol session (proto.c) over the connection. */
+static void proto_session(struct gf_server *srv, int fd, const char *peer)
+{
+	struct conn *c = conn_new(srv, fd);
+
+	if (!c) {
+		remote_log(peer, "dropped: out of memory");
+		close(fd);
+		server_release(srv);
+		return;
+	}
+	snprintf(c->io.peer, sizeof c->io.peer, "%s", peer);
+	server_session(srv, &c->io);
+}
+
+int tcp_listen(struct gf_server *srv, const char *addr, char *err,
+	       size_t errlen)
+{
+	return tcp_serve(srv, addr, proto_session, err, errlen);
 }
 
 /* ---- The viewer's connection ---- */
@@ -324,7 +362,7 @@ static int connect_by(const struct addrinfo *ai, double deadline, char *why,
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)
 		err = errno;
-	else if (!wait_fd(fd, POLLOUT, deadline))
+	else if (!tcp_wait(fd, POLLOUT, deadline))
 		err = ETIMEDOUT;
 	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;

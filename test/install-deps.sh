@@ -10,7 +10,7 @@ if [ $# -eq 0 ]; then
 		libsodium-dev libibverbs-dev librdmacm-dev \
 		ibverbs-providers iproute2 perftest \
 		qemu-system-x86 busybox-static cpio python3 \
-		tmux python3-pil fonts-dejavu-core
+		tmux python3-pil fonts-dejavu-core prometheus
 fi
 
 missing=()
