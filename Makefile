@@ -14,7 +14,7 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
-       devbox.o
+       devbox.o sdnotify.o
 WIRE = proto.o auth.o tcp.o rdma.o http.o prom.o # the protocol and the
 						  # endpoint, without the viewer
 REMOTE = $(WIRE) view.o
@@ -29,6 +29,7 @@ $(OBJS) test/unit.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
 tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
+sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
 introspect.o metrics.o: introspect.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h devbox.h
