@@ -8,6 +8,10 @@
  * It runs until told to stop: a target that cannot be attached (not
  * there yet, still booting, rebooting, shut down) is tried again every
  * second, and says why once per reason.
+ *
+ * Under systemd (sdnotify.h) it says READY=1 once every target was
+ * attached or said why not, pings the watchdog from its loop, keeps a
+ * one-line STATUS=, and announces reloads and its stop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,8 +20,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "prom.h"
+#include "sdnotify.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -61,6 +67,12 @@ struct agent {
 	struct gf_server *server; /* --listen's, or NULL */
 	struct textfile *textfile; /* [agent] textfile's writer, or NULL */
 	struct gf_keys keys;      /* the GPU mailboxes' ([remote] gpu_mailbox) */
+	/* systemd's side (sdnotify.h) */
+	uint8_t reported[GF_MAX_TARGETS]; /* attached, or said why not, once */
+	int ready;                /* READY=1 sent */
+	double watchdog_s;        /* ping period; 0: no watchdog */
+	double next_ping;
+	char status[256];         /* the last STATUS= sent */
 };
 
 static void write_event(void *ctx, const struct gf_event *ev)
@@ -69,6 +81,8 @@ static void write_event(void *ctx, const struct gf_event *ev)
 
 	board_note(&ag->boards[ev->w - ag->w], ev);
 	prom_count(&ag->counts[ev->w - ag->w], ev);
+	if (ev->kind == GF_EV_ATTACH || ev->kind == GF_EV_UNAVAILABLE)
+		ag->reported[ev->w - ag->w] = 1;
 	if (ag->events)
 		event_json(ag->events, ev);
 }
@@ -113,7 +127,7 @@ static int open_events(struct agent *ag)
 		return 0;
 	}
 	if (!(f = fopen(path, "a"))) {
-		fprintf(stderr, "gpufas: events file %s: %s\n", path, strerror(errno));
+		gf_notify_log(LOG_ERR, "events file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (ag->events && ag->events != stdout)
@@ -133,7 +147,7 @@ static void reload(struct agent *ag)
 	config_defaults(&cfg);
 	if ((ag->o->config && config_load(&cfg, ag->o->config, err, sizeof err)) ||
 	    config_override(&cfg, ag->o->engine, ag->o->gpu, err, sizeof err)) {
-		fprintf(stderr, "gpufas: reload: %s; keeping the running config\n", err);
+		gf_notify_log(LOG_WARNING, "reload: %s; keeping the running config", err);
 		return;
 	}
 	cfg.no_cache = ag->cfg.no_cache; /* the command line's, as --engine */
@@ -143,11 +157,79 @@ static void reload(struct agent *ag)
 	open_events(ag);
 }
 
-static void sleep_until(double t)
+/* systemd is told of a reload before it begins and after it ends. */
+static void reload_announced(struct agent *ag)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)(now_monotonic() * 1e6));
+	gf_notify(msg);
+	reload(ag);
+	if (ag->ready)
+		gf_notify("READY=1");
+}
+
+/* READY=1 once every target was attached or reported unavailable. */
+static void notify_ready(struct agent *ag)
+{
+	for (int i = 0; i < ag->o->ntargets; i++)
+		if (!ag->reported[i])
+			return;
+	if (gf_notify("READY=1") < 0)
+		gf_notify_log(LOG_WARNING, "cannot notify $NOTIFY_SOCKET: %s",
+			      strerror(errno));
+	ag->ready = 1;
+}
+
+/* STATUS=, sent when it changes: targets attached, active faults, and
+ * the engine of the first attached target (else the one configured). */
+static void notify_status(struct agent *ag)
+{
+	const char *engine = ag->cfg.engine;
+	int attached = 0, faults = 0;
+	char status[sizeof ag->status];
+
+	for (int i = ag->o->ntargets - 1; i >= 0; i--) {
+		const struct gf_board *b = &ag->boards[i];
+		if (!b->attached)
+			continue;
+		attached++;
+		engine = b->engine;
+		for (int c = 0; c < GF_NCLASSES; c++)
+			faults += b->verdict[c].active != 0;
+	}
+	snprintf(status, sizeof status, "STATUS=%d/%d targets attached, %d active "
+		 "fault%s, engine %s", attached, ag->o->ntargets, faults,
+		 faults == 1 ? "" : "s", engine);
+	if (strcmp(status, ag->status) && gf_notify(status) >= 0)
+		memcpy(ag->status, status, sizeof status);
+}
+
+/* WATCHDOG=1 from the loop only, so that a loop that hangs stops it. */
+static void ping_watchdog(struct agent *ag, double now)
+{
+	if (ag->watchdog_s && now >= ag->next_ping) {
+		gf_notify("WATCHDOG=1");
+		ag->next_ping = now + ag->watchdog_s;
+	}
+}
+
+static void sleep_to(double t)
 {
 	struct timespec ts = { (time_t)t, (long)((t - (time_t)t) * 1e9) };
 
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+/* A long interval is slept in pieces, between the watchdog's pings. */
+static void sleep_until(struct agent *ag, double t)
+{
+	while (ag->watchdog_s && ag->next_ping < t && !stop_requested) {
+		sleep_to(ag->next_ping);
+		ping_watchdog(ag, now_monotonic());
+	}
+	sleep_to(t);
 }
 
 /* The agent's loop: every target once a round, on a fixed beat (a slow
@@ -160,18 +242,23 @@ static void *run_loop(void *arg)
 	for (next = now_monotonic(); !stop_requested;) {
 		double began = now_monotonic();
 		if (reload_requested)
-			reload(ag);
+			reload_announced(ag);
 		for (int i = 0; i < ag->o->ntargets && !stop_requested; i++) {
 			hub_serve(ag->hub, i, &ag->w[i]);
 			watch_tick(&ag->w[i], now_monotonic());
 		}
 		hub_round(ag->hub, now_monotonic() - began);
 		publish(ag, now_monotonic());
+		if (!ag->ready)
+			notify_ready(ag);
+		notify_status(ag);
+		ping_watchdog(ag, now_monotonic());
 		next += ag->cfg.interval_s;
 		if (next < now_monotonic())
 			next = now_monotonic();
-		sleep_until(next);
+		sleep_until(ag, next);
 	}
+	gf_notify("STOPPING=1");
 	return NULL;
 }
 
@@ -184,7 +271,7 @@ static int run_with_dashboard(struct agent *ag)
 
 	hub_source(ag->hub, &src);
 	if ((rc = pthread_create(&loop, NULL, run_loop, ag))) {
-		fprintf(stderr, "gpufas: cannot start the agent's loop: %s\n", strerror(rc));
+		gf_notify_log(LOG_ERR, "cannot start the agent's loop: %s", strerror(rc));
 		return 1;
 	}
 	rc = tui_run(&src, &stop_requested);
@@ -214,9 +301,9 @@ static void lock_if_inside(const struct agent_opts *o)
 	for (int i = 0; i < o->ntargets; i++)
 		if (!strcmp(o->targets[i], "host")) {
 			if (mlockall(MCL_CURRENT | MCL_FUTURE))
-				fprintf(stderr, "gpufas: note: cannot lock the agent in "
-					"memory (%s): it may stall under memory "
-					"pressure\n", strerror(errno));
+				gf_notify_log(LOG_NOTICE, "note: cannot lock the agent "
+					      "in memory (%s): it may stall under "
+					      "memory pressure", strerror(errno));
 			return;
 		}
 }
@@ -243,12 +330,15 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 	char err[512];
 	int rc = 0;
 
+	gf_notify_log_init();
+	ag.watchdog_s = gf_notify_watchdog_s(getenv("WATCHDOG_USEC"),
+					     getenv("WATCHDOG_PID"), (long)getpid());
 	ag.w = calloc((size_t)o->ntargets, sizeof *ag.w);
 	ag.boards = calloc((size_t)o->ntargets, sizeof *ag.boards);
 	ag.counts = calloc((size_t)o->ntargets, sizeof *ag.counts);
 	ag.hub = hub_new(o->ntargets);
 	if (!ag.w || !ag.boards || !ag.counts || !ag.hub) {
-		fprintf(stderr, "gpufas: out of memory\n");
+		gf_notify_log(LOG_ERR, "out of memory");
 		agent_free(&ag);
 		return 1;
 	}
@@ -267,16 +357,16 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 				     o->remote->gpu_mailbox[0];
 	}
 	if (gpu_mailboxes(&ag, err, sizeof err)) {
-		fprintf(stderr, "gpufas: %s\n", err);
+		gf_notify_log(LOG_ERR, "%s", err);
 		rc = 1;
 	} else if (o->remote->nlisten && !(ag.server = server_start(ag.hub, o->remote,
 								       err, sizeof err))) {
-		fprintf(stderr, "gpufas: %s\n", err);
+		gf_notify_log(LOG_ERR, "%s", err);
 		rc = 1;
 	} else if (ag.cfg.textfile[0] &&
 		   !(ag.textfile = textfile_start(ag.hub, ag.cfg.textfile,
 						  ag.cfg.textfile_s, err, sizeof err))) {
-		fprintf(stderr, "gpufas: %s\n", err);
+		gf_notify_log(LOG_ERR, "%s", err);
 		rc = 1;
 	} else if (o->dashboard) {
 		rc = run_with_dashboard(&ag);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "prom.h"
+#include "sdnotify.h"
 
 struct textfile {
 	struct hub *hub;
@@ -83,7 +84,7 @@ static void *writer(void *arg)
 		if (textfile_write(t->hub, t->path, err, sizeof err) == GF_OK)
 			t->last_error[0] = 0;
 		else if (strcmp(err, t->last_error)) {
-			fprintf(stderr, "gpufas: textfile: %s\n", err);
+			gf_notify_log(LOG_WARNING, "textfile: %s", err);
 			snprintf(t->last_error, sizeof t->last_error, "%s", err);
 		}
 		pthread_mutex_lock(&t->lock);
