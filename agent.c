@@ -215,18 +215,21 @@ static void ping_watchdog(struct agent *ag, double now)
 	}
 }
 
-static void sleep_to(double t)
+/* 0, or EINTR: a signal came (to stop, to reload). */
+static int sleep_to(double t)
 {
 	struct timespec ts = { (time_t)t, (long)((t - (time_t)t) * 1e9) };
 
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-/* A long interval is slept in pieces, between the watchdog's pings. */
+/* A long interval is slept in pieces, between the watchdog's pings; a
+ * signal ends the sleep, for the loop to act on it. */
 static void sleep_until(struct agent *ag, double t)
 {
-	while (ag->watchdog_s && ag->next_ping < t && !stop_requested) {
-		sleep_to(ag->next_ping);
+	while (ag->watchdog_s && ag->next_ping < t) {
+		if (sleep_to(ag->next_ping))
+			return;
 		ping_watchdog(ag, now_monotonic());
 	}
 	sleep_to(t);

@@ -86,9 +86,9 @@ class Notify:
 class Agent:
     """./gpufas --agent --headless under a pretend systemd."""
 
-    def __init__(self, targets, env, tag, events=None):
+    def __init__(self, targets, env, tag, events=None, interval_ms=100):
         self.config = TMP / f'{tag}.ini'
-        self.config.write_text('[agent]\ninterval_ms = 100\n')
+        self.config.write_text(f'[agent]\ninterval_ms = {interval_ms}\n')
         self.events = Path(events or TMP / f'{tag}.jsonl')
         self.err = TMP / f'{tag}.stderr'
         argv = [GPUFAS, '--agent', '--headless', '--config', str(self.config),
@@ -193,6 +193,27 @@ def check_abstract_and_foreign_watchdog():
         notify.close()
 
 
+def check_long_interval():
+    """A round every 5 s: the pings still come every half of WATCHDOG_USEC, and SIGTERM does
+    not wait for the round."""
+    notify = Notify(str(TMP / 'long.sock'))
+    agent = Agent([f'vm:{TMP}/absent.ram'], {'NOTIFY_SOCKET': notify.name,
+                                              'WATCHDOG_USEC': str(WATCHDOG_USEC)}, 'long',
+                  interval_ms=5000)
+    try:
+        t0, _ = notify.wait('READY', '1')
+        time.sleep(2.0)
+        pings = notify.times('WATCHDOG', t0, time.monotonic())
+        assert len(pings) >= 2.0 / (PING_S + SLACK_S), pings
+        sent = agent.signal(signal.SIGTERM)
+        notify.wait('STOPPING', '1', after=sent, timeout=10)
+        assert agent.proc.wait(10) == 0 and time.monotonic() - sent < 1.5, \
+            f'{time.monotonic() - sent:.1f} s to stop'
+    finally:
+        agent.stop()
+        notify.close()
+
+
 def stderr_of(env, events):
     """What an agent that cannot open its events file writes, and its exit status."""
     path = TMP / 'journal.stderr'
@@ -263,6 +284,8 @@ def main():
     check('systemd: systemd-analyze verify gpufas-agent.service', check_unit_verifies)
     check('systemd: an abstract @socket; no pings for another WATCHDOG_PID',
           check_abstract_and_foreign_watchdog)
+    check('systemd: a 5 s interval still pings every 0.5 s; SIGTERM at once',
+          check_long_interval)
     check('systemd: <3> on stderr only when JOURNAL_STREAM names it', check_journal_prefixes)
     check('systemd: a failed reload is <4> in the journal', check_journal_warning)
     notify = Notify(str(TMP / 'notify'))
