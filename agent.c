@@ -224,15 +224,17 @@ static int sleep_to(double t)
 }
 
 /* A long interval is slept in pieces, between the watchdog's pings; a
- * signal ends the sleep, for the loop to act on it. */
+ * signal (to stop, to reload) ends the sleep, for the loop to act on it. */
 static void sleep_until(struct agent *ag, double t)
 {
-	while (ag->watchdog_s && ag->next_ping < t) {
-		if (sleep_to(ag->next_ping))
+	double until;
+
+	do {
+		until = ag->watchdog_s && ag->next_ping < t ? ag->next_ping : t;
+		if (stop_requested || reload_requested || sleep_to(until))
 			return;
 		ping_watchdog(ag, now_monotonic());
-	}
-	sleep_to(t);
+	} while (until < t);
 }
 
 /* The agent's loop: every target once a round, on a fixed beat (a slow
