@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = gf_find_task(&k, head.pid, &t);
 	FUZZ_RESULT(rc);
 	if (!rc) {
-		FUZZ_CHECK(t.pid == head.pid);
+		/* the group of that pid: its own, or one of its threads' */
+		FUZZ_CHECK(t.tgid == head.pid || t.threads > 1);
 		FUZZ_RESULT(gf_send_signal(&k, &t, (int)(head.flags >> 8) % 33, &to));
 	}
 	rc = gf_sample_counters(&k, &sample);
