@@ -235,11 +235,16 @@ static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
 		if (!btf_is_enum(t))
 			continue;
 		e = btf_enum(t);
-		for (int i = 0; i < btf_vlen(t); i++, e++)
-			if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+		for (int i = 0; i < btf_vlen(t); i++, e++) {
+			/* NULL for an offset outside the strings: libbpf's
+			 * checks at btf__new let such an enumerator through */
+			const char *ename = btf__name_by_offset(btf, e->name_off);
+
+			if (ename && !strcmp(ename, name)) {
 				*v = (uint32_t)e->val;
 				return 0;
 			}
+		}
 	}
 	return -1;
 }
