@@ -91,13 +91,14 @@ SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer 
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
 HEADERS  = $(wildcard *.h test/fuzz/*.h)
-FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_config \
-	       fuzz_proto_agent fuzz_proto_viewer
+FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
+	       fuzz_config fuzz_proto_agent fuzz_proto_viewer
 FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o
 FUZZ_SECONDS ?= 5
 # the tests whose fixtures are written as seeds (test/unit.c's fuzz_seed)
 SEED_TESTS = walk_processes walk_threads walk_rss_percpu walk_5level log_tail \
-	     kallsyms_rules kallsyms_from_image profile_round_trip
+	     kallsyms_rules kallsyms_from_image profile_round_trip \
+	     target_elf_core
 
 build/asan/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -142,6 +143,8 @@ fuzz-seeds: test/unit test/fuzz/bin/seeds
 	GPUFAS_FUZZ_SEEDS=test/fuzz/corpus ./test/unit $(SEED_TESTS)
 	test/fuzz/bin/seeds test/fuzz/corpus
 	cp config.ini test/fuzz/corpus/fuzz_config/config.ini
+	$(SAN_CC) -g -target bpf -c -o build/btf_types.o test/fuzz/btf_types.c
+	llvm-objcopy --dump-section .BTF=test/fuzz/corpus/fuzz_btf/types build/btf_types.o
 
 test/fuzz/bin/seeds: build/asan/test/fuzz/seeds.o $(ASAN_LIB)
 	@mkdir -p $(dir $@)

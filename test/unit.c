@@ -411,7 +411,7 @@ static void junk(struct guest *g, uint64_t va, uint64_t len)
 /* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a fixture's kernel is
  * also a seed of a RAM fuzz target: DIR/target/name holds `text` and its
  * NUL if there is one (fuzz_kallsyms's VMCOREINFO), then g's image. */
-/* The same for a file a fixture wrote (fuzz_config's cached profile). */
+/* The same for a file a fixture wrote (a cached profile, a dump). */
 static void fuzz_seed_file(const char *target, const char *name, const char *from)
 {
 	const char *dir = getenv("GPUFAS_FUZZ_SEEDS");
@@ -2460,6 +2460,7 @@ static void test_target_elf_core(void)
 
 	elf_core(img, CORE_SEGS, NELEM(CORE_SEGS));
 	tmp_file(path, sizeof path, img, CORE_SIZE);
+	fuzz_seed_file("fuzz_elfcore", "two-segments", path);
 	snprintf(spec, sizeof spec, "dump:%s", path);
 	REQUIRE(target_open(&t, spec, 1) == 0);
 	CHECK_EQ(t.mem.nranges, 2);
