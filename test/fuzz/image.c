@@ -101,7 +101,8 @@ int image_load(const uint8_t *data, size_t size, struct image_head *head,
 		goto out;
 	memcpy(head, data, sizeof *head);
 	/* what discover.c lets through at attach */
-	if (head->lay.nr_cpu_ids == 0 || head->lay.nr_cpu_ids > 8192)
+	if (head->lay.nr_cpu_ids == 0 || head->lay.nr_cpu_ids > 8192 ||
+	    head->lay.tif_sigpending > 63)
 		goto out;
 	k->lay = head->lay;
 	k->writable = !!(head->flags & IMAGE_WRITABLE);
