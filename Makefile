@@ -92,7 +92,7 @@ SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer 
 SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
 HEADERS  = $(wildcard *.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
-	       fuzz_config fuzz_proto_agent fuzz_proto_viewer
+	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
 FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o
 FUZZ_SECONDS ?= 5
 # the tests whose fixtures are written as seeds (test/unit.c's fuzz_seed)

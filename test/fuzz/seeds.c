@@ -57,6 +57,27 @@ static void agent_seeds(void)
 	buf_free(&m);
 }
 
+/* Request slots for the GPU's mailbox: one of each type. */
+static void devbox_seeds(void)
+{
+	struct gf_buf m = { 0 };
+	struct gf_request *r;
+
+	r = add(&m, GF_MSG_HEARTBEAT, 1, 0, GF_OK, sizeof *r);
+	r->beat = 7;
+	add(&m, GF_MSG_SNAPSHOT, 2, 0, GF_OK, sizeof *r);
+	add(&m, GF_MSG_PS, 3, 0, GF_OK, sizeof *r);
+	r = add(&m, GF_MSG_LOG, 4, 0, GF_OK, sizeof *r);
+	r->arg = 8;
+	r = add(&m, GF_MSG_DETECT, 5, 0, GF_OK, sizeof *r);
+	r->arg = GF_F2;
+	r = add(&m, GF_MSG_SIGNAL, 6, 0, GF_OK, sizeof *r);
+	*r = (struct gf_request){ .pid = 100, .sig = 9 };
+	save("fuzz_devbox", "operator", 0, &m);
+	save("fuzz_devbox", "read-only", 1, &m);
+	buf_free(&m);
+}
+
 static void viewer_seeds(void)
 {
 	static struct gf_board b;
@@ -114,6 +135,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	agent_seeds();
 	viewer_seeds();
+	devbox_seeds();
 	vmcoreinfo_seeds();
 	return 0;
 }
