@@ -137,7 +137,8 @@ fuzz: deps
 	$(MAKE) fuzz-bin
 	FUZZ_SECONDS=$(FUZZ_SECONDS) test/fuzz/run.sh $(FUZZ_TARGETS)
 
-# Rewrites the synthetic guest's seeds (test/unit's fixtures).
+# Rewrites the seeds: test/unit's fixtures, seeds.c's messages, config.ini,
+# BTF of btf_types.c (llvm-objcopy: Debian's llvm).
 fuzz-seeds: test/unit test/fuzz/bin/seeds
 	mkdir -p $(addprefix test/fuzz/corpus/,$(FUZZ_TARGETS))
 	GPUFAS_FUZZ_SEEDS=test/fuzz/corpus ./test/unit $(SEED_TESTS)
