@@ -80,12 +80,13 @@ kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
 	  -o $@ kernels.cu
 
-# ---- Sanitizer and fuzz builds (test/fuzz/README in README.md) ----
+# ---- Sanitizer and fuzz builds (README: Fuzzing and sanitizers) ----
 # The same sources, built by clang into object trees of their own:
 # build/asan with ASan + UBSan (make test runs test/unit-asan and replays
 # the fuzz inputs with them), build/fuzz also instrumented for libFuzzer.
-# They link the shared libraries: the static archives are not built for
-# ASan. gpu.c is built without the fatbin: these builds need no nvcc.
+# They link the shared libraries: these binaries stay on this machine
+# (./gpufas is the one that travels). gpu.c is built without the fatbin:
+# these builds need no nvcc.
 SAN_CC   = clang
 SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
