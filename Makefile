@@ -25,7 +25,7 @@ all: gpufas
 gpufas: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(OBJS) test/unit.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
+$(OBJS) test/unit.o test/fuzz/image.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
 tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
@@ -35,7 +35,7 @@ detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h devbox.h
 devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h
 
-test/unit: test/unit.o $(CORE) $(WIRE)
+test/unit: test/unit.o $(CORE) $(WIRE) test/fuzz/image.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Plays the NIC for the GPU's remote mailbox (devbox.h), through CUDA IPC.
@@ -83,12 +83,84 @@ kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
 	  -o $@ kernels.cu
 
+# ---- Sanitizer and fuzz builds (README: Fuzzing and sanitizers) ----
+# The same sources, built by clang into object trees of their own:
+# build/asan with ASan + UBSan (make test runs test/unit-asan and replays
+# the fuzz inputs with them), build/fuzz also instrumented for libFuzzer.
+# They link the shared libraries: these binaries stay on this machine
+# (./gpufas is the one that travels). gpu.c is built without the fatbin:
+# these builds need no nvcc.
+SAN_CC   = clang
+SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
+	    -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
+HEADERS  = $(wildcard *.h test/fuzz/*.h)
+FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
+	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
+FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o
+FUZZ_SECONDS ?= 5
+# the tests whose fixtures are written as seeds (test/unit.c's fuzz_seed)
+SEED_TESTS = walk_processes walk_threads walk_rss_percpu walk_5level log_tail \
+	     kallsyms_rules kallsyms_from_image profile_round_trip \
+	     target_elf_core
+
+build/asan/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(CPPFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+build/fuzz/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(CPPFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/asan/terminfo.o: terminfo.tar
+build/asan/terminfo.o: CPPFLAGS += -DGPUFAS_TERMINFO='"terminfo.tar"'
+
+ASAN_LIB = $(addprefix build/asan/,$(CORE) $(WIRE) $(FUZZ_SHARED))
+FUZZ_LIB = $(addprefix build/fuzz/,$(CORE) $(WIRE) $(FUZZ_SHARED))
+
+test/unit-asan: build/asan/test/unit.o $(ASAN_LIB)
+	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
+
+# The whole program under the sanitizers, for the guest suites (README).
+gpufas-asan: $(addprefix build/asan/,$(OBJS))
+	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
+
+# Each target twice: with libFuzzer (make fuzz), and with replay.c.
+test/fuzz/bin/%: build/fuzz/test/fuzz/%.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(SAN_LIBS)
+
+test/fuzz/bin/replay-%: build/asan/test/fuzz/%.o build/asan/test/fuzz/replay.o $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
+
+fuzz-replay: $(addprefix test/fuzz/bin/replay-,$(FUZZ_TARGETS))
+fuzz-bin: $(addprefix test/fuzz/bin/,$(FUZZ_TARGETS))
+
+fuzz: deps
+	$(MAKE) fuzz-bin
+	FUZZ_SECONDS=$(FUZZ_SECONDS) test/fuzz/run.sh $(FUZZ_TARGETS)
+
+# Rewrites the seeds: test/unit's fixtures, seeds.c's messages, config.ini,
+# BTF of btf_types.c (llvm-objcopy: Debian's llvm).
+fuzz-seeds: test/unit test/fuzz/bin/seeds
+	mkdir -p $(addprefix test/fuzz/corpus/,$(FUZZ_TARGETS))
+	GPUFAS_FUZZ_SEEDS=test/fuzz/corpus ./test/unit $(SEED_TESTS)
+	test/fuzz/bin/seeds test/fuzz/corpus
+	cp config.ini test/fuzz/corpus/fuzz_config/config.ini
+	$(SAN_CC) -g -target bpf -c -o build/btf_types.o test/fuzz/btf_types.c
+	llvm-objcopy --dump-section .BTF=test/fuzz/corpus/fuzz_btf/types build/btf_types.o
+
+test/fuzz/bin/seeds: build/asan/test/fuzz/seeds.o $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
+
 deps:
 	test/install-deps.sh
 
 # Each of these installs what it needs first, then builds with it.
 test: deps
-	$(MAKE) gpufas test/unit test/bench_tui
+	$(MAKE) gpufas test/unit test/bench_tui test/unit-asan fuzz-replay
 	test/run-tests.sh
 
 demo: deps
@@ -115,6 +187,8 @@ test/echo: test/echo.c
 
 clean:
 	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui test/echo test/nic \
-	      kernels.fatbin terminfo.tar
+	      kernels.fatbin terminfo.tar test/unit-asan gpufas-asan test/fuzz/*.o
+	rm -rf build test/fuzz/bin
 
-.PHONY: all deps test demo bench bench-recovery bench-remote clean
+.PHONY: all deps test demo bench bench-recovery bench-remote clean fuzz fuzz-bin \
+	fuzz-replay fuzz-seeds

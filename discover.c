@@ -443,6 +443,11 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		goto fail;
 	}
 	a->k.lay.tif_sigpending = tif_sigpending(a->release, cfg);
+	if (a->k.lay.tif_sigpending > 63) {
+		snprintf(err, errlen, "[profile] TIF_SIGPENDING = %u: thread_info.flags "
+			 "has 64 bits", a->k.lay.tif_sigpending);
+		goto fail;
+	}
 	if (check_init_task(&a->k)) {
 		snprintf(err, errlen, "init_task does not look like swapper/0: "
 			 "symbols or offsets do not match this kernel");

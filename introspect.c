@@ -312,25 +312,24 @@ GF_HD static int read_counter(struct reader *r, uint64_t mm,
 {
 	const struct gf_layout *l = &r->k->lay;
 	uint64_t base = mm + l->mm_rss_stat + (uint64_t)idx * l->rss_stride;
-	uint64_t counters, off;
-	int64_t sum, part;
+	uint64_t counters, off, sum;
 	int32_t cpu_part;
 	int err;
 
 	if (!l->rss_percpu)
 		return read_u64(r, base, (uint64_t *)value);
-	/* percpu_counter_sum(): the shared count plus every CPU's delta */
-	if ((err = read_u64(r, base + l->pcpu_count, (uint64_t *)&sum)) ||
+	/* percpu_counter_sum(): the shared count plus every CPU's delta,
+	 * summed unsigned: a hostile guest's counts wrap, never overflow */
+	if ((err = read_u64(r, base + l->pcpu_count, &sum)) ||
 	    (err = read_u64(r, base + l->pcpu_counters, &counters)))
 		return err;
 	for (uint32_t cpu = 0; cpu < l->nr_cpu_ids; cpu++) {
 		if ((err = read_u64(r, l->per_cpu_offset + 8ull * cpu, &off)) ||
 		    (err = read_mem(r, counters + off, &cpu_part, 4)))
 			return err;
-		part = cpu_part;
-		sum += part;
+		sum += (uint64_t)(int64_t)cpu_part;
 	}
-	*value = sum;
+	*value = (int64_t)sum;
 	return GF_OK;
 }
 
@@ -338,14 +337,15 @@ GF_HD static uint64_t rss_pages(struct reader *r, uint64_t mm)
 {
 	const uint32_t idx[3] = { r->k->lay.mm_filepages, r->k->lay.mm_anonpages,
 				  r->k->lay.mm_shmempages };
-	int64_t total = 0, v;
+	uint64_t total = 0; /* unsigned, as in read_counter */
+	int64_t v;
 
 	if (!mm)
 		return 0;
 	for (int i = 0; i < 3; i++)
 		if (read_counter(r, mm, idx[i], &v) == GF_OK && v > 0)
-			total += v;
-	return (uint64_t)total;
+			total += (uint64_t)v;
+	return total;
 }
 
 /* Fills the per-thread part of a task record. */

@@ -144,16 +144,20 @@ static int alternative(const char *names, int i, char *buf, size_t len)
 
 /* ---- BTF ---- */
 
+/* How deep anonymous members nest: a few levels in any kernel; a BTF
+ * whose anonymous member is its own struct would recurse forever. */
+#define MAX_ANON_DEPTH 8
+
 /* Finds `name` among the members of composite type `id`, looking inside
- * anonymous structs and unions as C does. Adds its bit offset to *bits and
- * returns its type id, or -1. */
+ * anonymous structs and unions as C does, `depth` of them down already.
+ * Adds its bit offset to *bits and returns its type id, or -1. */
 static int find_member(const struct btf *btf, int id, const char *name,
-		       uint64_t *bits)
+		       uint64_t *bits, int depth)
 {
 	const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, id));
 	const struct btf_member *m;
 
-	if (!t || !btf_is_composite(t))
+	if (!t || !btf_is_composite(t) || depth > MAX_ANON_DEPTH)
 		return -1;
 	m = btf_members(t);
 	for (int i = 0; i < btf_vlen(t); i++, m++) {
@@ -167,7 +171,7 @@ static int find_member(const struct btf *btf, int id, const char *name,
 			*bits += btf_member_bit_offset(t, i);
 			return (int)m->type;
 		}
-		found = find_member(btf, (int)m->type, name, &inner);
+		found = find_member(btf, (int)m->type, name, &inner, depth + 1);
 		if (found >= 0) {
 			*bits += btf_member_bit_offset(t, i) + inner;
 			return found;
@@ -215,7 +219,7 @@ static int member_offset(struct view *v, const char *path, uint32_t *offset,
 	part = strtok_r(buf, ".", &save);
 	id = struct_id(v, part);
 	while (id >= 0 && (part = strtok_r(NULL, ".", &save)))
-		id = find_member(v->btf, id, part, &bits);
+		id = find_member(v->btf, id, part, &bits, 0);
 	if (id < 0 || bits % 8)
 		return -1;
 	*offset = (uint32_t)(bits / 8);
@@ -235,11 +239,16 @@ static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
 		if (!btf_is_enum(t))
 			continue;
 		e = btf_enum(t);
-		for (int i = 0; i < btf_vlen(t); i++, e++)
-			if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+		for (int i = 0; i < btf_vlen(t); i++, e++) {
+			/* NULL for an offset outside the strings: libbpf's
+			 * checks at btf__new let such an enumerator through */
+			const char *ename = btf__name_by_offset(btf, e->name_off);
+
+			if (ename && !strcmp(ename, name)) {
 				*v = (uint32_t)e->val;
 				return 0;
 			}
+		}
 	}
 	return -1;
 }

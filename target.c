@@ -120,16 +120,17 @@ static int map_elf_core(struct gf_target *t)
 		return -1;
 	t->mem.nranges = 0;
 	for (int i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph =
-			(const Elf64_Phdr *)(t->map + phoff) + i;
-		if (ph->p_type != PT_LOAD || ph->p_filesz == 0)
+		Elf64_Phdr ph; /* copied: e_phoff need not be aligned */
+
+		memcpy(&ph, t->map + phoff + i * sizeof ph, sizeof ph);
+		if (ph.p_type != PT_LOAD || ph.p_filesz == 0)
 			continue;
-		if (ph->p_offset > t->map_size ||
-		    ph->p_filesz > t->map_size - ph->p_offset ||
+		if (ph.p_offset > t->map_size ||
+		    ph.p_filesz > t->map_size - ph.p_offset ||
 		    t->mem.nranges == GF_MAX_RANGES)
 			return -1;
-		add_range(&t->mem, ph->p_paddr, ph->p_filesz,
-			  t->map + ph->p_offset);
+		add_range(&t->mem, ph.p_paddr, ph.p_filesz,
+			  t->map + ph.p_offset);
 	}
 	return t->mem.nranges ? 0 : -1;
 }

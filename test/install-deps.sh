@@ -5,7 +5,7 @@
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
-	set -- gcc make pkg-config \
+	set -- gcc make pkg-config clang libclang-rt-dev \
 		libbpf-dev libelf-dev zlib1g-dev libinih-dev libncurses-dev \
 		libsodium-dev libibverbs-dev librdmacm-dev \
 		ibverbs-providers iproute2 perftest \

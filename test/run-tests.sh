@@ -26,6 +26,8 @@ suite() {
 }
 
 suite "unit tests" test/unit
+suite "unit tests (ASan+UBSan)" test/unit-asan
+suite "fuzz corpora and regressions replayed (ASan+UBSan)" test/fuzz/replay.sh
 suite "GPU kernels compile" test/gpu-build.sh
 suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
 suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" python3 test/test_agent.py

@@ -32,7 +32,7 @@ from guest import PROMPT, Guest
 import checks
 
 TOP = Path(__file__).resolve().parent.parent
-GPUFAS = str(TOP / 'gpufas')
+GPUFAS = os.environ.get('GPUFAS', str(TOP / 'gpufas'))  # e.g. ./gpufas-asan
 TMP = Path(tempfile.mkdtemp(prefix='gpufas-agent-'))
 ENGINE = os.environ.get('GPUFAS_ENGINE', 'cpu')
 KVERS = ('6.1', '6.12')  # the whole suite; the others get the checks that need no module:

@@ -26,7 +26,7 @@ from guest import Guest, KVERS
 import checks
 
 TOP = Path(__file__).resolve().parent.parent
-GPUFAS = str(TOP / 'gpufas')
+GPUFAS = os.environ.get('GPUFAS', str(TOP / 'gpufas'))  # e.g. ./gpufas-asan
 TMP = None  # a scratch directory, made by main()
 ENGINE = os.environ.get('GPUFAS_ENGINE')
 # Every live check runs on each kernel of KVERS (Debian's 5.10 to 7.2), or of GPUFAS_KVERS where

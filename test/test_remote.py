@@ -29,7 +29,7 @@ import checks
 import remote_client as rc
 
 TOP = Path(__file__).resolve().parent.parent
-GPUFAS = str(TOP / 'gpufas')
+GPUFAS = os.environ.get('GPUFAS', str(TOP / 'gpufas'))  # e.g. ./gpufas-asan
 TMP = Path(tempfile.mkdtemp(prefix='gpufas-remote-'))
 TIMEOUT = 60  # for correctness only: a loaded 2-core machine may be slow
 

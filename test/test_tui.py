@@ -29,7 +29,7 @@ from guest import Guest
 
 TOP = Path(__file__).resolve().parent.parent
 OUT = TOP / 'test' / 'out'
-GPUFAS = str(TOP / 'gpufas')
+GPUFAS = os.environ.get('GPUFAS', str(TOP / 'gpufas'))  # e.g. ./gpufas-asan
 TMP = Path(tempfile.mkdtemp(prefix='gpufas-tui-'))
 SERVER = f'gpufas-tui-{os.getpid()}'  # a tmux server of our own: nobody else's sessions
 REPORT_ONLY = '[recover]\nmemory = report\ncpu_overload = report\n'

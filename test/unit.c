@@ -34,6 +34,7 @@
 #include "../http.h"
 #include "../prom.h"
 #include "../sdnotify.h"
+#include "fuzz/image.h"
 
 /* ======================================================================
  * The harness: CHECK records a failed check and goes on, REQUIRE ends
@@ -408,6 +409,41 @@ static void junk(struct guest *g, uint64_t va, uint64_t len)
 	for (uint64_t off = 0; off < len; off += sizeof pattern)
 		put(g, va + off, pattern,
 		    len - off < sizeof pattern ? len - off : sizeof pattern);
+}
+
+/* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a fixture's kernel is
+ * also a seed of a RAM fuzz target: DIR/target/name holds `text` and its
+ * NUL if there is one (fuzz_kallsyms's VMCOREINFO), then g's image. */
+/* The same for a file a fixture wrote (a cached profile, a dump). */
+static void fuzz_seed_file(const char *target, const char *name, const char *from)
+{
+	const char *dir = getenv("GPUFAS_FUZZ_SEEDS");
+	char cmd[3 * PATH_MAX];
+
+	if (!dir)
+		return;
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s/%s'", from, dir, target, name);
+	if (system(cmd))
+		fixture_bug("cannot copy a seed", 0);
+}
+
+static void fuzz_seed(const char *target, const char *name, const struct guest *g,
+		      const char *text, int32_t pid, uint32_t flags)
+{
+	const char *dir = getenv("GPUFAS_FUZZ_SEEDS");
+	struct image_head head = { .lay = g->k.lay, .pid = pid, .flags = flags };
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof path, "%s/%s/%s", dir, target, name);
+	if (!(f = fopen(path, "wb")))
+		fixture_bug("cannot write a seed", (uint64_t)errno);
+	if (text)
+		fwrite(text, 1, strlen(text) + 1, f);
+	if (image_write(f, &head, &g->k) | fclose(f))
+		fixture_bug("cannot write a seed", (uint64_t)errno);
 }
 
 /* ======================================================================
@@ -1073,7 +1109,13 @@ static void walk_world(unsigned levels, int percpu, int threads)
 	struct guest *g = world_new(levels, percpu);
 	struct gf_task out[16];
 	uint32_t n = 99;
+	char name[64];
 
+	snprintf(name, sizeof name, "world-%ulevel%s%s", levels,
+		 percpu ? "-percpu" : "", threads ? "-threads" : "");
+	/* SIGKILL to the process `app` */
+	fuzz_seed("fuzz_ram", name, g, NULL, 100, (threads ? IMAGE_THREADS : 0) |
+		  IMAGE_WRITABLE | 9 << 8);
 	CHECK_EQ(gf_walk_tasks(&g->k, threads, out, NELEM(out), &n), GF_OK);
 	if (threads)
 		check_tasks(g, out, n, WORLD_THREADS, NELEM(WORLD_THREADS), percpu);
@@ -1864,6 +1906,8 @@ static void test_kallsyms_rules(void)
 		int before = failures;
 
 		ktables_build(&kt, rule);
+		snprintf(err, sizeof err, "rule-%d", rule);
+		fuzz_seed("fuzz_kallsyms", err, kt.g, kt.vi.text, 0, 0);
 		CHECK_EQ(kallsyms_load(&kt.g->k, &kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
 		if (!s) {
 			printf("      (rule %d: %s)\n", rule, err);
@@ -2075,6 +2119,7 @@ static void test_kallsyms_from_image(void)
 	uint64_t va = 0;
 
 	kimage_build(&ki);
+	fuzz_seed("fuzz_kallsyms", "from-image", ki.kt.g, ki.kt.vi.text, 0, 0);
 	CHECK_EQ(kallsyms_load(&ki.kt.g->k, &ki.kt.vi, WANTED, NELEM(WANTED), &s, err, sizeof err), 0);
 	if (s) {
 		CHECK_EQ(symtab_count(s), IMG_SYMS);
@@ -2418,6 +2463,7 @@ static void test_target_elf_core(void)
 
 	elf_core(img, CORE_SEGS, NELEM(CORE_SEGS));
 	tmp_file(path, sizeof path, img, CORE_SIZE);
+	fuzz_seed_file("fuzz_elfcore", "two-segments", path);
 	snprintf(spec, sizeof spec, "dump:%s", path);
 	REQUIRE(target_open(&t, spec, 1) == 0);
 	CHECK_EQ(t.mem.nranges, 2);
@@ -3039,6 +3085,7 @@ static void test_log_tail(void)
 		ring_add(g, &r, id, id == 10 ? SV_REUSABLE : SV_FINALIZED,
 			 id * 1000000001ull, text);
 	}
+	fuzz_seed("fuzz_ram", "log-tail", g, NULL, 1, 8u << 16); /* 8 records */
 	CHECK_EQ(gf_log_tail(&g->k, 3, buf, sizeof buf, &len), GF_OK);
 	CHECK_STR(buf, "[   11.000000] record 11 padding to make the text ring "
 		       "wrap around\n[   12.000000] record 12 padding to make the "
@@ -3240,7 +3287,7 @@ static unsigned verdicts(const struct gf_history *h, int atomic_sleep,
 
 static void test_detect_signatures(void)
 {
-	static const struct {
+	const struct { /* automatic: clang takes no IDLE in a static initializer */
 		const char *name;
 		struct load ld;
 		int atomic_sleep;
@@ -4640,6 +4687,7 @@ static void test_profile_round_trip(void)
 	profile_of(g, p);
 	REQUIRE(profile_save(scratch, p, PF_STEXT, err, sizeof err) == 0);
 	REQUIRE(stat(profile_path(BUILD_A), &st) == 0);
+	fuzz_seed_file("fuzz_config", "profile", profile_path(BUILD_A));
 	CHECK_EQ(st.st_mode & 0777, 0600);
 	REQUIRE(profile_load(scratch, BUILD_A, moved, got, err, sizeof err) == 0);
 	CHECK_STR(got->release, PF_RELEASE);

@@ -1,0 +1,42 @@
+/* test/fuzz/image.h — a guest's RAM as the RAM fuzz targets take it, and
+ * as test/unit writes their seeds (./test/unit --seeds DIR).
+ *
+ * An image is a struct image_head (the kernel's layout and a few
+ * arguments), then records until the end of the input:
+ *
+ *	u64 pa, u16 len, len bytes: the bytes at guest-physical pa,
+ *	                            within one 4 KiB page
+ *
+ * A page that some record names is RAM (zeros where none wrote); any
+ * other address is outside RAM. So a mutated image is a mutated kernel:
+ * its page tables, task lists and counters are bytes the fuzzer changes.
+ */
+#ifndef GPUFAS_FUZZ_IMAGE_H
+#define GPUFAS_FUZZ_IMAGE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../../gpufas.h"
+
+struct image_head {
+	struct gf_layout lay;
+	int32_t pid;    /* the task fuzz_ram looks up and signals */
+	uint32_t flags; /* IMAGE_* */
+};
+
+enum { IMAGE_THREADS = 1, IMAGE_WRITABLE = 2 };
+
+/* The kernel an image describes: each run of adjacent pages is one RAM
+ * range in its own allocation, so that a read past a range's end is
+ * ASan's to catch. 0, or -1 for an input that is no image (too short,
+ * more ranges than gf_mem holds, too much RAM). */
+int image_load(const uint8_t *data, size_t size, struct image_head *head,
+	       struct gf_kernel *k);
+void image_free(struct gf_kernel *k);
+
+/* Writes the image of k's RAM (the non-zero bytes of each page). */
+int image_write(FILE *f, const struct image_head *head,
+		const struct gf_kernel *k);
+
+#endif
