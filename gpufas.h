@@ -664,6 +664,7 @@ int loop_params_from(const struct gf_config *c, const char *spec,
 		     struct gf_loop_params *p, char *err, size_t errlen);
 double now_monotonic(void);
 double now_wall(void);
+struct timespec wall_deadline(double seconds);
 
 /* ---- The board (board.c): what an operator is shown of one target. ----
  * Kept beside a watch (board_update each tick, board_note each event), or

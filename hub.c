@@ -236,26 +236,12 @@ void hub_serve(struct hub *h, int target, struct watch *w)
 	free(job);
 }
 
-static struct timespec deadline_after(double seconds)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)seconds;
-	ts.tv_nsec += (long)((seconds - (time_t)seconds) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 /* Waits for the slot to be free, then for our answer; gives the slot up
  * on timeout so that a later request is not stuck behind ours. */
 int hub_request(struct hub *h, int target, struct hub_job *job,
 		double timeout_s)
 {
-	struct timespec until = deadline_after(timeout_s);
+	struct timespec until = wall_deadline(timeout_s);
 	struct request *r;
 	uint64_t ticket;
 	int rc = 0;

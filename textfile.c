@@ -58,20 +58,6 @@ int textfile_write(struct hub *h, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-static struct timespec wall_after(double seconds)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)seconds;
-	ts.tv_nsec += (long)((seconds - (time_t)seconds) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 static void *writer(void *arg)
 {
 	struct textfile *t = arg;
@@ -79,7 +65,7 @@ static void *writer(void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->stopping) {
-		struct timespec until = wall_after(t->period_s);
+		struct timespec until = wall_deadline(t->period_s);
 		pthread_mutex_unlock(&t->lock);
 		if (textfile_write(t->hub, t->path, err, sizeof err) == GF_OK)
 			t->last_error[0] = 0;

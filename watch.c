@@ -46,6 +46,21 @@ double now_wall(void)
 	return clock_seconds(CLOCK_REALTIME);
 }
 
+/* `seconds` from now on the wall clock, as pthread_cond_timedwait() wants. */
+struct timespec wall_deadline(double seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)seconds;
+	ts.tv_nsec += (long)((seconds - (time_t)seconds) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 		gf_emit emit, void *ctx)
 {
