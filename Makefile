@@ -30,7 +30,8 @@ tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
-introspect.o metrics.o: introspect.h
+introspect.o metrics.o loop.o gpu.o: introspect.h
+introspect.o loop.o: gang.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h devbox.h
 devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h
@@ -77,7 +78,7 @@ endif
 
 kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 		blake2b.c blake2b.h devbox.c devbox.h \
-		introspect.h loop.h monitor.h gpufas.h
+		introspect.h gang.h loop.h monitor.h gpufas.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \

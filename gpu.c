@@ -1,9 +1,10 @@
 /* gpu.c — the GPU engine's host side: the NVIDIA driver opened at run time,
  * guest RAM registered with the GPU, the persistent monitor (kernels.cu)
- * launched with a block per target, and requests passed to it through
- * per-target mailboxes. A target with a watch loop has its loop's arena
- * in device memory and its publication in pinned host memory: from then
- * on the GPU samples, judges and recovers by itself.
+ * launched with a block of GF_MONITOR_THREADS per target, and requests
+ * passed to it through per-target mailboxes. A target with a watch loop
+ * has its loop's arena in device memory and its publication in pinned
+ * host memory: from then on the GPU samples, judges and recovers by
+ * itself.
  *
  * Targets come and go while the monitor runs (an agent's guests reboot):
  * the monitor is stopped, the slot set up or torn down, and the monitor
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "introspect.h"
 #include "monitor.h"
 
 #ifdef GPUFAS_FATBIN
@@ -118,6 +120,7 @@ struct target_slot {
 	struct gf_box *box; /* host view of the mailbox */
 	struct gf_task *data;
 	struct gf_pub *pub; /* host view of the watch loop's publication */
+	CUdeviceptr walk;   /* the snapshots' walk state */
 	CUdeviceptr loop;   /* its arena */
 	uint32_t request;
 	uint64_t beat;
@@ -510,7 +513,8 @@ int gpu_start(struct gpu *g, char *err, size_t errlen)
 	}
 	if ((rc = g->cu.cuMemcpyHtoD(g->dslots, g->slot, g->nslots * sizeof *g->slot)))
 		return fail(err, errlen, g, rc, "monitor state");
-	if ((rc = g->cu.cuLaunchKernel(g->monitor, g->nslots, 1, 1, 1, 1, 1, 0,
+	if ((rc = g->cu.cuLaunchKernel(g->monitor, g->nslots, 1, 1,
+				       GF_MONITOR_THREADS, 1, 1, 0,
 				       g->stream, params, NULL)))
 		return fail(err, errlen, g, rc, "launching the monitor");
 	g->launched = g->running = 1;
@@ -540,6 +544,8 @@ static void free_slot(struct gpu *g, int slot)
 		g->cu.cuMemFreeHost(h->data);
 	if (h->pub)
 		g->cu.cuMemFreeHost(h->pub);
+	if (h->walk)
+		g->cu.cuMemFree(h->walk);
 	if (h->loop)
 		g->cu.cuMemFree(h->loop);
 	if (h->devbox)
@@ -715,6 +721,8 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 			 err, errlen) ||
 	    (lp && new_loop(g, h, lp, err, errlen)))
 		return -1;
+	if ((rc = g->cu.cuMemAlloc(&h->walk, sizeof(struct gf_walk))))
+		return fail(err, errlen, g, rc, "the walk's memory on the GPU");
 	s->k = *k;
 	for (uint32_t r = 0; r < s->k.mem.nranges; r++)
 		s->k.mem.range[r].base = (uint8_t *)(uintptr_t)ram +
@@ -722,6 +730,7 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 	s->box = (struct gf_box *)(uintptr_t)box;
 	s->data = (struct gf_task *)(uintptr_t)data;
 	s->cap = cap;
+	s->walk = (struct gf_walk *)(uintptr_t)h->walk;
 	s->loop = (struct gf_loop *)(uintptr_t)h->loop;
 	if (h->pub && (rc = g->cu.cuMemHostGetDevicePointer(&data, h->pub, 0)))
 		return fail(err, errlen, g, rc, "mapping the publication");

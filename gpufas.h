@@ -152,8 +152,9 @@ GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
 			  uint64_t *pa);
 GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
 		  uint32_t len);
-GF_HD int gf_walk_tasks(const struct gf_kernel *k, int threads,
-			struct gf_task *out, uint32_t cap, uint32_t *count);
+/* The CPU's walk; the GPU's is gf_walk_gang (introspect.h). */
+int gf_walk_tasks(const struct gf_kernel *k, int threads, struct gf_task *out,
+		  uint32_t cap, uint32_t *count);
 GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
 		       struct gf_task *out);
 GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,

@@ -10,6 +10,7 @@
  */
 #include "gpufas.h"
 #include "introspect.h"
+#include "gang.h"
 
 #define PAGE_SIZE 4096ull
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -374,9 +375,10 @@ GF_HD static int read_thread(struct reader *r, uint64_t task,
 	return GF_OK;
 }
 
-/* Fills the process-wide part: parent, threads, resident memory. */
-GF_HD static int read_process(struct reader *r, uint64_t task,
-			      uint64_t *signal, struct gf_task *t)
+/* Fills the process-wide part: parent, threads, resident memory, from
+ * the leader `task` and its signal_struct. */
+GF_HD static int read_group(struct reader *r, uint64_t task, uint64_t signal,
+			    struct gf_task *t)
 {
 	const struct gf_layout *l = &r->k->lay;
 	uint64_t parent, mm;
@@ -385,8 +387,7 @@ GF_HD static int read_process(struct reader *r, uint64_t task,
 
 	if ((err = read_u64(r, task + l->task_real_parent, &parent)) ||
 	    (err = read_mem(r, parent + l->task_tgid, &t->ppid, 4)) ||
-	    (err = read_u64(r, task + l->task_signal, signal)) ||
-	    (err = read_mem(r, *signal + l->signal_nr_threads, &t->threads, 4)) ||
+	    (err = read_mem(r, signal + l->signal_nr_threads, &t->threads, 4)) ||
 	    (err = read_u64(r, task + l->task_mm, &mm)))
 		return err;
 	t->rss_pages = rss_pages(r, mm);
@@ -395,6 +396,14 @@ GF_HD static int read_process(struct reader *r, uint64_t task,
 	    read_counter(r, mm, l->mm_swapents, &swapped) == GF_OK && swapped > 0)
 		t->swap_pages = (uint64_t)swapped;
 	return GF_OK;
+}
+
+GF_HD static int read_process(struct reader *r, uint64_t task,
+			      uint64_t *signal, struct gf_task *t)
+{
+	int err = read_u64(r, task + r->k->lay.task_signal, signal);
+
+	return err ? err : read_group(r, task, *signal, t);
 }
 
 GF_HD static struct list_iter process_iter(struct reader *r)
@@ -409,64 +418,249 @@ GF_HD static struct list_iter thread_iter(struct reader *r,
 			 MAX_THREADS_PER_PROCESS);
 }
 
-/* Adds the threads of the process whose signal_struct is `signal`: either
- * one record each (threads != 0) or one record for the leader with the CPU
- * time of all of them. */
-GF_HD static int add_threads(struct reader *r, uint64_t signal,
-			     int threads, struct gf_task *leader,
-			     struct gf_task *out, uint32_t cap,
-			     uint32_t *count)
-{
-	struct list_iter it = thread_iter(r, signal);
-	uint64_t node, total_ns = 0, dead_ns;
-	int rc;
+/* ---- The walk (introspect.h): chase, gather, fold ---- */
 
-	while ((rc = list_step(r, &it, &node)) > 0) {
-		struct gf_task t = *leader;
-		if ((rc = read_thread(r, node - r->k->lay.task_thread_node, &t)))
-			return rc;
-		if (t.tgid != leader->tgid)
-			return GF_ECORRUPT;
-		total_ns += t.cpu_ns;
-		if (threads) {
-			if (*count >= cap)
-				return GF_ENOSPC;
-			out[(*count)++] = t;
-		}
+GF_HD static void walk_start(struct gf_walk *w, const struct gf_kernel *k,
+			     int threads, struct gf_task *out, uint32_t cap)
+{
+	w->k = k;
+	reader_init(&w->r, k);
+	w->out = out;
+	w->cap = cap;
+	w->threads = threads;
+	w->process_node = k->lay.init_task + k->lay.task_tasks;
+	w->processes_seen = w->threads_seen = w->assigned = 0;
+	w->process = -1;
+	w->in_threads = w->chased_all = 0;
+	w->chase_err = GF_OK;
+	w->n = 0;
+	w->cpu_ns = 0;
+	w->count = 0;
+	w->rc = GF_OK;
+	w->done = 0;
+}
+
+GF_HD static struct gf_hop *add_hop(struct gf_walk *w, uint32_t kind,
+				    uint64_t node, uint64_t prev)
+{
+	struct gf_hop *h = &w->hop[w->n++];
+
+	h->kind = kind;
+	h->node = node;
+	h->prev = prev;
+	h->process = w->process;
+	h->err = GF_OK;
+	return h;
+}
+
+/* The next hop along init_task's list: a process, or the end. */
+GF_HD static int chase_process(struct gf_walk *w, struct reader *r)
+{
+	const struct gf_layout *l = &w->k->lay;
+	uint64_t head = l->init_task + l->task_tasks, next;
+	struct gf_hop *h;
+	int err;
+
+	if ((err = read_u64(r, w->process_node, &next)))
+		return err;
+	if (next == head) {
+		add_hop(w, GF_HOP_END, head, w->process_node);
+		w->chased_all = 1;
+		return GF_OK;
 	}
-	if (rc < 0 || threads)
-		return rc;
-	/* threads that already exited left their time in signal_struct */
-	if ((rc = read_u64(r, signal + r->k->lay.signal_sum_sched_runtime, &dead_ns)))
-		return rc;
-	leader->cpu_ns = total_ns + dead_ns;
-	if (*count >= cap)
-		return GF_ENOSPC;
-	out[(*count)++] = *leader;
+	if (++w->processes_seen > MAX_PROCESSES)
+		return GF_ECORRUPT;
+	w->process = (int32_t)w->n;
+	h = add_hop(w, GF_HOP_PROCESS, next, w->process_node);
+	w->process_node = next;
+	if ((err = read_u64(r, next - l->task_tasks + l->task_signal, &h->signal)))
+		return err;
+	w->thread_head = w->thread_node = h->signal + l->signal_thread_head;
+	w->threads_seen = 0;
+	w->in_threads = 1;
 	return GF_OK;
 }
 
-/* Lists every process (its thread-group leader) or every thread, from
- * init_task's tasks list. The idle task (pid 0) is not listed, as in ps. */
-GF_HD_OUTLINE int gf_walk_tasks(const struct gf_kernel *k, int threads,
-			struct gf_task *out, uint32_t cap, uint32_t *count)
+/* The next hop along the current process's thread list. */
+GF_HD static int chase_thread(struct gf_walk *w, struct reader *r)
+{
+	uint64_t next;
+	int err;
+
+	if ((err = read_u64(r, w->thread_node, &next)))
+		return err;
+	if (next == w->thread_head) {
+		if (!w->threads && w->assigned >= w->cap)
+			return GF_ENOSPC;
+		add_hop(w, GF_HOP_THREADS_END, next, w->thread_node)->out =
+			w->threads ? 0 : w->assigned++;
+		w->in_threads = 0;
+		return GF_OK;
+	}
+	if (++w->threads_seen > MAX_THREADS_PER_PROCESS)
+		return GF_ECORRUPT;
+	if (w->threads && w->assigned >= w->cap)
+		return GF_ENOSPC;
+	add_hop(w, GF_HOP_THREAD, next, w->thread_node)->out =
+		w->threads ? w->assigned++ : 0;
+	w->thread_node = next;
+	return GF_OK;
+}
+
+/* Rank 0: the next chunk of hops. The pointers are only followed here;
+ * whether they hold is the gather's to check. */
+GF_HD static void chase(struct gf_walk *w)
+{
+	int err = GF_OK;
+
+	w->n = 0;
+	w->process = -1; /* a process going on from the last chunk: the fold's */
+	while (!err && !w->chased_all && w->n < GF_WALK_CHUNK)
+		err = w->in_threads ? chase_thread(w, &w->r) : chase_process(w, &w->r);
+	w->chase_err = err;
+}
+
+/* Any rank: hop i's back link and fields. A process's record takes the
+ * time its exited threads left in signal_struct as cpu_ns; its live
+ * threads' times are its thread hops'. */
+GF_HD static void gather(struct gf_walk *w, struct reader *r, uint32_t i)
+{
+	const struct gf_layout *l = &w->k->lay;
+	struct gf_hop *h = &w->hop[i];
+	struct gf_task *t = &w->rec[i];
+	uint64_t back;
+	int err;
+
+	if ((err = read_u64(r, h->node + 8, &back)))
+		goto out;
+	if (back != h->prev) {
+		err = GF_ECORRUPT;
+		goto out;
+	}
+	if (h->kind == GF_HOP_PROCESS) {
+		uint64_t task = h->node - l->task_tasks;
+		if (!(err = read_thread(r, task, t)) &&
+		    !(err = read_group(r, task, h->signal, t)))
+			err = read_u64(r, h->signal + l->signal_sum_sched_runtime,
+				       &t->cpu_ns);
+	} else if (h->kind == GF_HOP_THREAD) {
+		err = read_thread(r, h->node - l->task_thread_node, t);
+	}
+out:
+	h->err = err;
+}
+
+/* Any rank, after the gather: a thread belongs to its leader's group,
+ * and (listing threads) its record is the leader's with its own fields. */
+GF_HD static void emit(struct gf_walk *w, uint32_t i)
+{
+	struct gf_hop *h = &w->hop[i];
+	const struct gf_task *t = &w->rec[i], *leader;
+
+	if (h->kind != GF_HOP_THREAD || h->err)
+		return;
+	leader = h->process >= 0 ? &w->rec[h->process] : &w->leader;
+	if (h->process >= 0 && w->hop[h->process].err)
+		return; /* the fold stops at the leader */
+	if (t->tgid != leader->tgid) {
+		h->err = GF_ECORRUPT;
+		return;
+	}
+	if (w->threads) {
+		struct gf_task *o = &w->out[h->out];
+		*o = *t;
+		o->ppid = leader->ppid;
+		o->threads = leader->threads;
+		o->rss_pages = leader->rss_pages;
+		o->swap_pages = leader->swap_pages;
+	}
+}
+
+/* Rank 0: the chunk in list order, up to its first error. */
+GF_HD static void fold(struct gf_walk *w)
+{
+	for (uint32_t i = 0; i < w->n; i++) {
+		const struct gf_hop *h = &w->hop[i];
+		const struct gf_task *t = &w->rec[i];
+
+		if (h->err) {
+			w->rc = h->err;
+			w->done = 1;
+			return;
+		}
+		switch (h->kind) {
+		case GF_HOP_PROCESS:
+			w->leader = *t;
+			w->cpu_ns = 0;
+			break;
+		case GF_HOP_THREAD:
+			w->cpu_ns += t->cpu_ns;
+			if (w->threads)
+				w->count = h->out + 1;
+			break;
+		case GF_HOP_THREADS_END:
+			if (!w->threads) {
+				w->out[h->out] = w->leader;
+				w->out[h->out].cpu_ns += w->cpu_ns;
+				w->count = h->out + 1;
+			}
+			break;
+		case GF_HOP_END:
+			w->done = 1;
+			return;
+		}
+	}
+	if (w->chase_err) {
+		w->rc = w->chase_err;
+		w->done = 1;
+	}
+}
+
+/* Lists every process (its thread-group leader, with the CPU time of all
+ * its threads) or every thread, from init_task's tasks list. The idle
+ * task (pid 0) is not listed, as in ps. */
+GF_HD_OUTLINE int gf_walk_gang(const struct gf_kernel *k, int threads,
+			       struct gf_task *out, uint32_t cap,
+			       uint32_t *count, struct gf_walk *w)
 {
 	struct reader rd, *r = reader_init(&rd, k);
-	struct list_iter it = process_iter(r);
-	uint64_t node, signal;
+	uint32_t rank = gf_gang_rank(), size = gf_gang_size(), n;
 	int rc;
 
-	*count = 0;
-	while ((rc = list_step(r, &it, &node)) > 0) {
-		uint64_t task = node - r->k->lay.task_tasks;
-		struct gf_task leader;
-		if ((rc = read_thread(r, task, &leader)) ||
-		    (rc = read_process(r, task, &signal, &leader)) ||
-		    (rc = add_threads(r, signal, threads, &leader, out, cap, count)))
-			return rc;
+	if (rank == 0)
+		walk_start(w, k, threads, out, cap);
+	gf_gang_sync();
+	while (!w->done) {
+		if (rank == 0)
+			chase(w);
+		gf_gang_sync();
+		for (uint32_t i = rank; i < w->n; i += size)
+			gather(w, r, i);
+		gf_gang_sync();
+		for (uint32_t i = rank; i < w->n; i += size)
+			emit(w, i);
+		gf_gang_sync();
+		if (rank == 0)
+			fold(w);
+		gf_gang_sync();
 	}
+	n = w->count;
+	rc = w->rc;
+	gf_gang_sync(); /* every rank has read them before w is used again */
+	*count = n;
 	return rc;
 }
+
+#ifndef __CUDACC__
+/* The walk on one CPU thread (the CPU engine and the tools). */
+int gf_walk_tasks(const struct gf_kernel *k, int threads, struct gf_task *out,
+		  uint32_t cap, uint32_t *count)
+{
+	struct gf_walk w;
+
+	return gf_walk_gang(k, threads, out, cap, count, &w);
+}
+#endif
 
 /* Is `pid` one of the threads on this thread list? 1, 0 or an error. */
 GF_HD static int has_thread(struct reader *r, uint64_t signal,

@@ -9,8 +9,8 @@
  * into the GPU, and raises read_permit; and, where the target has one,
  * answers its remote mailbox in device memory (devbox.c), so that a
  * remote operator is answered while the host process cannot run. The
- * walk is a chain of dependent reads, so one thread per target: more
- * would only wait on the same pointers.
+ * task walk's pointer chase is one thread's, its reads of the tasks'
+ * fields are spread over the block's (gang.h, introspect.h).
  */
 extern "C" {
 #include "introspect.c"
@@ -59,35 +59,69 @@ __device__ static int retune(const struct gf_slot *s)
 	return GF_OK;
 }
 
-/* Results are built in registers and local memory and stored once: every
- * access to the mailbox is a PCIe transaction. */
-__device__ static void serve(const struct gf_slot *s, uint32_t request)
+/* What the block does next: rank 0 looks, every rank follows. */
+enum plan_kind { PLAN_IDLE, PLAN_SERVE, PLAN_STEP, PLAN_QUIT };
+
+struct plan {
+	uint32_t kind, request, op;
+	int32_t arg;
+	double now;
+	uint64_t host_beat;
+};
+
+/* Rank 0: a new request first, then a watch-loop step when it is due, on
+ * a fixed beat as the agent's own loop keeps (a slow step shortens the
+ * next wait, never shifts the beat). */
+__device__ static void look_ahead(const struct gf_slot *s, uint32_t *seen,
+				  double *next, struct plan *p)
+{
+	uint32_t request = look(&s->box->write_done);
+	double now;
+
+	if (request != *seen) {
+		*seen = p->request = request;
+		p->op = look(&s->box->op);
+		p->arg = look(&s->box->arg);
+		p->kind = p->op == GF_OP_QUIT ? PLAN_QUIT : PLAN_SERVE;
+		return;
+	}
+	now = gpu_ns() / 1e9;
+	if (!s->loop || now < *next) {
+		p->kind = PLAN_IDLE;
+		return;
+	}
+	p->kind = PLAN_STEP;
+	p->now = now;
+	p->host_beat = look(&s->box->host_beat);
+	*next += s->loop->p.interval_s;
+	if (*next < now)
+		*next = now;
+}
+
+/* Rank 0's requests. Results are built in registers and local memory and
+ * stored once: every access to the mailbox is a PCIe transaction. */
+__device__ static void serve_alone(const struct gf_slot *s, const struct plan *p)
 {
 	struct gf_box *box = s->box;
-	int32_t arg = look(&box->arg);
 	struct gf_task task;
 	uint32_t count = 0;
 	int result = 0, status = GF_EINVAL;
 
-	switch (look(&box->op)) {
-	case GF_OP_SNAPSHOT:
-		status = gf_walk_tasks(&s->k, arg, s->data, s->cap, &count);
-		box->count = count;
-		break;
+	switch (p->op) {
 	case GF_OP_FIND:
-		status = gf_find_task(&s->k, arg, &task);
+		status = gf_find_task(&s->k, p->arg, &task);
 		box->found = task;
 		break;
 	case GF_OP_SIGNAL:
 		copy_volatile(&task, (const volatile uint8_t *)&box->task, sizeof task);
-		status = gf_send_signal(&s->k, &task, arg, &result);
+		status = gf_send_signal(&s->k, &task, p->arg, &result);
 		box->result = result;
 		break;
 	case GF_OP_COUNTERS:
 		status = gf_sample_counters(&s->k, (struct gf_sample *)s->data);
 		break;
 	case GF_OP_LOG:
-		status = gf_log_tail(&s->k, (uint32_t)arg, (char *)s->data,
+		status = gf_log_tail(&s->k, (uint32_t)p->arg, (char *)s->data,
 				     s->cap * (uint32_t)sizeof *s->data, &count);
 		box->count = count;
 		break;
@@ -99,48 +133,60 @@ __device__ static void serve(const struct gf_slot *s, uint32_t request)
 		status = retune(s);
 		break;
 	}
-	answer(box, request, status);
+	answer(box, p->request, status);
 }
 
-/* One watch-loop step when it is due; on a fixed beat, as the agent's own
- * loop keeps (a slow step shortens the next wait, never shifts the beat). */
-__device__ static void step_if_due(const struct gf_slot *s, double *next)
+/* Every rank: a snapshot is the block's walk, the rest rank 0's. */
+__device__ static void serve(const struct gf_slot *s, const struct plan *p)
 {
-	double now = gpu_ns() / 1e9;
+	uint32_t count;
+	int status;
 
-	if (!s->loop || now < *next)
+	if (p->op != GF_OP_SNAPSHOT) {
+		if (threadIdx.x == 0)
+			serve_alone(s, p);
 		return;
-	gf_loop_step(s->loop, s->pub, &s->k, now, look(&s->box->host_beat));
-	*next += s->loop->p.interval_s;
-	if (*next < now)
-		*next = now;
+	}
+	status = gf_walk_gang(&s->k, p->arg, s->data, s->cap, &count, s->walk);
+	if (threadIdx.x == 0) {
+		s->box->count = count;
+		answer(s->box, p->request, status);
+	}
 }
 
+/* A block per target, GF_MONITOR_THREADS threads: rank 0 polls, serves
+ * and steps; the task walks of snapshots and steps are the block's. */
 extern "C" __global__ void gf_monitor(const struct gf_slot *slots, int nslots)
 {
+	__shared__ struct plan plan;
 	const struct gf_slot *s = &slots[blockIdx.x];
-	uint32_t seen;
+	uint32_t seen = 0;
 	double next = 0;
 
-	if (threadIdx.x != 0 || (int)blockIdx.x >= nslots || !s->box)
+	if ((int)blockIdx.x >= nslots || !s->box)
 		return;
 	/* a monitor launched again goes on from the last answered request */
-	seen = look(&s->box->read_permit);
+	if (threadIdx.x == 0)
+		seen = look(&s->box->read_permit);
 	for (;;) {
-		uint32_t request = look(&s->box->write_done);
-		if (request != seen) {
-			seen = request;
-			if (look(&s->box->op) == GF_OP_QUIT) {
-				answer(s->box, request, GF_OK);
-				return;
-			}
-			serve(s, request);
-			continue;
+		if (threadIdx.x == 0)
+			look_ahead(s, &seen, &next, &plan);
+		__syncthreads();
+		if (plan.kind == PLAN_QUIT) {
+			if (threadIdx.x == 0)
+				answer(s->box, plan.request, GF_OK);
+			return;
 		}
-		step_if_due(s, &next);
-		if (s->devbox)
-			gf_devbox_serve(s->devbox, s->devstate, s->loop, s->pub,
-					s->board, &s->k, gpu_ns() / 1e9);
-		__nanosleep(2000); /* ~2 µs between looks over PCIe */
+		if (plan.kind == PLAN_SERVE)
+			serve(s, &plan);
+		else if (plan.kind == PLAN_STEP)
+			gf_loop_step(s->loop, s->pub, &s->k, plan.now, plan.host_beat);
+		else if (threadIdx.x == 0) {
+			if (s->devbox)
+				gf_devbox_serve(s->devbox, s->devstate, s->loop, s->pub,
+						s->board, &s->k, gpu_ns() / 1e9);
+			__nanosleep(2000); /* ~2 µs between looks over PCIe */
+		}
+		__syncthreads(); /* the plan is rank 0's again */
 	}
 }

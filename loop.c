@@ -15,6 +15,8 @@
  */
 #include <string.h>
 
+#include "gang.h"
+#include "introspect.h"
 #include "loop.h"
 
 #define LOST_AFTER_S 1.0 /* counters failing this long: the kernel is gone */
@@ -70,6 +72,8 @@ GF_HD static uint64_t lay_out(struct gf_loop *l, const struct gf_loop_params *p)
 	at = align64(at + GF_LOOP_LOG);
 	l->rates_off = at;
 	at = align64(at + sizeof(struct gf_rates));
+	l->walk_off = at;
+	at = align64(at + sizeof(struct gf_walk));
 	l->index_cap = icap;
 	return at;
 }
@@ -143,6 +147,11 @@ GF_HD static char *log_of(struct gf_loop *l)
 GF_HD static struct gf_rates *scratch_of(struct gf_loop *l)
 {
 	return (struct gf_rates *)((char *)l + l->rates_off);
+}
+
+GF_HD static struct gf_walk *walk_of(struct gf_loop *l)
+{
+	return (struct gf_walk *)((char *)l + l->walk_off);
 }
 
 /* ---- Publishing ---- */
@@ -300,17 +309,23 @@ GF_HD_OUTLINE static int sample(struct gf_loop *l, const struct gf_kernel *k, do
 	return 0;
 }
 
-GF_HD_OUTLINE static void walk(struct gf_loop *l, const struct gf_kernel *k)
+/* The gang's (gang.h): every rank. */
+GF_HD static void walk(struct gf_loop *l, const struct gf_kernel *k)
 {
+	uint32_t n;
 	int err = GF_EFAULT;
 
 	for (int i = 0; i < WALK_ATTEMPTS; i++)
-		if ((err = gf_walk_tasks(k, 0, tasks_of(l), l->p.task_cap, &l->ntasks)) !=
-		    GF_EFAULT && err != GF_ECORRUPT)
+		if ((err = gf_walk_gang(k, 0, tasks_of(l), l->p.task_cap, &n,
+					walk_of(l))) != GF_EFAULT &&
+		    err != GF_ECORRUPT)
 			break;
-	l->tasks_err = err;
-	if (err && err != GF_ENOSPC) /* ENOSPC: the first task_cap stand */
-		l->ntasks = 0;
+	if (gf_gang_rank() == 0) {
+		l->ntasks = n;
+		l->tasks_err = err;
+		if (err && err != GF_ENOSPC) /* ENOSPC: the first task_cap stand */
+			l->ntasks = 0;
+	}
 }
 
 /* ---- Checkpoints: the processes at the ages the detectors read ----
@@ -539,25 +554,32 @@ GF_HD static void publish_loss(struct gf_loop *l, struct gf_pub *pub)
 	FENCE();
 }
 
-GF_HD_OUTLINE void gf_loop_step(struct gf_loop *l, struct gf_pub *pub,
-			const struct gf_kernel *k, double now,
-			uint64_t host_beat)
+/* Up to the walk (rank 0): whether the step goes on to it. */
+GF_HD_OUTLINE static int step_start(struct gf_loop *l, struct gf_pub *pub,
+				    const struct gf_kernel *k, double now,
+				    uint64_t host_beat)
 {
-	struct gf_history h;
-	struct gf_procs procs;
-	struct gf_judge j;
-
 	if (l->loss)
-		return;
+		return 0;
 	watch_host(l, pub, now, host_beat);
 	if (sample(l, k, now)) {
 		if (l->loss)
 			publish_loss(l, pub);
 		publish_events(l, pub);
-		return;
+		return 0;
 	}
 	l->steps++;
-	walk(l, k);
+	return 1;
+}
+
+/* After the walk (rank 0): detect, recover, publish. */
+GF_HD_OUTLINE static void step_finish(struct gf_loop *l, struct gf_pub *pub,
+				      const struct gf_kernel *k, double now)
+{
+	struct gf_history h;
+	struct gf_procs procs;
+	struct gf_judge j;
+
 	checkpoints(l, now);
 	procs_of(l, now, &procs);
 	h = history_of(l);
@@ -574,4 +596,18 @@ GF_HD_OUTLINE void gf_loop_step(struct gf_loop *l, struct gf_pub *pub,
 	}
 	publish(l, pub, k, &procs, now);
 	publish_events(l, pub);
+}
+
+GF_HD_OUTLINE void gf_loop_step(struct gf_loop *l, struct gf_pub *pub,
+			const struct gf_kernel *k, double now,
+			uint64_t host_beat)
+{
+	if (gf_gang_rank() == 0)
+		l->walking = step_start(l, pub, k, now, host_beat);
+	gf_gang_sync();
+	if (!l->walking)
+		return;
+	walk(l, k);
+	if (gf_gang_rank() == 0)
+		step_finish(l, pub, k, now);
 }

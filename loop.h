@@ -150,6 +150,7 @@ struct gf_loop {
 	struct gf_loop_params p;
 	uint64_t size; /* of the whole arena */
 	uint64_t points_off, tasks_off, marks_off, index_off, log_off, rates_off;
+	uint64_t walk_off; /* the walk's chunk (introspect.h) */
 	uint32_t index_cap;
 	uint32_t hcount, hnext; /* the counter history ring */
 	uint32_t ntasks;
@@ -171,6 +172,7 @@ struct gf_loop {
 	uint64_t ev_written;  /* events made visible */
 	uint32_t ev_pending;  /* events of this step, visible at its end */
 	uint64_t steps;
+	int walking; /* rank 0 to the gang: this step walks */
 };
 
 GF_HD uint64_t gf_loop_size(const struct gf_loop_params *p);
@@ -186,7 +188,8 @@ GF_HD int gf_loop_fits(const struct gf_loop_params *have,
 		       const struct gf_loop_params *want);
 /* One step at the runner's clock `now` (seconds); host_beat is the host's
  * heartbeat counter (ignored without p.host_stall_s). Does nothing once
- * the loop lost its kernel. */
+ * the loop lost its kernel. Every rank of the gang (gang.h) calls it: the
+ * task walk is spread over them, all else is rank 0's. */
 GF_HD void gf_loop_step(struct gf_loop *l, struct gf_pub *pub,
 			const struct gf_kernel *k, double now,
 			uint64_t host_beat);

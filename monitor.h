@@ -39,7 +39,13 @@ struct gf_box {
 	uint64_t host_beat;
 };
 
-/* One target as the monitor kernel sees it (device pointers only). With
+/* The monitor's block: its threads spread the task walks (gang.h). */
+#define GF_MONITOR_THREADS 128
+
+struct gf_walk;
+
+/* One target as the monitor kernel sees it (device pointers only). `walk`
+ * is the snapshots' walk state, in device memory. With
  * a watch loop, `loop` is its arena in device memory and `pub` where it
  * publishes, in pinned host memory; without, both are NULL. With a remote
  * mailbox (devbox.h), `devbox` is the exported allocation, `devstate` its
@@ -50,6 +56,7 @@ struct gf_slot {
 	struct gf_box *box;
 	struct gf_task *data;
 	uint32_t cap;
+	struct gf_walk *walk;
 	struct gf_loop *loop;
 	struct gf_pub *pub;
 	uint8_t *devbox;

@@ -1254,6 +1254,78 @@ static void test_walk_enospc(void)
 	guest_free(g);
 }
 
+/* A walk longer than a chunk of hops (GF_WALK_CHUNK): a process of
+ * CHUNKY_THREADS threads, then CHUNKY_PROCESSES more, after the world. */
+#define CHUNKY_THREADS 600
+#define CHUNKY_PROCESSES 200
+
+static struct guest *chunky_world(uint64_t *many, uint64_t *thread_550)
+{
+	struct guest *g = world_new(4, 1);
+
+	*many = process_new(g, &(struct tspec){ .pid = 1000, .comm = "many",
+		.flags = USER_FLAGS, .start_time = 500, .runtime = 7 },
+		g->init_task, 0);
+	for (int i = 1; i < CHUNKY_THREADS; i++) {
+		uint64_t t = thread_new(g, *many, &(struct tspec){ .pid = 1000 + i,
+			.comm = "many-worker", .flags = USER_FLAGS,
+			.start_time = 500 + (uint64_t)i, .runtime = (uint64_t)i });
+		if (i == 550)
+			*thread_550 = t;
+	}
+	for (int i = 0; i < CHUNKY_PROCESSES; i++)
+		process_new(g, &(struct tspec){ .pid = 5000 + i, .comm = "single",
+			.flags = USER_FLAGS, .start_time = 900 }, g->init_task, 0);
+	return g;
+}
+
+static void test_walk_chunks(void)
+{
+	static struct gf_task out[1024];
+	uint32_t world_procs = NELEM(WORLD_PROCESSES), world_threads = NELEM(WORLD_THREADS);
+	uint64_t many, t550 = 0, sum = 7;
+	struct guest *g = chunky_world(&many, &t550);
+	uint32_t n;
+
+	for (int i = 1; i < CHUNKY_THREADS; i++)
+		sum += (uint64_t)i;
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &n), GF_OK);
+	CHECK_EQ(n, world_procs + 1 + CHUNKY_PROCESSES);
+	check_tasks(g, out, world_procs, WORLD_PROCESSES, world_procs, 1);
+	CHECK_EQ(out[world_procs].pid, 1000);
+	CHECK_EQ(out[world_procs].threads, CHUNKY_THREADS);
+	CHECK_EQ(out[world_procs].cpu_ns, sum);
+	CHECK_EQ(out[n - 1].pid, 5000 + CHUNKY_PROCESSES - 1);
+
+	CHECK_EQ(gf_walk_tasks(&g->k, 1, out, NELEM(out), &n), GF_OK);
+	CHECK_EQ(n, world_threads + CHUNKY_THREADS + CHUNKY_PROCESSES);
+	check_tasks(g, out, world_threads, WORLD_THREADS, world_threads, 1);
+	for (uint32_t i = 0; i < CHUNKY_THREADS; i++) {
+		const struct gf_task *t = &out[world_threads + i];
+		CHECK_EQ(t->pid, 1000 + (int32_t)i);
+		CHECK_EQ(t->tgid, 1000);
+		CHECK_EQ(t->threads, CHUNKY_THREADS); /* the leader's, past chunks */
+		CHECK_EQ(t->cpu_ns, i ? i : 7);
+	}
+
+	/* full in the middle of a chunk: the first 500 stand */
+	memset(out, 0xa5, sizeof out);
+	CHECK_EQ(gf_walk_tasks(&g->k, 1, out, 500, &n), GF_ENOSPC);
+	CHECK_EQ(n, 500);
+	CHECK_EQ(out[499].pid, 1000 + 499 - (int32_t)world_threads);
+	CHECK_EQ(out[500].pid, (int32_t)0xa5a5a5a5);
+
+	/* a thread two chunks on, of another group, then with a bad link */
+	w32(g, t550 + T_TGID, 5000);
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &n), GF_ECORRUPT);
+	CHECK_EQ(gf_walk_tasks(&g->k, 1, out, NELEM(out), &n), GF_ECORRUPT);
+	w32(g, t550 + T_TGID, 1000);
+	w64(g, t550 + T_THREAD_NODE + 8, many + T_THREAD_NODE);
+	CHECK_EQ(gf_walk_tasks(&g->k, 0, out, NELEM(out), &n), GF_ECORRUPT);
+	CHECK_EQ(gf_walk_tasks(&g->k, 1, out, NELEM(out), &n), GF_ECORRUPT);
+	guest_free(g);
+}
+
 /* ======================================================================
  * 3. Corrupted guest data: every walk ends, with an error, quickly.
  * ====================================================================== */
@@ -5100,6 +5172,7 @@ static const struct test tests[] = {
 	T(walk_states_since_6_1),
 	T(walk_comm_unterminated),
 	T(walk_enospc),
+	T(walk_chunks),
 	T(corrupt_back_links),
 	T(corrupt_cycles),
 	T(corrupt_wild_pointers),
