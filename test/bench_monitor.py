@@ -10,7 +10,9 @@ through test/gpu-test.sh bench), on the Debian 6.12 test guest (512 MiB, 2 vCPUs
   - a healthy but busy guest at that interval on the GPU: no verdict in 20 s;
   - the host CPU the agent process uses at 10 Hz (utime + stime from /proc), GPU vs CPU engine.
 
-Prints Markdown tables. Usage: test/bench_monitor.py [--runs N] [--interval MS]
+Prints Markdown tables. Usage:
+  test/bench_monitor.py [--runs N] [--interval MS] [--window MS] [--parts hog,latency,healthy,cpu]
+--window sets [detect] window_ms for the latencies and the healthy guest (500 when not given).
 """
 import argparse
 import shutil
@@ -67,10 +69,14 @@ def hog_recovery(runs):
               flush=True)
 
 
-def latencies(runs, interval):
-    config = ta.REPORT_ONLY + f'[agent]\ninterval_ms = {interval}\n'
-    print(f'| class | GPU loop ms | CPU loop ms |  (interval {interval} ms, {KVER}, '
-          f'median of {runs})\n|---|---|---|')
+def detect_config(window):
+    return f'[detect]\nwindow_ms = {window}\n' if window else ''
+
+
+def latencies(runs, interval, window):
+    config = ta.REPORT_ONLY + detect_config(window) + f'[agent]\ninterval_ms = {interval}\n'
+    print(f'| class | GPU loop ms | CPU loop ms |  (interval {interval} ms, window '
+          f'{window or 500} ms, {KVER}, median of {runs})\n|---|---|---|')
     for cls in CLASSES:
         row = []
         for engine in ('gpu', 'cpu'):
@@ -87,18 +93,19 @@ def latencies(runs, interval):
         print(f'| {cls} | {row[0]} | {row[1]} |', flush=True)
 
 
-def healthy(interval, seconds=20):
+def healthy(interval, window, seconds=20):
     ta.ENGINE = 'gpu'
+    config = detect_config(window) + f'[agent]\ninterval_ms = {interval}\n'
     with Guest(KVER, mem_mib=512) as g:
         g.boot()
-        with ta.Agent(ta.target(g), config=f'[agent]\ninterval_ms = {interval}\n') as ag:
+        with ta.Agent(ta.target(g), config=config) as ag:
             ag.wait(lambda e: e['event'] == 'attach', 60, 'attach')
             g.wait_ready(g.spawn('healthy'))
             time.sleep(seconds)
             bad = [(e['event'], e.get('class')) for e in ag.events()
                    if e['event'] in ('verdict', 'action')]
             assert ag.stop() == 0
-    print(f'healthy busy guest, GPU loop at {interval} ms, {seconds} s: '
+    print(f'healthy busy guest, GPU loop at {interval} ms, window {window or 500} ms, {seconds} s: '
           f'{"no verdict" if not bad else bad}', flush=True)
 
 
@@ -128,12 +135,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--runs', type=int, default=2)
     ap.add_argument('--interval', type=int, default=20)
+    ap.add_argument('--window', type=int, default=0)
+    ap.add_argument('--parts', default='hog,latency,healthy,cpu')
     args = ap.parse_args()
+    parts = args.parts.split(',')
     try:
-        hog_recovery(args.runs)
-        latencies(1, args.interval)
-        healthy(args.interval)
-        host_cpu()
+        if 'hog' in parts:
+            hog_recovery(args.runs)
+        if 'latency' in parts:
+            latencies(1, args.interval, args.window)
+        if 'healthy' in parts:
+            healthy(args.interval, args.window)
+        if 'cpu' in parts:
+            host_cpu()
     finally:
         shutil.rmtree(ta.TMP, ignore_errors=True)
     return 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU engine's tests and benchmark, on a machine with an NVIDIA GPU.
 # There, with .kit/ from test/make-gpu-kit.sh carried along:
-#   test/gpu-test.sh [test|agent|bench|monitor|all]
+#   test/gpu-test.sh [test|agent|bench|monitor [bench_monitor.py options]|all]
 # Every guest check of test_guest.py runs with --engine gpu, plus the
 # CPU-vs-GPU comparison on a frozen dump; `agent` runs the agent suite
 # (real faults) with the GPU engine, among them the agent stopped while the
@@ -33,6 +33,6 @@ case ${1:-all} in
 test|all) GPUFAS_ENGINE=gpu python3 test/test_guest.py || rc=1 ;;&
 agent|all) GPUFAS_ENGINE=gpu GPUFAS_AGENT_KIT=.kit/agent python3 test/test_agent.py || rc=1 ;;&
 bench|all) python3 test/bench.py --gpu || rc=1 ;;&
-monitor|all) GPUFAS_AGENT_KIT=.kit/agent python3 test/bench_monitor.py || rc=1 ;;
+monitor|all) GPUFAS_AGENT_KIT=.kit/agent python3 test/bench_monitor.py "${@:2}" || rc=1 ;;
 esac
 exit $rc
