@@ -623,12 +623,18 @@ GF_HD_OUTLINE int gf_walk_gang(const struct gf_kernel *k, int threads,
 			       struct gf_task *out, uint32_t cap,
 			       uint32_t *count, struct gf_walk *w)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = &rd;
 	uint32_t rank = gf_gang_rank(), size = gf_gang_size(), n;
 	int rc;
 
-	if (rank == 0)
+	/* rank 0 gathers through the chase's reader: on a CPU, where it
+	 * does all, one set of translations serves both */
+	if (rank == 0) {
 		walk_start(w, k, threads, out, cap);
+		r = &w->r;
+	} else {
+		reader_init(&rd, k);
+	}
 	gf_gang_sync();
 	while (!w->done) {
 		if (rank == 0)
