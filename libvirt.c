@@ -119,8 +119,8 @@ static int load_api(struct domain_facts *f)
 	};
 
 	if (!lib) {
-		facts_error(f, "libvirt.so.0 not found (no libvirt client "
-			    "library installed; Debian: libvirt0)");
+		facts_error(f, "%s (libvirt's client library; Debian: libvirt0)",
+			    dlerror());
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof syms / sizeof *syms; i++)
@@ -255,47 +255,68 @@ static size_t read_until(int fd, void *buf, size_t len, double deadline)
 	return got;
 }
 
-/* The facts from a child that talks to libvirt, given LIBVIRT_WAIT_S. */
-static int query_domain(const char *name, struct domain_facts *f, char *err,
-			size_t errlen)
+/* A child that asks libvirt and writes its facts to *fd's other end;
+ * its pid, or -1. */
+static pid_t spawn_query(const char *name, int *fd, char *err, size_t errlen)
 {
 	int fds[2];
 	pid_t pid;
-	size_t got;
 
 	if (pipe2(fds, O_CLOEXEC)) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	if ((pid = fork()) < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
+	if ((pid = fork()) == 0) {
 		struct domain_facts mine = { 0 };
 
 		close(fds[0]);
+		signal(SIGALRM, SIG_DFL); /* ends it should we be gone by then */
+		alarm((unsigned)LIBVIRT_WAIT_S + 1);
 		ask_libvirt(name, &mine);
 		_exit(write(fds[1], &mine, sizeof mine) == sizeof mine ? 0 : 1);
 	}
 	close(fds[1]);
-	memset(f, 0, sizeof *f);
-	got = read_until(fds[0], f, sizeof *f, now_monotonic() + LIBVIRT_WAIT_S);
-	close(fds[0]);
-	if (got != sizeof *f)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	if (got != sizeof *f) {
-		snprintf(err, errlen, "libvirtd (" LIBVIRT_URI ") gave no answer "
-			 "within %.0f s", LIBVIRT_WAIT_S);
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(fds[0]);
 		return -1;
 	}
-	f->why[sizeof f->why - 1] = 0;
-	f->machine[sizeof f->machine - 1] = 0;
-	return 0;
+	*fd = fds[0];
+	return pid;
+}
+
+/* The facts from a child that talks to libvirt, given LIBVIRT_WAIT_S. */
+static int query_domain(const char *name, struct domain_facts *f, char *err,
+			size_t errlen)
+{
+	double deadline = now_monotonic() + LIBVIRT_WAIT_S;
+	int fd, status = 0;
+	pid_t pid = spawn_query(name, &fd, err, errlen);
+	size_t got;
+
+	if (pid < 0)
+		return -1;
+	memset(f, 0, sizeof *f);
+	got = read_until(fd, f, sizeof *f, deadline);
+	close(fd);
+	if (got != sizeof *f)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == sizeof *f) {
+		f->why[sizeof f->why - 1] = 0;
+		f->machine[sizeof f->machine - 1] = 0;
+		return 0;
+	}
+	if (now_monotonic() < deadline)
+		snprintf(err, errlen, "the libvirt query (a child process) ended "
+			 "without an answer (%s %d)", WIFSIGNALED(status) ?
+			 "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) :
+			 WEXITSTATUS(status));
+	else
+		snprintf(err, errlen, "libvirtd (" LIBVIRT_URI ") gave no answer "
+			 "within %.0f s", LIBVIRT_WAIT_S);
+	return -1;
 }
 
 /* ---- what libvirt said, checked ---- */
