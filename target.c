@@ -496,7 +496,7 @@ static int host_open(struct gf_target *t, int want_write)
 	return -1;
 }
 
-static int libvirt_open(struct gf_target *t, const char *name, int want_write)
+static int open_libvirt(struct gf_target *t, const char *name, int want_write)
 {
 	struct libvirt_ram ram;
 	struct vm_opts vo = { .lowmem = 0 };
@@ -536,7 +536,7 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	if (!strcmp(buf, "host"))
 		return host_open(t, want_write);
 	if (!strncmp(buf, "libvirt:", 8))
-		return libvirt_open(t, buf + 8, want_write);
+		return open_libvirt(t, buf + 8, want_write);
 	vm = !strncmp(buf, "vm:", 3);
 	if (!vm && strncmp(buf, "dump:", 5)) {
 		target_error(t, "unknown target '%s' (expected vm:PATH, "
