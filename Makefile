@@ -11,7 +11,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
 STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
-CORE = target.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
+CORE = target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
        devbox.o sdnotify.o
@@ -29,6 +29,7 @@ $(OBJS) test/unit.o test/fuzz/image.o test/bench.o test/bench_tui.o test/nic.o: 
 tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
+target.o libvirt.o: libvirt.h
 sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
 introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h

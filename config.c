@@ -1,6 +1,7 @@
 /* config.c — config.ini, read with inih.
  *
- *   [target]  default = vm:PATH      used when no --target is given
+ *   [target]  default = vm:PATH      used when no --target is given (or
+ *                                    libvirt:NAME, dump:PATH, host)
  *   [kill]    signal = KILL          the signal --kill sends by default
  *   [engine]  kind = auto            where the introspection runs: auto,
  *             gpu = 0                cpu or gpu; which GPU

@@ -83,6 +83,10 @@ static void usage(FILE *f)
 "Options:\n"
 "  --target SPEC       (repeatable with --agent) vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
 "                      guest's RAM file (memory-backend-file, share=on);\n"
+"                      libvirt:NAME  a running libvirt domain's RAM file\n"
+"                      (qemu:///system; the domain needs <memoryBacking>\n"
+"                      <source type='file'/><access mode='shared'/>), found\n"
+"                      again at each attach, its machine type from the domain;\n"
 "                      dump:PATH  an ELF core or a raw RAM copy (read-only);\n"
 "                      host  this machine's RAM (/dev/mem, kmod/gpufas_pmem.ko)\n"
 "  --config FILE       config.ini: [target] default, [kill] signal, [engine],\n"
@@ -263,7 +267,7 @@ static int resolve(struct options *o, struct gf_config *cfg)
 		o->target = o->targets[o->ntargets++] = cfg->target;
 	if (!o->target) {
 		fprintf(stderr, "gpufas: no target: give --target vm:PATH, "
-				"dump:PATH or host (see --help)\n");
+				"libvirt:NAME, dump:PATH or host (see --help)\n");
 		return 2;
 	}
 	if (config_override(cfg, o->engine, o->gpu, err, sizeof err)) {

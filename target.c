@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "gpufas.h"
+#include "libvirt.h"
 
 #define GiB (1ull << 30)
 #define FOUR_GiB (4 * GiB)
@@ -495,8 +496,29 @@ static int host_open(struct gf_target *t, int want_write)
 	return -1;
 }
 
-/* Opens "vm:PATH[,opts]", "dump:PATH" or "host". On failure t->error
- * says why, in one line. */
+static int open_libvirt(struct gf_target *t, const char *name, int want_write)
+{
+	struct libvirt_ram ram;
+	struct vm_opts vo = { .lowmem = 0 };
+	char why[sizeof t->error];
+
+	if (libvirt_find_ram(name, &ram, why, sizeof why)) {
+		target_error(t, "%s: %s", t->spec, why);
+		return -1;
+	}
+	strcpy(vo.machine, ram.machine);
+	if (map_file(t, ram.path, want_write)) {
+		snprintf(why, sizeof why, "%s", t->error);
+		target_error(t, "%s: %s", t->spec, why);
+		target_close(t);
+		return -1;
+	}
+	map_qemu_ram(t, &vo);
+	return 0;
+}
+
+/* Opens "vm:PATH[,opts]", "libvirt:NAME", "dump:PATH" or "host". On
+ * failure t->error says why, in one line. */
 int target_open(struct gf_target *t, const char *spec, int want_write)
 {
 	char buf[sizeof t->spec], *path, *opts;
@@ -513,10 +535,12 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	strcpy(buf, spec);
 	if (!strcmp(buf, "host"))
 		return host_open(t, want_write);
+	if (!strncmp(buf, "libvirt:", 8))
+		return open_libvirt(t, buf + 8, want_write);
 	vm = !strncmp(buf, "vm:", 3);
 	if (!vm && strncmp(buf, "dump:", 5)) {
 		target_error(t, "unknown target '%s' (expected vm:PATH, "
-				"dump:PATH or host)", spec);
+				"libvirt:NAME, dump:PATH or host)", spec);
 		return -1;
 	}
 	path = buf + (vm ? 3 : 5);

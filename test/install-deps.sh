@@ -10,7 +10,8 @@ if [ $# -eq 0 ]; then
 		libsodium-dev libibverbs-dev librdmacm-dev \
 		ibverbs-providers iproute2 perftest \
 		qemu-system-x86 busybox-static cpio python3 \
-		tmux python3-pil fonts-dejavu-core prometheus
+		tmux python3-pil fonts-dejavu-core prometheus \
+		libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 fi
 
 missing=()

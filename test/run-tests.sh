@@ -37,6 +37,7 @@ suite "remote over TCP (agent --listen, --view)" python3 test/test_remote.py
 suite "remote over RDMA (Soft-RoCE in a guest)" python3 test/test_rdma.py
 suite "Prometheus: endpoint, textfile, a real server" python3 test/test_prom.py
 suite "systemd: notify protocol, watchdog, journal prefixes" python3 test/test_systemd.py
+suite "libvirt: domains as targets, a real libvirtd" python3 test/test_libvirt.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
