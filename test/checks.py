@@ -1,11 +1,22 @@
-"""The checks' bookkeeping, shared by test_guest.py and test_host.py: one line per check, and
-the closing `N passed, N failed, N skipped` line that CI reads."""
+"""The checks' bookkeeping, shared by the suites: one line per check, and the closing
+`N passed, N failed, N skipped` line that CI reads; and the one way they end a process."""
+import subprocess
 import sys
 import time
 
 results = []  # True or False per check run
 skipped = []
 only = ''     # from -k SUBSTRING: run only the checks whose names hold it
+
+
+def end(proc, timeout=10):
+    """SIGTERM, then SIGKILL after timeout seconds; the exit status."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 class Skip(Exception):

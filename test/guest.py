@@ -45,6 +45,8 @@ import time
 import tty
 from pathlib import Path
 
+import checks
+
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / 'build-guest.sh'
 CACHE = Path(os.environ.get('GPUFAS_CACHE', Path.home() / '.cache' / 'gpufas'))
@@ -134,12 +136,7 @@ class Guest:
         """Stops QEMU (SIGTERM, then SIGKILL) and removes the RAM file. Safe to call twice."""
         if self.proc:
             if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+                checks.end(self.proc, 5)
             self._reader.join(5)  # it reads until EOF, which QEMU's exit just gave it
             for pipe in (self.proc.stdin, self.proc.stdout):
                 with contextlib.suppress(OSError):  # unsent input after QEMU died

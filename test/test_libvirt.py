@@ -122,12 +122,7 @@ class Libvirt:
             for name in self.virsh('list', '--name', '--all', check=False).split():
                 self.virsh('destroy', name, check=False)
                 self.virsh('undefine', name, check=False)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            checks.end(self.proc)
         for pidfile in Path('/run/libvirt/qemu').glob('*.pid'):
             try:  # a QEMU that libvirt could not destroy
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
@@ -245,12 +240,7 @@ class Agent:
                        if RAM_DIR in line})
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            return self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return checks.end(self.proc)
 
 
 def check_agent_restart(lv, tmp):

@@ -131,12 +131,7 @@ class Prometheus:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            checks.end(self.proc)
 
 
 def http(port, raw, timeout=READ_S + 3):

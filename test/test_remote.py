@@ -87,12 +87,7 @@ class Agent:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            checks.end(self.proc, 15)
 
 
 def view(agent, *args, key=OP_KEY, timeout=TIMEOUT):

@@ -116,13 +116,7 @@ class Agent:
         return time.monotonic()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.wait()
+        return checks.end(self.proc) if self.proc.poll() is None else self.proc.returncode
 
 
 def check_ready_after_attach(agent, notify):
