@@ -21,6 +21,11 @@
  * this is beyond what we claim; a longer walk means a cycle. */
 #define MAX_PROCESSES (1u << 20)
 #define MAX_THREADS_PER_PROCESS (1u << 17)
+/* and for a whole walk, whose processes may each pass the bounds above
+ * and still add up to 2^37 hops (a hostile guest's lists sharing one
+ * thread list): no kernel has more than PID_MAX_LIMIT (2^22) tasks, and
+ * a walk makes a hop per thread and two more per process */
+#define MAX_WALK_HOPS (3u << 22)
 
 /* Flag and state values from include/linux/sched.h: the same from 4.14 to
  * 6.12, but for TASK_RTLOCK_WAIT (5.15) and TASK_FROZEN (6.1), which
@@ -429,7 +434,7 @@ GF_HD static void walk_start(struct gf_walk *w, const struct gf_kernel *k,
 	w->cap = cap;
 	w->threads = threads;
 	w->process_node = k->lay.init_task + k->lay.task_tasks;
-	w->processes_seen = w->threads_seen = w->assigned = 0;
+	w->processes_seen = w->threads_seen = w->assigned = w->hops = 0;
 	w->process = -1;
 	w->in_threads = w->chased_all = 0;
 	w->chase_err = GF_OK;
@@ -516,7 +521,8 @@ GF_HD static void chase(struct gf_walk *w)
 	w->n = 0;
 	w->process = -1; /* a process going on from the last chunk: the fold's */
 	while (!err && !w->chased_all && w->n < GF_WALK_CHUNK)
-		err = w->in_threads ? chase_thread(w, &w->r) : chase_process(w, &w->r);
+		err = ++w->hops > MAX_WALK_HOPS ? GF_ECORRUPT
+		      : w->in_threads ? chase_thread(w, &w->r) : chase_process(w, &w->r);
 	w->chase_err = err;
 }
 

@@ -64,7 +64,7 @@ struct gf_walk {
 	/* the chase (rank 0's) */
 	struct reader r;
 	uint64_t process_node, thread_node, thread_head;
-	uint32_t processes_seen, threads_seen, assigned;
+	uint32_t processes_seen, threads_seen, assigned, hops;
 	int32_t process;  /* the current process's hop in this chunk, or -1 */
 	int in_threads, chased_all;
 	int32_t chase_err; /* met after the chunk's last hop */
