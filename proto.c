@@ -344,7 +344,7 @@ struct gf_server {
 	pthread_cond_t left;
 	int clients;
 	double last_refusal_log;
-	volatile int stopping;
+	int stopping; /* atomic: every listener and session thread reads it */
 	int nlisteners;
 	pthread_t listener[GF_MAX_LISTEN];
 };
@@ -362,7 +362,7 @@ void remote_log(const char *peer, const char *fmt, ...)
 
 int server_stopping(const struct gf_server *srv)
 {
-	return srv->stopping;
+	return __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE);
 }
 
 struct hub *server_hub(const struct gf_server *srv)
@@ -397,7 +397,7 @@ int server_admit(struct gf_server *srv, const char *peer)
 	double now = now_monotonic();
 
 	pthread_mutex_lock(&srv->lock);
-	ok = !srv->stopping && srv->clients < srv->max_clients;
+	ok = !server_stopping(srv) && srv->clients < srv->max_clients;
 	if (ok)
 		srv->clients++;
 	else if (now - srv->last_refusal_log >= 1.0)
@@ -514,7 +514,7 @@ void server_session(struct gf_server *srv, struct gf_io *io)
 
 	if (handshake(srv, io, &s, &in, &out))
 		goto out;
-	while (!srv->stopping && rc >= 0) {
+	while (!server_stopping(srv) && rc >= 0) {
 		rc = serve_one(srv, io, &s, &in, &out);
 		if (rc == 0)
 			last = now_monotonic();
@@ -599,7 +599,7 @@ void server_stop(struct gf_server *srv)
 
 	if (!srv)
 		return;
-	srv->stopping = 1;
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < srv->nlisteners; i++)
 		pthread_join(srv->listener[i], NULL);
 	clock_gettime(CLOCK_REALTIME, &until);
