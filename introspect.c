@@ -453,7 +453,9 @@ GF_HD static struct gf_hop *add_hop(struct gf_walk *w, uint32_t kind,
 	h->kind = kind;
 	h->node = node;
 	h->prev = prev;
+	h->signal = 0;
 	h->process = w->process;
+	h->out = 0;
 	h->err = GF_OK;
 	return h;
 }
@@ -486,9 +488,11 @@ GF_HD static int chase_process(struct gf_walk *w, struct reader *r)
 	return GF_OK;
 }
 
-/* The next hop along the current process's thread list. */
+/* The next hop along the current process's thread list. A record is
+ * given to each thread (threads) or to each process at its list's end. */
 GF_HD static int chase_thread(struct gf_walk *w, struct reader *r)
 {
+	struct gf_hop *h;
 	uint64_t next;
 	int err;
 
@@ -497,8 +501,9 @@ GF_HD static int chase_thread(struct gf_walk *w, struct reader *r)
 	if (next == w->thread_head) {
 		if (!w->threads && w->assigned >= w->cap)
 			return GF_ENOSPC;
-		add_hop(w, GF_HOP_THREADS_END, next, w->thread_node)->out =
-			w->threads ? 0 : w->assigned++;
+		h = add_hop(w, GF_HOP_THREADS_END, next, w->thread_node);
+		if (!w->threads)
+			h->out = w->assigned++;
 		w->in_threads = 0;
 		return GF_OK;
 	}
@@ -506,8 +511,9 @@ GF_HD static int chase_thread(struct gf_walk *w, struct reader *r)
 		return GF_ECORRUPT;
 	if (w->threads && w->assigned >= w->cap)
 		return GF_ENOSPC;
-	add_hop(w, GF_HOP_THREAD, next, w->thread_node)->out =
-		w->threads ? w->assigned++ : 0;
+	h = add_hop(w, GF_HOP_THREAD, next, w->thread_node);
+	if (w->threads)
+		h->out = w->assigned++;
 	w->thread_node = next;
 	return GF_OK;
 }
