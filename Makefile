@@ -14,7 +14,7 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 CORE = target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
-       devbox.o sdnotify.o
+       devbox.o sdnotify.o helper.o
 WIRE = proto.o auth.o tcp.o rdma.o http.o prom.o # the protocol and the
 						  # endpoint, without the viewer
 REMOTE = $(WIRE) view.o
@@ -30,6 +30,7 @@ tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 target.o libvirt.o: libvirt.h
+helper.o operator.o rescue.o watch.o test/unit.o: helper.h kmod/gpufas_helper.h
 sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
 introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h

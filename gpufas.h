@@ -120,6 +120,12 @@ struct gf_layout {
 	uint32_t lpos_begin, lpos_next;
 	uint32_t info_size, info_seq, info_ts_nsec, info_text_len;
 	uint32_t data_size_bits, data_data;
+	/* The module list, where helper.c finds kmod/gpufas_helper.c: the
+	 * list head `modules`, struct module and its mod_kallsyms. */
+	uint32_t has_modules;
+	uint64_t modules;
+	uint32_t mod_list, mod_name, mod_kallsyms;
+	uint32_t mk_symtab, mk_num_symtab, mk_strtab;
 };
 
 /* Everything the shared logic needs, flat, so it can be copied to a GPU. */
@@ -146,6 +152,10 @@ struct gf_task {
 };
 
 /* ---- Shared introspection (introspect.c): CPU and GPU engines. ---- */
+/* Where len bytes at guest-physical pa are mapped, or NULL (not RAM, or
+ * RAM read through gf_mem's hook, which cannot be written). */
+GF_HD volatile uint8_t *gf_phys_ptr(const struct gf_mem *m, uint64_t pa,
+				     uint32_t len);
 GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 		       uint32_t len);
 GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,

@@ -68,8 +68,8 @@ GF_HD void copy_volatile(void *dst, const volatile uint8_t *src,
 	}
 }
 
-GF_HD static volatile uint8_t *phys_ptr(const struct gf_mem *m, uint64_t pa,
-					uint32_t len)
+GF_HD volatile uint8_t *gf_phys_ptr(const struct gf_mem *m, uint64_t pa,
+				     uint32_t len)
 {
 	for (uint32_t i = 0; i < m->nranges && i < GF_MAX_RANGES; i++) {
 		const struct gf_range *r = &m->range[i];
@@ -89,7 +89,7 @@ GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 	if (m->read) /* RAM that cannot be mapped, read with pread (host only) */
 		return m->read(m, pa, dst, len);
 #endif
-	if (!(p = phys_ptr(m, pa, len)))
+	if (!(p = gf_phys_ptr(m, pa, len)))
 		return GF_EFAULT;
 	copy_volatile(dst, p, len);
 	return GF_OK;
@@ -223,7 +223,7 @@ GF_HD static int phys_or64(struct reader *r, uint64_t va,
 
 	if (!r->k->writable || (va & 7))
 		return GF_EINVAL;
-	if (translate(r, va, &pa) || !(p = phys_ptr(&r->k->mem, pa, 8)))
+	if (translate(r, va, &pa) || !(p = gf_phys_ptr(&r->k->mem, pa, 8)))
 		return GF_EFAULT;
 #ifdef __CUDA_ARCH__
 	atomicOr_system((unsigned long long *)p, (unsigned long long)bits);
@@ -241,7 +241,7 @@ GF_HD static int store_u32(struct reader *r, uint64_t va,
 
 	if (!r->k->writable || (va & 3))
 		return GF_EINVAL;
-	if (translate(r, va, &pa) || !(p = phys_ptr(&r->k->mem, pa, 4)))
+	if (translate(r, va, &pa) || !(p = gf_phys_ptr(&r->k->mem, pa, 4)))
 		return GF_EFAULT;
 	*(volatile uint32_t *)p = v;
 #ifdef __CUDA_ARCH__

@@ -4802,14 +4802,15 @@ static void check_profile_refused(const char *text, size_t len, mode_t mode,
 	free(p);
 }
 
-#define PF_HEAD "gpufas-profile 1\nbuild-id = " BUILD_A "\nrelease = 6.8.0\nkallsyms = 9\n"
+#define PF_HEAD "gpufas-profile 2\nbuild-id = " BUILD_A "\nrelease = 6.8.0\nkallsyms = 9\n"
 #define REFUSED(text, needle) check_profile_refused(text, strlen(text), 0600, needle)
 
 static void test_profile_corrupt_refused(void)
 {
 	char *big = xcalloc(64 << 10);
 
-	REFUSED("gpufas-profile 2\nend\n", "not a gpufas profile");
+	REFUSED("gpufas-profile 3\nend\n", "not a gpufas profile");
+	REFUSED("gpufas-profile 1\nend\n", "not a gpufas profile"); /* no module fields */
 	REFUSED(PF_HEAD "field task_struct.pid = 2464\n", "truncated");
 	REFUSED(PF_HEAD "end", "truncated");
 	REFUSED(PF_HEAD "end\nfield x = 1\n", "after end");
@@ -4823,8 +4824,8 @@ static void test_profile_corrupt_refused(void)
 	REFUSED(PF_HEAD "symbol init_task = _stext*2\nend\n", "bad value");
 	REFUSED(PF_HEAD "owner = mallory\nend\n", "unknown key");
 	REFUSED(PF_HEAD "release = 6.9.0\nend\n", "bad release");
-	REFUSED("gpufas-profile 1\nbuild-id = " BUILD_B "\nend\n", "another build");
-	REFUSED("gpufas-profile 1\nend\n", "no release");
+	REFUSED("gpufas-profile 2\nbuild-id = " BUILD_B "\nend\n", "another build");
+	REFUSED("gpufas-profile 2\nend\n", "no release");
 	REFUSED(PF_HEAD "field task_struct.pid\t= 1\nend\n", "not text");
 	check_profile_refused(PF_HEAD "\0end\n", sizeof PF_HEAD + 4, 0600, "not text");
 	check_profile_refused(PF_HEAD "end\n", strlen(PF_HEAD "end\n"), 0622, "private");
