@@ -97,7 +97,7 @@ SAN_CC   = clang
 SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
-HEADERS  = $(wildcard *.h test/fuzz/*.h)
+HEADERS  = $(wildcard *.h kmod/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
 FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o

@@ -40,9 +40,9 @@
 
 #include "gpufas_helper.h"
 
-static unsigned int period_ms = 4; /* one jiffy at HZ=250 */
+static unsigned int period_ms = 4; /* one jiffy at HZ=250: every 8 ms */
 module_param(period_ms, uint, 0444); /* 0444: fixed once loaded */
-MODULE_PARM_DESC(period_ms, "milliseconds between looks at the mailbox (default 4)");
+MODULE_PARM_DESC(period_ms, "delay between looks at the mailbox, in ms (default 4)");
 
 union gfh_page {
 	struct gfh_mailbox mb;
@@ -54,6 +54,7 @@ union gfh_page gpufas_helper_mailbox __aligned(PAGE_SIZE);
 EXPORT_SYMBOL_GPL(gpufas_helper_mailbox);
 
 static unsigned long period; /* in jiffies */
+static unsigned int every_ms; /* what the helper really waits, below */
 static u32 last_seq;         /* the last rq_seq looked at */
 static bool garbage_said;
 static void poll_mailbox(struct work_struct *work);
@@ -100,7 +101,7 @@ static void write_header(struct gfh_mailbox *mb)
 	WRITE_ONCE(mb->magic, GFH_MAGIC);
 	WRITE_ONCE(mb->self, (u64)(unsigned long)mb);
 	WRITE_ONCE(mb->version, GFH_VERSION);
-	WRITE_ONCE(mb->period_ms, jiffies_to_msecs(period));
+	WRITE_ONCE(mb->period_ms, every_ms);
 	WRITE_ONCE(mb->hz, HZ);
 	WRITE_ONCE(mb->polls, mb->polls + 1);
 	WRITE_ONCE(mb->beat, get_jiffies_64());
@@ -134,10 +135,15 @@ static void poll_mailbox(struct work_struct *work)
 static int __init helper_init(void)
 {
 	period = msecs_to_jiffies(period_ms ? period_ms : 1);
+	/* A timer of n jiffies fires after n + 1 ticks: the timer wheel rounds
+	 * its expiry up by its granularity, one jiffy at the first level, so
+	 * that it never fires early (calc_index() in kernel/time/timer.c, since
+	 * 4.8's 500462a9de65 "timers: Switch to a non-cascading wheel"). Seen
+	 * on 6.1 and 6.12: 125 polls a second at HZ=250 with period = 1. */
+	every_ms = jiffies_to_msecs(period + 1);
 	write_header(&gpufas_helper_mailbox.mb);
 	schedule_delayed_work(&poll_work, period);
-	pr_info("gpufas_helper: mailbox polled every %u ms\n",
-		jiffies_to_msecs(period));
+	pr_info("gpufas_helper: mailbox polled every %u ms\n", every_ms);
 	return 0;
 }
 

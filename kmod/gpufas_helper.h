@@ -41,7 +41,7 @@ struct gfh_mailbox {
 	gfh_u64 magic;      /* GFH_MAGIC */
 	gfh_u64 self;       /* this page's kernel virtual address */
 	gfh_u32 version;    /* GFH_VERSION */
-	gfh_u32 period_ms;  /* between polls, as the timer rounds it */
+	gfh_u32 period_ms;  /* between polls, as the timer really waits */
 	gfh_u32 hz;         /* the kernel's HZ: the unit of beat */
 	gfh_u32 pad0;
 	gfh_u64 beat;       /* jiffies_64 at the last poll */
