@@ -169,6 +169,13 @@ GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
 		       struct gf_task *out);
 GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *delivered_to);
+/* The in-OS helper's mailbox at `mailbox` (kmod/gpufas_helper.h): post a
+ * request to signal t (its pid, with its start time), *seq its number;
+ * then its answer, a GFH_* result, GFH_NONE until there is one. */
+GF_HD int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
+			 const struct gf_task *t, int sig, uint32_t *seq);
+GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
+			   uint32_t seq);
 
 /* ---- Counters (metrics.c): one sample of what the kernel accounts. ----
  * Raw cumulative values; detect.c turns two samples into rates. */

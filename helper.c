@@ -21,8 +21,9 @@
  * list, the table and the page are guest memory: untrusted, every loop
  * bounded, and a page that does not check out is no helper.
  *
- * The request protocol is in kmod/gpufas_helper.h: the fields, then the
- * sequence number; the answer is there when ans_seq equals it. One writer
+ * The request protocol is in kmod/gpufas_helper.h, its stores in
+ * introspect.c (gf_helper_post, gf_helper_answer: the GPU engine posts
+ * too); here the CPU waits for the answer. One writer
  * at a time is assumed (a second one racing loses its request, which then
  * goes unanswered: its caller falls back on the pseudo-signal).
  */
@@ -174,55 +175,22 @@ const char *gf_helper_answer_name(int answer)
 	}
 }
 
-/* The mailbox where this process can write it, still the helper's. */
-static volatile struct gfh_mailbox *mailbox(const struct gf_kernel *k,
-					    const struct gf_helper *h)
-{
-	volatile struct gfh_mailbox *mb;
-	uint64_t pa;
-
-	if (!k->writable || gf_virt_to_phys(k, h->va, &pa) ||
-	    !(mb = (volatile struct gfh_mailbox *)
-		   (void *)gf_phys_ptr(&k->mem, pa, sizeof *mb)))
-		return NULL;
-	return mb->magic == GFH_MAGIC && mb->self == h->va ? mb : NULL;
-}
-
-static int wait_answer(volatile struct gfh_mailbox *mb, uint32_t seq,
-		       uint32_t wait_ms)
-{
-	const struct timespec pause = { 0, POLL_NS };
-	double end = now_monotonic() + wait_ms / 1e3;
-	int32_t result;
-
-	do {
-		if (mb->ans_seq == seq) {
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			result = mb->ans_result;
-			return result >= GF_HELPER_DONE && result <= GF_HELPER_REFUSED
-			       ? result : GF_HELPER_SILENT;
-		}
-		nanosleep(&pause, NULL);
-	} while (now_monotonic() < end);
-	return GF_HELPER_SILENT;
-}
-
 int gf_helper_signal(const struct gf_kernel *k, const struct gf_helper *h,
 		     const struct gf_task *t, int sig, int *answer)
 {
-	volatile struct gfh_mailbox *mb = mailbox(k, h);
+	const struct timespec pause = { 0, POLL_NS };
+	double end = now_monotonic() + gf_helper_wait_ms(h) / 1e3;
 	uint32_t seq;
+	int err;
 
-	if (!mb)
-		return k->writable ? GF_EFAULT : GF_EINVAL;
-	seq = mb->rq_seq + 1;
-	mb->rq_magic = GFH_RQ_MAGIC;
-	mb->rq_start_time = t->start_time;
-	mb->rq_pid = t->pid;
-	mb->rq_sig = sig;
-	__atomic_thread_fence(__ATOMIC_RELEASE); /* the fields before rq_seq */
-	mb->rq_seq = seq;
-	*answer = wait_answer(mb, seq, gf_helper_wait_ms(h));
+	if ((err = gf_helper_post(k, h->va, t, sig, &seq)))
+		return err;
+	do {
+		if ((*answer = gf_helper_answer(k, h->va, seq)) != GFH_NONE)
+			return GF_OK;
+		nanosleep(&pause, NULL);
+	} while (now_monotonic() < end);
+	*answer = GF_HELPER_SILENT;
 	return GF_OK;
 }
 

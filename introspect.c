@@ -10,6 +10,7 @@
  */
 #include "gpufas.h"
 #include "introspect.h"
+#include "kmod/gpufas_helper.h"
 #include "gang.h"
 
 #define PAGE_SIZE 4096ull
@@ -233,6 +234,17 @@ GF_HD static int phys_or64(struct reader *r, uint64_t va,
 	return GF_OK;
 }
 
+/* Orders this processor's stores to the guest's RAM, as its CPUs see
+ * them. */
+GF_HD static void fence_system(void)
+{
+#ifdef __CUDA_ARCH__
+	__threadfence_system();
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 GF_HD static int store_u32(struct reader *r, uint64_t va,
 			   uint32_t v)
 {
@@ -244,11 +256,7 @@ GF_HD static int store_u32(struct reader *r, uint64_t va,
 	if (translate(r, va, &pa) || !(p = gf_phys_ptr(&r->k->mem, pa, 4)))
 		return GF_EFAULT;
 	*(volatile uint32_t *)p = v;
-#ifdef __CUDA_ARCH__
-	__threadfence_system();
-#else
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-#endif
+	fence_system();
 	return GF_OK;
 }
 
@@ -830,6 +838,55 @@ GF_HD static int signal_process(struct reader *r, uint64_t signal,
 	if ((rc = read_mem(r, target + l->task_pid, tid, 4)))
 		return rc;
 	return phys_or64(r, target + l->task_ti_flags, 1ull << l->tif_sigpending);
+}
+
+/* ---- The in-OS helper's mailbox (kmod/gpufas_helper.h; helper.c finds
+ * it). Posting is plain stores, so the GPU engine posts as the CPU does. */
+
+/* The mailbox at va, where this engine can write it and it is still the
+ * helper's (a module unloaded since it was found left no magic). */
+GF_HD static volatile struct gfh_mailbox *helper_page(const struct gf_kernel *k,
+						     uint64_t va)
+{
+	volatile struct gfh_mailbox *mb;
+	uint64_t pa;
+
+	if (!k->writable || gf_virt_to_phys(k, va, &pa) ||
+	    !(mb = (volatile struct gfh_mailbox *)(volatile void *)
+		   gf_phys_ptr(&k->mem, pa, sizeof *mb)))
+		return 0;
+	return mb->magic == GFH_MAGIC && mb->self == va ? mb : 0;
+}
+
+GF_HD int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
+			 const struct gf_task *t, int sig, uint32_t *seq)
+{
+	volatile struct gfh_mailbox *mb = helper_page(k, mailbox);
+
+	if (!mb)
+		return k->writable ? GF_EFAULT : GF_EINVAL;
+	*seq = mb->rq_seq + 1;
+	mb->rq_magic = GFH_RQ_MAGIC;
+	mb->rq_start_time = t->start_time;
+	mb->rq_pid = t->pid;
+	mb->rq_sig = sig;
+	fence_system(); /* the fields before the sequence number */
+	mb->rq_seq = *seq;
+	fence_system();
+	return GF_OK;
+}
+
+GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
+			   uint32_t seq)
+{
+	volatile struct gfh_mailbox *mb = helper_page(k, mailbox);
+	int32_t result;
+
+	if (!mb || mb->ans_seq != seq)
+		return GFH_NONE;
+	fence_system(); /* the result was written before ans_seq */
+	result = mb->ans_result;
+	return result >= GFH_DONE && result <= GFH_REFUSED ? result : GFH_NONE;
 }
 
 /* Pseudo-sends `sig` to the process led by `t` (from gf_find_task): writes
