@@ -30,7 +30,8 @@ tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 target.o libvirt.o: libvirt.h
-helper.o operator.o rescue.o watch.o test/unit.o: helper.h kmod/gpufas_helper.h
+helper.o operator.o rescue.o watch.o discover.o test/unit.o: helper.h
+introspect.o recover.o helper.o test/unit.o: kmod/gpufas_helper.h
 sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
 introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h
@@ -80,7 +81,7 @@ endif
 
 kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 		blake2b.c blake2b.h devbox.c devbox.h \
-		introspect.h gang.h loop.h monitor.h gpufas.h
+		introspect.h gang.h loop.h monitor.h gpufas.h kmod/gpufas_helper.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "gpufas.h"
+#include "helper.h"
 
 #define START_KERNEL_MAP 0xffffffff80000000ull
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
@@ -420,6 +421,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	struct vmcoreinfo *vi = malloc(sizeof *vi);
 	struct build *b = malloc(sizeof *b);
 	const char *names[KALLSYMS_MAX_WANTED];
+	struct gf_helper helper;
 	double t0 = now_ms();
 	uint32_t nnames = wanted_symbols(names);
 	int cached = 0, use_cache;
@@ -453,6 +455,8 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	}
 	if (use_cache && !cached)
 		cache(a, names, nnames, b);
+	if (!gf_helper_find(&a->k, &helper)) /* for the watch loop's recovery */
+		a->k.helper = helper.va;
 	free(vi);
 	free(b);
 	a->attach_ms = now_ms() - t0;

@@ -133,6 +133,8 @@ struct gf_kernel {
 	struct gf_mem mem;
 	struct gf_layout lay;
 	uint32_t writable; /* the target was opened for writing */
+	uint64_t helper;   /* the in-OS helper's mailbox, found at attach
+			      (helper.c), or 0: none */
 };
 
 /* ---- One task as gpufas reports it. ---- */
@@ -332,11 +334,21 @@ struct gf_recovery {
 	int sig;
 	double first_signal, last_signal; /* monotonic seconds */
 	double last_action;
+	uint32_t path;           /* enum gf_path of the last signal */
+	uint32_t helper_seq;     /* its request, while helper_pending */
+	int helper_pending;      /* posted, not answered yet */
 };
 
 /* What recover_step() did (or an operator's signal), for the caller to
  * log. Plain data: the GPU's watch loop reports through it too. */
 enum gf_report_kind { GF_ACTION, GF_RESULT };
+/* How a signal went, where the guest has the in-OS helper (without it,
+ * always the pseudo-signal, and nothing says so). */
+enum gf_path {
+	GF_PATH_PLAIN,  /* no helper: the pseudo-signal */
+	GF_PATH_HELPER, /* posted to the helper */
+	GF_PATH_PSEUDO, /* the pseudo-signal, the helper having failed */
+};
 enum gf_outcome {
 	GF_NO_OUTCOME,
 	GF_EXITED, GF_STILL_RUNNING, GF_FAILED, /* a result */
@@ -350,6 +362,7 @@ struct gf_report {
 	char comm[GF_COMM_LEN];
 	int sig;            /* action: the signal written */
 	int dry_run;        /* action: decided, not written */
+	uint32_t path;      /* action: enum gf_path */
 	enum gf_outcome outcome;
 	int err;            /* result: why it failed (GF_E*), or GF_OK */
 	double after_s;     /* result: since the first signal */

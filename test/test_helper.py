@@ -5,7 +5,8 @@ Each guest (Debian 6.1 and 6.12 under TCG) boots with kmod/gpufas_helper.ko buil
 headers of exactly its kernel (test/build-kmod.sh) in its initramfs. Without the module, --kill
 takes the pseudo-signal path, unchanged. With it, --kill goes through the guest kernel: a
 `sleep 600` and a `cat` blocked reading a pipe die within 100 ms of the request (their parent
-sees status 137); pid 1, a kernel thread and a stale start time are refused; garbage written
+sees status 137), and so does a spinner the headless agent kills for CPU overload; pid 1, a
+kernel thread and a stale start time are refused; garbage written
 over the mailbox page from outside (in the RAM file) is ignored and said once in the kernel
 log; after rmmod, --kill is back on the pseudo-signal. Prints one line per check and, last,
 `N passed, N failed, N skipped`. Usage: test/test_helper.py [-k SUBSTRING]
@@ -163,24 +164,49 @@ def polls_per_s(g, seconds=2):
     return (n1 - n0) / (t1 - t0)
 
 
-def check_attach_event(g):
-    """The agent's attach event names the helper."""
-    events = TMP / 'events.jsonl'
+AGENT_CONFIG = '[detect]\noverload_ms = 1000\n[recover]\ncpu_overload = kill\n'
+
+
+def agent_events(path):
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_event(path, pred, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not (found := [e for e in agent_events(path) if pred(e)]):
+        assert time.monotonic() < deadline, f'no {what} event: {agent_events(path)}'
+        time.sleep(0.1)
+    return found[0]
+
+
+def check_agent(g):
+    """The agent's attach event names the helper, and its recovery goes through it: a 2-thread
+    spinner overloading the CPUs is killed by the guest kernel (status 137), the action event
+    saying path "helper"."""
+    events, config = TMP / f'events-{g.kver}.jsonl', TMP / 'agent.ini'
+    config.write_text(AGENT_CONFIG)
     env = dict(os.environ, GPUFAS_CACHE=str(TMP / 'cache'))
-    agent = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', 'cpu', '--target',
-                              f'vm:{g.ram_path}', '--events', str(events)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', 'cpu', '--config',
+                              str(config), '--target', f'vm:{g.ram_path}', '--events',
+                              str(events)], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not (events.exists() and '"attach"' in events.read_text()):
-            assert time.monotonic() < deadline, 'no attach event'
-            time.sleep(0.1)
+        attach = wait_event(events, lambda e: e['event'] == 'attach', 'attach')
+        assert 'in-OS helper gpufas_helper version 1, polled every 8 ms' in attach['note'], \
+            attach
+        g.spawn("sh -c 'spinner 2 & echo $! >/tmp/spinner.pid; wait $!; "
+                "echo $? >/tmp/spinner.status'")
+        action = wait_event(events, lambda e: e['event'] == 'action', 'action')
+        pid = int(g.check('cat /tmp/spinner.pid'))
+        assert action['pid'] == pid and action['path'] == 'helper', action
+        result = wait_event(events, lambda e: e['event'] == 'result', 'result', 30)
+        assert result['outcome'] == 'exited', result
+        status = g.check('cat /tmp/spinner.status')
+        assert status == '137', f'spinner: parent saw status {status!r}'
+        print(f'      cpu_overload: {action["class"]} action path {action["path"]}, '
+              f'exited after {result["after_ms"]} ms')
     finally:
         checks.end(agent)
-    attach = next(json.loads(line) for line in events.read_text().splitlines()
-                  if json.loads(line)['event'] == 'attach')
-    events.unlink()
-    assert 'in-OS helper gpufas_helper version 1, polled every 8 ms' in attach['note'], attach
 
 
 def check_refusals(g):
@@ -264,7 +290,8 @@ def helper_checks(kver):
         g.boot()
         check(f'{kver} no helper: --kill is the pseudo-signal, unchanged', check_absent, g)
         check(f'{kver} helper loads, refuses a second load, --info reports it', check_load, g)
-        check(f'{kver} the attach event names the helper', check_attach_event, g)
+        check(f'{kver} the agent: attach names the helper, recovery goes through it',
+              check_agent, g)
         check(f'{kver} sleep 600 killed within 100 ms, status 137', kill_through_helper, g,
               'sleep 600', 'sleep')
         check(f'{kver} cat blocked reading a pipe killed within 100 ms, status 137',

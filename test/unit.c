@@ -3879,6 +3879,54 @@ static void test_helper_request(void)
 	guest_free(g);
 }
 
+/* The watch loop's recovery through the helper: posted, nothing written;
+ * answered done, followed as ever; unanswered for HELPER_WAIT_S (0.2 s),
+ * the pseudo-signal instead. */
+static void test_recover_through_helper(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct modules m = modules_new(g);
+	volatile struct gfh_mailbox *mb =
+		(volatile struct gfh_mailbox *)(void *)host(g, fixture_pa(g, m.mailbox), PAGE);
+	struct gf_verdict v[GF_NCLASSES] = { 0 };
+	struct gf_policy p;
+	struct gf_recovery rs = { 0 };
+	struct gf_report out[4];
+
+	policy_defaults(&p);
+	g->k.helper = m.mailbox;
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 10, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_ACTION);
+	CHECK_EQ(out[0].path, GF_PATH_HELPER);
+	CHECK_EQ(mb->rq_magic, GFH_RQ_MAGIC);
+	CHECK_EQ(mb->rq_pid, 100);
+	CHECK_EQ(mb->rq_sig, 9);
+	CHECK_EQ(mb->rq_start_time, 200);
+	CHECK_EQ(mb->rq_seq, 1);
+	CHECK_EQ(pending(g, 100), 0);
+	mb->ans_result = GFH_DONE;
+	mb->ans_seq = 1;
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.1, out, 4), 0);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.5, out, 4), 0);
+	CHECK_EQ(pending(g, 100), 0);
+	w32(g, task_va(g, 100) + T_EXIT_STATE, EXIT_ZOMBIE);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 11, out, 4) == 1);
+	CHECK_EQ(out[0].outcome, GF_EXITED);
+	v[GF_MEMORY] = memory_verdict(300, 400, "stopped");
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 20, out, 4) == 1);
+	CHECK_EQ(out[0].path, GF_PATH_HELPER);
+	CHECK_EQ(mb->rq_seq, 2);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 20.1, out, 4), 0);
+	CHECK_EQ(pending(g, 300), 0);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 20.25, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_ACTION);
+	CHECK_EQ(out[0].path, GF_PATH_PSEUDO);
+	CHECK(pending(g, 300) & SIGBIT(9));
+	CHECK_EQ(mb->rq_seq, 2);
+	guest_free(g);
+}
+
 /* ---- The watch loop, stepped on the synthetic kernel ---- */
 
 /* A loop, its publication, and an engine that reads them as the host does. */
@@ -5417,6 +5465,7 @@ static const struct test tests[] = {
 	T(helper_found),
 	T(helper_not_found),
 	T(helper_request),
+	T(recover_through_helper),
 	T(loop_publishes_processes),
 	T(loop_host_stall),
 	T(loop_event_ring),
