@@ -42,12 +42,12 @@ static void tell_written(const struct gf_task *t, int sig, int result,
 }
 
 /* Through the guest's in-OS helper (kmod/gpufas_helper.c), first: once a
- * pseudo-signal has marked the group exiting, the kernel drops a SIGKILL
- * sent after it without waking anyone (prepare_signal() on
- * SIGNAL_GROUP_EXIT, since 5.17's "signal: Drop signals received after a
- * fatal signal has been processed"), and a catchable signal already
- * pending in the shared set is dropped too (legacy_queue()), so the
- * helper must go before the pseudo-signal, not after it. 1 when the
+ * pseudo-signal has marked the group exiting, the kernel takes it for one
+ * already dying and drops a SIGKILL sent after it without waking anyone
+ * (seen on Debian's 5.10, 6.1 and 6.12; in 6.x prepare_signal() drops any
+ * signal to a group marked SIGNAL_GROUP_EXIT), and a catchable signal
+ * already pending in the shared set is dropped too (legacy_queue()), so
+ * the helper must go before the pseudo-signal, not after it. 1 when the
  * helper answered: msg and *err say what it did. 0 when the pseudo-signal
  * must go: no helper, or one that did not answer (note says so). */
 static int by_helper(const struct gf_engine *e, const struct gf_task *t,
