@@ -10,6 +10,11 @@ kernel thread and a stale start time are refused; garbage written
 over the mailbox page from outside (in the RAM file) is ignored and said once in the kernel
 log; after rmmod, --kill is back on the pseudo-signal. Prints one line per check and, last,
 `N passed, N failed, N skipped`. Usage: test/test_helper.py [-k SUBSTRING]
+
+GPUFAS_ENGINE (default cpu) picks gpufas's engine: test/gpu-test.sh runs the suite with the GPU
+engine, whose watch loop posts to the mailbox from the GPU. Where no headers can be fetched
+(the GPU machine), GPUFAS_HELPER_KIT names a directory of the guests' archives, made here by
+`test/test_helper.py --pack DIR` (test/make-gpu-kit.sh does).
 """
 import json
 import os
@@ -28,6 +33,8 @@ import checks
 
 TOP = Path(__file__).resolve().parent.parent
 GPUFAS = os.environ.get('GPUFAS', str(TOP / 'gpufas'))
+ENGINE = os.environ.get('GPUFAS_ENGINE', 'cpu')
+KIT = os.environ.get('GPUFAS_HELPER_KIT')
 BUILD_KMOD = str(TOP / 'test' / 'build-kmod.sh')
 TMP = Path(tempfile.mkdtemp(prefix='gpufas-helper-'))
 KO = '/root/gpufas_helper.ko'  # where the module lies in the guest
@@ -44,7 +51,7 @@ GFH_CHANGED = 3
 def gpufas(g, *args):
     """./gpufas on the guest's RAM; (exit code, stdout, the stderr lines that are not notes)."""
     env = dict(os.environ, GPUFAS_CACHE=str(TMP / 'cache'))
-    p = subprocess.run([GPUFAS, '--target', f'vm:{g.ram_path}', '--engine', 'cpu', *args],
+    p = subprocess.run([GPUFAS, '--target', f'vm:{g.ram_path}', '--engine', ENGINE, *args],
                        capture_output=True, text=True, timeout=60, env=env)
     err = [line for line in p.stderr.splitlines() if 'gpufas: note:' not in line]
     return p.returncode, p.stdout.strip(), '\n'.join(err)
@@ -56,18 +63,26 @@ def helper_info(g):
     return json.loads(out)['helper']
 
 
-def extra_initrd(g):
-    """A gzipped cpio holding the module built for g's kernel at KO, handed to g."""
+def pack(g, cpio):
+    """Writes cpio, a gzipped archive holding the module built for g's kernel at KO."""
     out = subprocess.run([BUILD_KMOD, '--dir', str(TOP / 'kmod'), str(g.kernel)],
                          capture_output=True, text=True)
     assert out.returncode == 0, f'build-kmod.sh: {out.stderr.strip()}'
     root = TMP / f'extra-{g.kver}'
     (root / 'root').mkdir(parents=True)
     shutil.copy(Path(out.stdout.strip()) / 'gpufas_helper.ko', root / KO[1:])
-    cpio = TMP / f'extra-{g.kver}.cpio.gz'
     subprocess.run(f'find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 >{cpio}', shell=True,
                    cwd=root, check=True)
-    g.extra_initrd = cpio
+    shutil.rmtree(root)
+
+
+def extra_initrd(g):
+    """Hands g the archive of its module: the kit's, or one built here."""
+    if KIT:
+        g.extra_initrd = Path(KIT) / f'helper-{g.kver}.cpio.gz'
+        return
+    g.extra_initrd = TMP / f'extra-{g.kver}.cpio.gz'
+    pack(g, g.extra_initrd)
 
 
 def ps(g):
@@ -186,7 +201,7 @@ def check_agent(g):
     events, config = TMP / f'events-{g.kver}.jsonl', TMP / 'agent.ini'
     config.write_text(AGENT_CONFIG)
     env = dict(os.environ, GPUFAS_CACHE=str(TMP / 'cache'))
-    agent = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', 'cpu', '--config',
+    agent = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', ENGINE, '--config',
                               str(config), '--target', f'vm:{g.ram_path}', '--events',
                               str(events)], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -304,7 +319,21 @@ def helper_checks(kver):
         g.close()
 
 
+def pack_kit(out):
+    """--pack DIR: the archives of every guest's module, for GPUFAS_HELPER_KIT."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for kver in KVERS:
+        g = Guest(kver)
+        g._ensure_built()
+        pack(g, out / f'helper-{kver}.cpio.gz')
+    shutil.rmtree(TMP, ignore_errors=True)
+    return 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--pack':
+        return pack_kit(sys.argv[2])
     checks.parse_args()
     t0 = time.monotonic()
     try:
