@@ -10,13 +10,14 @@
  * for a magic: it needs no knowledge of how a module's memory is laid out,
  * which changed in 6.4 (commit ac3b43283923, "module: replace
  * module_layout with module_memory": core_layout became mem[MOD_*]). What
- * it relies on has held from 5.0 to 7.2 (checked on Debian 5.10, 6.1, 6.12
- * and 7.2): struct mod_kallsyms (symtab, num_symtab, strtab) since 4.6
- * (commit 8244062ef1e5, "modules: fix longstanding /proc/kallsyms vs
- * module insertion race"), with the names alone in strtab since 5.0
- * (commit 1c7651f43777, "kallsyms: store type information in its own
- * array"), st_value the symbol's final address as /proc/kallsyms prints
- * it, and `modules` in kallsyms (CONFIG_KALLSYMS_ALL, as Debian builds).
+ * it relies on is the same in the include/linux/module.h of each of
+ * Debian's 5.10, 6.1, 6.12 (both) and 7.2: struct mod_kallsyms { symtab,
+ * num_symtab, strtab, typetab }, the types in typetab and so the names
+ * alone in strtab; st_value the symbol's final address, as /proc/kallsyms
+ * prints it; and `modules` in kallsyms (CONFIG_KALLSYMS_ALL, as Debian
+ * builds). Found live on 5.10, 6.1 and 6.12; not yet on trixie's 6.12
+ * and 7.2, for which this machine lacks the compilers to build the module
+ * (their BTF has every field, and their empty module lists are read).
  * Every offset comes from the kernel's BTF (layout.c, group MODULES); the
  * list, the table and the page are guest memory: untrusted, every loop
  * bounded, and a page that does not check out is no helper.
