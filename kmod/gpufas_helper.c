@@ -137,9 +137,9 @@ static int __init helper_init(void)
 	period = msecs_to_jiffies(period_ms ? period_ms : 1);
 	/* A timer of n jiffies fires after n + 1 ticks: the timer wheel rounds
 	 * its expiry up by its granularity, one jiffy at the first level, so
-	 * that it never fires early (calc_index() in kernel/time/timer.c, since
-	 * 4.8's 500462a9de65 "timers: Switch to a non-cascading wheel"). Seen
-	 * on 6.1 and 6.12: 125 polls a second at HZ=250 with period = 1. */
+	 * that it never fires early (calc_index() in kernel/time/timer.c, the
+	 * non-cascading wheel of 4.8 on). Seen on 6.1 and 6.12: 125 polls a
+	 * second at HZ=250 with period = 1. */
 	every_ms = jiffies_to_msecs(period + 1);
 	write_header(&gpufas_helper_mailbox.mb);
 	schedule_delayed_work(&poll_work, period);
