@@ -16,6 +16,7 @@ engine, whose watch loop posts to the mailbox from the GPU. Where no headers can
 (the GPU machine), GPUFAS_HELPER_KIT names a directory of the guests' archives, made here by
 `test/test_helper.py --pack DIR` (test/make-gpu-kit.sh does).
 """
+import contextlib
 import json
 import os
 import random
@@ -179,6 +180,7 @@ def polls_per_s(g, seconds=2):
     return (n1 - n0) / (t1 - t0)
 
 
+HELPER_NOTE = 'in-OS helper gpufas_helper version 1, polled every 8 ms'
 AGENT_CONFIG = '[detect]\noverload_ms = 1000\n[recover]\ncpu_overload = kill\n'
 
 
@@ -194,34 +196,45 @@ def wait_event(path, pred, what, timeout=60):
     return found[0]
 
 
-def check_agent(g):
-    """The agent's attach event names the helper, and its recovery goes through it: a 2-thread
-    spinner overloading the CPUs is killed by the guest kernel (status 137), the action event
-    saying path "helper"."""
-    events, config = TMP / f'events-{g.kver}.jsonl', TMP / 'agent.ini'
+@contextlib.contextmanager
+def agent(g, name):
+    """The headless agent on g, CPU overload recovery on; yields (its events file, its attach
+    event)."""
+    events, config = TMP / f'{name}-{g.kver}.jsonl', TMP / 'agent.ini'
     config.write_text(AGENT_CONFIG)
     env = dict(os.environ, GPUFAS_CACHE=str(TMP / 'cache'))
-    agent = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', ENGINE, '--config',
-                              str(config), '--target', f'vm:{g.ram_path}', '--events',
-                              str(events)], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', ENGINE, '--config',
+                             str(config), '--target', f'vm:{g.ram_path}', '--events',
+                             str(events)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
-        attach = wait_event(events, lambda e: e['event'] == 'attach', 'attach')
-        assert 'in-OS helper gpufas_helper version 1, polled every 8 ms' in attach['note'], \
-            attach
-        g.spawn("sh -c 'spinner 2 & echo $! >/tmp/spinner.pid; wait $!; "
-                "echo $? >/tmp/spinner.status'")
-        action = wait_event(events, lambda e: e['event'] == 'action', 'action')
-        pid = int(g.check('cat /tmp/spinner.pid'))
-        assert action['pid'] == pid and action['path'] == 'helper', action
-        result = wait_event(events, lambda e: e['event'] == 'result', 'result', 30)
-        assert result['outcome'] == 'exited', result
-        status = g.check('cat /tmp/spinner.status')
-        assert status == '137', f'spinner: parent saw status {status!r}'
-        print(f'      cpu_overload: {action["class"]} action path {action["path"]}, '
-              f'exited after {result["after_ms"]} ms')
+        yield events, wait_event(events, lambda e: e['event'] == 'attach', 'attach')
     finally:
-        checks.end(agent)
+        checks.end(proc)
+
+
+def kill_spinner(g, events):
+    """A 2-thread spinner overloads the CPUs; the agent must kill it (status 137). Returns the
+    action event."""
+    g.spawn("sh -c 'spinner 2 & echo $! >/tmp/spinner.pid; wait $!; "
+            "echo $? >/tmp/spinner.status'")
+    action = wait_event(events, lambda e: e['event'] == 'action', 'action')
+    assert action['pid'] == int(g.check('cat /tmp/spinner.pid')), action
+    result = wait_event(events, lambda e: e['event'] == 'result', 'result', 30)
+    assert result['outcome'] == 'exited', result
+    status = g.check('cat /tmp/spinner.status')
+    assert status == '137', f'spinner: parent saw status {status!r}'
+    print(f'      {action["class"]}: action path {action.get("path")}, exited after '
+          f'{result["after_ms"]} ms')
+    return action
+
+
+def check_agent(g):
+    """The agent's attach event names the helper, and its recovery goes through it: the action
+    event says path "helper"."""
+    with agent(g, 'events') as (events, attach):
+        assert HELPER_NOTE in attach['note'], attach
+        assert kill_spinner(g, events)['path'] == 'helper'
 
 
 def check_refusals(g):
@@ -288,13 +301,17 @@ def check_garbage(g):
 
 
 def check_unloaded(g):
-    """rmmod: --info says the helper is gone and --kill is the pseudo-signal again."""
-    g.check('rmmod gpufas_helper')
-    assert not helper_info(g)['found']
-    pid, _ = victim(g, 'sleep 600', 'sleep')
-    rc, out, err = gpufas(g, '--kill', str(pid))
-    assert rc == 0 and out.startswith(f'SIGKILL marked in {pid}') and 'helper' not in out, \
-        (rc, out, err)
+    """rmmod under a running agent: --info says the helper is gone, --kill is the pseudo-signal
+    again, and so is the agent's recovery (path "pseudo-signal"), with no hang."""
+    with agent(g, 'unloaded') as (events, attach):
+        assert HELPER_NOTE in attach['note'], attach
+        g.check('rmmod gpufas_helper')
+        assert not helper_info(g)['found']
+        pid, _ = victim(g, 'sleep 600', 'sleep')
+        rc, out, err = gpufas(g, '--kill', str(pid))
+        assert rc == 0 and out.startswith(f'SIGKILL marked in {pid}') and 'helper' not in out, \
+            (rc, out, err)
+        assert kill_spinner(g, events)['path'] == 'pseudo-signal'
 
 
 def helper_checks(kver):
@@ -314,7 +331,7 @@ def helper_checks(kver):
         check(f'{kver} pid 1 and a kernel thread refused', check_refusals, g)
         check(f'{kver} a stale start time: task changed, nothing sent', check_stale, g)
         check(f'{kver} garbage in the mailbox: ignored, said once', check_garbage, g)
-        check(f'{kver} rmmod: back to the pseudo-signal', check_unloaded, g)
+        check(f'{kver} rmmod under the agent: back to the pseudo-signal', check_unloaded, g)
     finally:
         g.close()
 
