@@ -55,12 +55,16 @@ static int by_helper(const struct gf_engine *e, const struct gf_task *t,
 		     int *err)
 {
 	struct gf_helper h;
-	int answer;
+	int answer, rc;
 
 	if (gf_helper_find(e->k, &h))
 		return 0;
-	if (gf_helper_signal(e->k, &h, t, sig, &answer) ||
-	    answer == GF_HELPER_SILENT) {
+	if ((rc = gf_helper_signal(e->k, &h, t, sig, &answer))) {
+		snprintf(note, notelen, " (the in-OS helper could not be posted to: %s)",
+			 gf_strerror(rc));
+		return 0;
+	}
+	if (answer == GF_HELPER_SILENT) {
 		snprintf(note, notelen, " (the in-OS helper gave no answer in %u ms)",
 			 gf_helper_wait_ms(&h));
 		return 0;
@@ -90,7 +94,7 @@ int operator_signal(const struct gf_engine *e, const struct kill_opts *o,
 {
 	struct gf_task t;
 	const char *why;
-	char buf[128], note[96] = "";
+	char buf[128], note[128] = "";
 	int err, result;
 
 	if ((err = engine_find(e, o->pid, &t))) {
