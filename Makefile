@@ -14,7 +14,7 @@ LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 CORE = target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
-       devbox.o sdnotify.o
+       devbox.o sdnotify.o helper.o
 WIRE = proto.o auth.o tcp.o rdma.o http.o prom.o # the protocol and the
 						  # endpoint, without the viewer
 REMOTE = $(WIRE) view.o
@@ -30,6 +30,8 @@ tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 target.o libvirt.o: libvirt.h
+helper.o operator.o rescue.o watch.o discover.o test/unit.o: helper.h
+introspect.o recover.o helper.o test/unit.o: kmod/gpufas_helper.h
 sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
 introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h
@@ -79,7 +81,7 @@ endif
 
 kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 		blake2b.c blake2b.h devbox.c devbox.h \
-		introspect.h gang.h loop.h monitor.h gpufas.h
+		introspect.h gang.h loop.h monitor.h gpufas.h kmod/gpufas_helper.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
 	  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
@@ -96,7 +98,7 @@ SAN_CC   = clang
 SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
-HEADERS  = $(wildcard *.h test/fuzz/*.h)
+HEADERS  = $(wildcard *.h kmod/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
 FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o

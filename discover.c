@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "gpufas.h"
+#include "helper.h"
 
 #define START_KERNEL_MAP 0xffffffff80000000ull
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
@@ -214,25 +215,27 @@ static int check_init_task(const struct gf_kernel *k)
  * is missing from is switched off, and the attach goes on without it. */
 static const struct {
 	const char *name;
-	size_t at; /* offsetof(struct gf_layout, ...) */
-	int printk; /* 1: the printk group, 0: metrics */
+	size_t at;  /* offsetof(struct gf_layout, ...) */
+	size_t has; /* the group's flag: offsetof(struct gf_layout, has_...) */
 } group_symbols[] = {
-#define SYM(name, member, printk) { name, offsetof(struct gf_layout, member), printk }
-	SYM("kernel_cpustat", kernel_cpustat, 0),
-	SYM("runqueues", runqueues, 0),
-	SYM("tick_cpu_sched", tick_cpu_sched, 0),
-	SYM("vm_event_states", vm_event_states, 0),
-	SYM("vm_zone_stat", vm_zone_stat, 0),
-	SYM("vm_node_stat", vm_node_stat, 0),
-	SYM("nr_swap_pages", nr_swap_pages, 0),
-	SYM("total_swap_pages", total_swap_pages, 0),
-	SYM("_totalram_pages", totalram_pages, 0),
-	SYM("totalreserve_pages", totalreserve_pages, 0),
-	SYM("jiffies_64", jiffies, 0),
-	SYM("panic_cpu", panic_cpu, 0),
-	SYM("tainted_mask", tainted_mask, 0),
-	SYM("__cpu_online_mask", cpu_online_mask, 0),
-	SYM("prb", prb, 1),
+#define SYM(name, member, group) \
+	{ name, offsetof(struct gf_layout, member), offsetof(struct gf_layout, group) }
+	SYM("kernel_cpustat", kernel_cpustat, has_metrics),
+	SYM("runqueues", runqueues, has_metrics),
+	SYM("tick_cpu_sched", tick_cpu_sched, has_metrics),
+	SYM("vm_event_states", vm_event_states, has_metrics),
+	SYM("vm_zone_stat", vm_zone_stat, has_metrics),
+	SYM("vm_node_stat", vm_node_stat, has_metrics),
+	SYM("nr_swap_pages", nr_swap_pages, has_metrics),
+	SYM("total_swap_pages", total_swap_pages, has_metrics),
+	SYM("_totalram_pages", totalram_pages, has_metrics),
+	SYM("totalreserve_pages", totalreserve_pages, has_metrics),
+	SYM("jiffies_64", jiffies, has_metrics),
+	SYM("panic_cpu", panic_cpu, has_metrics),
+	SYM("tainted_mask", tainted_mask, has_metrics),
+	SYM("__cpu_online_mask", cpu_online_mask, has_metrics),
+	SYM("prb", prb, has_printk),
+	SYM("modules", modules, has_modules), /* kernel/module/main.c's list */
 #undef SYM
 };
 
@@ -259,12 +262,8 @@ static void read_group_symbols(struct gf_attach *a, const struct gf_config *cfg)
 
 	for (size_t i = 0; i < sizeof group_symbols / sizeof *group_symbols; i++) {
 		uint64_t *va = (uint64_t *)((char *)l + group_symbols[i].at);
-		if (!symbol(a, cfg, group_symbols[i].name, va))
-			continue;
-		if (group_symbols[i].printk)
-			l->has_printk = 0;
-		else
-			l->has_metrics = 0;
+		if (symbol(a, cfg, group_symbols[i].name, va))
+			*(uint32_t *)((char *)l + group_symbols[i].has) = 0;
 	}
 }
 
@@ -422,6 +421,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	struct vmcoreinfo *vi = malloc(sizeof *vi);
 	struct build *b = malloc(sizeof *b);
 	const char *names[KALLSYMS_MAX_WANTED];
+	struct gf_helper helper;
 	double t0 = now_ms();
 	uint32_t nnames = wanted_symbols(names);
 	int cached = 0, use_cache;
@@ -455,6 +455,8 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	}
 	if (use_cache && !cached)
 		cache(a, names, nnames, b);
+	if (!gf_helper_find(&a->k, &helper)) /* for the watch loop's recovery */
+		a->k.helper = helper.va;
 	free(vi);
 	free(b);
 	a->attach_ms = now_ms() - t0;

@@ -120,6 +120,9 @@ static void report(FILE *f, const struct gf_report *r)
 	fprintf(f, ",\"signal\":\"SIG%s\"", signal_name(r->sig));
 	if (r->kind == GF_ACTION) {
 		fprintf(f, ",\"dry_run\":%s", r->dry_run ? "true" : "false");
+		if (r->path) /* only where the guest has the in-OS helper */
+			fprintf(f, ",\"path\":\"%s\"", r->path == GF_PATH_HELPER
+				? "helper" : "pseudo-signal");
 		return;
 	}
 	fprintf(f, ",\"outcome\":\"%s\",\"after_ms\":%.0f", outcome_name(r->outcome),

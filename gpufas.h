@@ -120,6 +120,12 @@ struct gf_layout {
 	uint32_t lpos_begin, lpos_next;
 	uint32_t info_size, info_seq, info_ts_nsec, info_text_len;
 	uint32_t data_size_bits, data_data;
+	/* The module list, where helper.c finds kmod/gpufas_helper.c: the
+	 * list head `modules`, struct module and its mod_kallsyms. */
+	uint32_t has_modules;
+	uint64_t modules;
+	uint32_t mod_list, mod_name, mod_kallsyms;
+	uint32_t mk_symtab, mk_num_symtab, mk_strtab;
 };
 
 /* Everything the shared logic needs, flat, so it can be copied to a GPU. */
@@ -127,6 +133,8 @@ struct gf_kernel {
 	struct gf_mem mem;
 	struct gf_layout lay;
 	uint32_t writable; /* the target was opened for writing */
+	uint64_t helper;   /* the in-OS helper's mailbox, found at attach
+			      (helper.c), or 0: none */
 };
 
 /* ---- One task as gpufas reports it. ---- */
@@ -146,6 +154,10 @@ struct gf_task {
 };
 
 /* ---- Shared introspection (introspect.c): CPU and GPU engines. ---- */
+/* Where len bytes at guest-physical pa are mapped, or NULL (not RAM, or
+ * RAM read through gf_mem's hook, which cannot be written). */
+GF_HD volatile uint8_t *gf_phys_ptr(const struct gf_mem *m, uint64_t pa,
+				     uint32_t len);
 GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 		       uint32_t len);
 GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
@@ -159,6 +171,13 @@ GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
 		       struct gf_task *out);
 GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *delivered_to);
+/* The in-OS helper's mailbox at `mailbox` (kmod/gpufas_helper.h): post a
+ * request to signal t (its pid, with its start time), *seq its number;
+ * then its answer, a GFH_* result, GFH_NONE until there is one. */
+GF_HD int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
+			 const struct gf_task *t, int sig, uint32_t *seq);
+GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
+			   uint32_t seq);
 
 /* ---- Counters (metrics.c): one sample of what the kernel accounts. ----
  * Raw cumulative values; detect.c turns two samples into rates. */
@@ -315,11 +334,21 @@ struct gf_recovery {
 	int sig;
 	double first_signal, last_signal; /* monotonic seconds */
 	double last_action;
+	uint32_t path;           /* enum gf_path of the last signal */
+	uint32_t helper_seq;     /* its request, while helper_pending */
+	int helper_pending;      /* posted, not answered yet */
 };
 
 /* What recover_step() did (or an operator's signal), for the caller to
  * log. Plain data: the GPU's watch loop reports through it too. */
 enum gf_report_kind { GF_ACTION, GF_RESULT };
+/* How a signal went, where the guest has the in-OS helper (without it,
+ * always the pseudo-signal, and nothing says so). */
+enum gf_path {
+	GF_PATH_PLAIN,  /* no helper: the pseudo-signal */
+	GF_PATH_HELPER, /* posted to the helper */
+	GF_PATH_PSEUDO, /* the pseudo-signal, the helper having failed */
+};
 enum gf_outcome {
 	GF_NO_OUTCOME,
 	GF_EXITED, GF_STILL_RUNNING, GF_FAILED, /* a result */
@@ -333,6 +362,7 @@ struct gf_report {
 	char comm[GF_COMM_LEN];
 	int sig;            /* action: the signal written */
 	int dry_run;        /* action: decided, not written */
+	uint32_t path;      /* action: enum gf_path */
 	enum gf_outcome outcome;
 	int err;            /* result: why it failed (GF_E*), or GF_OK */
 	double after_s;     /* result: since the first signal */

@@ -10,6 +10,7 @@
  */
 #include "gpufas.h"
 #include "introspect.h"
+#include "kmod/gpufas_helper.h"
 #include "gang.h"
 
 #define PAGE_SIZE 4096ull
@@ -68,8 +69,8 @@ GF_HD void copy_volatile(void *dst, const volatile uint8_t *src,
 	}
 }
 
-GF_HD static volatile uint8_t *phys_ptr(const struct gf_mem *m, uint64_t pa,
-					uint32_t len)
+GF_HD volatile uint8_t *gf_phys_ptr(const struct gf_mem *m, uint64_t pa,
+				     uint32_t len)
 {
 	for (uint32_t i = 0; i < m->nranges && i < GF_MAX_RANGES; i++) {
 		const struct gf_range *r = &m->range[i];
@@ -89,7 +90,7 @@ GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 	if (m->read) /* RAM that cannot be mapped, read with pread (host only) */
 		return m->read(m, pa, dst, len);
 #endif
-	if (!(p = phys_ptr(m, pa, len)))
+	if (!(p = gf_phys_ptr(m, pa, len)))
 		return GF_EFAULT;
 	copy_volatile(dst, p, len);
 	return GF_OK;
@@ -223,7 +224,7 @@ GF_HD static int phys_or64(struct reader *r, uint64_t va,
 
 	if (!r->k->writable || (va & 7))
 		return GF_EINVAL;
-	if (translate(r, va, &pa) || !(p = phys_ptr(&r->k->mem, pa, 8)))
+	if (translate(r, va, &pa) || !(p = gf_phys_ptr(&r->k->mem, pa, 8)))
 		return GF_EFAULT;
 #ifdef __CUDA_ARCH__
 	atomicOr_system((unsigned long long *)p, (unsigned long long)bits);
@@ -231,6 +232,17 @@ GF_HD static int phys_or64(struct reader *r, uint64_t va,
 	__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_SEQ_CST);
 #endif
 	return GF_OK;
+}
+
+/* Orders this processor's stores to the guest's RAM, as its CPUs see
+ * them. */
+GF_HD static void fence_system(void)
+{
+#ifdef __CUDA_ARCH__
+	__threadfence_system();
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
 }
 
 GF_HD static int store_u32(struct reader *r, uint64_t va,
@@ -241,14 +253,10 @@ GF_HD static int store_u32(struct reader *r, uint64_t va,
 
 	if (!r->k->writable || (va & 3))
 		return GF_EINVAL;
-	if (translate(r, va, &pa) || !(p = phys_ptr(&r->k->mem, pa, 4)))
+	if (translate(r, va, &pa) || !(p = gf_phys_ptr(&r->k->mem, pa, 4)))
 		return GF_EFAULT;
 	*(volatile uint32_t *)p = v;
-#ifdef __CUDA_ARCH__
-	__threadfence_system();
-#else
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-#endif
+	fence_system();
 	return GF_OK;
 }
 
@@ -836,6 +844,55 @@ GF_HD static int signal_process(struct reader *r, uint64_t signal,
 	if ((rc = read_mem(r, target + l->task_pid, tid, 4)))
 		return rc;
 	return phys_or64(r, target + l->task_ti_flags, 1ull << l->tif_sigpending);
+}
+
+/* ---- The in-OS helper's mailbox (kmod/gpufas_helper.h; helper.c finds
+ * it). Posting is plain stores, so the GPU engine posts as the CPU does. */
+
+/* The mailbox at va, where this engine can write it and it is still the
+ * helper's (a module unloaded since it was found left no magic). */
+GF_HD static volatile struct gfh_mailbox *helper_page(const struct gf_kernel *k,
+						     uint64_t va)
+{
+	volatile struct gfh_mailbox *mb;
+	uint64_t pa;
+
+	if (!k->writable || gf_virt_to_phys(k, va, &pa) ||
+	    !(mb = (volatile struct gfh_mailbox *)(volatile void *)
+		   gf_phys_ptr(&k->mem, pa, sizeof *mb)))
+		return 0;
+	return mb->magic == GFH_MAGIC && mb->self == va ? mb : 0;
+}
+
+GF_HD int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
+			 const struct gf_task *t, int sig, uint32_t *seq)
+{
+	volatile struct gfh_mailbox *mb = helper_page(k, mailbox);
+
+	if (!mb)
+		return k->writable ? GF_EFAULT : GF_EINVAL;
+	*seq = mb->rq_seq + 1;
+	mb->rq_magic = GFH_RQ_MAGIC;
+	mb->rq_start_time = t->start_time;
+	mb->rq_pid = t->pid;
+	mb->rq_sig = sig;
+	fence_system(); /* the fields before the sequence number */
+	mb->rq_seq = *seq;
+	fence_system();
+	return GF_OK;
+}
+
+GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
+			   uint32_t seq)
+{
+	volatile struct gfh_mailbox *mb = helper_page(k, mailbox);
+	int32_t result;
+
+	if (!mb || mb->ans_seq != seq)
+		return GFH_NONE;
+	fence_system(); /* the result was written before ans_seq */
+	result = mb->ans_result;
+	return result >= GFH_DONE && result <= GFH_REFUSED ? result : GFH_NONE;
 }
 
 /* Pseudo-sends `sig` to the process led by `t` (from gf_find_task): writes

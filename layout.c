@@ -27,8 +27,9 @@ enum kind {
  * that a kernel may lack without failing the attach: gf_layout's
  * has_metrics and has_printk say whether each group is complete. TICK_IDLE
  * is where idle time was kept until 7.x: without it, it is read from
- * kernel_cpustat (set_groups). */
-enum group { REQUIRED, METRICS, PRINTK, TICK_IDLE, NGROUPS };
+ * kernel_cpustat (set_groups). MODULES is what helper.c reads to find the
+ * in-OS helper: a kernel without CONFIG_MODULES has no struct module. */
+enum group { REQUIRED, METRICS, PRINTK, TICK_IDLE, MODULES, NGROUPS };
 
 struct field {
 	const char *names; /* alternatives, separated by '|' */
@@ -118,6 +119,13 @@ static const struct field fields[] = {
 	{ "printk_info.text_len", MEMBER, IN(info_text_len, PRINTK) },
 	{ "prb_data_ring.size_bits", MEMBER, IN(data_size_bits, PRINTK) },
 	{ "prb_data_ring.data", MEMBER, IN(data_data, PRINTK) },
+
+	{ "module.list", MEMBER, IN(mod_list, MODULES) },
+	{ "module.name", MEMBER, IN(mod_name, MODULES) },
+	{ "module.kallsyms", MEMBER, IN(mod_kallsyms, MODULES) },
+	{ "mod_kallsyms.symtab", MEMBER, IN(mk_symtab, MODULES) },
+	{ "mod_kallsyms.num_symtab", MEMBER, IN(mk_num_symtab, MODULES) },
+	{ "mod_kallsyms.strtab", MEMBER, IN(mk_strtab, MODULES) },
 };
 
 #define NFIELDS (sizeof fields / sizeof *fields)
@@ -285,7 +293,7 @@ static int btf_field(struct view *view, const struct field *f, uint32_t *v)
 	return -1;
 }
 
-/* Sets has_metrics and has_printk: a group is there if none of its
+/* Sets has_metrics, has_printk and has_modules: a group is there if none of its
  * fields is missing. An idle CPU's time is in tick_sched where it has the
  * fields, else in kernel_cpustat.cpustat[CPUTIME_IDLE/IOWAIT]: 7.x's
  * kcpustat_idle_stop() (Frederic Weisbecker's idle cputime series) charges
@@ -295,6 +303,7 @@ static void set_groups(struct gf_layout *l, const int missing[NGROUPS])
 {
 	l->has_metrics = !missing[METRICS];
 	l->has_printk = !missing[PRINTK];
+	l->has_modules = !missing[MODULES];
 	l->idle_in_cpustat = missing[TICK_IDLE] > 0;
 }
 
@@ -438,6 +447,7 @@ static int in_effect(const struct gf_layout *l, enum group g)
 	switch (g) {
 	case METRICS:   return l->has_metrics != 0;
 	case PRINTK:    return l->has_printk != 0;
+	case MODULES:   return l->has_modules != 0;
 	case TICK_IDLE: return !l->idle_in_cpustat;
 	default:        return 1;
 	}

@@ -3,7 +3,7 @@
  *
  * A profile is a text file, one "key = value" a line, named by the
  * build's VMCOREINFO BUILD-ID:
- *   gpufas-profile 1
+ *   gpufas-profile 2
  *   build-id = 8a55a05d...
  *   release = 7.2.13+deb14-cloud-amd64
  *   kallsyms = 186798                      the kernel's symbol count
@@ -14,7 +14,10 @@
  * Text, not binary: an operator can read what gpufas believes about a
  * kernel, and a checksum would prove nothing a hostile writer could not
  * recompute; what makes a profile trusted is that it fits the memory it
- * is used on (profile_fits). The file is untrusted input: bounded in size,
+ * is used on (profile_fits). Version 2 added the module-list fields
+ * (helper.c): a version 1 profile would hide the in-OS helper, so it is
+ * refused and full discovery writes a new one. The file is untrusted
+ * input: bounded in size,
  * parsed strictly, refused whole at the first fault, and read only if it
  * is a regular file of ours that nobody else may write.
  */
@@ -28,7 +31,7 @@
 
 #include "gpufas.h"
 
-#define MAGIC "gpufas-profile 1"
+#define MAGIC "gpufas-profile 2"
 #define PROFILE_MAX (16u << 10) /* a real one is about 4 KiB */
 #define MAX_LINE 160
 #define MAX_OFFSET (1u << 20)   /* task_struct, the largest, is ~10 KiB */
@@ -311,7 +314,7 @@ static int parse(char *text, size_t len, uint64_t stext, struct gf_profile *p,
 		if (nl - s > MAX_LINE)
 			why = "line too long";
 		else if (at == 1)
-			why = strcmp(s, MAGIC) ? "not a gpufas profile (version 1)" : NULL;
+			why = strcmp(s, MAGIC) ? "not a gpufas profile (version 2)" : NULL;
 		else if (!strcmp(s, "end"))
 			ended = 1;
 		else

@@ -1,22 +1,28 @@
-/* recover.c — acting on a verdict: pseudo-signal the culprit, then watch
- * it go.
+/* recover.c — acting on a verdict: signal the culprit, then watch it go.
  *
  * The rules a user of an OOM killer expects: one victim at a time (never
  * a second while the first is still exiting), at most one new victim per
  * cool-down, never pid 1, a kernel thread, our own process or a protected
- * name, and every decision reported. The signal is written with
- * gf_send_signal() after the culprit is looked up again by pid and start
- * time, so a pid reused since the verdict is never hit. Part of the watch
+ * name, and every decision reported. The culprit is looked up again by
+ * pid and start time, so a pid reused since the verdict is never hit;
+ * then the signal goes to the guest's in-OS helper where it has one
+ * (which the kernel delivers, waking a sleeper), else it is written with
+ * gf_send_signal(): also when the helper does not answer within
+ * HELPER_WAIT_S, or answers anything but done. Never both at once: a
+ * SIGKILL sent after a pseudo-signal is dropped (operator.c says why).
+ * Part of the watch
  * loop (loop.c), so it runs on the CPU and on the GPU alike: no libc, no
  * clock; the loop turns the reports into events.
  */
 #include <string.h>
 
+#include "kmod/gpufas_helper.h"
 #include "loop.h"
 
 #define SIGKILL 9
 #define SIGTERM 15
 #define FIND_ATTEMPTS 3 /* a list changing under the walk: look again */
+#define HELPER_WAIT_S 0.2 /* the helper polls every 8 ms */
 
 /* Why no automatic or unforced signal may go to this task, or NULL. */
 GF_HD const char *unsafe_target(const struct gf_task *t)
@@ -90,6 +96,7 @@ GF_HD static struct gf_report *report(struct gf_report *out, int max, int *n,
 	r->pid = rs->pid;
 	memcpy(r->comm, rs->comm, GF_COMM_LEN);
 	r->sig = rs->sig;
+	r->path = rs->path;
 	return r;
 }
 
@@ -117,21 +124,38 @@ GF_HD static int find(const struct gf_kernel *k, int32_t pid, struct gf_task *t)
 	return err;
 }
 
-/* Writes rs->sig into the victim, looked up afresh; reports the action,
- * or its failure. */
+/* Posts rs->sig to the helper, unless it failed this victim already;
+ * else writes it. */
+GF_HD static int deliver(const struct gf_kernel *k, struct gf_recovery *rs,
+			 const struct gf_task *t)
+{
+	int ignored;
+
+	if (k->helper && rs->path != GF_PATH_PSEUDO &&
+	    !gf_helper_post(k, k->helper, t, rs->sig, &rs->helper_seq)) {
+		rs->path = GF_PATH_HELPER;
+		rs->helper_pending = 1;
+		return GF_OK;
+	}
+	rs->path = k->helper ? GF_PATH_PSEUDO : GF_PATH_PLAIN;
+	return gf_send_signal(k, t, rs->sig, &ignored);
+}
+
+/* Signals the victim, looked up afresh; reports the action, or its
+ * failure. */
 GF_HD static int signal_victim(const struct gf_policy *p, struct gf_recovery *rs,
 			       const struct gf_kernel *k, double now,
 			       struct gf_report *out, int max, int *n)
 {
 	struct gf_task t;
 	struct gf_report *r;
-	int err, ignored;
+	int err;
 
 	err = find(k, rs->pid, &t);
 	if (!err && (t.tgid != rs->pid || t.start_time != rs->start_time))
 		err = GF_ESTALE;
 	if (!err && !p->dry_run)
-		err = gf_send_signal(k, &t, rs->sig, &ignored);
+		err = deliver(k, rs, &t);
 	if (err) {
 		result(out, max, n, rs, GF_FAILED, now, err);
 		return -1;
@@ -140,6 +164,25 @@ GF_HD static int signal_victim(const struct gf_policy *p, struct gf_recovery *rs
 		r->dry_run = p->dry_run;
 	rs->last_signal = rs->last_action = now;
 	return 0;
+}
+
+/* The helper's answer to the victim's request: 1 while it is awaited,
+ * 0 once it said done; any other answer, or none in time, and the
+ * pseudo-signal goes instead. */
+GF_HD static int await_helper(const struct gf_policy *p, struct gf_recovery *rs,
+			      const struct gf_kernel *k, double now,
+			      struct gf_report *out, int max, int *n)
+{
+	int answer = gf_helper_answer(k, k->helper, rs->helper_seq);
+
+	if (answer == GFH_NONE && now - rs->last_signal < HELPER_WAIT_S)
+		return 1;
+	rs->helper_pending = 0;
+	if (answer == GFH_DONE)
+		return 0;
+	rs->path = GF_PATH_PSEUDO;
+	signal_victim(p, rs, k, now, out, max, n);
+	return 1;
 }
 
 /* Follows the victim: gone (exited, a zombie, or its pid reused), due
@@ -154,6 +197,8 @@ GF_HD static void follow_victim(const struct gf_policy *p, struct gf_recovery *r
 	if (err == GF_ESRCH || (!err && (t.start_time != rs->start_time ||
 					 t.state == 'Z' || t.state == 'X'))) {
 		result(out, max, n, rs, GF_EXITED, now, GF_OK);
+	} else if (rs->helper_pending && await_helper(p, rs, k, now, out, max, n)) {
+		return;
 	} else if (rs->sig == SIGTERM && now - rs->last_signal >= p->grace_s) {
 		rs->sig = SIGKILL;
 		signal_victim(p, rs, k, now, out, max, n);

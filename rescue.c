@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "gpufas.h"
+#include "helper.h"
 
 #define LOG_BYTES (1u << 20)
 
@@ -15,10 +16,32 @@ static void print_hex(FILE *f, int64_t v)
 	fprintf(f, "%s0x%" PRIx64, v < 0 ? "-" : "", v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
+/* The in-OS helper in --info --json: where its page is (virtual and
+ * physical: the page can be looked at in the RAM file), or why none. */
+static void helper_json(const struct gf_kernel *k)
+{
+	struct gf_helper h;
+	uint64_t pa = 0;
+	char why[160];
+
+	if (gf_helper_find(k, &h)) {
+		gf_helper_describe(k, why, sizeof why);
+		printf("{\"found\":false,\"why\":");
+		json_string(stdout, why, sizeof why);
+		printf("}");
+		return;
+	}
+	gf_virt_to_phys(k, h.va, &pa);
+	printf("{\"found\":true,\"version\":%u,\"period_ms\":%u,\"hz\":%u,"
+	       "\"mailbox\":\"0x%" PRIx64 "\",\"mailbox_phys\":\"0x%" PRIx64 "\"}",
+	       h.version, h.period_ms, h.hz, h.va, pa);
+}
+
 int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
 		int json)
 {
 	const char *fmt = json ? "{\"release\":" : "release       %s\n";
+	char helper[160];
 
 	if (json) {
 		printf("%s", fmt);
@@ -35,6 +58,8 @@ int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
 		       a->k.lay.has_metrics ? "true" : "false",
 		       a->k.lay.has_printk ? "true" : "false");
 		json_string(stdout, e->name, sizeof e->name);
+		printf(",\"helper\":");
+		helper_json(&a->k);
 		printf("}\n");
 		return 0;
 	}
@@ -49,6 +74,8 @@ int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
 	       symtab_count(a->syms), a->layout_source, a->attach_ms,
 	       a->k.lay.has_metrics ? "yes" : "no (detectors off)",
 	       a->k.lay.has_printk ? "yes" : "no", e->name);
+	gf_helper_describe(&a->k, helper, sizeof helper);
+	printf("helper        %s\n", helper);
 	return 0;
 }
 

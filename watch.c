@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "helper.h"
 #include "loop.h"
 
 #define ATTACH_RETRY_S 1.0
@@ -105,6 +106,17 @@ static void release(struct watch *w)
 }
 
 /* Says why the target cannot be attached, once per reason. */
+/* The attach event names the in-OS helper where the guest has one; a
+ * guest without it attaches as before. */
+static void note_helper(const struct gf_kernel *k, char *msg, size_t len)
+{
+	char helper[160];
+	size_t n = strlen(msg);
+
+	if (!gf_helper_describe(k, helper, sizeof helper))
+		snprintf(msg + n, len - n, "%s%s", n ? "; " : "", helper);
+}
+
 static void unavailable(struct watch *w, const char *why, double now)
 {
 	if (strcmp(w->why, why)) {
@@ -165,6 +177,7 @@ static void try_attach(struct watch *w, double now)
 	if (w->a.note[0]) /* a cached profile not used: why, beside the engine's */
 		snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s",
 			 msg[0] ? "; " : "", w->a.note);
+	note_helper(&w->a.k, msg, sizeof msg);
 	w->attached = 1;
 	w->why[0] = 0;
 	w->next_event = w->last_steps = 0;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The GPU engine's tests and benchmark, on a machine with an NVIDIA GPU.
 # There, with .kit/ from test/make-gpu-kit.sh carried along:
-#   test/gpu-test.sh [test|agent|bench|monitor [bench_monitor.py options]|all]
+#   test/gpu-test.sh [test|agent|helper|bench|monitor [bench_monitor.py options]|all]
 # Every guest check of test_guest.py runs with --engine gpu, plus the
 # CPU-vs-GPU comparison on a frozen dump; `agent` runs the agent suite
 # (real faults) with the GPU engine, among them the agent stopped while the
 # GPU alone detects and kills, and test/nic, playing the NIC, is answered
-# by the GPU's mailbox meanwhile; `bench` runs test/bench.py --gpu, `monitor`
+# by the GPU's mailbox meanwhile; `helper` the in-OS helper's suite, the
+# GPU's watch loop posting to the guest's mailbox; `bench` runs test/bench.py --gpu, `monitor`
 # test/bench_monitor.py (the GPU loop against the CPU one).
 # Without a GPU it says so and exits 0.
 set -uo pipefail
@@ -32,6 +33,7 @@ rc=0
 case ${1:-all} in
 test|all) GPUFAS_ENGINE=gpu python3 test/test_guest.py || rc=1 ;;&
 agent|all) GPUFAS_ENGINE=gpu GPUFAS_AGENT_KIT=.kit/agent python3 test/test_agent.py || rc=1 ;;&
+helper|all) GPUFAS_ENGINE=gpu GPUFAS_HELPER_KIT=.kit/helper python3 test/test_helper.py || rc=1 ;;&
 bench|all) python3 test/bench.py --gpu || rc=1 ;;&
 monitor|all) GPUFAS_AGENT_KIT=.kit/agent python3 test/bench_monitor.py "${@:2}" || rc=1 ;;
 esac

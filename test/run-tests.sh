@@ -32,6 +32,7 @@ suite "GPU kernels compile" test/gpu-build.sh
 suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
 suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" python3 test/test_agent.py
 suite "--target host inside guests (kmod/gpufas_pmem.ko)" python3 test/test_host.py
+suite "the in-OS recovery helper in guests (kmod/gpufas_helper.ko)" python3 test/test_helper.py
 suite "the dashboard (tmux, QEMU 6.12)" python3 test/test_tui.py
 suite "remote over TCP (agent --listen, --view)" python3 test/test_remote.py
 suite "remote over RDMA (Soft-RoCE in a guest)" python3 test/test_rdma.py

@@ -103,7 +103,7 @@ def check_profile_cache(g):
     assert len(files) == 1 and files[0].suffix == '.profile', files
     assert files[0].stat().st_mode & 0o777 == 0o600
     text = files[0].read_text()
-    assert text.startswith('gpufas-profile 1\n') and f'release = {cold["release"]}\n' in text
+    assert text.startswith('gpufas-profile 2\n') and f'release = {cold["release"]}\n' in text
     warm, n = info()
     assert warm['layout'] == 'profile-cache' and not n, (warm, n)
     same = ('release', 'kaslr_offset', 'cpus', 'ram_bytes', 'symbols', 'metrics', 'kernel_log')

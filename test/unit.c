@@ -16,6 +16,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 #include "../loop.h"
 #include "../blake2b.h"
 #include "../devbox.h"
+#include "../helper.h"
 #include "../http.h"
 #include "../prom.h"
 #include "../sdnotify.h"
@@ -3698,6 +3700,233 @@ static void test_recover_protect_globs(void)
 	}
 }
 
+/* ---- The in-OS helper, found in the synthetic kernel's module list ---- */
+
+enum { /* struct module, struct mod_kallsyms: made-up offsets */
+	M_LIST = 0x08, M_NAME = 0x18, M_KALLSYMS = 0x340, MODULE_SIZE = 0x400,
+	MK_SYMTAB = 0x00, MK_NUM = 0x08, MK_STRTAB = 0x10, MK_SIZE = 0x20,
+};
+
+struct modules {
+	uint64_t head, ext4, helper, kallsyms, symtab, strtab, mailbox;
+};
+
+/* One struct module named `name` on the list, with no symbols. */
+static uint64_t module_new(struct guest *g, uint64_t head, const char *name)
+{
+	uint64_t mod = win_alloc(&g->heap, MODULE_SIZE, 64);
+
+	put(g, mod + M_NAME, name, strlen(name) + 1);
+	list_add_tail(g, mod + M_LIST, head);
+	return mod;
+}
+
+static void put_sym(struct guest *g, uint64_t at, uint32_t name, uint64_t value)
+{
+	w32(g, at, name);
+	w64(g, at + 8, value);
+	w64(g, at + 16, 0);
+}
+
+/* The modules ext4 and gpufas_helper; the helper's symbols are
+ * helper_exit, then its mailbox, whose page holds what the loaded module
+ * writes there. */
+static struct modules modules_new(struct guest *g)
+{
+	static const char strtab[] = "\0helper_exit\0" GFH_SYMBOL;
+	struct gf_layout *l = &g->k.lay;
+	struct modules m;
+
+	l->has_modules = 1;
+	l->mod_list = M_LIST, l->mod_name = M_NAME, l->mod_kallsyms = M_KALLSYMS;
+	l->mk_symtab = MK_SYMTAB, l->mk_num_symtab = MK_NUM, l->mk_strtab = MK_STRTAB;
+	m.head = l->modules = win_alloc(&g->kimg, 16, 8);
+	list_init(g, m.head);
+	m.ext4 = module_new(g, m.head, "ext4");
+	m.helper = module_new(g, m.head, GFH_MODULE);
+	m.kallsyms = win_alloc(&g->heap, MK_SIZE, 8);
+	m.symtab = win_alloc(&g->heap, 2 * 24, 8);
+	m.strtab = win_alloc(&g->heap, sizeof strtab, 1);
+	m.mailbox = win_alloc(&g->heap, PAGE, PAGE);
+	put(g, m.strtab, strtab, sizeof strtab);
+	put_sym(g, m.symtab, 1, 0xffffffffc0000010ull);
+	put_sym(g, m.symtab + 24, sizeof "\0helper_exit" , m.mailbox);
+	w64(g, m.helper + M_KALLSYMS, m.kallsyms);
+	w64(g, m.kallsyms + MK_SYMTAB, m.symtab);
+	w32(g, m.kallsyms + MK_NUM, 2);
+	w64(g, m.kallsyms + MK_STRTAB, m.strtab);
+	w64(g, m.mailbox + offsetof(struct gfh_mailbox, magic), GFH_MAGIC);
+	w64(g, m.mailbox + offsetof(struct gfh_mailbox, self), m.mailbox);
+	w32(g, m.mailbox + offsetof(struct gfh_mailbox, version), GFH_VERSION);
+	w32(g, m.mailbox + offsetof(struct gfh_mailbox, period_ms), 4);
+	w32(g, m.mailbox + offsetof(struct gfh_mailbox, hz), 250);
+	return m;
+}
+
+static void test_helper_found(void)
+{
+	struct guest *g = guest_new(4, 1);
+	struct modules m = modules_new(g);
+	struct gf_helper h;
+	char line[160];
+
+	CHECK_EQ(gf_helper_find(&g->k, &h), GF_OK);
+	CHECK_EQ(h.va, m.mailbox);
+	CHECK_EQ(h.version, 1);
+	CHECK_EQ(h.period_ms, 4);
+	CHECK_EQ(h.hz, 250);
+	CHECK_EQ(gf_helper_wait_ms(&h), 140);
+	CHECK_EQ(gf_helper_describe(&g->k, line, sizeof line), GF_OK);
+	CHECK_STR(line, "in-OS helper gpufas_helper version 1, polled every 4 ms");
+	guest_free(g);
+}
+
+/* Each way the list, the table or the page can fail to be the helper's. */
+static void test_helper_not_found(void)
+{
+	struct guest *g = guest_new(4, 1);
+	struct modules m = modules_new(g);
+	struct guest *c;
+	struct gf_helper h;
+	char line[160];
+
+#define FAILS_WITH(err, ...) do { c = guest_clone(g); __VA_ARGS__; \
+	CHECK_EQ(gf_helper_find(&c->k, &h), err); CHECK_EQ(h.va, 0); guest_free(c); } while (0)
+	FAILS_WITH(GF_ESRCH, put(c, m.helper + M_NAME, "gpufas_helpe", 13));
+	FAILS_WITH(GF_ESRCH, put(c, m.strtab + 13, "gpufas_helper_mailbo", 21));
+	FAILS_WITH(GF_EINVAL, c->k.lay.has_modules = 0);
+	FAILS_WITH(GF_ECORRUPT, w64(c, m.helper + M_LIST + 8, m.head + 64)); /* back link */
+	FAILS_WITH(GF_ECORRUPT, w64(c, m.ext4 + M_LIST, m.ext4 + M_LIST)); /* a loop */
+	FAILS_WITH(GF_EFAULT, w64(c, m.helper + M_KALLSYMS, VMALLOC_VA));
+	FAILS_WITH(GF_ECORRUPT, w32(c, m.kallsyms + MK_NUM, 1u << 20));
+	FAILS_WITH(GF_ECORRUPT, w64(c, m.mailbox, GFH_MAGIC + 1));
+	FAILS_WITH(GF_ECORRUPT, w64(c, m.mailbox + 8, m.mailbox + PAGE));
+	FAILS_WITH(GF_ECORRUPT, w64(c, m.symtab + 24 + 8, m.mailbox + 8));
+	FAILS_WITH(GF_EINVAL, w32(c, m.mailbox + 16, GFH_VERSION + 1));
+#undef FAILS_WITH
+	/* a name off the map is skipped, not an error */
+	c = guest_clone(g);
+	w32(c, m.symtab, 0x40000000u);
+	CHECK_EQ(gf_helper_find(&c->k, &h), GF_OK);
+	guest_free(c);
+	c = guest_clone(g);
+	list_del(c, m.helper + M_LIST);
+	gf_helper_describe(&c->k, line, sizeof line);
+	CHECK_STR(line, "no in-OS helper (gpufas_helper not loaded)");
+	guest_free(c);
+	guest_free(g);
+}
+
+/* Plays the module: waits for a new rq_seq, checks the request and
+ * answers it, as poll_mailbox() does. */
+struct fake_helper {
+	volatile struct gfh_mailbox *mb;
+	uint32_t seq; /* the last request seen */
+	int result, ok;
+};
+
+static void *fake_helper(void *arg)
+{
+	struct fake_helper *f = arg;
+
+	for (int i = 0; i < 100000 && f->mb->rq_seq == f->seq; i++)
+		usleep(10);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	f->ok = f->mb->rq_magic == GFH_RQ_MAGIC && f->mb->rq_pid == 42 &&
+		f->mb->rq_sig == 9 && f->mb->rq_start_time == 777;
+	f->mb->ans_result = f->result;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	f->mb->ans_seq = f->mb->rq_seq;
+	return NULL;
+}
+
+static void test_helper_request(void)
+{
+	struct guest *g = guest_new(4, 1);
+	struct modules m = modules_new(g);
+	struct gf_task t = { .pid = 42, .tgid = 42, .start_time = 777 };
+	struct fake_helper f = {
+		.mb = (volatile struct gfh_mailbox *)(void *)host(g, fixture_pa(g, m.mailbox), PAGE),
+	};
+	struct gf_helper h;
+	pthread_t th;
+	int answer;
+
+	CHECK_EQ(gf_helper_find(&g->k, &h), GF_OK);
+	for (int result = GF_HELPER_DONE; result <= GF_HELPER_REFUSED; result++) {
+		f.result = result;
+		f.seq = f.mb->rq_seq;
+		f.ok = 0;
+		CHECK_EQ(pthread_create(&th, NULL, fake_helper, &f), 0);
+		CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_OK);
+		pthread_join(th, NULL);
+		CHECK_EQ(answer, result);
+		CHECK(f.ok);
+	}
+	CHECK_EQ(f.mb->rq_seq, 4);
+	/* nobody answers: silent after the wait, the request left posted */
+	CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_OK);
+	CHECK_EQ(answer, GF_HELPER_SILENT);
+	CHECK_EQ(f.mb->rq_seq, 5);
+	/* a read-only target posts nothing; nor where the page is no longer the
+	 * helper's (unloaded since it was found) */
+	g->k.writable = 0;
+	CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_EINVAL);
+	g->k.writable = 1;
+	f.mb->magic = 0;
+	CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_EFAULT);
+	CHECK_EQ(f.mb->rq_seq, 5);
+	guest_free(g);
+}
+
+/* The watch loop's recovery through the helper: posted, nothing written;
+ * answered done, followed as ever; unanswered for HELPER_WAIT_S (0.2 s),
+ * the pseudo-signal instead. */
+static void test_recover_through_helper(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct modules m = modules_new(g);
+	volatile struct gfh_mailbox *mb =
+		(volatile struct gfh_mailbox *)(void *)host(g, fixture_pa(g, m.mailbox), PAGE);
+	struct gf_verdict v[GF_NCLASSES] = { 0 };
+	struct gf_policy p;
+	struct gf_recovery rs = { 0 };
+	struct gf_report out[4];
+
+	policy_defaults(&p);
+	g->k.helper = m.mailbox;
+	v[GF_MEMORY] = memory_verdict(100, 200, "app");
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 10, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_ACTION);
+	CHECK_EQ(out[0].path, GF_PATH_HELPER);
+	CHECK_EQ(mb->rq_magic, GFH_RQ_MAGIC);
+	CHECK_EQ(mb->rq_pid, 100);
+	CHECK_EQ(mb->rq_sig, 9);
+	CHECK_EQ(mb->rq_start_time, 200);
+	CHECK_EQ(mb->rq_seq, 1);
+	CHECK_EQ(pending(g, 100), 0);
+	mb->ans_result = GFH_DONE;
+	mb->ans_seq = 1;
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.1, out, 4), 0);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.5, out, 4), 0);
+	CHECK_EQ(pending(g, 100), 0);
+	w32(g, task_va(g, 100) + T_EXIT_STATE, EXIT_ZOMBIE);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 11, out, 4) == 1);
+	CHECK_EQ(out[0].outcome, GF_EXITED);
+	v[GF_MEMORY] = memory_verdict(300, 400, "stopped");
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 20, out, 4) == 1);
+	CHECK_EQ(out[0].path, GF_PATH_HELPER);
+	CHECK_EQ(mb->rq_seq, 2);
+	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 20.1, out, 4), 0);
+	CHECK_EQ(pending(g, 300), 0);
+	REQUIRE(recover_step(&p, &rs, &g->k, v, 20.25, out, 4) == 1);
+	CHECK_EQ(out[0].kind, GF_ACTION);
+	CHECK_EQ(out[0].path, GF_PATH_PSEUDO);
+	CHECK(pending(g, 300) & SIGBIT(9));
+	CHECK_EQ(mb->rq_seq, 2);
+	guest_free(g);
+}
+
 /* ---- The watch loop, stepped on the synthetic kernel ---- */
 
 /* A loop, its publication, and an engine that reads them as the host does. */
@@ -4802,14 +5031,15 @@ static void check_profile_refused(const char *text, size_t len, mode_t mode,
 	free(p);
 }
 
-#define PF_HEAD "gpufas-profile 1\nbuild-id = " BUILD_A "\nrelease = 6.8.0\nkallsyms = 9\n"
+#define PF_HEAD "gpufas-profile 2\nbuild-id = " BUILD_A "\nrelease = 6.8.0\nkallsyms = 9\n"
 #define REFUSED(text, needle) check_profile_refused(text, strlen(text), 0600, needle)
 
 static void test_profile_corrupt_refused(void)
 {
 	char *big = xcalloc(64 << 10);
 
-	REFUSED("gpufas-profile 2\nend\n", "not a gpufas profile");
+	REFUSED("gpufas-profile 3\nend\n", "not a gpufas profile");
+	REFUSED("gpufas-profile 1\nend\n", "not a gpufas profile"); /* no module fields */
 	REFUSED(PF_HEAD "field task_struct.pid = 2464\n", "truncated");
 	REFUSED(PF_HEAD "end", "truncated");
 	REFUSED(PF_HEAD "end\nfield x = 1\n", "after end");
@@ -4823,8 +5053,8 @@ static void test_profile_corrupt_refused(void)
 	REFUSED(PF_HEAD "symbol init_task = _stext*2\nend\n", "bad value");
 	REFUSED(PF_HEAD "owner = mallory\nend\n", "unknown key");
 	REFUSED(PF_HEAD "release = 6.9.0\nend\n", "bad release");
-	REFUSED("gpufas-profile 1\nbuild-id = " BUILD_B "\nend\n", "another build");
-	REFUSED("gpufas-profile 1\nend\n", "no release");
+	REFUSED("gpufas-profile 2\nbuild-id = " BUILD_B "\nend\n", "another build");
+	REFUSED("gpufas-profile 2\nend\n", "no release");
 	REFUSED(PF_HEAD "field task_struct.pid\t= 1\nend\n", "not text");
 	check_profile_refused(PF_HEAD "\0end\n", sizeof PF_HEAD + 4, 0600, "not text");
 	check_profile_refused(PF_HEAD "end\n", strlen(PF_HEAD "end\n"), 0622, "private");
@@ -5232,6 +5462,10 @@ static const struct test tests[] = {
 	T(recover_refuses),
 	T(recover_term_then_kill),
 	T(recover_protect_globs),
+	T(helper_found),
+	T(helper_not_found),
+	T(helper_request),
+	T(recover_through_helper),
 	T(loop_publishes_processes),
 	T(loop_host_stall),
 	T(loop_event_ring),
