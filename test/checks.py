@@ -1,5 +1,7 @@
 """The checks' bookkeeping, shared by the suites: one line per check, and the closing
 `N passed, N failed, N skipped` line that CI reads; and the one way they end a process."""
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,3 +63,21 @@ def summary():
     passed = sum(results)
     print(f'{passed} passed, {len(results) - passed} failed, {len(skipped)} skipped')
     return 0 if passed == len(results) else 1
+
+
+def run_kernels(kvers, per_kernel, gpufas, tmp):
+    """per_kernel(kver) for each guest kernel, a guest that cannot be built or booted counting
+    as one failure; then tmp removed, the time taken and the summary. The exit status."""
+    parse_args()
+    t0 = time.monotonic()
+    try:
+        assert os.access(gpufas, os.X_OK), 'build ./gpufas first (make)'
+        for kver in kvers:
+            try:
+                per_kernel(kver)
+            except Exception as e:  # the guest itself (build, boot)
+                fail(f'{kver} guest', e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f'      ({time.monotonic() - t0:.0f} s)')
+    return summary()

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from checks import check, fail
+from checks import check
 from guest import Guest
 import checks
 
@@ -354,19 +354,7 @@ def pack_kit(out):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == '--pack':
         return pack_kit(sys.argv[2])
-    checks.parse_args()
-    t0 = time.monotonic()
-    try:
-        assert os.access(GPUFAS, os.X_OK), 'build ./gpufas first (make)'
-        for kver in KVERS:
-            try:
-                helper_checks(kver)
-            except Exception as e:  # the guest itself (build, boot): counts as one failure
-                fail(f'{kver} guest', e)
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    print(f'      ({time.monotonic() - t0:.0f} s)')
-    return checks.summary()
+    return checks.run_kernels(KVERS, helper_checks, GPUFAS, TMP)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,6 @@ guest kernel is watched delivering the signal gpufas wrote. Prints one line per 
 """
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from checks import check, fail
+from checks import check
 from guest import Guest
 import checks
 import test_guest as tg  # check_ps and its helpers, reused
@@ -345,19 +344,7 @@ def host_checks(kver):
 
 
 def main():
-    checks.parse_args()
-    t0 = time.monotonic()
-    try:
-        assert os.access(GPUFAS, os.X_OK), 'build ./gpufas first (make)'
-        for kver in KVERS:
-            try:
-                host_checks(kver)
-            except Exception as e:  # the guest itself (build, boot): counts as one failure
-                fail(f'{kver} guest', e)
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    print(f'      ({time.monotonic() - t0:.0f} s)')
-    return checks.summary()
+    return checks.run_kernels(KVERS, host_checks, GPUFAS, TMP)
 
 
 if __name__ == '__main__':
