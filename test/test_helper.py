@@ -240,6 +240,27 @@ def check_agent(g):
         assert kill_spinner(g, events)['path'] == 'helper'
 
 
+def check_sleeping_handler(g):
+    """SIGUSR1 to a program asleep in pause() runs its handler at once, through the helper,
+    and the program lives on (a pseudo-signal would wait for its next wake-up)."""
+    g.sh('rm -f /tmp/sigcatch.log')
+    pid = g.spawn('sigcatch sleep')
+    g.wait_ready(pid)
+    deadline = time.monotonic() + 30
+    while ps(g)[pid]['state'] != 'S':
+        assert time.monotonic() < deadline, 'sigcatch never went to sleep'
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    rc, out, err = gpufas(g, '--kill', str(pid), '--signal', 'USR1')
+    assert rc == 0 and 'through the in-OS helper' in out, (rc, out, err)
+    while 'count=1' not in g.sh('cat /tmp/sigcatch.log 2>/dev/null')[1]:
+        assert time.monotonic() - t0 < 1, 'the handler did not run within 1 s'
+        time.sleep(0.01)
+    print(f'      sigcatch: handler ran {(time.monotonic() - t0) * 1e3:.0f} ms after the request')
+    assert ps(g)[pid]['state'] in 'SR', 'sigcatch did not live on'
+    g.check(f'kill {pid}')
+
+
 def check_refusals(g):
     """pid 1 and a kernel thread are refused by the helper even with --force: nothing is
     written (the guest and kthreadd live on)."""
@@ -331,6 +352,8 @@ def helper_checks(kver):
               'sleep 600', 'sleep')
         check(f'{kver} cat blocked reading a pipe killed within 100 ms, status 137',
               kill_through_helper, g, 'cat', 'cat', True)
+        check(f'{kver} SIGUSR1 runs a sleeping program\'s handler at once',
+              check_sleeping_handler, g)
         check(f'{kver} pid 1 and a kernel thread refused', check_refusals, g)
         check(f'{kver} a stale start time: task changed, nothing sent', check_stale, g)
         check(f'{kver} garbage in the mailbox: ignored, said once', check_garbage, g)

@@ -1,8 +1,11 @@
-/* sigcatch: counts SIGUSR1 and logs each change of the count to /tmp/sigcatch.log.
+/* sigcatch [sleep]: counts SIGUSR1 and logs each change of the count to /tmp/sigcatch.log.
  * The main loop busy-spins so that the task is running (not sleeping) when a signal is
- * marked pending from outside: delivery then happens on its next return to user mode. */
+ * marked pending from outside: delivery then happens on its next return to user mode.
+ * With "sleep" it sleeps in pause() instead, so that only a signal the kernel sends (which
+ * wakes it) runs the handler at once. */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #define LOG "/tmp/sigcatch.log"
@@ -27,10 +30,10 @@ static void log_count(int c)
 	fclose(f);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
-	int seen = 0;
+	int sleeping = argc > 1 && !strcmp(argv[1], "sleep"), seen = 0;
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGUSR1, &sa, NULL)) {
@@ -40,8 +43,11 @@ int main(void)
 	printf("sigcatch ready pid=%d\n", getpid());
 	fflush(stdout);
 	for (;;) {
-		int c = count;
+		int c;
 
+		if (sleeping)
+			pause();
+		c = count;
 		if (c != seen) {
 			seen = c;
 			log_count(c);
