@@ -123,6 +123,8 @@ static void report(FILE *f, const struct gf_report *r)
 		if (r->path) /* only where the guest has the in-OS helper */
 			fprintf(f, ",\"path\":\"%s\"", r->path == GF_PATH_HELPER
 				? "helper" : "pseudo-signal");
+		if (r->state)
+			fprintf(f, ",\"state\":\"%c\"", r->state);
 		return;
 	}
 	fprintf(f, ",\"outcome\":\"%s\",\"after_ms\":%.0f", outcome_name(r->outcome),

@@ -23,6 +23,8 @@ struct options {
 	int json, threads, no_cache;
 	uint32_t log_records;
 	struct kill_opts kill;
+	int32_t *pids; /* --kill's list; kill.pid is its first */
+	uint32_t npids;
 	const char *signal;
 	/* remote */
 	const char *listen[GF_MAX_LISTEN];
@@ -50,8 +52,10 @@ static void usage(FILE *f)
 "                      prints them, read from the kernel's printk ring\n"
 "  --detect            sample for a few seconds and run every detector once:\n"
 "                      F1-F6, cpu_overload, memory, thrashing, panic\n"
-"  --kill PID          pseudo-send a signal: write it into the guest kernel's\n"
-"                      pending-signal state so that the kernel delivers it\n"
+"  --kill PID[,PID...] signal processes: through the guest's in-OS helper\n"
+"                      where it has one (kmod/gpufas_helper.c), else written\n"
+"                      into the guest kernel's pending-signal state so that\n"
+"                      the kernel delivers it (a pseudo-signal)\n"
 "    --signal SIG      name or number (default KILL, or [kill] signal)\n"
 "    --dry-run         say what would be written, write nothing\n"
 "    --force           also signal pid 1 or a kernel thread\n"
@@ -104,6 +108,37 @@ static void usage(FILE *f)
 "  --help, --version\n"
 "\n"
 "Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.\n");
+}
+
+/* --kill PID[,PID...]: at most GF_MAX_KILL pids, each > 0. */
+static int parse_pids(struct options *o, const char *list)
+{
+	const char *p = list;
+	char *end;
+
+	free(o->pids);
+	o->npids = 0;
+	if (!(o->pids = malloc(GF_MAX_KILL * sizeof *o->pids))) {
+		fprintf(stderr, "gpufas: out of memory\n");
+		return -1;
+	}
+	do {
+		long pid = strtol(p, &end, 10);
+		if (end == p || (*end && *end != ',') || pid <= 0 || pid > INT32_MAX) {
+			fprintf(stderr, "gpufas: --kill wants a pid or a list of pids "
+				"separated by commas, not '%s'\n", list);
+			return -1;
+		}
+		if (o->npids == GF_MAX_KILL) {
+			fprintf(stderr, "gpufas: --kill takes at most %d pids\n",
+				GF_MAX_KILL);
+			return -1;
+		}
+		o->pids[o->npids++] = (int32_t)pid;
+		p = end + 1;
+	} while (*end);
+	o->kill.pid = o->pids[0];
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -180,12 +215,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'k':
 			o->action = KILL;
-			o->kill.pid = (int32_t)strtol(optarg, &end, 10);
-			if (*end || o->kill.pid <= 0) {
-				fprintf(stderr, "gpufas: --kill wants a pid, not '%s'\n",
-					optarg);
+			if (parse_pids(o, optarg))
 				return 2;
-			}
 			break;
 		case 's': o->signal = optarg; break;
 		case 'n': o->kill.dry_run = 1; break;
@@ -312,7 +343,7 @@ static int run_action(const struct options *o, const struct gf_config *cfg)
 	case INFO: rc = rescue_info(&a, &e, o->json); break;
 	case PS: rc = rescue_ps(&e, o->json, o->threads); break;
 	case LOG: rc = rescue_log(&e, o->log_records); break;
-	default: rc = rescue_kill(&e, &t, &o->kill); break;
+	default: rc = rescue_kill(&e, &t, &o->kill, o->pids, o->npids); break;
 	}
 	engines_close(&e, 1);
 out_attach:
@@ -385,6 +416,10 @@ static int run_view(const struct options *o)
 	}
 	if (v.count < 0)
 		v.count = 0;
+	if (o->npids > 1) {
+		fprintf(stderr, "gpufas: --view --kill takes one pid\n");
+		return 2;
+	}
 	switch (o->action) {
 	case PS: v.action = VIEW_PS; break;
 	case KILL: v.action = VIEW_KILL; break;
@@ -407,14 +442,17 @@ int main(int argc, char **argv)
 	int rc;
 
 	if ((rc = parse_args(argc, argv, &o)))
-		return rc;
-	if (o.view)
-		return run_view(&o);
-	if ((rc = resolve(&o, &cfg)))
-		return rc;
-	if (o.action == AGENT || o.action == LIVE)
-		return run_agent(&o, &cfg);
-	if (o.action == DETECT)
-		return rescue_detect(o.target, &cfg, o.json);
-	return run_action(&o, &cfg);
+		;
+	else if (o.view)
+		rc = run_view(&o);
+	else if ((rc = resolve(&o, &cfg)))
+		;
+	else if (o.action == AGENT || o.action == LIVE)
+		rc = run_agent(&o, &cfg);
+	else if (o.action == DETECT)
+		rc = rescue_detect(o.target, &cfg, o.json);
+	else
+		rc = run_action(&o, &cfg);
+	free(o.pids);
+	return rc;
 }

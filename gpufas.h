@@ -172,10 +172,16 @@ GF_HD int gf_find_task(const struct gf_kernel *k, int32_t pid,
 GF_HD int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *delivered_to);
 /* The in-OS helper's mailbox at `mailbox` (kmod/gpufas_helper.h): post a
- * request to signal t (its pid, with its start time), *seq its number;
- * then its answer, a GFH_* result, GFH_NONE until there is one. */
+ * batch of requests to send sig to t[0..n) (each by its pid, with its
+ * start time; n at most GFH_SLOTS), *seq the batch's number. Then the
+ * answers: 1 and answers[0..n), each a GFH_* result, once the helper has
+ * answered batch seq, else 0; gf_helper_answer(), the first of them, or
+ * GFH_NONE. */
 GF_HD int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
-			 const struct gf_task *t, int sig, uint32_t *seq);
+			 const struct gf_task *t, uint32_t n, int sig,
+			 uint32_t *seq);
+GF_HD int gf_helper_answers(const struct gf_kernel *k, uint64_t mailbox,
+			    uint32_t seq, uint32_t n, int32_t *answers);
 GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
 			   uint32_t seq);
 
@@ -337,6 +343,7 @@ struct gf_recovery {
 	uint32_t path;           /* enum gf_path of the last signal */
 	uint32_t helper_seq;     /* its request, while helper_pending */
 	int helper_pending;      /* posted, not answered yet */
+	char state;              /* as ps shows it, when last signalled */
 };
 
 /* What recover_step() did (or an operator's signal), for the caller to
@@ -363,6 +370,8 @@ struct gf_report {
 	int sig;            /* action: the signal written */
 	int dry_run;        /* action: decided, not written */
 	uint32_t path;      /* action: enum gf_path */
+	char state;         /* action: the victim's state when signalled (ps's
+			       letter), or 0 where not looked up (dry run) */
 	enum gf_outcome outcome;
 	int err;            /* result: why it failed (GF_E*), or GF_OK */
 	double after_s;     /* result: since the first signal */
@@ -824,11 +833,29 @@ struct kill_opts {
 	int dry_run;
 	int force;
 };
+#define GF_MAX_KILL 4096 /* pids in one --kill: four of the helper's batches */
 int rescue_kill(const struct gf_engine *e, const struct gf_target *t,
-		const struct kill_opts *o);
+		const struct kill_opts *o, const int32_t *pids, uint32_t n);
+/* Signals the process kill(2) would for o->pid, after the refusals every
+ * front end makes; start_time, when not 0, must still match (the process
+ * the operator saw, not a successor with its pid). msg says what was
+ * written, or why nothing was; read_only_why is the target's reason for
+ * being read-only. */
 int operator_signal(const struct gf_engine *e, const struct kill_opts *o,
 		    uint64_t start_time, const char *read_only_why,
 		    char *msg, size_t len);
+/* One process of operator_signal_all(), and what became of it. */
+struct op_signal {
+	int32_t pid;
+	uint64_t start_time; /* the process the operator saw, or 0: any */
+	int err;             /* GF_OK once sent or written (or, with
+				o->dry_run, allowed) */
+	char msg[256];       /* what was done, or why nothing was */
+};
+/* operator_signal() for each of s[0..n) (o->pid unused), together: one
+ * walk finds them, and the in-OS helper takes them in batches. */
+void operator_signal_all(const struct gf_engine *e, const struct kill_opts *o,
+			 const char *read_only_why, struct op_signal *s, uint32_t n);
 struct agent_opts {
 	const char *targets[GF_MAX_TARGETS];
 	int ntargets;

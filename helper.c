@@ -24,9 +24,11 @@
  *
  * The request protocol is in kmod/gpufas_helper.h, its stores in
  * introspect.c (gf_helper_post, gf_helper_answer: the GPU engine posts
- * too); here the CPU waits for the answer. One writer
- * at a time is assumed (a second one racing loses its request, which then
- * goes unanswered: its caller falls back on the pseudo-signal).
+ * too); here the CPU waits for the answers. One writer at a time is
+ * assumed: a second one racing can overwrite the first's batch, which then
+ * goes unanswered or is answered "task changed" (a pid paired with
+ * another's start time matches no task), and its caller falls back on the
+ * pseudo-signal.
  */
 #include <string.h>
 #include <time.h>
@@ -123,8 +125,8 @@ static int module_symbol(const struct gf_kernel *k, uint64_t mod,
 	return GF_ESRCH;
 }
 
-/* The page at va is the helper's: its magic, its own address and the
- * version this gpufas speaks. */
+/* The mailbox at va is the helper's: its magic, its own address and the
+ * version this gpufas speaks, with the batch size of that version. */
 static int check_mailbox(const struct gf_kernel *k, uint64_t va,
 			 struct gf_helper *h)
 {
@@ -133,11 +135,11 @@ static int check_mailbox(const struct gf_kernel *k, uint64_t va,
 
 	if (va & (PAGE_BYTES - 1))
 		return GF_ECORRUPT;
-	if ((err = gf_read(k, va, &mb, sizeof mb)))
+	if ((err = gf_read(k, va, &mb, GFH_HEADER_BYTES)))
 		return err;
 	if (mb.magic != GFH_MAGIC || mb.self != va)
 		return GF_ECORRUPT;
-	if (mb.version != GFH_VERSION)
+	if (mb.version != GFH_VERSION || mb.slots != GFH_SLOTS)
 		return GF_EINVAL;
 	h->va = va;
 	h->version = mb.version;
@@ -177,21 +179,21 @@ const char *gf_helper_answer_name(int answer)
 }
 
 int gf_helper_signal(const struct gf_kernel *k, const struct gf_helper *h,
-		     const struct gf_task *t, int sig, int *answer)
+		     const struct gf_task *t, uint32_t n, int sig, int32_t *answers)
 {
 	const struct timespec pause = { 0, POLL_NS };
 	double end = now_monotonic() + gf_helper_wait_ms(h) / 1e3;
 	uint32_t seq;
-	int err;
+	int err, answered;
 
-	if ((err = gf_helper_post(k, h->va, t, sig, &seq)))
+	if ((err = gf_helper_post(k, h->va, t, n, sig, &seq)))
 		return err;
-	do {
-		if ((*answer = gf_helper_answer(k, h->va, seq)) != GFH_NONE)
-			return GF_OK;
+	while (!(answered = gf_helper_answers(k, h->va, seq, n, answers)) &&
+	       now_monotonic() < end)
 		nanosleep(&pause, NULL);
-	} while (now_monotonic() < end);
-	*answer = GF_HELPER_SILENT;
+	for (uint32_t i = 0; i < n; i++) /* unanswered, or answered garbage */
+		if (!answered || answers[i] == GFH_NONE)
+			answers[i] = GF_HELPER_SILENT;
 	return GF_OK;
 }
 

@@ -29,11 +29,12 @@ enum gf_helper_answer {
 	GF_HELPER_SILENT,          /* no answer in time: the helper stopped? */
 };
 
-/* Asks the helper to send sig to t (t->pid, with t->start_time) and waits
- * up to gf_helper_wait_ms(h) for the answer, in *answer. An error where the
- * request could not be posted (the target read-only or not mapped). */
+/* Asks the helper to send sig to each of t[0..n) (by pid, with its start
+ * time; n at most GFH_SLOTS) and waits up to gf_helper_wait_ms(h) for the
+ * answers, in answers[0..n). An error where the batch could not be posted
+ * (the target read-only or not mapped). */
 int gf_helper_signal(const struct gf_kernel *k, const struct gf_helper *h,
-		     const struct gf_task *t, int sig, int *answer);
+		     const struct gf_task *t, uint32_t n, int sig, int32_t *answers);
 uint32_t gf_helper_wait_ms(const struct gf_helper *h);
 const char *gf_helper_answer_name(int answer);
 

@@ -849,50 +849,101 @@ GF_HD static int signal_process(struct reader *r, uint64_t signal,
 /* ---- The in-OS helper's mailbox (kmod/gpufas_helper.h; helper.c finds
  * it). Posting is plain stores, so the GPU engine posts as the CPU does. */
 
-/* The mailbox at va, where this engine can write it and it is still the
- * helper's (a module unloaded since it was found left no magic). */
-GF_HD static volatile struct gfh_mailbox *helper_page(const struct gf_kernel *k,
-						     uint64_t va)
+/* The mailbox's header at va, where this engine can write it and it is
+ * still the helper's (a module unloaded since it was found left no
+ * magic). */
+GF_HD static volatile struct gfh_mailbox *helper_header(struct reader *r,
+						       uint64_t va)
 {
 	volatile struct gfh_mailbox *mb;
 	uint64_t pa;
 
-	if (!k->writable || gf_virt_to_phys(k, va, &pa) ||
+	if (!r->k->writable || translate(r, va, &pa) ||
 	    !(mb = (volatile struct gfh_mailbox *)(volatile void *)
-		   gf_phys_ptr(&k->mem, pa, sizeof *mb)))
+		   gf_phys_ptr(&r->k->mem, pa, GFH_HEADER_BYTES)))
 		return 0;
 	return mb->magic == GFH_MAGIC && mb->self == va ? mb : 0;
 }
 
-GF_HD int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
-			 const struct gf_task *t, int sig, uint32_t *seq)
+/* Plain stores, page by page, of what the helper reads only after a later
+ * store (rq_seq) says it is there. */
+GF_HD static int store_mem(struct reader *r, uint64_t va, const void *src,
+			   uint32_t len)
 {
-	volatile struct gfh_mailbox *mb = helper_page(k, mailbox);
+	const uint8_t *s = (const uint8_t *)src;
+
+	while (len) {
+		uint64_t pa;
+		volatile uint8_t *p;
+		uint32_t chunk = (uint32_t)(PAGE_SIZE - (va & ~PAGE_MASK));
+
+		if (chunk > len)
+			chunk = len;
+		if (translate(r, va, &pa) || !(p = gf_phys_ptr(&r->k->mem, pa, chunk)))
+			return GF_EFAULT;
+		for (uint32_t i = 0; i < chunk; i++)
+			p[i] = s[i];
+		va += chunk;
+		s += chunk;
+		len -= chunk;
+	}
+	return GF_OK;
+}
+
+GF_HD_OUTLINE int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
+				 const struct gf_task *t, uint32_t n, int sig,
+				 uint32_t *seq)
+{
+	struct reader rd, *r = reader_init(&rd, k);
+	volatile struct gfh_mailbox *mb = helper_header(r, mailbox);
+	uint64_t slot = mailbox + GFH_HEADER_BYTES;
+	int err;
 
 	if (!mb)
 		return k->writable ? GF_EFAULT : GF_EINVAL;
+	if (!n || n > GFH_SLOTS)
+		return GF_EINVAL;
+	for (uint32_t i = 0; i < n; i++, slot += sizeof(struct gfh_slot)) {
+		struct gfh_slot rq = { t[i].start_time, t[i].pid, sig, GFH_NONE, 0 };
+		if ((err = store_mem(r, slot, &rq, sizeof rq)))
+			return err;
+	}
 	*seq = mb->rq_seq + 1;
 	mb->rq_magic = GFH_RQ_MAGIC;
-	mb->rq_start_time = t->start_time;
-	mb->rq_pid = t->pid;
-	mb->rq_sig = sig;
-	fence_system(); /* the fields before the sequence number */
+	mb->rq_count = n;
+	fence_system(); /* the batch before the sequence number */
 	mb->rq_seq = *seq;
 	fence_system();
 	return GF_OK;
 }
 
+GF_HD_OUTLINE int gf_helper_answers(const struct gf_kernel *k, uint64_t mailbox,
+				    uint32_t seq, uint32_t n, int32_t *answers)
+{
+	struct reader rd, *r = reader_init(&rd, k);
+	volatile struct gfh_mailbox *mb = helper_header(r, mailbox);
+
+	uint64_t result = mailbox + GFH_HEADER_BYTES +
+			  __builtin_offsetof(struct gfh_slot, result);
+
+	if (!mb || mb->ans_seq != seq || n > GFH_SLOTS)
+		return 0;
+	fence_system(); /* the results were written before ans_seq */
+	for (uint32_t i = 0; i < n; i++, result += sizeof(struct gfh_slot)) {
+		if (read_mem(r, result, &answers[i], 4))
+			return 0;
+		if (answers[i] < GFH_DONE || answers[i] > GFH_REFUSED)
+			answers[i] = GFH_NONE;
+	}
+	return 1;
+}
+
 GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
 			   uint32_t seq)
 {
-	volatile struct gfh_mailbox *mb = helper_page(k, mailbox);
-	int32_t result;
+	int32_t answer;
 
-	if (!mb || mb->ans_seq != seq)
-		return GFH_NONE;
-	fence_system(); /* the result was written before ans_seq */
-	result = mb->ans_result;
-	return result >= GFH_DONE && result <= GFH_REFUSED ? result : GFH_NONE;
+	return gf_helper_answers(k, mailbox, seq, 1, &answer) ? answer : GFH_NONE;
 }
 
 /* Pseudo-sends `sig` to the process led by `t` (from gf_find_task): writes

@@ -3,6 +3,7 @@
  * guest has one, else the write through the engine, and a sentence saying
  * which path delivered, or why nothing was written.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gpufas.h"
@@ -41,94 +42,184 @@ static void tell_written(const struct gf_task *t, int sig, int result,
 			 "blocks it", signal_name(sig), t->tgid, t->comm);
 }
 
+/* One process of a batch, while it is signalled. */
+struct victim {
+	struct gf_task t;
+	int pending; /* found and allowed: to be sent */
+};
+
+/* Finds each process kill(2) would signal, with one walk where there are
+ * many; a pid that is no process's id (a thread's, or one born since) is
+ * looked up on its own. */
+static void find_all(const struct gf_engine *e, const struct op_signal *s,
+		     struct victim *v, int *err, uint32_t n)
+{
+	struct gf_task *all = NULL;
+	uint32_t count = 0;
+
+	if (n > 1 && engine_snapshot(e, 0, &all, &count))
+		count = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		err[i] = GF_ESRCH;
+		for (uint32_t j = 0; j < count && err[i]; j++)
+			if (all[j].tgid == s[i].pid) {
+				v[i].t = all[j];
+				err[i] = GF_OK;
+			}
+		if (err[i])
+			err[i] = engine_find(e, s[i].pid, &v[i].t);
+	}
+	free(all);
+}
+
+/* What the refusals every front end makes leave of s: v->pending, or
+ * s->msg and s->err say why not. */
+static void admit(const struct gf_engine *e, const struct kill_opts *o,
+		  const char *read_only_why, struct op_signal *s, struct victim *v,
+		  int err)
+{
+	const struct gf_task *t = &v->t;
+	const char *why;
+	char buf[128];
+
+	s->err = err;
+	if (err)
+		snprintf(s->msg, sizeof s->msg, "pid %d: %s", s->pid, gf_strerror(err));
+	else if (s->start_time && t->start_time != s->start_time)
+		snprintf(s->msg, sizeof s->msg, "pid %d: now another process (%.16s); "
+			 "nothing written", s->pid, t->comm), s->err = GF_ESTALE;
+	else if ((why = refusal(t, o, buf, sizeof buf)))
+		snprintf(s->msg, sizeof s->msg, "refusing to signal %d (%.16s): %s",
+			 t->tgid, t->comm, why), s->err = GF_EINVAL;
+	else if (o->dry_run)
+		snprintf(s->msg, sizeof s->msg, "would send SIG%s to %d (%.16s, %d "
+			 "threads)", signal_name(o->sig), t->tgid, t->comm, t->threads);
+	else if (!e->k->writable)
+		snprintf(s->msg, sizeof s->msg, "target is read-only (%s); nothing "
+			 "written", read_only_why[0] ? read_only_why
+						     : "opened for reading only"),
+			s->err = GF_EINVAL;
+	else
+		v->pending = 1;
+}
+
+/* What the helper answered for one victim, in s. */
+static void tell_answer(struct op_signal *s, const struct gf_task *t, int sig,
+			int answer)
+{
+	if (answer == GF_HELPER_DONE) {
+		snprintf(s->msg, sizeof s->msg, "SIG%s sent to %d (%.16s) by the guest "
+			 "kernel, through the in-OS helper: it wakes a sleeping process",
+			 signal_name(sig), t->tgid, t->comm);
+		s->err = GF_OK;
+		return;
+	}
+	snprintf(s->msg, sizeof s->msg, "the in-OS helper: %s for %d (%.16s); "
+		 "nothing written", gf_helper_answer_name(answer), t->tgid, t->comm);
+	s->err = answer == GF_HELPER_REFUSED ? GF_EINVAL
+		 : answer == GF_HELPER_CHANGED ? GF_ESTALE : GF_ESRCH;
+}
+
 /* Through the guest's in-OS helper (kmod/gpufas_helper.c), first: once a
  * pseudo-signal has marked the group exiting, the kernel takes it for one
  * already dying and drops a SIGKILL sent after it without waking anyone
  * (seen on Debian's 5.10, 6.1 and 6.12; in 6.x prepare_signal() drops any
  * signal to a group marked SIGNAL_GROUP_EXIT), and a catchable signal
  * already pending in the shared set is dropped too (legacy_queue()), so
- * the helper must go before the pseudo-signal, not after it. 1 when the
- * helper answered: msg and *err say what it did. 0 when the pseudo-signal
- * must go: no helper, or one that did not answer (note says so). */
-static int by_helper(const struct gf_engine *e, const struct gf_task *t,
-		     int sig, char *msg, size_t len, char *note, size_t notelen,
-		     int *err)
+ * the helper must go before the pseudo-signal, not after it. The pending
+ * victims go as batches of GFH_SLOTS; those the helper answered are no
+ * longer pending. Where there is no helper, or it did not answer, they
+ * stay pending for the pseudo-signal, and note says why. */
+static void by_helper(const struct gf_engine *e, int sig, struct op_signal *s,
+		      struct victim *v, uint32_t n, char *note, size_t notelen)
 {
+	uint32_t most = n < GFH_SLOTS ? n : GFH_SLOTS;
+	struct gf_task *batch = malloc(most * sizeof *batch);
+	uint32_t *index = malloc(most * sizeof *index);
+	int32_t answers[GFH_SLOTS];
 	struct gf_helper h;
-	int answer, rc;
+	int rc, silent = 0;
 
-	if (gf_helper_find(e->k, &h))
-		return 0;
-	if ((rc = gf_helper_signal(e->k, &h, t, sig, &answer))) {
-		snprintf(note, notelen, " (the in-OS helper could not be posted to: %s)",
-			 gf_strerror(rc));
-		return 0;
+	if (!batch || !index || gf_helper_find(e->k, &h))
+		goto out;
+	for (uint32_t i = 0; i < n && !silent;) {
+		uint32_t m = 0;
+		for (; i < n && m < most; i++)
+			if (v[i].pending) {
+				batch[m] = v[i].t;
+				index[m++] = i;
+			}
+		if (!m)
+			break;
+		if ((rc = gf_helper_signal(e->k, &h, batch, m, sig, answers))) {
+			snprintf(note, notelen, " (the in-OS helper could not be "
+				 "posted to: %s)", gf_strerror(rc));
+			goto out;
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			if (answers[j] == GF_HELPER_SILENT) {
+				snprintf(note, notelen, " (the in-OS helper gave no "
+					 "answer in %u ms)", gf_helper_wait_ms(&h));
+				silent = 1;
+				continue;
+			}
+			tell_answer(&s[index[j]], &batch[j], sig, answers[j]);
+			v[index[j]].pending = 0;
+		}
 	}
-	if (answer == GF_HELPER_SILENT) {
-		snprintf(note, notelen, " (the in-OS helper gave no answer in %u ms)",
-			 gf_helper_wait_ms(&h));
-		return 0;
-	}
-	if (answer == GF_HELPER_DONE) {
-		snprintf(msg, len, "SIG%s sent to %d (%.16s) by the guest kernel, "
-			 "through the in-OS helper: it wakes a sleeping process",
-			 signal_name(sig), t->tgid, t->comm);
-		*err = GF_OK;
-	} else {
-		snprintf(msg, len, "the in-OS helper: %s for %d (%.16s); nothing "
-			 "written", gf_helper_answer_name(answer), t->tgid, t->comm);
-		*err = answer == GF_HELPER_REFUSED ? GF_EINVAL
-		       : answer == GF_HELPER_CHANGED ? GF_ESTALE : GF_ESRCH;
-	}
-	return 1;
+out:
+	free(batch);
+	free(index);
 }
 
-/* Signals the process kill(2) would for o->pid, after the refusals every
- * front end makes; start_time, when not 0, must still match (the process
- * the operator saw, not a successor with its pid). msg says what was
- * written, or why nothing was; read_only_why is the target's reason for
- * being read-only. */
+/* The pseudo-signal, written through the engine. */
+static void by_write(const struct gf_engine *e, int sig, struct op_signal *s,
+		     const struct gf_task *t, const char *note)
+{
+	int result;
+
+	if ((s->err = engine_signal(e, t, sig, &result))) {
+		snprintf(s->msg, sizeof s->msg, "signal %d (%.16s): %s%s", t->tgid,
+			 t->comm, gf_strerror(s->err), note);
+		return;
+	}
+	tell_written(t, sig, result, s->msg, sizeof s->msg);
+	snprintf(s->msg + strlen(s->msg), sizeof s->msg - strlen(s->msg), "%s", note);
+}
+
+void operator_signal_all(const struct gf_engine *e, const struct kill_opts *o,
+			 const char *read_only_why, struct op_signal *s, uint32_t n)
+{
+	struct victim *v = calloc(n ? n : 1, sizeof *v);
+	int *err = calloc(n ? n : 1, sizeof *err);
+	char note[128] = "";
+
+	if (!v || !err) {
+		for (uint32_t i = 0; i < n; i++) {
+			s[i].err = GF_ENOSPC;
+			snprintf(s[i].msg, sizeof s[i].msg, "pid %d: out of memory", s[i].pid);
+		}
+		goto out;
+	}
+	find_all(e, s, v, err, n);
+	for (uint32_t i = 0; i < n; i++)
+		admit(e, o, read_only_why, &s[i], &v[i], err[i]);
+	by_helper(e, o->sig, s, v, n, note, sizeof note);
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].pending)
+			by_write(e, o->sig, &s[i], &v[i].t, note);
+out:
+	free(v);
+	free(err);
+}
+
 int operator_signal(const struct gf_engine *e, const struct kill_opts *o,
 		    uint64_t start_time, const char *read_only_why,
 		    char *msg, size_t len)
 {
-	struct gf_task t;
-	const char *why;
-	char buf[128], note[128] = "";
-	int err, result;
+	struct op_signal s = { .pid = o->pid, .start_time = start_time };
 
-	if ((err = engine_find(e, o->pid, &t))) {
-		snprintf(msg, len, "pid %d: %s", o->pid, gf_strerror(err));
-		return err;
-	}
-	if (start_time && t.start_time != start_time) {
-		snprintf(msg, len, "pid %d: now another process (%.16s); nothing "
-			 "written", o->pid, t.comm);
-		return GF_ESTALE;
-	}
-	if ((why = refusal(&t, o, buf, sizeof buf))) {
-		snprintf(msg, len, "refusing to signal %d (%.16s): %s", t.tgid,
-			 t.comm, why);
-		return GF_EINVAL;
-	}
-	if (o->dry_run) {
-		snprintf(msg, len, "would send SIG%s to %d (%.16s, %d threads)",
-			 signal_name(o->sig), t.tgid, t.comm, t.threads);
-		return GF_OK;
-	}
-	if (!e->k->writable) {
-		snprintf(msg, len, "target is read-only (%s); nothing written",
-			 read_only_why[0] ? read_only_why : "opened for reading only");
-		return GF_EINVAL;
-	}
-	if (by_helper(e, &t, o->sig, msg, len, note, sizeof note, &err))
-		return err;
-	if ((err = engine_signal(e, &t, o->sig, &result))) {
-		snprintf(msg, len, "signal %d (%.16s): %s%s", t.tgid, t.comm,
-			 gf_strerror(err), note);
-		return err;
-	}
-	tell_written(&t, o->sig, result, msg, len);
-	snprintf(msg + strlen(msg), len - strlen(msg), "%s", note);
-	return GF_OK;
+	operator_signal_all(e, o, read_only_why, &s, 1);
+	snprintf(msg, len, "%s", s.msg);
+	return s.err;
 }

@@ -97,6 +97,7 @@ GF_HD static struct gf_report *report(struct gf_report *out, int max, int *n,
 	memcpy(r->comm, rs->comm, GF_COMM_LEN);
 	r->sig = rs->sig;
 	r->path = rs->path;
+	r->state = rs->state;
 	return r;
 }
 
@@ -132,7 +133,7 @@ GF_HD static int deliver(const struct gf_kernel *k, struct gf_recovery *rs,
 	int ignored;
 
 	if (k->helper && rs->path != GF_PATH_PSEUDO &&
-	    !gf_helper_post(k, k->helper, t, rs->sig, &rs->helper_seq)) {
+	    !gf_helper_post(k, k->helper, t, 1, rs->sig, &rs->helper_seq)) {
 		rs->path = GF_PATH_HELPER;
 		rs->helper_pending = 1;
 		return GF_OK;
@@ -154,6 +155,7 @@ GF_HD static int signal_victim(const struct gf_policy *p, struct gf_recovery *rs
 	err = find(k, rs->pid, &t);
 	if (!err && (t.tgid != rs->pid || t.start_time != rs->start_time))
 		err = GF_ESTALE;
+	rs->state = err ? 0 : t.state;
 	if (!err && !p->dry_run)
 		err = deliver(k, rs, &t);
 	if (err) {

@@ -258,17 +258,30 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 	return rc;
 }
 
+/* One line per pid: what was sent or written on stdout, why nothing was
+ * on stderr; 0 only when every one was sent or written. */
 int rescue_kill(const struct gf_engine *e, const struct gf_target *target,
-		const struct kill_opts *o)
+		const struct kill_opts *o, const int32_t *pids, uint32_t n)
 {
-	char msg[256];
 	const char *why = target->read_only[0] ? target->read_only
 					       : "dumps are never written";
+	struct op_signal *s = calloc(n, sizeof *s);
+	int rc = 0;
 
-	if (operator_signal(e, o, 0, why, msg, sizeof msg)) {
-		fprintf(stderr, "gpufas: %s\n", msg);
+	if (!s) {
+		fprintf(stderr, "gpufas: out of memory\n");
 		return 1;
 	}
-	printf("%s\n", msg);
-	return 0;
+	for (uint32_t i = 0; i < n; i++)
+		s[i].pid = pids[i];
+	operator_signal_all(e, o, why, s, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (s[i].err)
+			fprintf(stderr, "gpufas: %s\n", s[i].msg);
+		else
+			printf("%s\n", s[i].msg);
+		rc |= s[i].err != GF_OK;
+	}
+	free(s);
+	return rc;
 }

@@ -5,26 +5,27 @@
  * gpufas repairs a guest from outside by writing its memory, and a memory
  * write cannot wake a sleeping task: a pseudo-signal reaches a process
  * asleep in read() or nanosleep() only when it next wakes. This module lets
- * gpufas ask the kernel itself instead. It owns one page, its mailbox
- * (gpufas_helper.h), and looks at it every period_ms from delayed work. A
- * request names a pid, that task's start time and a signal; the helper
- * looks the task up again and sends the signal with send_sig_info(), the
- * path kill(2) takes, which wakes the task wherever it sleeps
- * interruptibly or killably. The answer (done, no such task, task changed,
- * refused) goes back into the page.
+ * gpufas ask the kernel itself instead. It owns its mailbox
+ * (gpufas_helper.h), a few pages, and looks at it every period_ms from
+ * delayed work. A batch holds up to GFH_SLOTS requests, each a pid, that
+ * task's start time and a signal; the helper looks each task up again and
+ * sends the signal with send_sig_info(), the path kill(2) takes, which
+ * wakes the task wherever it sleeps interruptibly or killably. The answers
+ * (done, no such task, task changed, refused) go back into the mailbox,
+ * the whole batch in one poll.
  *
  * What limits it:
  *   - it never signals pid 1 nor a kernel thread, nor a task whose start
  *     time differs from the request's (the pid was reused), nor with a
  *     signal number outside 1.._NSIG;
- *   - the page is kernel memory with no file, ioctl or mapping: nothing in
+ *   - the mailbox is kernel memory with no file, ioctl or mapping: nothing in
  *     user space can reach it. Who can write the guest's RAM from outside
  *     (the hypervisor, gpufas) can post requests; they could write any
  *     kernel memory anyway;
- *   - a request without the request magic is garbage: ignored, and said
- *     once in the kernel log.
+ *   - a batch without the request magic, or with no requests or more than
+ *     GFH_SLOTS, is garbage: ignored, and said once in the kernel log.
  *
- * gpufas finds the page from outside as the module's symbol GFH_SYMBOL
+ * gpufas finds the mailbox from outside as the module's symbol GFH_SYMBOL
  * (helper.c). Exporting it makes loading twice fail: the module loader
  * refuses a second module of this name, and a copy built under another
  * name for exporting a symbol that this one already exports.
@@ -44,13 +45,13 @@ static unsigned int period_ms = 4; /* one jiffy at HZ=250: every 8 ms */
 module_param(period_ms, uint, 0444); /* 0444: fixed once loaded */
 MODULE_PARM_DESC(period_ms, "delay between looks at the mailbox, in ms (default 4)");
 
-union gfh_page {
+union gfh_pages {
 	struct gfh_mailbox mb;
-	u8 bytes[PAGE_SIZE];
+	u8 bytes[PAGE_ALIGN(sizeof(struct gfh_mailbox))];
 };
 
-/* one page of its own, page-aligned: what gpufas reads and writes */
-union gfh_page gpufas_helper_mailbox __aligned(PAGE_SIZE);
+/* pages of its own, page-aligned: what gpufas reads and writes */
+union gfh_pages gpufas_helper_mailbox __aligned(PAGE_SIZE);
 EXPORT_SYMBOL_GPL(gpufas_helper_mailbox);
 
 static unsigned long period; /* in jiffies */
@@ -73,9 +74,12 @@ static struct task_struct *task_of(pid_t pid)
 	return t;
 }
 
-/* Carries out a request read from the mailbox; returns its answer. */
-static int carry_out(pid_t pid, int sig, u64 start_time)
+/* Carries out one request of the batch; returns its answer. */
+static int carry_out(const struct gfh_slot *rq)
 {
+	pid_t pid = READ_ONCE(rq->pid);
+	int sig = READ_ONCE(rq->sig);
+	u64 start_time = READ_ONCE(rq->start_time);
 	struct task_struct *t;
 	int result;
 
@@ -103,8 +107,27 @@ static void write_header(struct gfh_mailbox *mb)
 	WRITE_ONCE(mb->version, GFH_VERSION);
 	WRITE_ONCE(mb->period_ms, every_ms);
 	WRITE_ONCE(mb->hz, HZ);
+	WRITE_ONCE(mb->slots, GFH_SLOTS);
 	WRITE_ONCE(mb->polls, mb->polls + 1);
 	WRITE_ONCE(mb->beat, get_jiffies_64());
+}
+
+/* Answers batch seq: every slot's result, then ans_seq. */
+static void answer_batch(struct gfh_mailbox *mb, u32 seq)
+{
+	u32 count = READ_ONCE(mb->rq_count), i;
+
+	if (READ_ONCE(mb->rq_magic) != GFH_RQ_MAGIC || !count || count > GFH_SLOTS) {
+		if (!garbage_said)
+			pr_warn("gpufas_helper: garbage in the mailbox ignored "
+				"(said once)\n");
+		garbage_said = true;
+		return;
+	}
+	for (i = 0; i < count; i++)
+		WRITE_ONCE(mb->slot[i].result, carry_out(&mb->slot[i]));
+	smp_wmb(); /* the answers before the sequence number */
+	WRITE_ONCE(mb->ans_seq, seq);
 }
 
 static void poll_mailbox(struct work_struct *work)
@@ -115,19 +138,8 @@ static void poll_mailbox(struct work_struct *work)
 	write_header(mb);
 	if (seq != last_seq) {
 		last_seq = seq;
-		smp_rmb(); /* the request's fields were written before rq_seq */
-		if (READ_ONCE(mb->rq_magic) != GFH_RQ_MAGIC) {
-			if (!garbage_said)
-				pr_warn("gpufas_helper: garbage in the mailbox ignored "
-					"(said once)\n");
-			garbage_said = true;
-		} else {
-			WRITE_ONCE(mb->ans_result,
-				   carry_out(READ_ONCE(mb->rq_pid), READ_ONCE(mb->rq_sig),
-					     READ_ONCE(mb->rq_start_time)));
-			smp_wmb(); /* the result before the sequence number */
-			WRITE_ONCE(mb->ans_seq, seq);
-		}
+		smp_rmb(); /* the batch was written before rq_seq */
+		answer_batch(mb, seq);
 	}
 	schedule_delayed_work(&poll_work, period);
 }

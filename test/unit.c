@@ -3747,7 +3747,7 @@ static struct modules modules_new(struct guest *g)
 	m.kallsyms = win_alloc(&g->heap, MK_SIZE, 8);
 	m.symtab = win_alloc(&g->heap, 2 * 24, 8);
 	m.strtab = win_alloc(&g->heap, sizeof strtab, 1);
-	m.mailbox = win_alloc(&g->heap, PAGE, PAGE);
+	m.mailbox = win_alloc(&g->heap, sizeof(struct gfh_mailbox), PAGE);
 	put(g, m.strtab, strtab, sizeof strtab);
 	put_sym(g, m.symtab, 1, 0xffffffffc0000010ull);
 	put_sym(g, m.symtab + 24, sizeof "\0helper_exit" , m.mailbox);
@@ -3760,6 +3760,7 @@ static struct modules modules_new(struct guest *g)
 	w32(g, m.mailbox + offsetof(struct gfh_mailbox, version), GFH_VERSION);
 	w32(g, m.mailbox + offsetof(struct gfh_mailbox, period_ms), 4);
 	w32(g, m.mailbox + offsetof(struct gfh_mailbox, hz), 250);
+	w32(g, m.mailbox + offsetof(struct gfh_mailbox, slots), GFH_SLOTS);
 	return m;
 }
 
@@ -3772,12 +3773,12 @@ static void test_helper_found(void)
 
 	CHECK_EQ(gf_helper_find(&g->k, &h), GF_OK);
 	CHECK_EQ(h.va, m.mailbox);
-	CHECK_EQ(h.version, 1);
+	CHECK_EQ(h.version, 2);
 	CHECK_EQ(h.period_ms, 4);
 	CHECK_EQ(h.hz, 250);
 	CHECK_EQ(gf_helper_wait_ms(&h), 140);
 	CHECK_EQ(gf_helper_describe(&g->k, line, sizeof line), GF_OK);
-	CHECK_STR(line, "in-OS helper gpufas_helper version 1, polled every 4 ms");
+	CHECK_STR(line, "in-OS helper gpufas_helper version 2, polled every 4 ms");
 	guest_free(g);
 }
 
@@ -3803,6 +3804,7 @@ static void test_helper_not_found(void)
 	FAILS_WITH(GF_ECORRUPT, w64(c, m.mailbox + 8, m.mailbox + PAGE));
 	FAILS_WITH(GF_ECORRUPT, w64(c, m.symtab + 24 + 8, m.mailbox + 8));
 	FAILS_WITH(GF_EINVAL, w32(c, m.mailbox + 16, GFH_VERSION + 1));
+	FAILS_WITH(GF_EINVAL, w32(c, m.mailbox + 28, GFH_SLOTS / 2)); /* slots */
 #undef FAILS_WITH
 	/* a name off the map is skipped, not an error */
 	c = guest_clone(g);
@@ -3817,65 +3819,118 @@ static void test_helper_not_found(void)
 	guest_free(g);
 }
 
-/* Plays the module: waits for a new rq_seq, checks the request and
- * answers it, as poll_mailbox() does. */
+/* Plays the module: waits for a new rq_seq, checks the batch (through the
+ * fixture's own translation: its pages are not physically adjacent) and
+ * answers it, as answer_batch() does. */
 struct fake_helper {
-	volatile struct gfh_mailbox *mb;
-	uint32_t seq; /* the last request seen */
+	struct guest *g;
+	uint64_t va;                 /* the mailbox */
+	volatile struct gfh_mailbox *mb; /* its header */
+	uint32_t seq;                /* the last batch seen */
 	int result, ok;
 };
 
 static void *fake_helper(void *arg)
 {
 	struct fake_helper *f = arg;
+	uint32_t n;
 
 	for (int i = 0; i < 100000 && f->mb->rq_seq == f->seq; i++)
 		usleep(10);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	f->ok = f->mb->rq_magic == GFH_RQ_MAGIC && f->mb->rq_pid == 42 &&
-		f->mb->rq_sig == 9 && f->mb->rq_start_time == 777;
-	f->mb->ans_result = f->result;
+	n = f->mb->rq_count;
+	f->ok = f->mb->rq_magic == GFH_RQ_MAGIC && n >= 1 && n <= GFH_SLOTS;
+	for (uint32_t i = 0; f->ok && i < n; i++) {
+		uint64_t at = f->va + offsetof(struct gfh_mailbox, slot[i]);
+		struct gfh_slot rq;
+		get(f->g, at, &rq, sizeof rq);
+		f->ok = rq.pid == (int32_t)(42 + i) && rq.sig == 9 &&
+			rq.start_time == 777 + i && rq.result == GFH_NONE;
+		w32(f->g, at + offsetof(struct gfh_slot, result),
+		    (uint32_t)(i % 2 ? GFH_NO_TASK : f->result));
+	}
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	f->mb->ans_seq = f->mb->rq_seq;
 	return NULL;
+}
+
+/* n victims, pid 42 + i and start time 777 + i. */
+static struct gf_task *victims(uint32_t n)
+{
+	struct gf_task *t = xcalloc(n * sizeof *t);
+
+	for (uint32_t i = 0; i < n; i++)
+		t[i] = (struct gf_task){ .pid = (int32_t)(42 + i),
+					 .tgid = (int32_t)(42 + i), .start_time = 777 + i };
+	return t;
+}
+
+/* One batch through the fake module: its answers, and whether it checked
+ * out. */
+static int post_batch(struct fake_helper *f, const struct gf_helper *h,
+		      const struct gf_task *t, uint32_t n, int result,
+		      int32_t *answers)
+{
+	pthread_t th;
+	int err;
+
+	f->result = result;
+	f->seq = f->mb->rq_seq;
+	f->ok = 0;
+	CHECK_EQ(pthread_create(&th, NULL, fake_helper, f), 0);
+	err = gf_helper_signal(&f->g->k, h, t, n, 9, answers);
+	pthread_join(th, NULL);
+	CHECK(f->ok);
+	return err;
 }
 
 static void test_helper_request(void)
 {
 	struct guest *g = guest_new(4, 1);
 	struct modules m = modules_new(g);
-	struct gf_task t = { .pid = 42, .tgid = 42, .start_time = 777 };
+	struct gf_task *t = victims(GFH_SLOTS + 1);
 	struct fake_helper f = {
-		.mb = (volatile struct gfh_mailbox *)(void *)host(g, fixture_pa(g, m.mailbox), PAGE),
+		.g = g, .va = m.mailbox,
+		.mb = (volatile struct gfh_mailbox *)(void *)
+		      host(g, fixture_pa(g, m.mailbox), GFH_HEADER_BYTES),
 	};
+	static int32_t answers[GFH_SLOTS + 1];
 	struct gf_helper h;
-	pthread_t th;
-	int answer;
 
 	CHECK_EQ(gf_helper_find(&g->k, &h), GF_OK);
 	for (int result = GF_HELPER_DONE; result <= GF_HELPER_REFUSED; result++) {
-		f.result = result;
-		f.seq = f.mb->rq_seq;
-		f.ok = 0;
-		CHECK_EQ(pthread_create(&th, NULL, fake_helper, &f), 0);
-		CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_OK);
-		pthread_join(th, NULL);
-		CHECK_EQ(answer, result);
-		CHECK(f.ok);
+		CHECK_EQ(post_batch(&f, &h, t, 1, result, answers), GF_OK);
+		CHECK_EQ(answers[0], result);
 	}
 	CHECK_EQ(f.mb->rq_seq, 4);
-	/* nobody answers: silent after the wait, the request left posted */
-	CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_OK);
-	CHECK_EQ(answer, GF_HELPER_SILENT);
+	/* a full batch, over all seven pages: every request read back, every
+	 * answer its own */
+	CHECK_EQ(post_batch(&f, &h, t, GFH_SLOTS, GF_HELPER_DONE, answers), GF_OK);
+	CHECK_EQ(f.mb->rq_count, GFH_SLOTS);
+	CHECK_EQ(answers[0], GF_HELPER_DONE);
+	CHECK_EQ(answers[1], GF_HELPER_NO_TASK);
+	CHECK_EQ(answers[GFH_SLOTS - 2], GF_HELPER_DONE);
+	CHECK_EQ(answers[GFH_SLOTS - 1], GF_HELPER_NO_TASK);
+	CHECK_EQ(gf_helper_signal(&g->k, &h, t, GFH_SLOTS + 1, 9, answers), GF_EINVAL);
+	CHECK_EQ(gf_helper_signal(&g->k, &h, t, 0, 9, answers), GF_EINVAL);
 	CHECK_EQ(f.mb->rq_seq, 5);
-	/* a read-only target posts nothing; nor where the page is no longer the
-	 * helper's (unloaded since it was found) */
+	/* an answer out of range is no answer */
+	w32(g, m.mailbox + offsetof(struct gfh_mailbox, slot[0].result), 77);
+	CHECK_EQ(gf_helper_answer(&g->k, m.mailbox, 5), GFH_NONE);
+	/* nobody answers: silent after the wait, the batch left posted */
+	CHECK_EQ(gf_helper_signal(&g->k, &h, t, 2, 9, answers), GF_OK);
+	CHECK_EQ(answers[0], GF_HELPER_SILENT);
+	CHECK_EQ(answers[1], GF_HELPER_SILENT);
+	CHECK_EQ(f.mb->rq_seq, 6);
+	/* a read-only target posts nothing; nor where the mailbox is no longer
+	 * the helper's (unloaded since it was found) */
 	g->k.writable = 0;
-	CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_EINVAL);
+	CHECK_EQ(gf_helper_signal(&g->k, &h, t, 1, 9, answers), GF_EINVAL);
 	g->k.writable = 1;
 	f.mb->magic = 0;
-	CHECK_EQ(gf_helper_signal(&g->k, &h, &t, 9, &answer), GF_EFAULT);
-	CHECK_EQ(f.mb->rq_seq, 5);
+	CHECK_EQ(gf_helper_signal(&g->k, &h, t, 1, 9, answers), GF_EFAULT);
+	CHECK_EQ(f.mb->rq_seq, 6);
+	free(t);
 	guest_free(g);
 }
 
@@ -3886,8 +3941,8 @@ static void test_recover_through_helper(void)
 {
 	struct guest *g = world_new(4, 0);
 	struct modules m = modules_new(g);
-	volatile struct gfh_mailbox *mb =
-		(volatile struct gfh_mailbox *)(void *)host(g, fixture_pa(g, m.mailbox), PAGE);
+	volatile struct gfh_mailbox *mb = (volatile struct gfh_mailbox *)(void *)
+		host(g, fixture_pa(g, m.mailbox), offsetof(struct gfh_mailbox, slot[1]));
 	struct gf_verdict v[GF_NCLASSES] = { 0 };
 	struct gf_policy p;
 	struct gf_recovery rs = { 0 };
@@ -3899,13 +3954,15 @@ static void test_recover_through_helper(void)
 	REQUIRE(recover_step(&p, &rs, &g->k, v, 10, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_ACTION);
 	CHECK_EQ(out[0].path, GF_PATH_HELPER);
+	CHECK_EQ(out[0].state, 'R'); /* the victim's state, as the walk read it */
 	CHECK_EQ(mb->rq_magic, GFH_RQ_MAGIC);
-	CHECK_EQ(mb->rq_pid, 100);
-	CHECK_EQ(mb->rq_sig, 9);
-	CHECK_EQ(mb->rq_start_time, 200);
+	CHECK_EQ(mb->rq_count, 1);
+	CHECK_EQ(mb->slot[0].pid, 100);
+	CHECK_EQ(mb->slot[0].sig, 9);
+	CHECK_EQ(mb->slot[0].start_time, 200);
 	CHECK_EQ(mb->rq_seq, 1);
 	CHECK_EQ(pending(g, 100), 0);
-	mb->ans_result = GFH_DONE;
+	mb->slot[0].result = GFH_DONE;
 	mb->ans_seq = 1;
 	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.1, out, 4), 0);
 	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 10.5, out, 4), 0);
