@@ -31,7 +31,7 @@ prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 target.o libvirt.o: libvirt.h
 helper.o operator.o rescue.o watch.o discover.o test/unit.o: helper.h
-introspect.o recover.o helper.o test/unit.o: kmod/gpufas_helper.h
+introspect.o recover.o helper.o devbox.o test/unit.o: kmod/gpufas_helper.h
 sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
 introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h
@@ -181,6 +181,12 @@ bench-recovery: deps
 	$(MAKE) gpufas
 	python3 test/bench_recovery.py $(RECOVERY_ARGS)
 
+# The GPUfas paper's mass kill: N sleepers between bursts killed by the
+# pseudo-signal, the in-OS helper and an in-guest killall (issue 13).
+bench-signals: deps
+	$(MAKE) gpufas
+	cd test && python3 bench_signals.py $(SIGNALS_ARGS)
+
 # The remote protocol's round trips against each transport's floor (TCP
 # echo on loopback; perftest over Soft-RoCE in a guest).
 bench-remote: deps
@@ -194,5 +200,5 @@ clean:
 	      kernels.fatbin terminfo.tar test/unit-asan gpufas-asan test/fuzz/*.o
 	rm -rf build test/fuzz/bin
 
-.PHONY: all deps test demo bench bench-recovery bench-remote clean fuzz fuzz-bin \
+.PHONY: all deps test demo bench bench-recovery bench-remote bench-signals clean fuzz fuzz-bin \
 	fuzz-replay fuzz-seeds

@@ -23,6 +23,7 @@
 #include "blake2b.h"
 #include "devbox.h"
 #include "introspect.h"
+#include "kmod/gpufas_helper.h"
 
 #ifdef __CUDA_ARCH__
 #define DEVBOX_FENCE() __threadfence_system()
@@ -238,14 +239,14 @@ GF_HD static uint32_t devbox_ps(uint8_t *payload, uint32_t room,
 	return sizeof *head + n * sizeof(struct gf_board_task);
 }
 
-/* An operator's signal, with the refusals operator_signal() makes; *text
- * says what was written or why nothing was; t is the process found. */
-GF_HD static int devbox_signal(const struct gf_kernel *k,
-			       const struct gf_request *rq, struct gf_task *t,
-			       const char **text)
+/* The refusals operator_signal() makes, for an operator's signal: *text
+ * says why not; t is the process found. */
+GF_HD static int devbox_admit(const struct gf_kernel *k,
+			      const struct gf_request *rq, struct gf_task *t,
+			      const char **text)
 {
 	const char *unsafe;
-	int err, result;
+	int err;
 
 	*text = "bad signal or pid";
 	if (rq->sig < 1 || rq->sig > 31 || rq->pid <= 0)
@@ -266,35 +267,59 @@ GF_HD static int devbox_signal(const struct gf_kernel *k,
 		*text = unsafe;
 		return GF_EINVAL;
 	}
-	*text = "the process changed or could not be read; nothing written";
-	if ((err = gf_send_signal(k, t, rq->sig, &result)))
-		return err;
-	*text = "signal marked pending; the guest kernel delivers it at the "
-		"process's next return to user mode";
 	return GF_OK;
 }
 
-/* The operator's signal, told as a loop event whatever came of it, as
- * the agent tells the ones its hub carries out. */
-GF_HD static int devbox_signal_told(struct gf_loop *l, struct gf_pub *pub,
-				    const struct gf_kernel *k,
-				    const struct gf_request *rq, double now,
-				    const char **text)
+/* The pseudo-signal to the process admitted; *text is `done` once
+ * written. */
+GF_HD static int devbox_write(const struct gf_kernel *k, const struct gf_request *rq,
+			      const struct gf_task *t, const char *done,
+			      const char **text)
+{
+	int err, result;
+
+	*text = "the process changed or could not be read; nothing written";
+	if ((err = gf_send_signal(k, t, rq->sig, &result)))
+		return err;
+	*text = done;
+	return GF_OK;
+}
+
+/* An operator's signal, told as a loop event whatever came of it, as the
+ * agent tells the ones its hub carries out; path is how it went (enum
+ * gf_path). */
+GF_HD static void devbox_tell(struct gf_loop *l, struct gf_pub *pub,
+			      const struct gf_request *rq, const struct gf_task *t,
+			      int err, uint32_t path, double now)
 {
 	struct gf_report r;
-	struct gf_task t;
-	int err;
 
-	memset(&t, 0, sizeof t);
-	err = devbox_signal(k, rq, &t, text);
 	memset(&r, 0, sizeof r);
 	r.kind = GF_ACTION;
 	r.pid = rq->pid;
 	r.sig = rq->sig;
+	r.path = path;
 	r.outcome = err ? GF_REFUSED : GF_WRITTEN;
 	r.err = err;
-	memcpy(r.comm, t.comm, sizeof r.comm);
+	memcpy(r.comm, t->comm, sizeof r.comm);
 	gf_loop_operator(l, pub, &r, now);
+}
+
+/* An operator's signal where there is no helper: admitted, then written. */
+GF_HD static int devbox_signal(struct gf_loop *l, struct gf_pub *pub,
+			       const struct gf_kernel *k,
+			       const struct gf_request *rq, double now,
+			       const char **text)
+{
+	struct gf_task t;
+	int err;
+
+	memset(&t, 0, sizeof t);
+	if (!(err = devbox_admit(k, rq, &t, text)))
+		err = devbox_write(k, rq, &t, "signal marked pending; the guest kernel "
+				   "delivers it at the process's next return to user "
+				   "mode", text);
+	devbox_tell(l, pub, rq, &t, err, GF_PATH_PLAIN, now);
 	return err;
 }
 
@@ -344,10 +369,101 @@ GF_HD static uint32_t devbox_answer(const struct gf_devbox *box, uint8_t *resp,
 		devbox_text(resp, h, GF_EINVAL, "this key is read-only: signals "
 			    "need the operator key");
 	} else {
-		err = devbox_signal_told(l, pub, k, a, now, &text);
+		err = devbox_signal(l, pub, k, a, now, &text);
 		devbox_text(resp, h, err, text);
 	}
 	return sizeof *h + ((struct gf_msg_hdr *)(resp + 8))->length;
+}
+
+/* Frames the answer of `len` bytes built in the response area for the
+ * request posted as `number`, as mailbox_post() frames it. */
+GF_HD static void devbox_post(uint8_t *mem, struct gf_devbox_state *st,
+			      uint32_t len, uint64_t number)
+{
+	uint8_t *resp = mem + st->layout.resp_off;
+	struct gf_devbox *shown = (struct gf_devbox *)mem;
+
+	memcpy(resp + 8 + len, &number, 8);
+	DEVBOX_FENCE();
+	memcpy(resp, &number, 8);
+	st->served = number;
+	shown->last_seq = st->last_seq;
+	shown->served = number;
+	DEVBOX_FENCE();
+}
+
+/* Takes an operator's signal to the in-OS helper, where the target has
+ * one and the signal passes the refusals: 1 when posted, st->wait holding
+ * it. Else 0, and it is answered as ever (refused, or written). */
+GF_HD static int devbox_to_helper(struct gf_devbox_state *st,
+				  const struct devbox_request *rq, int role,
+				  uint64_t number, const struct gf_kernel *k,
+				  double now)
+{
+	struct gf_devbox_wait *w = &st->wait;
+	const char *text;
+
+	if (!k->helper || role != GF_DEVBOX_OPERATOR || rq->h.type != GF_MSG_SIGNAL ||
+	    rq->h.target != st->layout.target ||
+	    devbox_admit(k, &rq->body, &w->task, &text) ||
+	    gf_helper_post(k, k->helper, &w->task, 1, rq->body.sig, &w->helper_seq))
+		return 0;
+	w->active = 1;
+	w->role = role;
+	w->number = number;
+	w->posted = now;
+	w->h = rq->h;
+	w->body = rq->body;
+	return 1;
+}
+
+/* The helper's answer to the signal in st->wait, or once it is
+ * GF_DEVBOX_HELPER_WAIT_S late, the pseudo-signal (never both: a SIGKILL
+ * after a pseudo-signal is dropped, operator.c says why); then the answer
+ * goes out as any other. 1 once answered. */
+GF_HD static int devbox_await(uint8_t *mem, struct gf_devbox_state *st,
+			      struct gf_loop *l, struct gf_pub *pub,
+			      const struct gf_kernel *k, double now)
+{
+	struct gf_devbox_wait *w = &st->wait;
+	struct gf_msg_hdr *out = (struct gf_msg_hdr *)(mem + st->layout.resp_off + 8);
+	int answer = gf_helper_answer(k, k->helper, w->helper_seq), err;
+	uint32_t path = GF_PATH_HELPER;
+	const char *text;
+
+	if (answer == GFH_NONE && now - w->posted < GF_DEVBOX_HELPER_WAIT_S)
+		return 0;
+	switch (answer) {
+	case GFH_DONE:
+		err = GF_OK;
+		text = "signal sent by the guest kernel, through the in-OS helper: "
+		       "it wakes a sleeping process";
+		break;
+	case GFH_NO_TASK:
+		err = GF_ESRCH;
+		text = "the in-OS helper: no such task; nothing written";
+		break;
+	case GFH_CHANGED:
+		err = GF_ESTALE;
+		text = "the in-OS helper: the task changed (pid reused); nothing written";
+		break;
+	case GFH_REFUSED:
+		err = GF_EINVAL;
+		text = "the in-OS helper: refused; nothing written";
+		break;
+	default:
+		path = GF_PATH_PSEUDO;
+		err = devbox_write(k, &w->body, &w->task, "the in-OS helper gave no "
+				   "answer: signal marked pending; the guest kernel "
+				   "delivers it at the process's next return to user "
+				   "mode", &text);
+	}
+	devbox_tell(l, pub, &w->body, &w->task, err, path, now);
+	w->active = 0;
+	devbox_text(mem + st->layout.resp_off, &w->h, err, text);
+	devbox_mac(out->mac, out, out + 1, st->answer[w->role]);
+	devbox_post(mem, st, sizeof *out + out->length, w->number);
+	return 1;
 }
 
 GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
@@ -357,14 +473,16 @@ GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
 {
 	const struct gf_devbox *box = &st->layout;
 	struct gf_req_area *area = (struct gf_req_area *)(mem + box->req_off);
-	uint64_t number = *(volatile uint64_t *)&area->posted, zero = 0;
+	uint64_t number, zero = 0;
 	uint8_t *resp = mem + box->resp_off;
 	struct gf_msg_hdr *out = (struct gf_msg_hdr *)(resp + 8);
-	struct gf_devbox *shown = (struct gf_devbox *)mem;
 	struct devbox_request rq;
 	uint32_t len;
 	int role;
 
+	if (st->wait.active)
+		return devbox_await(mem, st, l, pub, k, now);
+	number = *(volatile uint64_t *)&area->posted;
 	if (number == st->served)
 		return 0;
 	DEVBOX_FENCE(); /* the flag before the message it flags */
@@ -376,15 +494,11 @@ GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
 		len = sizeof *out + out->length;
 	} else {
 		st->last_seq = rq.h.seq;
+		if (devbox_to_helper(st, &rq, role, number, k, now))
+			return 0;
 		len = devbox_answer(box, resp, &rq, role, l, pub, tmpl, k, now);
 		devbox_mac(out->mac, out, out + 1, st->answer[role]);
 	}
-	memcpy(resp + 8 + len, &number, 8);
-	DEVBOX_FENCE();
-	memcpy(resp, &number, 8);
-	st->served = number;
-	shown->last_seq = st->last_seq;
-	shown->served = number;
-	DEVBOX_FENCE();
+	devbox_post(mem, st, len, number);
 	return 1;
 }

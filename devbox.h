@@ -57,6 +57,21 @@ struct gf_devbox {
 
 enum { GF_DEVBOX_OPERATOR, GF_DEVBOX_READ, GF_DEVBOX_ROLES };
 
+/* An operator's signal posted to the guest's in-OS helper, answered once
+ * the helper has (or, after GF_DEVBOX_HELPER_WAIT_S, written as a
+ * pseudo-signal): the request as accepted, and what it was for. */
+#define GF_DEVBOX_HELPER_WAIT_S 0.2 /* the helper polls every 8 ms */
+struct gf_devbox_wait {
+	uint32_t active;
+	int32_t role;
+	uint64_t number;    /* the request's posted number */
+	uint32_t helper_seq;
+	double posted;      /* the loop's clock */
+	struct gf_msg_hdr h;
+	struct gf_request body;
+	struct gf_task task;
+};
+
 /* What the server goes by, in memory no one else can reach (on the GPU:
  * an allocation that is not exported): the layout, the keys, and where
  * the conversation stands. */
@@ -66,6 +81,7 @@ struct gf_devbox_state {
 	uint8_t answer[GF_DEVBOX_ROLES][GF_KEY_BYTES];
 	uint32_t has[GF_DEVBOX_ROLES];
 	uint64_t last_seq, served;
+	struct gf_devbox_wait wait;
 };
 
 /* The host's latest board, for the fields the GPU does not publish
@@ -93,7 +109,9 @@ void gf_devbox_board_put(struct gf_devbox_board *t, const struct gf_board *b,
 			 double clock_offset);
 
 /* Serves the request posted in the mailbox at mem since the last, if
- * any: 1 if one was answered, 0 if none waits. l and pub are the watch
+ * any: 1 if one was answered, 0 if none waits or the one taken waits for
+ * the in-OS helper (k->helper), whose answer a later call gives. l and
+ * pub are the watch
  * loop and its publication, stable for the call (the GPU calls this
  * between steps; an operator's signal becomes a loop event at `now`, the
  * loop's clock); k is the target, for the log and signals; tmpl may be

@@ -4561,26 +4561,35 @@ static const struct gf_devbox *box_header(const struct boxrig *b)
 	return (const struct gf_devbox *)b->mem;
 }
 
-/* Posts b->req as the NIC would (message, then the number) and lets the
- * server answer; the answer, framed as mailbox_answer() wants it, is
- * left in b->ans. Returns the MAC's verdict under psk's answer key:
- * GF_OK or GF_EINVAL. */
-static int box_exchange(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES])
+/* Posts b->req as the NIC would: message, then the number. */
+static void box_post(struct boxrig *b)
 {
 	const struct gf_devbox *h = box_header(b);
 	struct gf_req_area *area = (struct gf_req_area *)(b->mem + h->req_off);
+
+	REQUIRE(b->req.len <= GF_SLOT_MSG);
+	memset(area->msg, 0, sizeof area->msg);
+	memcpy(area->msg, b->req.data, b->req.len);
+	area->posted = ++b->posted;
+}
+
+static int box_serve(struct boxrig *b, double now)
+{
+	return gf_devbox_serve(b->mem, &b->st, b->r.l, b->r.pub, b->tmpl, &b->g->k, now);
+}
+
+/* The answer to the last request posted, framed as mailbox_answer() wants
+ * it, into b->ans. Returns the MAC's verdict under psk's answer key:
+ * GF_OK or GF_EINVAL. */
+static int box_take(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES])
+{
+	const struct gf_devbox *h = box_header(b);
 	const uint8_t *resp = b->mem + h->resp_off;
 	struct gf_session s = { 0 };
 	uint8_t request_key[GF_KEY_BYTES];
 	char why[256];
 	size_t need;
 
-	REQUIRE(b->req.len <= GF_SLOT_MSG);
-	memset(area->msg, 0, sizeof area->msg);
-	memcpy(area->msg, b->req.data, b->req.len);
-	area->posted = ++b->posted;
-	REQUIRE(gf_devbox_serve(b->mem, &b->st, b->r.l, b->r.pub, b->tmpl, &b->g->k, 2.0) == 1);
-	CHECK_EQ(gf_devbox_serve(b->mem, &b->st, b->r.l, b->r.pub, b->tmpl, &b->g->k, 2.0), 0);
 	CHECK_EQ(h->served, b->posted);
 	REQUIRE(mailbox_answer(resp, h->resp_size, b->posted, h->resp_size - 16,
 			       &need, why, sizeof why) == GF_OK);
@@ -4593,6 +4602,15 @@ static int box_exchange(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES])
 	auth_mailbox_keys(psk, h->nonce, request_key, s.rx_key);
 	s.seq = ((const struct gf_msg_hdr *)b->ans.data)->seq;
 	return auth_open(&s, b->ans.data, b->ans.len, 0, why, sizeof why);
+}
+
+/* Posts b->req and lets the server answer it at once. */
+static int box_exchange(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES])
+{
+	box_post(b);
+	REQUIRE(box_serve(b, 2.0) == 1);
+	CHECK_EQ(box_serve(b, 2.0), 0);
+	return box_take(b, psk);
 }
 
 /* b->req MAC'ed with psk's request key, as test/nic does it. */
@@ -4870,6 +4888,69 @@ static void test_devbox_signal_operator(void)
 	CHECK_STR(ev[0].report.comm, "app");
 	CHECK_EQ(ev[5].report.pid, 100);
 	CHECK_EQ(ev[5].report.sig, 9);
+	guest_free(want);
+	boxrig_free(&b);
+}
+
+/* With the in-OS helper in the target: the signal is posted to it and
+ * answered once the helper has, nothing written; unanswered for
+ * GF_DEVBOX_HELPER_WAIT_S, the pseudo-signal instead. Each is an event
+ * with its path. */
+static void test_devbox_signal_helper(void)
+{
+	static const int32_t tids[] = { 100, 101, 102 };
+	struct gf_request rq = { .pid = 100, .sig = 9, .start_time = 200 };
+	struct gf_loop_event ev[4];
+	uint64_t next = 0, lost;
+	struct guest *want;
+	struct modules m;
+	volatile struct gfh_mailbox *mb;
+	struct boxrig b;
+
+	boxrig_new(&b);
+	m = modules_new(b.g);
+	b.g->k.helper = m.mailbox;
+	mb = (volatile struct gfh_mailbox *)(void *)
+	     host(b.g, fixture_pa(b.g, m.mailbox), offsetof(struct gfh_mailbox, slot[1]));
+	want = guest_clone(b.g);
+	box_request(&b, b.op_psk, GF_MSG_SIGNAL, ++b.seq, BOX_TARGET, &rq);
+	box_post(&b);
+	CHECK_EQ(box_serve(&b, 2.0), 0); /* posted to the helper */
+	CHECK_EQ(mb->rq_seq, 1);
+	CHECK_EQ(mb->slot[0].pid, 100);
+	CHECK_EQ(box_serve(&b, 2.1), 0); /* no answer yet */
+	mb->slot[0].result = GFH_DONE;
+	mb->ans_seq = 1;
+	REQUIRE(box_serve(&b, 2.1) == 1);
+	REQUIRE(box_take(&b, b.op_psk) == GF_OK);
+	CHECK_EQ(((const struct gf_msg_hdr *)b.ans.data)->status, GF_OK);
+	CHECK_HAS(box_text(&b), "through the in-OS helper");
+	want->k.helper = 0;
+	memcpy(host(want, fixture_pa(want, m.mailbox), GFH_HEADER_BYTES),
+	       (const void *)mb, GFH_HEADER_BYTES);
+	memcpy(host(want, fixture_pa(want, m.mailbox + GFH_HEADER_BYTES), sizeof mb->slot[0]),
+	       (const void *)&mb->slot[0], sizeof mb->slot[0]);
+	CHECK_MEMORY(want, b.g); /* the request alone: no pseudo-signal */
+	/* the helper silent: after the wait, the pseudo-signal */
+	box_request(&b, b.op_psk, GF_MSG_SIGNAL, ++b.seq, BOX_TARGET, &rq);
+	box_post(&b);
+	CHECK_EQ(box_serve(&b, 3.0), 0);
+	CHECK_EQ(mb->rq_seq, 2);
+	CHECK_EQ(box_serve(&b, 3.0 + GF_DEVBOX_HELPER_WAIT_S / 2), 0);
+	REQUIRE(box_serve(&b, 3.0 + GF_DEVBOX_HELPER_WAIT_S) == 1);
+	REQUIRE(box_take(&b, b.op_psk) == GF_OK);
+	CHECK_HAS(box_text(&b), "gave no answer: signal marked pending");
+	expect_kill(want, tids, 3);
+	memcpy(host(want, fixture_pa(want, m.mailbox), GFH_HEADER_BYTES),
+	       (const void *)mb, GFH_HEADER_BYTES);
+	memcpy(host(want, fixture_pa(want, m.mailbox + GFH_HEADER_BYTES), sizeof mb->slot[0]),
+	       (const void *)&mb->slot[0], sizeof mb->slot[0]);
+	CHECK_MEMORY(want, b.g);
+	REQUIRE(read_events(&b.r, &next, ev, NELEM(ev), &lost) == 2);
+	CHECK_EQ(ev[0].report.path, GF_PATH_HELPER);
+	CHECK_EQ(ev[0].report.outcome, GF_WRITTEN);
+	CHECK_EQ(ev[1].report.path, GF_PATH_PSEUDO);
+	CHECK_EQ(ev[1].report.outcome, GF_WRITTEN);
 	guest_free(want);
 	boxrig_free(&b);
 }
@@ -5537,6 +5618,7 @@ static const struct test tests[] = {
 	T(devbox_log),
 	T(devbox_detect),
 	T(devbox_signal_operator),
+	T(devbox_signal_helper),
 	T(devbox_signal_read_role),
 	T(devbox_refuses_strangers),
 	T(devbox_replay),
