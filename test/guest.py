@@ -229,6 +229,19 @@ class Guest:
                 self._cond.wait(left)
             return m
 
+    def console_mark(self):
+        """Where the console output ends now: for wait_console()."""
+        with self._cond:
+            return len(self._out)
+
+    def wait_console(self, pattern, mark, timeout):
+        """The first match of `pattern` (bytes regex) printed on the console after `mark`."""
+        return self._expect(pattern, mark, timeout)
+
+    def console_send(self, text):
+        """Types text into the guest's shell as it is, with no markers around it."""
+        self._send(text)
+
     def _tail(self, n=2000):
         err = Path(self._stderr_path).read_text(errors='replace') if self._rundir else ''
         con = self._out[-n:].decode(errors='replace').replace('\r', '')

@@ -41,10 +41,11 @@ TMP = Path(tempfile.mkdtemp(prefix='gpufas-helper-'))
 KO = '/root/gpufas_helper.ko'  # where the module lies in the guest
 KVERS = ('6.1', '6.12')
 DEATH_S = 0.1  # request to death, with the helper
-# struct gfh_mailbox (kmod/gpufas_helper.h): the request's fields, from rq_magic on
+# struct gfh_mailbox (kmod/gpufas_helper.h): the batch's fields, from rq_magic to the first slot
 POLLS_OFFSET = 40
 RQ_OFFSET = 48
-RQ = struct.Struct('<QQiiIIi')  # rq_magic, rq_start_time, rq_pid, rq_sig, rq_seq, ans_seq, ans_result
+RQ = struct.Struct('<QIIII')  # rq_magic, rq_count, rq_seq, ans_seq, pad
+SLOT = struct.Struct('<QiiiI')  # slot[0]: start_time, pid, sig, result, pad
 GFH_RQ_MAGIC = 0x7571657273616667
 GFH_CHANGED = 3
 
@@ -162,7 +163,7 @@ def check_load(g):
     assert status != 0, 'a second insmod succeeded'
     assert 'polled every 8 ms' in g.check('dmesg | grep gpufas_helper:'), 'no load line'
     h = helper_info(g)
-    assert h['found'] and h['version'] == 1 and h['period_ms'] == 8 and h['hz'] == 250, h
+    assert h['found'] and h['version'] == 2 and h['period_ms'] == 8 and h['hz'] == 250, h
     print(f'      second insmod: {out}; mailbox at {h["mailbox"]} ({h["mailbox_phys"]})')
     rate = polls_per_s(g)
     assert rate >= 100, f'{rate:.0f} polls a second: a request waits more than 10 ms'
@@ -183,7 +184,7 @@ def polls_per_s(g, seconds=2):
     return (n1 - n0) / (t1 - t0)
 
 
-HELPER_NOTE = 'in-OS helper gpufas_helper version 1, polled every 8 ms'
+HELPER_NOTE = 'in-OS helper gpufas_helper version 2, polled every 8 ms'
 AGENT_CONFIG = '[detect]\noverload_ms = 1000\n[recover]\ncpu_overload = kill\n'
 
 
@@ -261,6 +262,31 @@ def check_sleeping_handler(g):
     g.check(f'kill {pid}')
 
 
+def check_batch(g):
+    """--kill of 60 sleepers, pid 1 and a pid no task has, in one list: one batch to the helper;
+    each sleeper killed through it, pid 1 refused, the unknown pid said so, exit 1."""
+    g.sh('rm -f /tmp/many.pids')
+    g.check("sh -c 'for i in $(seq 60); do sleep 600 & echo $! >>/tmp/many.pids; done; wait' &")
+    deadline = time.monotonic() + 30
+    while len(pids := g.sh('cat /tmp/many.pids 2>/dev/null')[1].split()) < 60:
+        assert time.monotonic() < deadline, f'{len(pids)} of 60 sleepers started'
+        time.sleep(0.1)
+    pids = [int(p) for p in pids]
+    absent = max(ps(g)) + 10000
+    t0 = time.monotonic()
+    rc, out, err = gpufas(g, '--kill', ','.join(map(str, pids + [1, absent])), '--force')
+    took = time.monotonic() - t0
+    lines = out.splitlines()
+    assert rc == 1 and len(lines) == 60, (rc, len(lines), err)
+    assert all('through the in-OS helper' in line for line in lines), out
+    assert 'the in-OS helper: refused' in err and f'pid {absent}: ' in err, err
+    t0 = time.monotonic()
+    while alive := [p for p, t in ps(g).items() if p in pids and t['state'] not in 'ZX']:
+        assert time.monotonic() - t0 < 1, f'still alive a second later: {alive}'
+    print(f'      60 sleepers: --kill answered in {took * 1e3:.0f} ms, all dead within '
+          f'{(time.monotonic() - t0) * 1e3:.0f} ms more')
+
+
 def check_refusals(g):
     """pid 1 and a kernel thread are refused by the helper even with --force: nothing is
     written (the guest and kthreadd live on)."""
@@ -279,29 +305,33 @@ def mailbox(g):
     return open(g.ram_path, 'r+b', buffering=0), int(helper_info(g)['mailbox_phys'], 16)
 
 
-def post_raw(g, fields):
-    """Writes a request into the mailbox from outside, the sequence number last; returns the
-    answer (ans_seq, ans_result) after ten periods."""
+def post_raw(g, magic, start_time, pid, sig):
+    """Writes a batch of one request into the mailbox from outside (its header and first
+    slot lie in its first page), the sequence number last; returns (seq, ans_seq, result)
+    after ten periods."""
     f, at = mailbox(g)
     with f:
         f.seek(at + RQ_OFFSET)
-        magic, start, pid, sig, seq, _, _ = RQ.unpack(f.read(RQ.size))
+        _, _, seq, _, _ = RQ.unpack(f.read(RQ.size))
+        f.seek(at + RQ_OFFSET + RQ.size)
+        f.write(SLOT.pack(start_time, pid, sig, 0, 0))
         f.seek(at + RQ_OFFSET)
-        f.write(struct.pack('<QQii', *fields))
+        f.write(struct.pack('<QI', magic, 1))
         f.flush()
-        f.seek(at + RQ_OFFSET + 24)
+        f.seek(at + RQ_OFFSET + 12)
         f.write(struct.pack('<I', seq + 1))
         f.flush()
         time.sleep(0.05)
         f.seek(at + RQ_OFFSET)
-        answer = RQ.unpack(f.read(RQ.size))
-    return seq + 1, answer[5], answer[6]
+        _, _, _, ans_seq, _ = RQ.unpack(f.read(RQ.size))
+        _, _, _, result, _ = SLOT.unpack(f.read(SLOT.size))
+    return seq + 1, ans_seq, result
 
 
 def check_stale(g):
     """A request whose start time is not the task's: "task changed", and the task lives."""
     pid, _ = victim(g, 'sleep 600', 'sleep')
-    seq, ans_seq, result = post_raw(g, (GFH_RQ_MAGIC, 12345, pid, 9))
+    seq, ans_seq, result = post_raw(g, GFH_RQ_MAGIC, 12345, pid, 9)
     assert ans_seq == seq and result == GFH_CHANGED, (seq, ans_seq, result)
     assert g.alive(pid), 'a stale request killed the task'
     g.check(f'kill {pid}')
@@ -354,6 +384,7 @@ def helper_checks(kver):
               kill_through_helper, g, 'cat', 'cat', True)
         check(f'{kver} SIGUSR1 runs a sleeping program\'s handler at once',
               check_sleeping_handler, g)
+        check(f'{kver} one --kill of 62 pids: one batch, each answered', check_batch, g)
         check(f'{kver} pid 1 and a kernel thread refused', check_refusals, g)
         check(f'{kver} a stale start time: task changed, nothing sent', check_stale, g)
         check(f'{kver} garbage in the mailbox: ignored, said once', check_garbage, g)

@@ -3934,6 +3934,44 @@ static void test_helper_request(void)
 	guest_free(g);
 }
 
+/* --kill of a list (operator_signal_all): one walk finds the processes,
+ * each gets its own line; with a helper that never answers, the
+ * pseudo-signal goes after the wait and says so. */
+static void test_operator_signal_all(void)
+{
+	struct guest *g = world_new(4, 0);
+	struct gf_engine e = { .k = &g->k };
+	struct kill_opts o = { .sig = 9 };
+	struct op_signal s[4] = { { .pid = 100 }, { .pid = 1 }, { .pid = 4242 },
+				  { .pid = 300 } };
+	struct modules m;
+
+	operator_signal_all(&e, &o, "", s, 4);
+	CHECK_EQ(s[0].err, GF_OK);
+	CHECK_HAS(s[0].msg, "SIGKILL marked in 100 (app): 3 threads");
+	CHECK_EQ(s[1].err, GF_EINVAL);
+	CHECK_HAS(s[1].msg, "refusing to signal 1 (systemd)");
+	CHECK_EQ(s[2].err, GF_ESRCH);
+	CHECK_HAS(s[2].msg, "pid 4242: ");
+	CHECK_EQ(s[3].err, GF_OK);
+	CHECK(pending(g, 300) & SIGBIT(9));
+	guest_free(g);
+	g = world_new(4, 0);
+	e.k = &g->k;
+	m = modules_new(g);
+	o.dry_run = 1;
+	operator_signal_all(&e, &o, "", s, 1);
+	CHECK_HAS(s[0].msg, "would send SIGKILL to 100");
+	CHECK_EQ(pending(g, 100), 0);
+	o.dry_run = 0;
+	operator_signal_all(&e, &o, "", s, 1);
+	CHECK_EQ(s[0].err, GF_OK);
+	CHECK_HAS(s[0].msg, "(the in-OS helper gave no answer in 140 ms)");
+	CHECK(pending(g, 100) & SIGBIT(9));
+	CHECK_EQ(r32(g, m.mailbox + offsetof(struct gfh_mailbox, rq_seq)), 1);
+	guest_free(g);
+}
+
 /* The watch loop's recovery through the helper: posted, nothing written;
  * answered done, followed as ever; unanswered for HELPER_WAIT_S (0.2 s),
  * the pseudo-signal instead. */
@@ -5603,6 +5641,7 @@ static const struct test tests[] = {
 	T(helper_found),
 	T(helper_not_found),
 	T(helper_request),
+	T(operator_signal_all),
 	T(recover_through_helper),
 	T(loop_publishes_processes),
 	T(loop_host_stall),
