@@ -12,10 +12,14 @@ not mlocked) and the contender start; then recmeter (test/guest/recmeter.c: mloc
 `hog 2048 64` (64 MiB/s, more than RAM + swap) and measures on the guest's clock the hog's
 start and end, the first 10 Hz sample where MemAvailable < PCT % of MemTotal (the moment a
 detector could first decide), the heartbeat's longest gap, and which processes older than the
-hog did not survive. Contenders:
+hog did not survive, and, from the moment a SIGKILL is pending for the hog until it ends, its
+state and wait channel at 100 Hz (where it sleeps while the signal waits). Contenders:
   gpufas   the agent outside the guest: gpufas --agent --headless --target vm:RAM
            --events FILE --config FILE, with [recover] memory = kill, dry_run = false;
            started after boot, the run begins once it wrote its "attach" event
+  helper   the same agent, with kmod/gpufas_helper.ko loaded in the guest (built against
+           Debian's headers of its kernel, handed in as a raw third drive): the SIGKILL goes
+           through the guest kernel, which wakes a sleeping hog
   earlyoom Debian bookworm's earlyoom in the guest, default settings
   kernel   the kernel's OOM killer alone
   pkill    an in-guest shell loop (/bin/pkill-loop): every 100 ms, SIGKILL the hog when
@@ -49,7 +53,8 @@ TOP = Path(__file__).resolve().parent.parent
 HERE = TOP / 'test'
 OUT = TOP / 'test' / 'out'
 DISK = CACHE / 'disk-guest'
-CONTENDERS = ('gpufas', 'earlyoom', 'kernel', 'pkill')
+CONTENDERS = ('gpufas', 'helper', 'earlyoom', 'kernel', 'pkill')
+AGENTS = ('gpufas', 'helper')  # the contenders that are gpufas's agent
 BPS = 8 * 1024 * 1024  # both disks: 8 MB/s, reads and writes together
 SWAP_MIB = 1024
 HB_STATE = '/tmp/heartbeat.state'
@@ -75,6 +80,17 @@ def agent_available():
 def build(kver):
     subprocess.run([str(HERE / 'build-disk-guest.sh'), kver, str(DISK)], check=True,
                    stdout=subprocess.DEVNULL)
+
+
+def helper_drive(kver, rundir):
+    """A raw image holding kmod/gpufas_helper.ko built for kver's kernel; (path, bytes)."""
+    out = subprocess.run([str(HERE / 'build-kmod.sh'), '--dir', str(TOP / 'kmod'),
+                          str(CACHE / 'guest' / f'vmlinuz-{kver}')], capture_output=True,
+                         text=True, check=True)
+    ko = (Path(out.stdout.strip()) / 'gpufas_helper.ko').read_bytes()
+    img = Path(rundir) / 'helper.img'
+    img.write_bytes(ko + bytes(-len(ko) % 512))
+    return img, len(ko)
 
 
 def sweep():
@@ -175,6 +191,9 @@ def one_run(contender, n, args, logdir):
                         f'throttling.bps-total={BPS}',
               '-drive', f'file={swap},format=raw,if=virtio,cache=none,'
                         f'throttling.bps-total={BPS}']
+    if contender == 'helper':
+        img, ko_bytes = helper_drive(args.kver, rundir)
+        drives += ['-drive', f'file={img},format=raw,if=virtio,readonly=on']
     agent = None
     g = Guest(args.kver, mem_mib=512, smp=2, qemu_args=drives,
               extra_initrd=DISK / f'stage1-{args.kver}.cpio.gz')
@@ -190,7 +209,10 @@ def one_run(contender, n, args, logdir):
         elif contender == 'pkill':
             g.check(f'pkill-loop {args.pct:g} hog >/tmp/pkill-loop.log 2>&1 &')
             g.wait_ready('/tmp/pkill-loop.log')
-        elif contender == 'gpufas':
+        elif contender in AGENTS:
+            if contender == 'helper':
+                g.check(f'head -c {ko_bytes} /dev/vdc >/tmp/gpufas_helper.ko && '
+                        'insmod /tmp/gpufas_helper.ko')
             agent = Agent(g, rundir)
             agent.wait_attach()
             rec['agent_cmd'] = agent.cmd
@@ -243,6 +265,7 @@ def one_run(contender, n, args, logdir):
                 killers.append('gpufas')
                 if isinstance(acts[0].get('time'), (int, float)):
                     rec['hog_action_guest_s'] = acts[0]['time'] - off
+                rec['hog_action_path'] = acts[-1].get('path', 'pseudo-signal')
         rec['killers'] = killers
     except (GuestError, TimeoutError, OSError, subprocess.SubprocessError) as e:
         rec['error'] = f'{type(e).__name__}: {e}'[:3000]
@@ -275,6 +298,11 @@ def derive(rec):
     rec['heartbeat_survived'] = (kv.get('hb_beating') == '1' and
                                  not any(p.startswith('heartbeat:') for p in lost))
     rec['others_survived'] = not [p for p in lost if not p.startswith('heartbeat:')]
+    seen = num(kv.get('kill_seen'))
+    rec['kill_pending_to_death_s'] = exit_t - seen if seen is not None and exit_t else None
+    rec['kill_states'] = [] if kv.get('kill_states', '-') == '-' else [
+        dict(zip(('state', 'wchan', 'samples'), f.rsplit(':', 2)))
+        for f in kv['kill_states'].split(',')]
     if 'error' in rec:
         rec['outcome'] = 'error'
     elif status == 'timeout':
@@ -292,17 +320,29 @@ def stats(values):
     return f'{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})'
 
 
+def sleeps(rs):
+    """Where the hogs slept while their SIGKILL was pending: STATE wchan (samples), summed
+    over the runs, most seen first."""
+    count = {}
+    for r in rs:
+        for st in r.get('kill_states', []):
+            key = f'{st["state"]} {st["wchan"]}'
+            count[key] = count.get(key, 0) + int(st['samples'])
+    return ', '.join(f'{k} ({n})' for k, n in sorted(count.items(), key=lambda kv: -kv[1])[:4])
+
+
 def table(records, args):
     lines = ['| contender | recovered | hog start → death, s | threshold → death, s | '
-             'heartbeat longest gap, s | heartbeat survived | others survived | killed by |',
-             '|---|---|---|---|---|---|---|---|']
+             'SIGKILL pending → death, s | heartbeat longest gap, s | heartbeat survived | '
+             'others survived | killed by |',
+             '|---|---|---|---|---|---|---|---|---|']
     med = {}
     for c in args.only:
         rs = [r for r in records if r['contender'] == c]
         if not rs:
             continue
         if all(r.get('skipped') for r in rs):
-            lines.append(f'| {c} | {rs[0]["skipped"]} | | | | | | |')
+            lines.append(f'| {c} | {rs[0]["skipped"]} | | | | | | | |')
             continue
         rs = [r for r in rs if not r.get('skipped')]
         ok = [r for r in rs if r['recovered']]
@@ -312,6 +352,7 @@ def table(records, args):
         lines.append(
             f'| {c} | {rec_col} | {stats([r["hog_start_to_death_s"] for r in ok])} '
             f'| {stats([r["threshold_to_death_s"] for r in ok])} '
+            f'| {stats([r["kill_pending_to_death_s"] for r in ok])} '
             f'| {stats([r["heartbeat_max_gap_s"] for r in rs])} '
             f'| {sum(r["heartbeat_survived"] for r in rs)}/{len(rs)} '
             f'| {sum(r["others_survived"] for r in rs)}/{len(rs)} | {", ".join(killers) or "–"} |')
@@ -319,10 +360,15 @@ def table(records, args):
             med[c] = {k: statistics.median(v) if (v := [r[k] for r in ok if r[k] is not None])
                       else None for k in ('hog_start_to_death_s', 'threshold_to_death_s')}
     out = '\n'.join(lines)
+    where = [f'- {c}: {w}' for c in args.only
+             if (w := sleeps([r for r in records if r['contender'] == c and r.get('recovered')]))]
+    if where:
+        out += ('\n\nThe hog\'s state and wait channel while its SIGKILL was pending '
+                '(100 Hz samples, all runs):\n' + '\n'.join(where))
     g = med.get('gpufas')
     if g:
         ratios = []
-        for c in ('earlyoom', 'kernel', 'pkill'):
+        for c in ('helper', 'earlyoom', 'kernel', 'pkill'):
             if c in med:
                 parts = []
                 for k, name in (('threshold_to_death_s', 'threshold → death'),
@@ -369,7 +415,7 @@ def main():
     records = []
     for n in range(1, args.runs + 1):
         for c in args.only:
-            if c == 'gpufas' and not have_agent:
+            if c in AGENTS and not have_agent:
                 if n == 1:
                     print('gpufas: skipped: agent not available (./gpufas --help names no '
                           '--agent)', file=sys.stderr, flush=True)

@@ -6,6 +6,9 @@
  *   - records when PROGRAM started and when it ended (a pidfd: the exact moment) and how;
  *   - samples /proc/meminfo at 10 Hz and records the first sample where MemAvailable is below
  *     PCT % of MemTotal (default 10): the moment a detector could first decide;
+ *   - samples PROGRAM's own state at 100 Hz from the moment a SIGKILL is pending for it
+ *     (/proc/PID/status: SigPnd or ShdPnd) until it ends: where it sleeps while the signal
+ *     waits, as its state letter and wait channel (/proc/PID/wchan);
  *   - kills PROGRAM after TIMEOUT seconds (default 240) and reports status=timeout;
  *   - SETTLE seconds (default 3) after PROGRAM ended, checks which processes survived: every
  *     user process that was at least 1 s old when PROGRAM started, and the heartbeat, whose
@@ -14,7 +17,8 @@
  * Then it prints one line:
  *   RECMETER status=killed|exited|timeout sig=NAME|- code=N start=T exit=T cross=T|none pct=P
  *     memtotal_kb=N min_avail_kb=N max_swap_used_kb=N hb_maxgap=S|none hb_maxgap_end=T|none
- *     hb_beating=0|1 watched=N lost=COMM:PID,...|-
+ *     hb_beating=0|1 watched=N lost=COMM:PID,...|- kill_seen=T|none
+ *     kill_states=STATE:WCHAN:SAMPLES,...|-
  * (on one line; times in seconds of the guest's CLOCK_MONOTONIC). Exit status 0, or 2 on a
  * usage error. */
 #define _GNU_SOURCE
@@ -169,6 +173,66 @@ static int still_alive(const struct proc *w)
 	       starttime == w->starttime && state != 'Z' && state != 'X';
 }
 
+/* PROGRAM's samples from the moment its SIGKILL is pending: how often each state and wait
+ * channel was seen, in the order first seen. */
+#define MAX_STATES 16
+static struct { char state; char wchan[48]; int samples; } states[MAX_STATES];
+static int nstates;
+static double kill_seen = -1;
+
+/* Whether a SIGKILL is pending for pid: bit 8 of SigPnd or ShdPnd in /proc/PID/status. */
+static int sigkill_pending(int pid)
+{
+	char path[64], buf[4096], *line;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	for (line = buf; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if ((!strncmp(line, "SigPnd:", 7) || !strncmp(line, "ShdPnd:", 7)) &&
+		    strtoull(line + 7, NULL, 16) & (1ull << (SIGKILL - 1)))
+			return 1;
+	return 0;
+}
+
+/* One sample of pid's state and wait channel, once its SIGKILL is pending. */
+static void sample_dying(int pid, double t)
+{
+	char path[64], wchan[48] = "", comm[32], state;
+	unsigned long flags;
+	unsigned long long starttime;
+	int fd, n, i;
+
+	if (kill_seen < 0 && !sigkill_pending(pid))
+		return;
+	if (kill_seen < 0)
+		kill_seen = t;
+	if (read_stat(pid, comm, sizeof(comm), &state, &flags, &starttime))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	if ((fd = open(path, O_RDONLY)) >= 0) {
+		n = read(fd, wchan, sizeof(wchan) - 1);
+		wchan[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	if (!wchan[0])
+		strcpy(wchan, "0");
+	for (i = 0; i < nstates; i++)
+		if (states[i].state == state && !strcmp(states[i].wchan, wchan))
+			break;
+	if (i == nstates && nstates < MAX_STATES) {
+		states[nstates].state = state;
+		snprintf(states[nstates].wchan, sizeof(states[nstates].wchan), "%s", wchan);
+		nstates++;
+	}
+	if (i < nstates)
+		states[i].samples++;
+}
+
 struct meminfo {
 	long total, avail, swap_total, swap_free;
 };
@@ -221,7 +285,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	double pct = 10, timeout = 240, settle = 3, start, exit_t = -1, cross = -1, next;
+	double pct = 10, timeout = 240, settle = 3, start, exit_t = -1, cross = -1, next, next_mem;
 	double hb_maxgap = -1, hb_maxgap_end = -1, hb_last = -1;
 	const char *hb_path = NULL;
 	long min_avail = -1, max_swap_used = 0, memtotal = 0;
@@ -276,14 +340,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* 10 Hz on a fixed beat; the pidfd wakes us the moment the child ends */
-	for (next = start;;) {
+	/* 100 Hz on a fixed beat, meminfo at 10 Hz; the pidfd wakes us the moment the child
+	 * ends */
+	for (next = next_mem = start;;) {
 		double t = now();
 		struct pollfd pfd = {pidfd, POLLIN, 0};
 		struct timespec wait;
 		double left;
 
 		if (t >= next) {
+			sample_dying(child, t);
+			while (next <= t)
+				next += 0.01;
+		}
+		if (t >= next_mem) {
 			if (!read_meminfo(mfd, &m)) {
 				if (min_avail < 0 || m.avail < min_avail)
 					min_avail = m.avail;
@@ -292,8 +362,8 @@ int main(int argc, char **argv)
 				if (cross < 0 && m.avail * 100.0 < pct * m.total)
 					cross = t;
 			}
-			while (next <= t)
-				next += 0.1;
+			while (next_mem <= t)
+				next_mem += 0.1;
 		}
 		if (!timed_out && t - start >= timeout) {
 			timed_out = 1;
@@ -356,7 +426,17 @@ int main(int argc, char **argv)
 		printf("%.6f hb_maxgap_end=%.6f", hb_maxgap, hb_maxgap_end);
 	else
 		printf("none hb_maxgap_end=none");
-	printf(" hb_beating=%d watched=%d lost=%s\n", hb_beating, nwatch, lostlen ? lost : "-");
+	printf(" hb_beating=%d watched=%d lost=%s kill_seen=", hb_beating, nwatch,
+	       lostlen ? lost : "-");
+	if (kill_seen >= 0)
+		printf("%.6f", kill_seen);
+	else
+		printf("none");
+	printf(" kill_states=");
+	for (int i = 0; i < nstates; i++)
+		printf("%s%c:%s:%d", i ? "," : "", states[i].state, states[i].wchan,
+		       states[i].samples);
+	printf("%s\n", nstates ? "" : "-");
 	fflush(stdout);
 	return 0;
 }
