@@ -201,11 +201,11 @@ def wait_event(path, pred, what, timeout=60):
 
 
 @contextlib.contextmanager
-def agent(g, name):
-    """The headless agent on g, CPU overload recovery on; yields (its events file, its attach
-    event)."""
+def agent(g, name, extra=''):
+    """The headless agent on g, CPU overload recovery on, `extra` added to its config; yields
+    (its events file, its attach event)."""
     events, config = TMP / f'{name}-{g.kver}.jsonl', TMP / 'agent.ini'
-    config.write_text(AGENT_CONFIG)
+    config.write_text(AGENT_CONFIG + extra)
     env = dict(os.environ, GPUFAS_CACHE=str(TMP / 'cache'))
     proc = subprocess.Popen([GPUFAS, '--agent', '--headless', '--engine', ENGINE, '--config',
                              str(config), '--target', f'vm:{g.ram_path}', '--events',
@@ -239,6 +239,33 @@ def check_agent(g):
     with agent(g, 'events') as (events, attach):
         assert HELPER_NOTE in attach['note'], attach
         assert kill_spinner(g, events)['path'] == 'helper'
+
+
+def check_gpu_mailbox(g):
+    """GRASS's setting with the helper: test/nic, playing the NIC, signals a sleeping
+    `sleep 600` through the GPU's own mailbox; the GPU posts it to the helper and answers once
+    the helper has, and the sleeper dies at once (status 137)."""
+    if ENGINE != 'gpu':
+        raise checks.Skip('the GPU engine only: test/gpu-test.sh runs it on the GPU machine')
+    key, mailbox = TMP / 'operator.key', TMP / 'mailbox'
+    key.write_text(os.urandom(32).hex() + '\n')
+    key.chmod(0o600)
+    with agent(g, 'mailbox', f'[remote]\nkey = {key}\ngpu_mailbox = {mailbox}\n'):
+        deadline = time.monotonic() + 30
+        while not mailbox.exists():
+            assert time.monotonic() < deadline, 'the agent wrote no gpu_mailbox file'
+            time.sleep(0.1)
+        pid, name = victim(g, 'sleep 600', 'sleep')
+        p = subprocess.run([str(TOP / 'test' / 'nic'), '--mailbox', str(mailbox), '--key',
+                            str(key), 'kill', str(pid)], capture_output=True, text=True,
+                           timeout=30)
+        answer = json.loads(p.stdout.strip().splitlines()[-1])
+        assert p.returncode == 0 and answer.get('status') == 0, (p.returncode, answer, p.stderr)
+        assert 'through the in-OS helper' in answer['text'], answer
+        left = dead_within(g, pid, DEATH_S)
+        assert left is not None, f'sleep still alive {DEATH_S * 1e3:.0f} ms after the answer'
+        assert g.check(f'cat /tmp/{name}.status') == '137'
+        print(f'      GPU mailbox: {answer["text"]}; dead {left * 1e3:.1f} ms after the answer')
 
 
 def check_sleeping_handler(g):
@@ -382,6 +409,8 @@ def helper_checks(kver):
               'sleep 600', 'sleep')
         check(f'{kver} cat blocked reading a pipe killed within 100 ms, status 137',
               kill_through_helper, g, 'cat', 'cat', True)
+        check(f'{kver} the GPU\'s own mailbox signals through the helper', check_gpu_mailbox,
+              g)
         check(f'{kver} SIGUSR1 runs a sleeping program\'s handler at once',
               check_sleeping_handler, g)
         check(f'{kver} one --kill of 62 pids: one batch, each answered', check_batch, g)

@@ -1,8 +1,10 @@
 /* burst N SLEEP_US [BURST_US]: the GPUfas paper's victims for make bench-signals. N children
  * named "burst-child", each looping "sleep SLEEP_US, then spin BURST_US (default 100)", the
- * way a service waits for work and handles it. The parent prints "burst: ready N" once every
- * child runs, reaps them as they die, and prints "burst: all N dead" when the last one is
- * gone; it is never the victim (its name is "burst"). */
+ * way a service waits for work and handles it. The children start together once all are
+ * forked (each waits for the parent to close a pipe), so that forking the last ones does not
+ * compete with the first ones' bursts. The parent then prints "burst: ready N", reaps the
+ * children as they die, and prints "burst: all N dead" when the last one is gone; it is never
+ * the victim (its name is "burst"). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,11 +22,15 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void __attribute__((noreturn)) child(long sleep_us, long burst_us)
+static void __attribute__((noreturn)) child(int go, long sleep_us, long burst_us)
 {
 	struct timespec nap = { sleep_us / 1000000, sleep_us % 1000000 * 1000 };
+	char byte;
 
 	prctl(PR_SET_NAME, "burst-child");
+	while (read(go, &byte, 1) < 0 && errno == EINTR) /* 0 once the parent closed it */
+		;
+	close(go);
 	for (;;) {
 		double end;
 
@@ -44,8 +50,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pid_t *pids = calloc(n, sizeof *pids);
+	int go[2];
 
-	if (!pids) {
+	if (!pids || pipe(go)) {
 		perror("burst");
 		return 1;
 	}
@@ -56,9 +63,13 @@ int main(int argc, char **argv)
 				kill(pids[i], SIGKILL);
 			return 1;
 		}
-		if (pids[i] == 0)
-			child(sleep_us, burst_us);
+		if (pids[i] == 0) {
+			close(go[1]);
+			child(go[0], sleep_us, burst_us);
+		}
 	}
+	close(go[0]);
+	close(go[1]); /* they all start */
 	printf("burst: ready %ld\n", n);
 	fflush(stdout);
 	while (reaped < n) {
