@@ -11,12 +11,12 @@ CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
 STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
-CORE = target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
+CORE = clock.o target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
        devbox.o sdnotify.o helper.o
-WIRE = proto.o auth.o tcp.o rdma.o http.o prom.o # the protocol and the
-						  # endpoint, without the viewer
+# the protocol, its transports and the endpoint, without the viewer
+WIRE = proto.o auth.o transport.o tcp.o rdma.o http.o prom.o
 REMOTE = $(WIRE) view.o
 OBJS = gpufas.o rescue.o agent.o textfile.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
 
@@ -29,6 +29,9 @@ $(OBJS) test/unit.o test/fuzz/image.o test/bench.o test/bench_tui.o test/nic.o: 
 tui.o tui_draw.o: tui.h
 prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
+transport.o tcp.o rdma.o http.o proto.o view.o: transport.h
+clock.o agent.o discover.o engine.o gpu.o helper.o http.o hub.o libvirt.o prom.o proto.o \
+	rdma.o rescue.o tcp.o textfile.o tui.o tui_draw.o view.o watch.o test/bench_tui.o: clock.h
 target.o libvirt.o: libvirt.h
 helper.o operator.o rescue.o watch.o discover.o test/unit.o: helper.h
 introspect.o recover.o helper.o devbox.o test/unit.o: kmod/gpufas_helper.h
@@ -37,7 +40,8 @@ introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h devbox.h
-devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h
+devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h rdma.h
+rdma.o: rdma.h
 
 test/unit: test/unit.o $(CORE) $(WIRE) test/fuzz/image.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -80,7 +84,7 @@ gpu.o: CPPFLAGS += -DGPUFAS_FATBIN='"kernels.fatbin"'
 endif
 
 kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
-		blake2b.c blake2b.h devbox.c devbox.h \
+		blake2b.c blake2b.h devbox.c devbox.h rdma.h \
 		introspect.h gang.h loop.h monitor.h gpufas.h kmod/gpufas_helper.h
 	$(NVCC) -fatbin -O2 -Xfatbin -compress-all -Wno-deprecated-gpu-targets \
 	  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "prom.h"
 #include "sdnotify.h"
 
@@ -215,14 +216,6 @@ static void ping_watchdog(struct agent *ag, double now)
 	}
 }
 
-/* 0, or EINTR: a signal came (to stop, to reload). */
-static int sleep_to(double t)
-{
-	struct timespec ts = { (time_t)t, (long)((t - (time_t)t) * 1e9) };
-
-	return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
 /* A long interval is slept in pieces, between the watchdog's pings; a
  * signal (to stop, to reload) ends the sleep, for the loop to act on it. */
 static void sleep_until(struct agent *ag, double t)
@@ -231,7 +224,7 @@ static void sleep_until(struct agent *ag, double t)
 
 	do {
 		until = ag->watchdog_s && ag->next_ping < t ? ag->next_ping : t;
-		if (stop_requested || reload_requested || sleep_to(until))
+		if (stop_requested || reload_requested || gf_sleep_until(until))
 			return;
 		ping_watchdog(ag, now_monotonic());
 	} while (until < t);

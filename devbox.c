@@ -6,7 +6,7 @@
  * length, its MAC under a role's request key (compared in constant time),
  * its sequence number above the last accepted. Only then is anything read
  * for it; the answer is built in place in the response area, MAC'ed with
- * that role's answer key and framed as mailbox_post() frames it (proto.c):
+ * that role's answer key and framed as mailbox_post() frames it (rdma.c):
  * begin mark zeroed, message and end mark, a fence, then the begin mark.
  *
  * Answers come from the watch loop's publication, which the caller holds

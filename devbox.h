@@ -36,6 +36,7 @@
 #define GPUFAS_DEVBOX_H
 
 #include "loop.h"
+#include "rdma.h"
 
 #define GF_DEVBOX_MAGIC 0x42444647u /* "GFDB", little-endian */
 #define GF_DEVBOX_VERSION 1

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "gpufas.h"
 #include "helper.h"
 
@@ -17,14 +17,6 @@
 #define MAX_CANDIDATES 8
 #define MAX_BTF_SIZE (64u << 20)
 #define UTS_LEN 65 /* __NEW_UTS_LEN + 1: sysname, nodename, release... */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* A symbol from [profile] if given there, else from kallsyms. */
 static int symbol(const struct gf_attach *a, const struct gf_config *cfg,
@@ -422,7 +414,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	struct build *b = malloc(sizeof *b);
 	const char *names[KALLSYMS_MAX_WANTED];
 	struct gf_helper helper;
-	double t0 = now_ms();
+	double t0 = now_monotonic();
 	uint32_t nnames = wanted_symbols(names);
 	int cached = 0, use_cache;
 
@@ -459,7 +451,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		a->k.helper = helper.va;
 	free(vi);
 	free(b);
-	a->attach_ms = now_ms() - t0;
+	a->attach_ms = (now_monotonic() - t0) * 1e3;
 	return 0;
 fail:
 	free(vi);

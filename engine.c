@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "loop.h"
 
 /* A task exiting or forking mid-walk breaks a list link for an instant;
@@ -40,9 +41,7 @@ const char *gf_strerror(int err)
 
 static void pause_briefly(void)
 {
-	struct timespec ts = { 0, 2 * 1000 * 1000 };
-
-	nanosleep(&ts, NULL);
+	gf_sleep(2e-3);
 }
 
 static int transient(int err)
@@ -311,7 +310,6 @@ void engine_board(const struct gf_engine *e, const struct gf_board *b)
 int engine_read(const struct gf_engine *e, struct gf_pub *copy)
 {
 	const struct gf_pub *pub = e->pub;
-	struct timespec nap = { 0, 20000 };
 
 	for (int i = 0; i < READ_ATTEMPTS; i++) {
 		uint64_t gen = __atomic_load_n(&pub->gen, __ATOMIC_ACQUIRE);
@@ -325,7 +323,7 @@ int engine_read(const struct gf_engine *e, struct gf_pub *copy)
 			if (__atomic_load_n(&pub->gen, __ATOMIC_ACQUIRE) == gen)
 				return GF_OK;
 		}
-		nanosleep(&nap, NULL);
+		gf_sleep(20e-6);
 	}
 	return GF_EBUSY;
 }

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "introspect.h"
 #include "monitor.h"
 
@@ -294,14 +295,6 @@ static int alloc_mapped(struct gpu *g, size_t size, void **host,
 	return 0;
 }
 
-static double seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Posts a request to one target's mailbox: the fields first, then the new
  * request number in write_done, which the monitor polls. */
 int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
@@ -326,8 +319,8 @@ int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
 int gpu_wait(struct gpu *g, int slot)
 {
 	struct target_slot *h = &g->host[slot];
-	double deadline = seconds() + REQUEST_TIMEOUT_S;
-	long nap_ns = 10000;
+	double deadline = now_monotonic() + REQUEST_TIMEOUT_S;
+	double nap = 10e-6;
 
 	for (int looks = 0; g->running; looks++) {
 		if (__atomic_load_n(&h->box->read_permit, __ATOMIC_ACQUIRE) == h->request)
@@ -335,12 +328,10 @@ int gpu_wait(struct gpu *g, int slot)
 		if (looks < 1000)
 			continue;
 		if (g->cu.cuStreamQuery(g->stream) != CUDA_ERROR_NOT_READY ||
-		    seconds() > deadline) {
+		    now_monotonic() > deadline) {
 			g->running = 0;
 		} else {
-			struct timespec nap = { 0, nap_ns };
-			nanosleep(&nap, NULL);
-			nap_ns = nap_ns < 1000000 ? nap_ns * 2 : 1000000;
+			gf_nap(&nap, 1e-3);
 		}
 	}
 	return GF_EGPU;
@@ -460,13 +451,12 @@ void gpu_board(struct gpu *g, int slot, const struct gf_board *b,
  * return. */
 static int monitor_ended(struct gpu *g, double timeout)
 {
-	double deadline = seconds() + timeout;
-	struct timespec nap = { 0, 1000000 };
+	double deadline = now_monotonic() + timeout;
 
 	while (g->cu.cuStreamQuery(g->stream) == CUDA_ERROR_NOT_READY) {
-		if (seconds() > deadline)
+		if (now_monotonic() > deadline)
 			return 0;
-		nanosleep(&nap, NULL);
+		gf_sleep(1e-3);
 	}
 	return 1;
 }

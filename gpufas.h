@@ -702,9 +702,6 @@ void watch_close(struct watch *w);
 const struct gf_verdict *watch_verdicts(const struct watch *w);
 int loop_params_from(const struct gf_config *c, const char *spec,
 		     struct gf_loop_params *p, char *err, size_t errlen);
-double now_monotonic(void);
-double now_wall(void);
-struct timespec wall_deadline(double seconds);
 
 /* ---- The board (board.c): what an operator is shown of one target. ----
  * Kept beside a watch (board_update each tick, board_note each event), or
@@ -1105,42 +1102,6 @@ void server_session(struct gf_server *srv, struct gf_io *io);
 void remote_log(const char *peer, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* proto.c: the GRASS mailbox, as rdma.c lays it out in registered memory.
- * The request area (remote-writable) holds one request, written whole by
- * one RDMA WRITE whose last 8 bytes are the request number (the
- * write-done flag). The response area (remote-readable only) holds
- * begin mark | message | end mark, both marks the answer's number: the
- * monitor writes the message and the end mark, then the begin mark; a
- * viewer whose read finds the marks unequal read a torn answer, and
- * reads again. The viewer never writes the response area: a new request
- * number is the "I have read it". */
-#define GF_SLOT_MSG (sizeof(struct gf_msg_hdr) + sizeof(struct gf_request))
-struct gf_req_area {
-	uint8_t msg[GF_SLOT_MSG];
-	uint64_t posted; /* the write-done flag: the request's number */
-};
-#define GF_RESP_AREA (8 + sizeof(struct gf_msg_hdr) + GF_MAX_PAYLOAD + 8)
-#define GF_WIRE_MAGIC 0x57524647u /* "GFRW" */
-
-/* What the agent tells a viewer in rdma_cm's private data on accept. */
-struct gf_wire {
-	uint32_t magic, version;
-	uint64_t req_addr, resp_addr;
-	uint32_t req_rkey, resp_rkey;
-	uint64_t resp_size;
-};
-
-int mailbox_take(volatile struct gf_req_area *req, uint64_t number,
-		 struct gf_buf *out);
-void mailbox_post(uint8_t *resp, uint64_t number, const struct gf_buf *msg);
-int mailbox_answer(const uint8_t *got, size_t len, uint64_t number,
-		   uint32_t max, size_t *need, char *why, size_t whylen);
-
-/* tcp.c and rdma.c: a listener for the server, a connection for the viewer */
-int tcp_listen(struct gf_server *srv, const char *addr, char *err,
-	       size_t errlen);
-int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
-		char *why, size_t whylen);
 /* tcp.c's listener for another protocol (http.c): session runs each
  * admitted connection in a thread of its own, then closes fd and gives
  * its place back (server_release). */
@@ -1149,10 +1110,6 @@ int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
 	      char *err, size_t errlen);
 int tcp_wait(int fd, short events, double deadline);
 int tcp_send_all(int fd, const void *p, size_t len, double deadline);
-int rdma_mailbox_listen(struct gf_server *srv, const char *addr, char *err,
-		size_t errlen);
-int rdma_mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,
-		 char *why, size_t whylen);
 
 /* rescue.c and events.c, shared with the viewer */
 void ps_print(const struct gf_task *t, uint32_t n, int json);

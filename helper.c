@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "helper.h"
 
 #define MAX_MODULES 4096          /* far more than any kernel loads */
@@ -40,7 +41,7 @@
 #define MODULE_NAME_LEN 56        /* 64 - sizeof(unsigned long): module.h */
 #define SYMS_CHUNK 64
 #define PAGE_BYTES 4096u
-#define POLL_NS 250000            /* how often the answer is looked for */
+#define POLL_S 250e-6             /* how often the answer is looked for */
 
 struct elf64_sym { /* Elf64_Sym, as the module loader keeps it */
 	uint32_t st_name;
@@ -181,7 +182,6 @@ const char *gf_helper_answer_name(int answer)
 int gf_helper_signal(const struct gf_kernel *k, const struct gf_helper *h,
 		     const struct gf_task *t, uint32_t n, int sig, int32_t *answers)
 {
-	const struct timespec pause = { 0, POLL_NS };
 	double end = now_monotonic() + gf_helper_wait_ms(h) / 1e3;
 	uint32_t seq;
 	int err, answered;
@@ -190,7 +190,7 @@ int gf_helper_signal(const struct gf_kernel *k, const struct gf_helper *h,
 		return err;
 	while (!(answered = gf_helper_answers(k, h->va, seq, n, answers)) &&
 	       now_monotonic() < end)
-		nanosleep(&pause, NULL);
+		gf_sleep(POLL_S);
 	for (uint32_t i = 0; i < n; i++) /* unanswered, or answered garbage */
 		if (!answered || answers[i] == GFH_NONE)
 			answers[i] = GF_HELPER_SILENT;

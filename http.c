@@ -17,8 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "prom.h"
+#include "transport.h"
 
 #define POLL_S 0.25       /* how often a waiting session looks at the stop flag */
 #define WRITE_S 5.0       /* the answer, sent whole */
@@ -229,8 +231,13 @@ static void session(struct gf_server *srv, int fd, const char *peer)
 	server_release(srv);
 }
 
-int http_listen(struct gf_server *srv, const char *addr, char *err,
-		size_t errlen)
+static int http_listen(struct gf_server *srv, const char *addr, char *err,
+		       size_t errlen)
 {
 	return tcp_serve(srv, addr, session, err, errlen);
 }
+
+const struct gf_transport gf_transport_http = {
+	.scheme = "http", .address = "ADDR:PORT", .protocol = 0,
+	.listen = http_listen, .connect = NULL,
+};

@@ -23,10 +23,8 @@ struct http_request {
  * GF_EBUSY while more may come, GF_EINVAL if malformed, GF_ENOSPC if it
  * has too many headers or a field too long for http_request. */
 int http_parse(const char *buf, size_t len, struct http_request *r);
-/* The status and reason answering r: 200, 404 or 405. */
+/* The status and reason answering r: 200, 404 or 405. The listener is
+ * gf_transport_http (transport.h). */
 int http_status(const struct http_request *r, const char **reason);
-/* A listener on ADDR:PORT serving the hub of srv's agent. */
-int http_listen(struct gf_server *srv, const char *addr, char *err,
-		size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "gpufas.h"
 
 /* One request at a time per target: a signal, a kernel log tail or an

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "prom.h"
 
 void prom_count(struct gf_counts *c, const struct gf_event *ev)

@@ -23,8 +23,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "gpufas.h"
-#include "http.h"
+#include "transport.h"
 
 #define HANDSHAKE_S 5.0   /* a proof later than this: half-open, dropped */
 #define IDLE_S 600.0      /* a session silent this long is dropped */
@@ -275,65 +276,6 @@ void proto_answer(struct hub *hub, const struct gf_session *s,
 	}
 }
 
-/* ---- The mailbox (rdma.c's memory layout) ---- */
-
-/* The monitor's poll: request `number` has been written whole (its flag,
- * written last, says so). 1: copied into out; 0: not yet. */
-int mailbox_take(volatile struct gf_req_area *req, uint64_t number,
-		 struct gf_buf *out)
-{
-	if (__atomic_load_n(&req->posted, __ATOMIC_ACQUIRE) != number)
-		return 0;
-	if (buf_reserve(out, GF_SLOT_MSG))
-		return 0;
-	memcpy(out->data, (const void *)req->msg, GF_SLOT_MSG);
-	out->len = GF_SLOT_MSG;
-	return 1;
-}
-
-/* The monitor's answer: message and end mark first, the begin mark last,
- * so that a reader seeing both marks equal saw it whole. The caller has
- * checked that msg fits GF_RESP_AREA. */
-void mailbox_post(uint8_t *resp, uint64_t number, const struct gf_buf *msg)
-{
-	uint64_t zero = 0;
-
-	__atomic_store((uint64_t *)resp, &zero, __ATOMIC_RELEASE);
-	memcpy(resp + 8, msg->data, msg->len);
-	memcpy(resp + 8 + msg->len, &number, 8);
-	__atomic_store((uint64_t *)resp, &number, __ATOMIC_RELEASE);
-}
-
-/* The viewer's look at what it read of the response area: GF_OK with a
- * whole answer at got + 8; GF_EBUSY not there yet or torn (read again);
- * need > len: read that much and look again; GF_EINVAL malformed. */
-int mailbox_answer(const uint8_t *got, size_t len, uint64_t number,
-		   uint32_t max, size_t *need, char *why, size_t whylen)
-{
-	struct gf_msg_hdr h;
-	uint64_t begin, end;
-
-	*need = 8 + sizeof h;
-	if (len < *need)
-		return GF_OK;
-	memcpy(&begin, got, 8);
-	if (begin != number)
-		return GF_EBUSY;
-	memcpy(&h, got + 8, sizeof h);
-	if (msg_check_header(&h, why, whylen))
-		return GF_EINVAL;
-	if (h.length > max - sizeof h) {
-		snprintf(why, whylen, "a %s answer of %u bytes (at most %zu here)",
-			 msg_type_name(h.type), h.length, max - sizeof h);
-		return GF_EINVAL;
-	}
-	*need = 8 + sizeof h + h.length + 8;
-	if (len < *need)
-		return GF_OK;
-	memcpy(&end, got + 8 + sizeof h + h.length, 8);
-	return end == number ? GF_OK : GF_EBUSY;
-}
-
 /* ---- The agent's server ---- */
 
 struct gf_server {
@@ -533,18 +475,15 @@ out:
 static int start_listener(struct gf_server *srv, const char *spec, char *err,
 			  size_t errlen)
 {
+	const struct gf_transport *t;
+	const char *addr;
 	char why[256];
 	int rc;
 
-	if (!strncmp(spec, "tcp:", 4))
-		rc = tcp_listen(srv, spec + 4, why, sizeof why);
-	else if (!strncmp(spec, "rdma:", 5))
-		rc = rdma_mailbox_listen(srv, spec + 5, why, sizeof why);
-	else if (!strncmp(spec, "http:", 5))
-		rc = http_listen(srv, spec + 5, why, sizeof why);
-	else {
-		snprintf(why, sizeof why, "want tcp:ADDR:PORT, rdma:ADDR:PORT or "
-			 "http:ADDR:PORT");
+	if ((t = gf_transport_find(spec, &addr))) {
+		rc = t->listen(srv, addr, why, sizeof why);
+	} else {
+		gf_transport_want(0, why, sizeof why);
 		rc = GF_EINVAL;
 	}
 	if (rc)
@@ -556,8 +495,11 @@ static int start_listener(struct gf_server *srv, const char *spec, char *err,
  * (http: only reads, for anyone). */
 int remote_needs_key(const struct gf_remote *r)
 {
+	const struct gf_transport *t;
+	const char *addr;
+
 	for (int i = 0; i < r->nlisten; i++)
-		if (strncmp(r->listen[i], "http:", 5))
+		if (!(t = gf_transport_find(r->listen[i], &addr)) || t->protocol)
 			return 1;
 	return 0;
 }
@@ -602,8 +544,7 @@ void server_stop(struct gf_server *srv)
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < srv->nlisteners; i++)
 		pthread_join(srv->listener[i], NULL);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)GF_MSG_S + 1;
+	until = wall_deadline(GF_MSG_S + 1);
 	pthread_mutex_lock(&srv->lock);
 	while (srv->clients > 0 &&
 	       pthread_cond_timedwait(&srv->left, &srv->lock, &until) != ETIMEDOUT)

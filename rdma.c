@@ -7,7 +7,7 @@
  * rdma_cm's private data on accept (struct gf_wire). From then on the
  * viewer uses RDMA WRITE and READ alone: no send/recv, no interrupts; an
  * agent thread polls the request area in its own memory and answers into
- * the response area (proto.c's mailbox_take / mailbox_post), so the
+ * the response area (mailbox_take / mailbox_post, below), so the
  * agent's CPU posts no work request and takes no completion. The session
  * above (handshake, MACs, sequence numbers) is proto.c's, the same as
  * over TCP: the challenge is the mailbox's first answer.
@@ -32,7 +32,9 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
-#include "gpufas.h"
+#include "clock.h"
+#include "rdma.h"
+#include "transport.h"
 
 #define CQ_DEPTH 4
 #define RESOLVE_MS 5000
@@ -312,14 +314,9 @@ static int mailbox_send(void *ctx, const struct gf_buf *b)
 static void back_off(double start, double *nap)
 {
 	double idle = now_monotonic() - start;
-	double most = idle > BUSY_S ? NAP_MAX_S : NAP_BUSY_S;
-	struct timespec ts;
 
-	if (idle <= SPIN_S)
-		return;
-	ts = (struct timespec){ 0, (long)(*nap * 1e9) };
-	nanosleep(&ts, NULL);
-	*nap = *nap * 2 < most ? *nap * 2 : most;
+	if (idle > SPIN_S)
+		gf_nap(nap, idle > BUSY_S ? NAP_MAX_S : NAP_BUSY_S);
 }
 
 /* Polls the request area: spins briefly, then sleeps ever longer (at most
@@ -467,8 +464,8 @@ static void *listen_loop(void *arg)
 	return NULL; /* the channel stays: sessions may still be ending */
 }
 
-int rdma_mailbox_listen(struct gf_server *srv, const char *addr, char *err,
-		size_t errlen)
+static int mailbox_listen(struct gf_server *srv, const char *addr, char *err,
+			  size_t errlen)
 {
 	struct listener *l;
 	struct addrinfo *ai;
@@ -506,6 +503,65 @@ out_ai:
 	free(l);
 	freeaddrinfo(ai);
 	return GF_EINVAL;
+}
+
+/* ---- The mailbox's framing (rdma.h), which devbox.c follows too ---- */
+
+/* The monitor's poll: request `number` has been written whole (its flag,
+ * written last, says so). 1: copied into out; 0: not yet. */
+int mailbox_take(volatile struct gf_req_area *req, uint64_t number,
+		 struct gf_buf *out)
+{
+	if (__atomic_load_n(&req->posted, __ATOMIC_ACQUIRE) != number)
+		return 0;
+	if (buf_reserve(out, GF_SLOT_MSG))
+		return 0;
+	memcpy(out->data, (const void *)req->msg, GF_SLOT_MSG);
+	out->len = GF_SLOT_MSG;
+	return 1;
+}
+
+/* The monitor's answer: message and end mark first, the begin mark last,
+ * so that a reader seeing both marks equal saw it whole. The caller has
+ * checked that msg fits GF_RESP_AREA. */
+void mailbox_post(uint8_t *resp, uint64_t number, const struct gf_buf *msg)
+{
+	uint64_t zero = 0;
+
+	__atomic_store((uint64_t *)resp, &zero, __ATOMIC_RELEASE);
+	memcpy(resp + 8, msg->data, msg->len);
+	memcpy(resp + 8 + msg->len, &number, 8);
+	__atomic_store((uint64_t *)resp, &number, __ATOMIC_RELEASE);
+}
+
+/* The viewer's look at what it read of the response area: GF_OK with a
+ * whole answer at got + 8; GF_EBUSY not there yet or torn (read again);
+ * need > len: read that much and look again; GF_EINVAL malformed. */
+int mailbox_answer(const uint8_t *got, size_t len, uint64_t number,
+		   uint32_t max, size_t *need, char *why, size_t whylen)
+{
+	struct gf_msg_hdr h;
+	uint64_t begin, end;
+
+	*need = 8 + sizeof h;
+	if (len < *need)
+		return GF_OK;
+	memcpy(&begin, got, 8);
+	if (begin != number)
+		return GF_EBUSY;
+	memcpy(&h, got + 8, sizeof h);
+	if (msg_check_header(&h, why, whylen))
+		return GF_EINVAL;
+	if (h.length > max - sizeof h) {
+		snprintf(why, whylen, "a %s answer of %u bytes (at most %zu here)",
+			 msg_type_name(h.type), h.length, max - sizeof h);
+		return GF_EINVAL;
+	}
+	*need = 8 + sizeof h + h.length + 8;
+	if (len < *need)
+		return GF_OK;
+	memcpy(&end, got + 8 + sizeof h + h.length, 8);
+	return end == number ? GF_OK : GF_EBUSY;
 }
 
 /* ---- The viewer's side: WRITE the request, READ the answer ---- */
@@ -681,8 +737,8 @@ static int link_open(struct link *k, const char *addr, char *why, size_t whylen)
 	return GF_OK;
 }
 
-int rdma_mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,
-		 char *why, size_t whylen)
+static int mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,
+			   char *why, size_t whylen)
 {
 	struct link *k;
 	int rc;
@@ -703,3 +759,8 @@ int rdma_mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,
 	snprintf(io->peer, sizeof io->peer, "rdma:%s", addr);
 	return GF_OK;
 }
+
+const struct gf_transport gf_transport_rdma = {
+	.scheme = "rdma", .address = "ADDR:PORT", .protocol = 1,
+	.listen = mailbox_listen, .connect = mailbox_connect,
+};

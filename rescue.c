@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "gpufas.h"
 #include "helper.h"
 
@@ -237,8 +238,7 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 	start = now_monotonic();
 	end = start + longest_window(&cfg->detect) + cfg->interval_s;
 	for (double t = start; t <= end && !why[0]; t += cfg->interval_s) {
-		struct timespec ts = { (time_t)t, (long)((t - (time_t)t) * 1e9) };
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		gf_sleep_until(t);
 		watch_tick(w, now_monotonic());
 	}
 	if (why[0]) {

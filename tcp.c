@@ -20,7 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gpufas.h"
+#include "transport.h"
 
 #define BACKLOG 64
 #define ACCEPT_POLL_MS 250
@@ -340,8 +342,8 @@ static void proto_session(struct gf_server *srv, int fd, const char *peer)
 	server_session(srv, &c->io);
 }
 
-int tcp_listen(struct gf_server *srv, const char *addr, char *err,
-	       size_t errlen)
+static int tcp_listen(struct gf_server *srv, const char *addr, char *err,
+		      size_t errlen)
 {
 	return tcp_serve(srv, addr, proto_session, err, errlen);
 }
@@ -374,8 +376,8 @@ static int connect_by(const struct addrinfo *ai, double deadline, char *why,
 	return fd;
 }
 
-int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
-		char *why, size_t whylen)
+static int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
+		       char *why, size_t whylen)
 {
 	double deadline = now_monotonic() + timeout_s;
 	struct addrinfo *ai, *a;
@@ -398,3 +400,8 @@ int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 	snprintf(io->peer, sizeof io->peer, "tcp:%s", addr);
 	return GF_OK;
 }
+
+const struct gf_transport gf_transport_tcp = {
+	.scheme = "tcp", .address = "ADDR:PORT", .protocol = 1,
+	.listen = tcp_listen, .connect = tcp_connect,
+};

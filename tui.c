@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "tui.h"
 
 #define TICK_S 0.1        /* 10 Hz */

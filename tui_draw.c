@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "clock.h"
 #include "tui.h"
 
 /* ---- Looks: a colour pair where there are colours, attributes where not ---- */

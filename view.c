@@ -22,7 +22,9 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "gpufas.h"
+#include "transport.h"
 
 #define MAX_TASKS 65536
 
@@ -123,17 +125,16 @@ static int handshake(struct client *c)
 
 static int client_connect(struct client *c)
 {
+	const struct gf_transport *t;
+	const char *addr;
 	int rc;
 
 	if (c->connected)
 		return 0;
-	if (!strncmp(c->spec, "tcp:", 4))
-		rc = tcp_connect(&c->io, c->spec + 4, c->cfg.timeout_s, c->why, sizeof c->why);
-	else if (!strncmp(c->spec, "rdma:", 5))
-		rc = rdma_mailbox_connect(&c->io, c->spec + 5, c->cfg.timeout_s, c->why,
-				  sizeof c->why);
-	else {
-		snprintf(c->why, sizeof c->why, "want tcp:HOST:PORT or rdma:HOST:PORT");
+	if ((t = gf_transport_find(c->spec, &addr)) && t->connect) {
+		rc = t->connect(&c->io, addr, c->cfg.timeout_s, c->why, sizeof c->why);
+	} else {
+		gf_transport_want(1, c->why, sizeof c->why);
 		rc = GF_EINVAL;
 	}
 	if (rc) {
@@ -566,13 +567,6 @@ static void on_stop(int sig)
 	stop_viewing = 1;
 }
 
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	nanosleep(&ts, NULL);
-}
-
 /* --heartbeat: one line a beat, the link's state and round trip; a link
  * that goes down is reconnected at the next beat. count 0: until stopped. */
 static int view_heartbeat(struct client *c, int count)
@@ -590,7 +584,7 @@ static int view_heartbeat(struct client *c, int count)
 		}
 		fflush(stdout);
 		if (!count || i < count)
-			sleep_s(c->cfg.heartbeat_s - (now_monotonic() - t0));
+			gf_sleep(c->cfg.heartbeat_s - (now_monotonic() - t0));
 	}
 	return failures ? 1 : 0;
 }
@@ -612,7 +606,7 @@ static void *beat_loop(void *arg)
 		pthread_mutex_lock(&rs->lock);
 		client_heartbeat(&rs->c);
 		pthread_mutex_unlock(&rs->lock);
-		sleep_s(rs->c.cfg.heartbeat_s);
+		gf_sleep(rs->c.cfg.heartbeat_s);
 	}
 	return NULL;
 }

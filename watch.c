@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "helper.h"
 #include "loop.h"
 
@@ -27,40 +28,6 @@
 #define FROZEN_S 2.0       /* jiffies still this long: look for another kernel */
 #define OTHER_LOOK_S 2.0
 #define LOOP_STALL_S 5.0   /* a loop whose steps stand still this long died */
-
-static double clock_seconds(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-double now_monotonic(void)
-{
-	return clock_seconds(CLOCK_MONOTONIC);
-}
-
-/* Events and the board tell time in Unix seconds, for people to read. */
-double now_wall(void)
-{
-	return clock_seconds(CLOCK_REALTIME);
-}
-
-/* `seconds` from now on the wall clock, as pthread_cond_timedwait() wants. */
-struct timespec wall_deadline(double seconds)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)seconds;
-	ts.tv_nsec += (long)((seconds - (time_t)seconds) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
 
 void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 		gf_emit emit, void *ctx)

@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../clock.h"
 #include "../gpufas.h"
 
 #define NPROCS 1000
