@@ -238,7 +238,7 @@ GF_HD_OUTLINE static int system_fault(const struct gf_thresholds *th,
 			      enum gf_class cls, struct gf_verdict *v)
 {
 	struct cpu_extremes e = extremes(r, th->iowait_pct / 100);
-	double free_mib = now->free_pages * 4096.0 / (1 << 20);
+	double free_mib = pages_kib(now->free_pages) / 1024.0;
 
 	switch (cls) {
 	case GF_F1:
@@ -342,8 +342,8 @@ GF_HD static struct gf_culprit culprit_of(const struct gf_task *t,
 		old = &unborn;
 	if (old && seconds > 0) {
 		c.cpu_pct = 100 * delta(old->cpu_ns, t->cpu_ns) / NS / seconds;
-		c.growth_kib_s = ((double)(t->rss_pages + t->swap_pages) -
-				  (double)old->pages) * 4 / seconds;
+		c.growth_kib_s = ((double)pages_kib(t->rss_pages + t->swap_pages) -
+				  (double)pages_kib(old->pages)) / seconds;
 	}
 	return c;
 }
@@ -443,7 +443,7 @@ GF_HD static void memory_evidence(struct gf_verdict *v, const struct gf_sample *
 {
 	evidence(v, "available_pct", pct_of(s->available_pages, s->total_pages));
 	evidence(v, "swap_free_pct", pct_of(s->swap_free_pages, s->swap_total_pages));
-	evidence(v, "available_mib", s->available_pages * 4096.0 / (1 << 20));
+	evidence(v, "available_mib", pages_kib(s->available_pages) / 1024.0);
 }
 
 GF_HD_OUTLINE static int process_fault(const struct gf_judge *j, enum gf_class cls,

@@ -542,6 +542,7 @@ const char *signal_name(int sig);
 
 /* ---- Output helpers (json.c). ---- */
 void json_string(FILE *f, const char *s, size_t maxlen);
+void json_task(FILE *f, const struct gf_task *t, const double *cpu_pct);
 
 /* ---- The GPU engine, host side (gpu.c). ---- */
 #define GF_MAX_TARGETS 64
@@ -1109,6 +1110,11 @@ typedef void (*tcp_session_fn)(struct gf_server *srv, int fd, const char *peer);
 int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
 	      char *err, size_t errlen);
 int tcp_wait(int fd, short events, double deadline);
+/* "HOST:PORT" or "[V6]:PORT" into getaddrinfo's results of that family
+ * (AF_UNSPEC, or AF_INET where rdma_cm is only used over IPv4). */
+struct addrinfo;
+int tcp_resolve(const char *spec, int family, int passive,
+		struct addrinfo **out, char *why, size_t whylen);
 int tcp_send_all(int fd, const void *p, size_t len, double deadline);
 
 /* rescue.c and events.c, shared with the viewer */

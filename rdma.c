@@ -179,28 +179,6 @@ static int expect_event(struct rdma_event_channel *ch, enum rdma_cm_event_type w
 	return ok ? GF_OK : GF_EFAULT;
 }
 
-static int parse_addr(const char *spec, struct addrinfo **ai, int passive,
-		      char *why, size_t whylen)
-{
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = passive ? AI_PASSIVE : 0 };
-	char host[128];
-	const char *colon = strrchr(spec, ':');
-	int rc;
-
-	if (!colon || (size_t)(colon - spec) >= sizeof host || !colon[1]) {
-		snprintf(why, whylen, "want ADDR:PORT, not '%s'", spec);
-		return GF_EINVAL;
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = 0;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, ai))) {
-		snprintf(why, whylen, "%s: %s", host, gai_strerror(rc));
-		return GF_EINVAL;
-	}
-	return GF_OK;
-}
-
 /* ---- One end of a connection: a QP and its two registered areas ---- */
 
 /* The agent's: [0] the request area, remote-writable, [1] the response
@@ -471,7 +449,7 @@ static int mailbox_listen(struct gf_server *srv, const char *addr, char *err,
 	struct addrinfo *ai;
 	int flags;
 
-	if (verbs_ready(err, errlen) || parse_addr(addr, &ai, 1, err, errlen))
+	if (verbs_ready(err, errlen) || tcp_resolve(addr, AF_INET, 1, &ai, err, errlen))
 		return GF_EINVAL;
 	if (!(l = calloc(1, sizeof *l)) || !(l->ch = v.create_event_channel())) {
 		snprintf(err, errlen, "no rdma_cm event channel: %s", strerror(errno));
@@ -702,7 +680,7 @@ static int link_open(struct link *k, const char *addr, char *why, size_t whylen)
 	struct addrinfo *ai;
 	int rc;
 
-	if (parse_addr(addr, &ai, 0, why, whylen))
+	if (tcp_resolve(addr, AF_INET, 0, &ai, why, whylen))
 		return GF_EINVAL;
 	if (!(k->ch = v.create_event_channel()) ||
 	    v.create_id(k->ch, &k->e.id, k, RDMA_PS_TCP)) {

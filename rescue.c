@@ -84,13 +84,8 @@ static void ps_json(const struct gf_task *t, uint32_t n)
 {
 	putchar('[');
 	for (uint32_t i = 0; i < n; i++) {
-		printf("%s{\"pid\":%d,\"tgid\":%d,\"ppid\":%d,\"comm\":",
-		       i ? ",\n" : "", t[i].pid, t[i].tgid, t[i].ppid);
-		json_string(stdout, t[i].comm, GF_COMM_LEN);
-		printf(",\"state\":\"%c\",\"rss_kb\":%" PRIu64 ",\"threads\":%d,"
-		       "\"cpu_ms\":%" PRIu64 ",\"kthread\":%s}",
-		       t[i].state, t[i].rss_pages * 4, t[i].threads,
-		       t[i].cpu_ns / 1000000, t[i].kthread ? "true" : "false");
+		fputs(i ? ",\n" : "", stdout);
+		json_task(stdout, &t[i], NULL);
 	}
 	printf("]\n");
 }
@@ -119,7 +114,7 @@ static void ps_text(const struct gf_task *t, uint32_t n)
 		ps_comm(&t[i], comm);
 		printf("%7d %7d %7d %c %9" PRIu64 " %5d %10" PRIu64 " %s\n",
 		       t[i].pid, t[i].tgid, t[i].ppid, t[i].state,
-		       t[i].rss_pages * 4, t[i].threads, t[i].cpu_ns / 1000000,
+		       pages_kib(t[i].rss_pages), t[i].threads, t[i].cpu_ns / 1000000,
 		       comm);
 	}
 }

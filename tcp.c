@@ -166,11 +166,10 @@ static struct conn *conn_new(struct gf_server *srv, int fd)
 
 /* ---- Addresses ---- */
 
-/* "HOST:PORT" or "[V6]:PORT" into getaddrinfo's results. */
-static int resolve(const char *spec, int passive, struct addrinfo **out,
-		   char *why, size_t whylen)
+int tcp_resolve(const char *spec, int family, int passive,
+		struct addrinfo **out, char *why, size_t whylen)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = passive ? AI_PASSIVE : 0 };
 	char host[128];
 	const char *colon = strrchr(spec, ':');
@@ -306,7 +305,7 @@ int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
 	struct listener *l;
 	int fd;
 
-	if (resolve(addr, 1, &ai, err, errlen))
+	if (tcp_resolve(addr, AF_UNSPEC, 1, &ai, err, errlen))
 		return GF_EINVAL;
 	snprintf(err, errlen, "no address to listen on");
 	fd = bind_first(ai, err, errlen);
@@ -384,7 +383,7 @@ static int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 	struct conn *c;
 	int fd = -1;
 
-	if (resolve(addr, 0, &ai, why, whylen))
+	if (tcp_resolve(addr, AF_UNSPEC, 0, &ai, why, whylen))
 		return GF_EINVAL;
 	for (a = ai; a && fd < 0; a = a->ai_next)
 		fd = connect_by(a, deadline, why, whylen);

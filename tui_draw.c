@@ -446,7 +446,7 @@ static void cell_text(const struct view *v, const struct gf_board_task *bt,
 		      enum column c, char *buf, size_t len)
 {
 	const struct gf_task *t = &bt->t;
-	double total = (double)v->board.mem_total_kib, rss = (double)t->rss_pages * 4;
+	double total = (double)v->board.mem_total_kib, rss = (double)pages_kib(t->rss_pages);
 
 	switch (c) {
 	case COL_PID: snprintf(buf, len, "%d", t->pid); break;

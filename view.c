@@ -369,14 +369,9 @@ static void tasks_json(const struct gf_board_task *t, uint32_t n)
 {
 	printf(",\"processes\":[");
 	for (uint32_t i = 0; i < n; i++) {
-		printf("%s{\"pid\":%d,\"tgid\":%d,\"ppid\":%d,\"comm\":", i ? "," : "",
-		       t[i].t.pid, t[i].t.tgid, t[i].t.ppid);
-		json_string(stdout, t[i].t.comm, GF_COMM_LEN);
-		printf(",\"state\":\"%c\",\"rss_kb\":%" PRIu64 ",\"threads\":%d,"
-		       "\"cpu_ms\":%" PRIu64 ",\"cpu_pct\":%.1f,\"kthread\":%s}",
-		       t[i].t.state, t[i].t.rss_pages * 4, t[i].t.threads,
-		       t[i].t.cpu_ns / 1000000, t[i].cpu_pct,
-		       t[i].t.kthread ? "true" : "false");
+		double cpu_pct = t[i].cpu_pct;
+		fputs(i ? "," : "", stdout);
+		json_task(stdout, &t[i].t, &cpu_pct);
 	}
 	putchar(']');
 }
