@@ -8,13 +8,13 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
 # Travels as one file: these libraries are linked from their static
 # archives; glibc stays dynamic (a static glibc cannot dlopen libcuda).
-STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
+STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ljson-c -lxxhash
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
-       devbox.o sdnotify.o helper.o
+       devbox.o sdnotify.o helper.o qmp.o snapshot.o
 WIRE = proto.o auth.o tcp.o rdma.o http.o prom.o # the protocol and the
 						  # endpoint, without the viewer
 REMOTE = $(WIRE) view.o
@@ -38,6 +38,8 @@ introspect.o loop.o: gang.h
 detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h devbox.h
 devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h
+qmp.o snapshot.o: qmp.h
+snapshot.o config.o gpufas.o agent.o: snapshot.h
 
 test/unit: test/unit.o $(CORE) $(WIRE) test/fuzz/image.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -97,7 +99,7 @@ kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 SAN_CC   = clang
 SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
-SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
+SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ljson-c -lxxhash -ldl -lpthread -lm
 HEADERS  = $(wildcard *.h kmod/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
