@@ -1096,7 +1096,12 @@ void gf_snap_json(FILE *f, const char *spec, const char *event,
 {
 	fprintf(f, "{\"time\":%.3f,\"target\":", now_wall());
 	json_string(f, spec, 256);
-	fprintf(f, ",\"event\":\"%s\",\"outcome\":\"%s\",\"name\":", event, st->outcome);
+	fprintf(f, ",\"event\":\"%s\",\"outcome\":\"%s\"", event, st->outcome);
+	if (!strcmp(event, "reset")) {
+		fprintf(f, ",\"ms\":{\"total\":%.1f}", st->ms_total);
+		goto error;
+	}
+	fputs(",\"name\":", f);
 	json_string(f, st->name, sizeof st->name);
 	fputs(",\"file\":", f);
 	json_string(f, st->path, sizeof st->path);
@@ -1113,6 +1118,7 @@ void gf_snap_json(FILE *f, const char *spec, const char *event,
 		"\"paused\":%s", st->disks_rolled, st->ms_check, st->ms_stop, st->ms_copy,
 		st->ms_compare, st->ms_verify, st->ms_write, st->ms_devices, st->ms_cont,
 		st->ms_paused, st->ms_total, st->paused ? "true" : "false");
+error:
 	if (st->error[0]) {
 		fputs(",\"error\":", f);
 		json_string(f, st->error, sizeof st->error);

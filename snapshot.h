@@ -66,13 +66,14 @@ int gf_snap_save(const char *spec, const char *name, const struct gf_snap_config
 		 const struct gf_config *cfg, struct gf_snap_stats *st);
 int gf_snap_restore(const char *spec, const char *name, const struct gf_snap_config *sc,
 		    int force, struct gf_snap_stats *st);
-/* QMP system_reset: the full boot that a restore is measured against. */
+/* QMP system_reset: the full boot that a restore is measured against.
+ * Agent events of it are gf_snap_json()'s with outcome "reset". */
 int gf_snap_reset(const char *spec, const struct gf_snap_config *sc,
 		  char *err, size_t errlen);
 /* Whether the spec names a QMP socket; if not, err says what to add. */
 int gf_snap_has_qmp(const char *spec, char *err, size_t errlen);
 
-/* One JSON line: {"event":"snapshot"|"restore", ...}. */
+/* One JSON line: {"event":"snapshot"|"restore"|"reset", ...}. */
 void gf_snap_json(FILE *f, const char *spec, const char *event,
 		  const struct gf_snap_stats *st);
 

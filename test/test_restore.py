@@ -30,6 +30,7 @@ from pathlib import Path
 from checks import check
 from guest import Guest
 import checks
+import test_agent as ta  # its Agent runner and fault modules
 
 TOP = Path(__file__).resolve().parent.parent
 GPUFAS = str(TOP / 'gpufas')
@@ -60,7 +61,7 @@ class RestoreGuest(Guest):
     vmstate0), the disks given ((name, format) pairs attached as virtio disks, /dev/vda
     first) and a virtio NIC whose port 80 is forwarded to 127.0.0.1:self.port."""
 
-    def __init__(self, name, disks=()):
+    def __init__(self, name, disks=(), faults=False):
         self.vmstate = ',vmstate=vmstate0' if disks else ''
         self.dir = TMP / name
         self.dir.mkdir()
@@ -78,7 +79,8 @@ class RestoreGuest(Guest):
         args += ['-netdev', f'user,id=n0,hostfwd=tcp:127.0.0.1:{self.port}-:80',
                  '-device', 'virtio-net-pci,netdev=n0,romfile=']
         super().__init__(KVER, mem_mib=512, append='panic=0', qemu_args=args,
-                         extra_initrd=[guest_modules()])
+                         extra_initrd=[guest_modules(),
+                                       *([ta.fault_modules(KVER)] if faults else [])])
         self.config = self.dir / 'gpufas.ini'
         self.config.write_text(f'[recover]\nsnapshot_dir = {self.dir}/snapshots\n'
                                'qmp_timeout_ms = 2000\n')
@@ -379,6 +381,74 @@ def check_guest(state):
         check('snapshot_keep prunes the oldest', check_prune, g)
 
 
+# ---- the agent: snapshot when ready, restore on a panic and on an F1 hang ----
+
+def agent_config(g):
+    return (f'[recover]\nsnapshot_dir = {g.dir}/snapshots\nkernel = restore\n'
+            'snapshot = ready\nready_ms = 1500\nready_process = httpd\nhang_ms = 1000\n')
+
+
+def after(events, e0):
+    return [e for e in events if e['time'] > e0['time'] and e['event'] != 'metrics']
+
+
+def check_agent_panic(g, ag, state):
+    first = ag.wait(lambda e: e['event'] == 'attach', 60, 'attach')
+    snap = ag.wait(lambda e: e['event'] == 'snapshot', 60, 'snapshot')
+    assert snap['outcome'] == 'saved', snap
+    g.check('echo after >/root/marker')
+    t0 = time.monotonic()
+    g.panic()
+    ev = ag.wait(lambda e: e['event'] == 'restore', 60, 'restore')
+    assert ev['outcome'] == 'restored', ev
+    assert g.service(timeout=30) == 'gpufas-service'
+    down = time.monotonic() - t0
+    again = ag.wait(lambda e: e['event'] == 'attach' and e['time'] > ev['time'], 30,
+                    'attach after the restore')
+    assert again['kaslr_offset'] == first['kaslr_offset'], (first, again)
+    time.sleep(3)
+    noise = [e for e in after(ag.events(), again) if e['event'] in ('verdict', 'detach')]
+    assert not noise, f'after the restore: {noise}'
+    assert g.check('cat /root/marker') == 'before'
+    detach = [e for e in after(ag.events(), snap) if e['event'] == 'detach']
+    assert [e['reason'] for e in detach] == ['restoring the kernel from a snapshot'], detach
+    print(f'      panic to the service answering again: {down * 1000:.0f} ms (the panic seen '
+          f'on the console first); restore wrote {ev["pages_written"]} pages, paused '
+          f'{ev["ms"]["paused"]:.0f} ms')
+    state['agent'] = True
+
+
+def check_agent_f1(g, ag):
+    g.check('echo after >/root/marker')
+    t0 = time.time()
+    n = len([e for e in ag.events() if e['event'] == 'restore'])
+    ta.insmod(g, 'f1')
+    v = ag.verdict('F1', 60)
+    assert v['time'] >= t0, v
+    ev = ag.wait(lambda e: e['event'] == 'restore' and e['time'] > v['time'], 60,
+                 'restore after F1')
+    assert ev['outcome'] == 'restored' and len(
+        [e for e in ag.events() if e['event'] == 'restore']) == n + 1, ev
+    assert g.service(timeout=30) == 'gpufas-service'
+    assert g.check('cat /root/marker') == 'before'
+    assert 'f1' not in g.check('cat /proc/modules'), 'the F1 module is still loaded'
+    print(f'      F1 at +{v["time"] - t0:.1f} s, restored {ev["time"] - v["time"]:.1f} s after '
+          f'the verdict (hang_ms 1000)')
+
+
+def check_agent_guest():
+    state = {}
+    with RestoreGuest('agent', faults=True) as g:
+        g.start()
+        g.check('echo before >/root/marker')
+        with ta.Agent(g.target, config=agent_config(g)) as ag:
+            check('agent: snapshot when ready, panic restored, same kernel, no false verdict',
+                  check_agent_panic, g, ag, state)
+            if state.get('agent'):
+                check('agent: an F1 hang lasting hang_ms restored', check_agent_f1, g, ag)
+            assert ag.stop() == 0
+
+
 # ---- the guest with disks: the rule of what a rollback may drop ----
 
 def disk_write(g, dev, text):
@@ -436,13 +506,14 @@ def main():
     try:
         assert os.access(GPUFAS, os.X_OK), 'build ./gpufas first (make)'
         state = {}
-        for run in (lambda: check_guest(state), check_disk_guest):
+        for run in (lambda: check_guest(state), check_disk_guest, check_agent_guest):
             try:
                 run()
             except Exception as e:
                 checks.fail(f'{KVER} guest', e)
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
+        shutil.rmtree(ta.TMP, ignore_errors=True)
     print(f'      ({time.monotonic() - t0:.0f} s)')
     return checks.summary()
 
