@@ -191,10 +191,17 @@ bench-remote: deps
 
 test/echo: test/echo.c
 
+# Kernel-failure recovery (issue 14): downtime of a panicked guest by reboot,
+# reset and restore; the restore against QEMU's full restore, 512 MiB and
+# 4 GiB. Options: make bench-restore RESTORE_ARGS='--runs 1'
+bench-restore: deps
+	$(MAKE) gpufas
+	python3 test/bench_restore.py $(RESTORE_ARGS)
+
 clean:
 	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui test/echo test/nic \
 	      kernels.fatbin terminfo.tar test/unit-asan gpufas-asan test/fuzz/*.o
 	rm -rf build test/fuzz/bin
 
-.PHONY: all deps test demo bench bench-recovery bench-remote clean fuzz fuzz-bin \
+.PHONY: all deps test demo bench bench-recovery bench-remote bench-restore clean fuzz fuzz-bin \
 	fuzz-replay fuzz-seeds

@@ -61,7 +61,8 @@ class RestoreGuest(Guest):
     vmstate0), the disks given ((name, format) pairs attached as virtio disks, /dev/vda
     first) and a virtio NIC whose port 80 is forwarded to 127.0.0.1:self.port."""
 
-    def __init__(self, name, disks=(), faults=False):
+    def __init__(self, name, disks=(), faults=False, mem_mib=512, append='panic=0',
+                 extra=(), reboot=False):
         self.vmstate = ',vmstate=vmstate0' if disks else ''
         self.dir = TMP / name
         self.dir.mkdir()
@@ -78,9 +79,9 @@ class RestoreGuest(Guest):
         self.port = free_port()
         args += ['-netdev', f'user,id=n0,hostfwd=tcp:127.0.0.1:{self.port}-:80',
                  '-device', 'virtio-net-pci,netdev=n0,romfile=']
-        super().__init__(KVER, mem_mib=512, append='panic=0', qemu_args=args,
+        super().__init__(KVER, mem_mib=mem_mib, append=append, qemu_args=args, reboot=reboot,
                          extra_initrd=[guest_modules(),
-                                       *([ta.fault_modules(KVER)] if faults else [])])
+                                       *([ta.fault_modules(KVER)] if faults else []), *extra])
         self.config = self.dir / 'gpufas.ini'
         self.config.write_text(f'[recover]\nsnapshot_dir = {self.dir}/snapshots\n'
                                'qmp_timeout_ms = 2000\n')
@@ -194,7 +195,7 @@ def check_panic_restore(g, state):
     print(f'      snapshot: {ev["pages"]} pages, {ev["file_bytes"] >> 20} MiB file, paused '
           f'{ev["ms"]["paused"]:.0f} ms (copy {ev["ms"]["copy"]:.0f}, devices '
           f'{ev["ms"]["devices"]:.0f}), total {ev["ms"]["total"]:.0f} ms')
-    assert ev['pages'] == 512 * 256 and ev['disks_rolled_back'] == 0, ev
+    assert ev['pages'] == g.mem_mib * 256 and ev['disks_rolled_back'] == 0, ev
     g.check('echo after >/root/marker; echo new >/root/new-file')
     g.panic()
     t_panic = time.monotonic()
