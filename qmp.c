@@ -237,7 +237,11 @@ static int greeting(struct gf_qmp *q, char *err, size_t errlen)
 {
 	json_object *o;
 	int rc = read_object(q, now_ms() + q->timeout_ms, &o, err, errlen);
+	size_t len = strlen(err);
 
+	if (rc == GF_EBUSY) /* a QMP socket serves one client at a time */
+		snprintf(err + len, errlen - len, " (another client on this QMP "
+			 "socket? give gpufas a -qmp of its own)");
 	if (rc)
 		return rc;
 	if (!gf_qmp_obj(o, "QMP"))

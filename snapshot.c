@@ -605,8 +605,9 @@ static int header_new(struct snap_run *r, struct snap_header *h, const char *nam
 	return GF_OK;
 }
 
-/* Every page of the RAM file touched once: a page the guest never used is
- * a hole, which reading makes tmpfs fill, better before the pause. */
+/* Every page of the RAM file touched once, before the pause: our fresh
+ * mapping's page tables filled (a fault costs microseconds, a million of
+ * them seconds), and a page the guest never used, a hole, filled by tmpfs. */
 static void prefault(const uint8_t *ram, uint64_t size)
 {
 	volatile uint8_t sink = 0;
@@ -628,8 +629,7 @@ static int save_paused(struct snap_run *r, struct snap_header *h,
 	r->st->ms_copy = ms_since(t);
 	t = now_monotonic();
 	snprintf(job, sizeof job, "gpufas-save-%d", (int)getpid());
-	if (ignore_shared(r) ||
-	    gf_qmp_job(&r->q, "snapshot-save", job_args(job, h->tag, h->vmstate,
+	if (gf_qmp_job(&r->q, "snapshot-save", job_args(job, h->tag, h->vmstate,
 			h->disk, h->ndisks, 1), job, job_timeout(r),
 		       r->st->error, sizeof r->st->error))
 		return GF_EINVAL;
@@ -753,7 +753,7 @@ static int save(struct snap_run *r, const char *name, const struct gf_config *cf
 		goto out;
 	}
 	delete_tag(r, &h);
-	if ((rc = pause_guest(r, &running)))
+	if ((rc = ignore_shared(r)) || (rc = pause_guest(r, &running)))
 		goto out;
 	rc = save_paused(r, &h, table, copy);
 	if (running && resume(r, why, sizeof why) && !rc)
@@ -1010,8 +1010,7 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 	r->st->ms_write = ms_since(t);
 	t = now_monotonic();
 	snprintf(job, sizeof job, "gpufas-load-%d", (int)getpid());
-	if (ignore_shared(r) ||
-	    gf_qmp_job(&r->q, "snapshot-load", job_args(job, h->tag, h->vmstate,
+	if (gf_qmp_job(&r->q, "snapshot-load", job_args(job, h->tag, h->vmstate,
 			h->disk, h->ndisks, 1), job, job_timeout(r),
 		       r->st->error, sizeof r->st->error))
 		rc = GF_EINVAL;
@@ -1041,6 +1040,7 @@ static int restore(struct snap_run *r, const char *name, int force)
 			r->st->outcome = "refused";
 		goto out;
 	}
+	prefault(r->t.map, h.ram_size);
 	r->st->ms_check = ms_since(t);
 	if ((rc = pause_guest(r, &running)))
 		goto out;
@@ -1091,16 +1091,9 @@ int gf_snap_reset(const char *spec, const struct gf_snap_config *sc, char *err,
 	return rc;
 }
 
-void gf_snap_json(FILE *f, const char *spec, const char *event,
-		  const struct gf_snap_stats *st)
+/* A snapshot's or restore's own keys: counts, disks, time per phase. */
+static void stats_json(FILE *f, const char *event, const struct gf_snap_stats *st)
 {
-	fprintf(f, "{\"time\":%.3f,\"target\":", now_wall());
-	json_string(f, spec, 256);
-	fprintf(f, ",\"event\":\"%s\",\"outcome\":\"%s\"", event, st->outcome);
-	if (!strcmp(event, "reset")) {
-		fprintf(f, ",\"ms\":{\"total\":%.1f}", st->ms_total);
-		goto error;
-	}
 	fputs(",\"name\":", f);
 	json_string(f, st->name, sizeof st->name);
 	fputs(",\"file\":", f);
@@ -1118,7 +1111,18 @@ void gf_snap_json(FILE *f, const char *spec, const char *event,
 		"\"paused\":%s", st->disks_rolled, st->ms_check, st->ms_stop, st->ms_copy,
 		st->ms_compare, st->ms_verify, st->ms_write, st->ms_devices, st->ms_cont,
 		st->ms_paused, st->ms_total, st->paused ? "true" : "false");
-error:
+}
+
+void gf_snap_json(FILE *f, const char *spec, const char *event,
+		  const struct gf_snap_stats *st)
+{
+	fprintf(f, "{\"time\":%.3f,\"target\":", now_wall());
+	json_string(f, spec, 256);
+	fprintf(f, ",\"event\":\"%s\",\"outcome\":\"%s\"", event, st->outcome);
+	if (strcmp(event, "reset"))
+		stats_json(f, event, st);
+	else
+		fprintf(f, ",\"ms\":{\"total\":%.1f}", st->ms_total);
 	if (st->error[0]) {
 		fputs(",\"error\":", f);
 		json_string(f, st->error, sizeof st->error);

@@ -97,12 +97,13 @@ class RestoreGuest(Guest):
         assert self.service() == 'gpufas-service'
         return self
 
-    def service(self, timeout=10):
-        """The service's answer through the host forward, or None."""
+    def service(self, timeout=10, attempt=2):
+        """The service's answer through the host forward, or None; each try waits at most
+        `attempt` seconds (QEMU's forward accepts even while the guest is dead)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with socket.create_connection(('127.0.0.1', self.port), timeout=2) as s:
+                with socket.create_connection(('127.0.0.1', self.port), timeout=attempt) as s:
                     s.sendall(b'GET / HTTP/1.0\r\n\r\n')
                     data = b''
                     while chunk := s.recv(4096):
