@@ -57,7 +57,7 @@ struct snap_header {
 	uint32_t hash, ndisks;
 	uint64_t seed;
 	double created;        /* Unix seconds */
-	uint64_t kaslr_offset; /* the kernel that was running, for a look */
+	uint64_t kaslr_offset; /* the kernel that was running: a restore's */
 	char release[65];
 	char name[GF_SNAP_NAME + 1];
 	char tag[64];          /* QEMU's internal snapshot */
@@ -599,8 +599,9 @@ static int header_new(struct snap_run *r, struct snap_header *h, const char *nam
 	if (gf_attach(&a, &r->t, cfg, why, sizeof why))
 		return fail(r, GF_EINVAL, "%s: no healthy kernel to snapshot: %s",
 			    r->t.spec, why);
-	h->kaslr_offset = a.kaslr_offset;
+	h->kaslr_offset = r->st->kaslr_offset = a.kaslr_offset;
 	snprintf(h->release, sizeof h->release, "%s", a.release);
+	snprintf(r->st->release, sizeof r->st->release, "%s", a.release);
 	gf_detach(&a);
 	return GF_OK;
 }
@@ -662,7 +663,7 @@ static int read_header(int fd, struct snap_header *h)
  * their QEMU tags. Files that are not snapshots are left alone. */
 static void prune(struct snap_run *r, const char *dir)
 {
-	struct { double created; char file[300]; struct snap_header h; } *f;
+	struct { char file[300]; struct snap_header h; } *f;
 	char prefix[300], path[600];
 	struct dirent *e;
 	uint32_t n = 0;
@@ -684,7 +685,6 @@ static void prune(struct snap_run *r, const char *dir)
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			continue;
 		if (!read_header(fd, &f[n].h)) {
-			f[n].created = f[n].h.created;
 			snprintf(f[n].file, sizeof f[n].file, "%s", e->d_name);
 			n++;
 		}
@@ -694,7 +694,7 @@ static void prune(struct snap_run *r, const char *dir)
 	for (uint32_t kept = 0; kept < r->sc->keep && n; kept++) {
 		uint32_t newest = 0;
 		for (uint32_t i = 1; i < n; i++)
-			if (f[i].created > f[newest].created)
+			if (f[i].h.created > f[newest].h.created)
 				newest = i;
 		f[newest] = f[--n];
 	}
@@ -885,6 +885,8 @@ static int check_file(struct snap_run *r, struct snap_header *h,
 	if (memcmp(c.digest, h->table_hash, SNAP_HASH))
 		return fail(r, GF_ECORRUPT, "%s: page hashes damaged", path);
 	snprintf(r->st->name, sizeof r->st->name, "%s", h->name);
+	snprintf(r->st->release, sizeof r->st->release, "%s", h->release);
+	r->st->kaslr_offset = h->kaslr_offset;
 	return GF_OK;
 }
 
@@ -1098,7 +1100,10 @@ static void stats_json(FILE *f, const char *event, const struct gf_snap_stats *s
 	json_string(f, st->name, sizeof st->name);
 	fputs(",\"file\":", f);
 	json_string(f, st->path, sizeof st->path);
-	fprintf(f, ",\"pages\":%" PRIu64, st->pages);
+	fputs(",\"release\":", f);
+	json_string(f, st->release, sizeof st->release);
+	fprintf(f, ",\"kaslr_offset\":\"0x%" PRIx64 "\",\"pages\":%" PRIu64,
+		st->kaslr_offset, st->pages);
 	if (!strcmp(event, "restore"))
 		fprintf(f, ",\"pages_compared\":%" PRIu64 ",\"pages_written\":%" PRIu64
 			",\"disk_bytes_dropped\":%" PRId64, st->compared, st->written,

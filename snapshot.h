@@ -48,6 +48,8 @@ int snap_config_load(struct gf_snap_config *c, const char *path, char *err,
 struct gf_snap_stats {
 	char name[GF_SNAP_NAME + 1];
 	char path[320];
+	char release[65];     /* the snapshot's kernel: its release and KASLR */
+	uint64_t kaslr_offset; /* offset (a restored guest runs that kernel) */
 	uint64_t pages;       /* pages of guest RAM */
 	uint64_t compared;    /* restore: pages hashed and compared */
 	uint64_t written;     /* restore: pages written back */

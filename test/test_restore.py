@@ -221,7 +221,7 @@ def check_panic_restore(g, state):
     # the guest's clock goes on from the snapshot: no more than the wall time since
     assert up0 <= up1 <= up0 + (time.monotonic() - t_snap) + 5, (up0, up1)
     assert up1 < up0 + (t_panic - t_snap) + 30, (up0, up1)
-    assert g.kaslr() == state['kaslr'], 'another boot after the restore'
+    assert g.kaslr() == state['kaslr'] == ev['kaslr_offset'], 'another boot after the restore'
     state['restored'] = True
 
 
@@ -407,7 +407,7 @@ def check_agent_panic(g, ag, state):
     down = time.monotonic() - t0
     again = ag.wait(lambda e: e['event'] == 'attach' and e['time'] > ev['time'], 30,
                     'attach after the restore')
-    assert again['kaslr_offset'] == first['kaslr_offset'], (first, again)
+    assert again['kaslr_offset'] == first['kaslr_offset'] == ev['kaslr_offset'], (first, again)
     time.sleep(3)
     noise = [e for e in after(ag.events(), again) if e['event'] in ('verdict', 'detach')]
     assert not noise, f'after the restore: {noise}'
