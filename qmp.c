@@ -135,7 +135,8 @@ static int read_object(struct gf_qmp *q, double deadline, json_object **out,
 	size_t line;
 	int rc;
 
-	while (!(nl = memchr(q->buf, '\n', q->len))) {
+	/* ends with a line, or fill()'s error: at the latest, the deadline */
+	while (!(nl = q->len ? memchr(q->buf, '\n', q->len) : NULL)) {
 		if (q->len > QMP_MAX_LINE)
 			return qmp_error(err, errlen, GF_ECORRUPT, "QMP %s: a line "
 					 "longer than %u bytes: not QMP", q->path,

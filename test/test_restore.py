@@ -33,10 +33,11 @@ import checks
 import test_agent as ta  # its Agent runner and fault modules
 
 TOP = Path(__file__).resolve().parent.parent
-GPUFAS = str(TOP / 'gpufas')
+GPUFAS = os.environ.get('GPUFAS', str(TOP / 'gpufas'))  # e.g. ./gpufas-asan
 TMP = Path(tempfile.mkdtemp(prefix='gpufas-restore-'))
 KVER = '6.12'
-PANIC = re.compile(rb'Kernel panic - not syncing')
+# the panic's last line: printed once the other CPUs are stopped (its first line comes before)
+PANIC = re.compile(rb'end Kernel panic - not syncing')
 MODULES = ('virtio_blk', 'virtio_net')  # virtio_pci is built in
 
 
