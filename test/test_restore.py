@@ -95,7 +95,8 @@ class RestoreGuest(Guest):
         self.check('ip link set lo up && ip link set eth0 up && '
                    'ip addr add 10.0.2.15/24 dev eth0 && mkdir -p /www && '
                    'echo gpufas-service >/www/index.html && httpd -p 80 -h /www')
-        assert self.service() == 'gpufas-service'
+        assert self.service(30) == 'gpufas-service', \
+            f'httpd does not answer on 127.0.0.1:{self.port}: {self.sh("netstat -tln")[1]}'
         return self
 
     def service(self, timeout=10, attempt=2):
@@ -441,6 +442,7 @@ def check_agent_f1(g, ag):
 
 def check_agent_guest():
     state = {}
+    check('agent: kernel = reset boots the guest again', check_agent_reset)
     with RestoreGuest('agent', faults=True) as g:
         g.start()
         g.check('echo before >/root/marker')
@@ -449,6 +451,26 @@ def check_agent_guest():
                   check_agent_panic, g, ag, state)
             if state.get('agent'):
                 check('agent: an F1 hang lasting hang_ms restored', check_agent_f1, g, ag)
+            ag.wait(lambda e: e['event'] == 'attach', 60, 'attach')  # its signals handled
+            assert ag.stop() == 0
+
+
+def check_agent_reset():
+    """kernel = reset: the panic answered by QMP system_reset, a new boot attached (QEMU
+    without -no-reboot, which would make it exit instead)."""
+    with RestoreGuest('reset', reboot=True) as g:
+        g.start()
+        config = f'[recover]\nsnapshot_dir = {g.dir}/snapshots\nkernel = reset\n'
+        with ta.Agent(g.target, config=config) as ag:
+            first = ag.wait(lambda e: e['event'] == 'attach', 60, 'attach')
+            time.sleep(1.5)
+            g.panic()
+            ev = ag.wait(lambda e: e['event'] == 'reset', 60, 'reset')
+            assert ev['outcome'] == 'reset', ev
+            again = ag.wait(lambda e: e['event'] == 'attach' and e['time'] > ev['time'], 120,
+                            'attach to the new boot')
+            assert again['kaslr_offset'] != first['kaslr_offset'], (first, again)
+            assert len([e for e in ag.events() if e['event'] == 'reset']) == 1
             assert ag.stop() == 0
 
 
