@@ -8,13 +8,13 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE
 # Travels as one file: these libraries are linked from their static
 # archives; glibc stays dynamic (a static glibc cannot dlopen libcuda).
-STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium
+STATIC_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ljson-c -lxxhash
 LDLIBS  = -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -ldl -lpthread -lm
 
 CORE = clock.o target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o profile.o introspect.o \
        metrics.o detect.o recover.o loop.o engine.o gpu.o config.o \
        signals.o json.o operator.o watch.o events.o board.o hub.o blake2b.o \
-       devbox.o sdnotify.o helper.o
+       devbox.o sdnotify.o helper.o qmp.o snapshot.o
 # the protocol, its transports and the endpoint, without the viewer
 WIRE = proto.o auth.o transport.o tcp.o rdma.o http.o prom.o
 REMOTE = $(WIRE) view.o
@@ -31,7 +31,8 @@ prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
 blake2b.o test/unit.o: blake2b.h
 transport.o tcp.o rdma.o http.o proto.o view.o: transport.h
 clock.o agent.o discover.o engine.o gpu.o helper.o http.o hub.o libvirt.o prom.o proto.o \
-	rdma.o rescue.o tcp.o textfile.o tui.o tui_draw.o view.o watch.o test/bench_tui.o: clock.h
+	rdma.o rescue.o tcp.o textfile.o tui.o tui_draw.o view.o watch.o qmp.o snapshot.o \
+	test/bench_tui.o: clock.h
 target.o libvirt.o: libvirt.h
 helper.o operator.o rescue.o watch.o discover.o test/unit.o: helper.h
 introspect.o recover.o helper.o devbox.o test/unit.o: kmod/gpufas_helper.h
@@ -42,6 +43,8 @@ detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
 gpu.o: loop.h monitor.h devbox.h
 devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h rdma.h
 rdma.o: rdma.h
+qmp.o snapshot.o: qmp.h
+snapshot.o config.o gpufas.o agent.o: snapshot.h
 
 test/unit: test/unit.o $(CORE) $(WIRE) test/fuzz/image.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -101,7 +104,7 @@ kernels.fatbin: kernels.cu introspect.c metrics.c detect.c recover.c loop.c \
 SAN_CC   = clang
 SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
-SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ldl -lpthread -lm
+SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ljson-c -lxxhash -ldl -lpthread -lm
 HEADERS  = $(wildcard *.h kmod/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
@@ -199,10 +202,18 @@ bench-remote: deps
 
 test/echo: test/echo.c
 
+# Kernel-failure recovery (issue 14): downtime of a panicked guest by reboot,
+# reset and restore; the restore against QEMU's full restore, 512 MiB and
+# 4 GiB. Options: make bench-restore RESTORE_ARGS='--runs 1'
+bench-restore: deps
+	$(MAKE) gpufas
+	python3 test/bench_restore.py $(RESTORE_ARGS)
+
 clean:
 	rm -f gpufas *.o test/*.o test/unit test/bench test/bench_tui test/echo test/nic \
 	      kernels.fatbin terminfo.tar test/unit-asan gpufas-asan test/fuzz/*.o
 	rm -rf build test/fuzz/bin
 
-.PHONY: all deps test demo bench bench-recovery bench-remote bench-signals clean fuzz fuzz-bin \
+.PHONY: all deps test demo bench bench-recovery bench-remote bench-restore bench-signals \
+	clean fuzz fuzz-bin \
 	fuzz-replay fuzz-seeds

@@ -9,6 +9,13 @@
  * there yet, still booting, rebooting, shut down) is tried again every
  * second, and says why once per reason.
  *
+ * Kernel failures ([recover] kernel, snapshot; snapshot.h): with
+ * snapshot = ready it snapshots a target healthy for ready_ms (with
+ * ready_process running), once per boot; with kernel = restore a panic,
+ * or an F1/F3/F5 hang lasting hang_ms, is undone by restoring the newest
+ * snapshot, the watch attaching afresh to the restored kernel; kernel =
+ * reset boots the guest again instead (QMP system_reset).
+ *
  * Under systemd (sdnotify.h) it says READY=1 once every target was
  * attached or said why not, pings the watchdog from its loop, keeps a
  * one-line STATUS=, and announces reloads and its stop.
@@ -25,6 +32,7 @@
 #include "clock.h"
 #include "prom.h"
 #include "sdnotify.h"
+#include "snapshot.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -55,9 +63,22 @@ static void handle_signals(int dashboard)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* One target's kernel, as [recover] kernel and snapshot see it. */
+struct kernel_state {
+	double healthy_since; /* attached with no verdict active since; 0: not */
+	double hang_since;    /* F1, F3 or F5 active since; 0: none */
+	int acted;            /* restored or reset: nothing more until attached */
+	int failed;           /* ... and it failed: nothing more for this boot */
+	uint64_t acted_kaslr; /* the boot acted on */
+	int snapped;          /* a snapshot was taken (or tried) of ... */
+	uint64_t snap_kaslr;  /* ... the boot with this KASLR offset */
+};
+
 struct agent {
 	const struct agent_opts *o;
 	struct gf_config cfg;
+	struct gf_snap_config snap;   /* [recover]'s kernel and snapshot settings */
+	struct kernel_state *kernel;  /* one per watch */
 	FILE *events;
 	struct watch *w;
 	struct gf_board *boards;      /* one per watch, kept across rounds */
@@ -84,6 +105,11 @@ static void write_event(void *ctx, const struct gf_event *ev)
 	prom_count(&ag->counts[ev->w - ag->w], ev);
 	if (ev->kind == GF_EV_ATTACH || ev->kind == GF_EV_UNAVAILABLE)
 		ag->reported[ev->w - ag->w] = 1;
+	if (ev->kind == GF_EV_ATTACH) {
+		struct kernel_state *ks = &ag->kernel[ev->w - ag->w];
+		if (!ks->failed || ks->acted_kaslr != ev->w->a.kaslr_offset)
+			ks->acted = ks->failed = 0;
+	}
 	if (ag->events)
 		event_json(ag->events, ev);
 }
@@ -141,6 +167,7 @@ static int open_events(struct agent *ag)
  * next attach. A config that does not load leaves the old one running. */
 static void reload(struct agent *ag)
 {
+	struct gf_snap_config snap;
 	struct gf_config cfg;
 	char err[512];
 
@@ -151,8 +178,14 @@ static void reload(struct agent *ag)
 		gf_notify_log(LOG_WARNING, "reload: %s; keeping the running config", err);
 		return;
 	}
+	snap_config_defaults(&snap);
+	if (ag->o->config && snap_config_load(&snap, ag->o->config, err, sizeof err)) {
+		gf_notify_log(LOG_WARNING, "reload: %s; keeping the running config", err);
+		return;
+	}
 	cfg.no_cache = ag->cfg.no_cache; /* the command line's, as --engine */
 	ag->cfg = cfg;
+	ag->snap = snap;
 	for (int i = 0; i < ag->o->ntargets; i++)
 		watch_retune(&ag->w[i]);
 	open_events(ag);
@@ -230,6 +263,107 @@ static void sleep_until(struct agent *ag, double t)
 	} while (until < t);
 }
 
+/* The watch's detach, said as what it is: a restore, not the agent's stop. */
+static void restoring_detach(void *ctx, const struct gf_event *ev)
+{
+	struct gf_event e = *ev;
+
+	if (e.kind == GF_EV_DETACH)
+		e.detail = "restoring the kernel from a snapshot";
+	write_event(ctx, &e);
+}
+
+/* The watch let go of the kernel (its loop must not run on memory being
+ * rolled back), the restore, and a fresh watch that attaches at the next
+ * round: its loop starts with no history from before. */
+static int kernel_restore(struct agent *ag, int i)
+{
+	struct watch *w = &ag->w[i];
+	struct gf_mailbox_opts mailbox = w->mailbox;
+	int want_write = w->want_write;
+	struct gf_snap_stats st;
+	int rc;
+
+	w->emit = restoring_detach;
+	watch_close(w);
+	rc = gf_snap_restore(ag->o->targets[i], NULL, &ag->snap, 0, &st);
+	if (ag->events)
+		gf_snap_json(ag->events, ag->o->targets[i], "restore", &st);
+	watch_init(w, ag->o->targets[i], &ag->cfg, write_event, ag);
+	w->want_write = want_write;
+	w->mailbox = mailbox;
+	return rc;
+}
+
+static int kernel_reset(struct agent *ag, int i)
+{
+	struct gf_snap_stats st = { .outcome = "reset", .disk_dropped = -1 };
+	double t = now_monotonic();
+	int rc = gf_snap_reset(ag->o->targets[i], &ag->snap, st.error, sizeof st.error);
+
+	if (rc)
+		st.outcome = "failed";
+	st.ms_total = (now_monotonic() - t) * 1e3;
+	if (ag->events)
+		gf_snap_json(ag->events, ag->o->targets[i], "reset", &st);
+	return rc;
+}
+
+/* Whether [recover] ready_process (if set) runs in the target. */
+static int ready_process_runs(struct agent *ag, int i)
+{
+	uint32_t n = 0;
+
+	if (!ag->snap.ready_process[0])
+		return 1;
+	if (board_tasks(&ag->w[i], ag->tasks, ag->task_cap, &n) == GF_ENOSPC)
+		grow_tasks(ag);
+	for (uint32_t k = 0; k < n; k++)
+		if (!strncmp(ag->tasks[k].t.comm, ag->snap.ready_process, GF_COMM_LEN))
+			return 1;
+	return 0;
+}
+
+static void kernel_snapshot(struct agent *ag, int i)
+{
+	struct kernel_state *ks = &ag->kernel[i];
+	struct gf_snap_stats st;
+
+	ks->snapped = 1;
+	ks->snap_kaslr = ag->w[i].a.kaslr_offset;
+	gf_snap_save(ag->o->targets[i], NULL, &ag->snap, &ag->cfg, &st);
+	if (ag->events)
+		gf_snap_json(ag->events, ag->o->targets[i], "snapshot", &st);
+}
+
+/* After a target's tick: how long its kernel has been healthy or hung,
+ * and what [recover] kernel and snapshot say to do about it. */
+static void kernel_tick(struct agent *ag, int i, double now)
+{
+	struct kernel_state *ks = &ag->kernel[i];
+	const struct gf_verdict *v = watch_verdicts(&ag->w[i]);
+	int active = 0, hang = v[GF_F1].active || v[GF_F3].active || v[GF_F5].active;
+
+	for (int c = 0; c < GF_NCLASSES; c++)
+		active |= v[c].active;
+	ks->healthy_since = !ag->w[i].attached || active ? 0 :
+			    ks->healthy_since ? ks->healthy_since : now;
+	ks->hang_since = !hang ? 0 : ks->hang_since ? ks->hang_since : now;
+	if (!ks->acted && ag->snap.kernel != GF_KERNEL_REPORT &&
+	    (v[GF_PANIC].active || (hang && now - ks->hang_since >= ag->snap.hang_s))) {
+		ks->acted = 1;
+		ks->acted_kaslr = ag->w[i].a.kaslr_offset;
+		ks->failed = ag->snap.kernel == GF_KERNEL_RESTORE ? kernel_restore(ag, i)
+								 : kernel_reset(ag, i);
+		return;
+	}
+	if (ag->snap.snapshot_ready && ks->healthy_since &&
+	    now - ks->healthy_since >= ag->snap.ready_s &&
+	    !(ks->snapped && ks->snap_kaslr == ag->w[i].a.kaslr_offset) &&
+	    ready_process_runs(ag, i))
+		kernel_snapshot(ag, i);
+}
+
 /* The agent's loop: every target once a round, on a fixed beat (a slow
  * round shortens the next wait, never shifts the beat). */
 static void *run_loop(void *arg)
@@ -244,6 +378,7 @@ static void *run_loop(void *arg)
 		for (int i = 0; i < ag->o->ntargets && !stop_requested; i++) {
 			hub_serve(ag->hub, i, &ag->w[i]);
 			watch_tick(&ag->w[i], now_monotonic());
+			kernel_tick(ag, i, now_monotonic());
 		}
 		hub_round(ag->hub, now_monotonic() - began);
 		publish(ag, now_monotonic());
@@ -286,6 +421,7 @@ static void agent_free(struct agent *ag)
 	keys_wipe(&ag->keys);
 	free(ag->tasks);
 	free(ag->counts);
+	free(ag->kernel);
 	free(ag->boards);
 	free(ag->w);
 }
@@ -334,9 +470,16 @@ int agent_run(const struct agent_opts *o, const struct gf_config *cfg)
 	ag.w = calloc((size_t)o->ntargets, sizeof *ag.w);
 	ag.boards = calloc((size_t)o->ntargets, sizeof *ag.boards);
 	ag.counts = calloc((size_t)o->ntargets, sizeof *ag.counts);
+	ag.kernel = calloc((size_t)o->ntargets, sizeof *ag.kernel);
 	ag.hub = hub_new(o->ntargets);
-	if (!ag.w || !ag.boards || !ag.counts || !ag.hub) {
+	if (!ag.w || !ag.boards || !ag.counts || !ag.kernel || !ag.hub) {
 		gf_notify_log(LOG_ERR, "out of memory");
+		agent_free(&ag);
+		return 1;
+	}
+	snap_config_defaults(&ag.snap);
+	if (o->config && snap_config_load(&ag.snap, o->config, err, sizeof err)) {
+		gf_notify_log(LOG_ERR, "%s", err);
 		agent_free(&ag);
 		return 1;
 	}

@@ -11,6 +11,9 @@
  *             ... protect, dry_run   cool-down, protected names
  *   [agent]   interval_ms, metrics_ms, events, host_stall_ms, max_tasks,
  *             textfile, textfile_ms
+ *   [recover] snapshot_dir, snapshot_keep, disks, qmp_timeout_ms, kernel,
+ *             hang_ms, snapshot, ready_ms, ready_process: snapshots and
+ *             restores (snapshot.h), read by snap_config_load()
  *   [remote]  listen, key, read_key, gpu_mailbox, heartbeat_ms, timeout_ms,
  *             max_clients:
  *             read by remote_config_load(), which only the agent and the
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "snapshot.h"
 
 #define DEFAULT_MAX_TASKS 16384
 #define MAX_TASKS_LIMIT 262144
@@ -37,7 +41,24 @@ struct parse_state {
 	char *err;
 	size_t errlen;
 	struct gf_remote *r; /* remote_config_load()'s */
+	struct gf_snap_config *s; /* snap_config_load()'s */
 };
+
+/* [recover]'s settings of snapshots and restores (snap_config_load()). */
+static const char *const snap_keys[] = {
+	"snapshot_dir", "snapshot_keep", "disks", "qmp_timeout_ms", "kernel",
+	"hang_ms", "snapshot", "ready_ms", "ready_process",
+};
+
+static int is_snap_key(const char *section, const char *key)
+{
+	if (strcmp(section, "recover"))
+		return 0;
+	for (size_t i = 0; i < sizeof snap_keys / sizeof *snap_keys; i++)
+		if (!strcmp(key, snap_keys[i]))
+			return 1;
+	return 0;
+}
 
 /* GRASS's thresholds for F1-F6, GPUSentinel's for CPU overload. */
 void detect_defaults(struct gf_thresholds *th)
@@ -256,6 +277,8 @@ static int other_setting(struct parse_state *ps, const char *section,
 {
 	struct gf_config *c = ps->c;
 
+	if (is_snap_key(section, key))
+		return 1; /* snap_config_load()'s */
 	if (!strcmp(section, "recover") && !strcmp(key, "memory"))
 		return parse_response(ps, &c->recover.memory, value);
 	if (!strcmp(section, "recover") && !strcmp(key, "cpu_overload"))
@@ -332,7 +355,7 @@ int config_load(struct gf_config *c, const char *path, char *err,
 		size_t errlen)
 {
 	char msg[256] = "";
-	struct parse_state ps = { c, msg, sizeof msg, NULL };
+	struct parse_state ps = { c, msg, sizeof msg, NULL, NULL };
 	struct gf_loop_params p;
 
 	if (parse_file(path, handler, &ps, err, errlen))
@@ -439,7 +462,77 @@ int remote_config_load(struct gf_remote *r, const char *path, char *err,
 		       size_t errlen)
 {
 	char msg[256] = "";
-	struct parse_state ps = { NULL, msg, sizeof msg, r };
+	struct parse_state ps = { NULL, msg, sizeof msg, r, NULL };
 
 	return parse_file(path, remote_handler, &ps, err, errlen);
+}
+
+/* ---- [recover]'s snapshot settings (snapshot.h) ---- */
+
+static int snap_ms(struct parse_state *ss, double *to, const char *value,
+		   uint64_t min, uint64_t max)
+{
+	uint64_t n;
+
+	if (parse_number(value, &n) || n < min || n > max)
+		return fail(ss, "[recover] wants milliseconds in range, not", value);
+	*to = (double)n / 1000;
+	return 1;
+}
+
+static int snap_handler(void *user, const char *section, const char *key,
+			const char *value)
+{
+	struct parse_state *ss = user;
+	struct gf_snap_config *c = ss->s;
+	uint64_t n;
+	double ms;
+
+	if (!is_snap_key(section, key))
+		return 1; /* config_load()'s */
+	if (!strcmp(key, "snapshot_dir"))
+		return copy_string(ss, c->dir, sizeof c->dir, value);
+	if (!strcmp(key, "ready_process"))
+		return copy_string(ss, c->ready_process, sizeof c->ready_process, value);
+	if (!strcmp(key, "snapshot_keep")) {
+		if (parse_number(value, &n) || n < 1 || n > 100)
+			return fail(ss, "[recover] snapshot_keep wants 1 to 100, not", value);
+		c->keep = (uint32_t)n;
+	} else if (!strcmp(key, "disks")) {
+		if (strcmp(value, "check") && strcmp(value, "force"))
+			return fail(ss, "[recover] disks wants check or force, not", value);
+		c->force_disks = !strcmp(value, "force");
+	} else if (!strcmp(key, "kernel")) {
+		if (!strcmp(value, "report"))
+			c->kernel = GF_KERNEL_REPORT;
+		else if (!strcmp(value, "restore"))
+			c->kernel = GF_KERNEL_RESTORE;
+		else if (!strcmp(value, "reset"))
+			c->kernel = GF_KERNEL_RESET;
+		else
+			return fail(ss, "[recover] kernel wants report, restore or reset, "
+				    "not", value);
+	} else if (!strcmp(key, "snapshot")) {
+		if (strcmp(value, "off") && strcmp(value, "ready"))
+			return fail(ss, "[recover] snapshot wants off or ready, not", value);
+		c->snapshot_ready = !strcmp(value, "ready");
+	} else if (!strcmp(key, "qmp_timeout_ms")) {
+		if (snap_ms(ss, &ms, value, 10, 600000) != 1)
+			return 0;
+		c->timeout_ms = (int)(ms * 1000);
+	} else if (!strcmp(key, "hang_ms")) {
+		return snap_ms(ss, &c->hang_s, value, 0, 3600000);
+	} else {
+		return snap_ms(ss, &c->ready_s, value, 0, 3600000);
+	}
+	return 1;
+}
+
+int snap_config_load(struct gf_snap_config *c, const char *path, char *err,
+		     size_t errlen)
+{
+	char msg[256] = "";
+	struct parse_state ps = { NULL, msg, sizeof msg, NULL, c };
+
+	return parse_file(path, snap_handler, &ps, err, errlen);
 }

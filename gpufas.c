@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "gpufas.h"
+#include "snapshot.h"
 
-enum action { LIVE, INFO, PS, LOG, DETECT, KILL, AGENT };
+enum action { LIVE, INFO, PS, LOG, DETECT, KILL, AGENT, SNAPSHOT, RESTORE, RESET };
 
 struct options {
 	enum action action;
@@ -26,6 +27,7 @@ struct options {
 	int32_t *pids; /* --kill's list; kill.pid is its first */
 	uint32_t npids;
 	const char *signal;
+	const char *snap_name; /* --name */
 	/* remote */
 	const char *listen[GF_MAX_LISTEN];
 	int nlisten;
@@ -59,6 +61,15 @@ static void usage(FILE *f)
 "    --signal SIG      name or number (default KILL, or [kill] signal)\n"
 "    --dry-run         say what would be written, write nothing\n"
 "    --force           also signal pid 1 or a kernel thread\n"
+"  --snapshot          (vm:PATH,qmp=SOCKET targets) save the guest: its RAM\n"
+"                      with a hash per page, QEMU's device state and its\n"
+"                      qcow2 disks, at one short pause ([recover] snapshot_dir)\n"
+"  --restore           pause the guest, write back only the pages that differ\n"
+"                      from the snapshot, load its devices and disks, resume\n"
+"    --name N          which snapshot (default: a timestamp; --restore: the\n"
+"                      newest of the target)\n"
+"    --force           restore even where a writable non-qcow2 disk moved on\n"
+"  --reset             QMP system_reset: a full boot of the guest\n"
 "\n"
 "Agent:\n"
 "  --agent --headless  watch the targets until SIGTERM/SIGINT: detect, recover\n"
@@ -87,6 +98,8 @@ static void usage(FILE *f)
 "Options:\n"
 "  --target SPEC       (repeatable with --agent) vm:PATH[,machine=pc|q35][,lowmem=BYTES]  a QEMU\n"
 "                      guest's RAM file (memory-backend-file, share=on);\n"
+"                      [,qmp=SOCKET][,vmstate=NODE]: its QMP socket and the\n"
+"                      qcow2 node for snapshots' device state\n"
 "                      libvirt:NAME  a running libvirt domain's RAM file\n"
 "                      (qemu:///system; the domain needs <memoryBacking>\n"
 "                      <source type='file'/><access mode='shared'/>), found\n"
@@ -169,6 +182,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "once", no_argument, NULL, 'o' },
 		{ "heartbeat", optional_argument, NULL, 'B' },
 		{ "rtt", optional_argument, NULL, 'r' },
+		{ "snapshot", no_argument, NULL, 'S' },
+		{ "restore", no_argument, NULL, 'P' },
+		{ "reset", no_argument, NULL, 'Z' },
+		{ "name", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -250,6 +267,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			break;
+		case 'S': o->action = SNAPSHOT; break;
+		case 'P': o->action = RESTORE; break;
+		case 'Z': o->action = RESET; break;
+		case 'M': o->snap_name = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("gpufas %s\n", GPUFAS_VERSION); exit(0);
 		default: return 2;
@@ -278,6 +299,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->nlisten && o->action != AGENT && o->action != LIVE) {
 		fprintf(stderr, "gpufas: --listen goes with --agent\n");
+		return 2;
+	}
+	if (o->snap_name && o->action != SNAPSHOT && o->action != RESTORE) {
+		fprintf(stderr, "gpufas: --name goes with --snapshot or --restore\n");
+		return 2;
+	}
+	if (o->view && (o->action == SNAPSHOT || o->action == RESTORE ||
+			o->action == RESET)) {
+		fprintf(stderr, "gpufas: --snapshot, --restore and --reset are local "
+			"only: give --target, not --view\n");
 		return 2;
 	}
 	o->target = o->ntargets ? o->targets[0] : NULL;
@@ -351,6 +382,40 @@ out_attach:
 out_target:
 	target_close(&t);
 	return rc;
+}
+
+/* --snapshot, --restore, --reset: QEMU driven through its QMP socket;
+ * one JSON line on stdout for the first two, one error line on stderr. */
+static int run_snapshot(const struct options *o, const struct gf_config *cfg)
+{
+	struct gf_snap_config sc;
+	struct gf_snap_stats st;
+	char err[512];
+	int rc;
+
+	snap_config_defaults(&sc);
+	if (o->config && snap_config_load(&sc, o->config, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		return 1;
+	}
+	if (!gf_snap_has_qmp(o->target, err, sizeof err)) {
+		fprintf(stderr, "gpufas: %s\n", err);
+		return 1;
+	}
+	if (o->action == RESET) {
+		if ((rc = gf_snap_reset(o->target, &sc, err, sizeof err)))
+			fprintf(stderr, "gpufas: %s\n", err);
+		return rc ? 1 : 0;
+	}
+	if (o->action == SNAPSHOT)
+		rc = gf_snap_save(o->target, o->snap_name, &sc, cfg, &st);
+	else
+		rc = gf_snap_restore(o->target, o->snap_name, &sc, o->kill.force, &st);
+	gf_snap_json(stdout, o->target, o->action == SNAPSHOT ? "snapshot" : "restore",
+		     &st);
+	if (rc)
+		fprintf(stderr, "gpufas: %s\n", st.error);
+	return rc ? 1 : 0;
 }
 
 /* [remote] with the command line's --listen (all of them, if any), --key
@@ -451,6 +516,8 @@ int main(int argc, char **argv)
 		rc = run_agent(&o, &cfg);
 	else if (o.action == DETECT)
 		rc = rescue_detect(o.target, &cfg, o.json);
+	else if (o.action == SNAPSHOT || o.action == RESTORE || o.action == RESET)
+		rc = run_snapshot(&o, &cfg);
 	else
 		rc = run_action(&o, &cfg);
 	free(o.pids);

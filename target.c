@@ -1,9 +1,11 @@
 /* target.c — where guest RAM comes from, and how its physical addresses
  * map onto it.
  *
- *   vm:PATH[,machine=pc|q35][,lowmem=BYTES]
+ *   vm:PATH[,machine=pc|q35][,lowmem=BYTES][,qmp=SOCKET][,vmstate=NODE]
  *       a QEMU guest's RAM file (memory-backend-file, share=on), mapped
- *       shared so that our writes reach the running guest;
+ *       shared so that our writes reach the running guest; qmp= and
+ *       vmstate= are snapshot.c's (QEMU's QMP socket, the qcow2 node that
+ *       holds snapshots' device state);
  *   dump:PATH
  *       an ELF core (QEMU dump-guest-memory, kdump's /proc/vmcore), whose
  *       PT_LOAD segments give the physical ranges, or a raw copy of a RAM
@@ -101,6 +103,9 @@ static int parse_vm_opts(char *opts, struct vm_opts *o)
 			o->lowmem = strtoull(kv + 7, &end, 0);
 			if (*end || !o->lowmem)
 				return -1;
+		} else if ((!strncmp(kv, "qmp=", 4) && kv[4]) ||
+			   (!strncmp(kv, "vmstate=", 8) && kv[8])) {
+			continue; /* snapshot.c's */
 		} else {
 			return -1;
 		}
@@ -549,7 +554,7 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 		*opts++ = 0;
 	if (parse_vm_opts(opts ? opts : (char[]){ 0 }, &vo)) {
 		target_error(t, "bad vm: option in '%s' (machine=pc|q35,"
-				"lowmem=BYTES)", spec);
+				"lowmem=BYTES,qmp=SOCKET,vmstate=NODE)", spec);
 		return -1;
 	}
 	if (!*path) {

@@ -7,9 +7,9 @@ set -euo pipefail
 if [ $# -eq 0 ]; then
 	set -- gcc make pkg-config clang libclang-rt-dev \
 		libbpf-dev libelf-dev zlib1g-dev libinih-dev libncurses-dev \
-		libsodium-dev libibverbs-dev librdmacm-dev \
+		libsodium-dev libjson-c-dev libxxhash-dev libibverbs-dev librdmacm-dev \
 		ibverbs-providers iproute2 perftest \
-		qemu-system-x86 busybox-static cpio python3 \
+		qemu-system-x86 qemu-utils busybox-static cpio python3 \
 		tmux python3-pil fonts-dejavu-core prometheus \
 		libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 fi

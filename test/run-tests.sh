@@ -39,6 +39,7 @@ suite "remote over RDMA (Soft-RoCE in a guest)" python3 test/test_rdma.py
 suite "Prometheus: endpoint, textfile, a real server" python3 test/test_prom.py
 suite "systemd: notify protocol, watchdog, journal prefixes" python3 test/test_systemd.py
 suite "libvirt: domains as targets, a real libvirtd" python3 test/test_libvirt.py
+suite "snapshot and restore: a real panic undone, bad snapshots, the disk rule" python3 test/test_restore.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
