@@ -217,24 +217,32 @@ static const struct number {
 	{ "agent", "textfile_ms", AT(textfile_s), 100, 3600000 },
 };
 
-static int set_number(struct parse_state *ps, const struct number *n,
-		      const char *value)
+/* [section] key = value, a number from min to max, into *to; a key named
+ * *_ms is given in milliseconds and kept in seconds. 1, or fail()'s 0. */
+static int parse_in_range(struct parse_state *ps, const char *section,
+			  const char *key, const char *value, double min,
+			  double max, double *to)
 {
 	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(value, &end);
-	if (errno || end == value || *end || v < n->min || v > n->max) {
+	if (errno || end == value || *end || v < min || v > max) {
 		char what[96];
 		snprintf(what, sizeof what, "[%s] %s wants a number from %g to %g, not",
-			 n->section, n->key, n->min, n->max);
+			 section, key, min, max);
 		return fail(ps, what, value);
 	}
-	if (strstr(n->key, "_ms"))
-		v /= 1000;
-	*(double *)((char *)ps->c + n->at) = v;
+	*to = strstr(key, "_ms") ? v / 1000 : v;
 	return 1;
+}
+
+static int set_number(struct parse_state *ps, const struct number *n,
+		      const char *value)
+{
+	return parse_in_range(ps, n->section, n->key, value, n->min, n->max,
+			      (double *)((char *)ps->c + n->at));
 }
 
 static int parse_response(struct parse_state *ps, enum gf_response *r,
@@ -405,21 +413,6 @@ void remote_defaults(struct gf_remote *r)
 	r->max_clients = 32;
 }
 
-/* A number of milliseconds from min to max, kept in seconds. */
-static int remote_ms(struct parse_state *rs, double *to, const char *value,
-		     double min, double max)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno || end == value || *end || v < min || v > max)
-		return fail(rs, "[remote] wants milliseconds in range, not", value);
-	*to = v / 1000;
-	return 1;
-}
-
 static int remote_handler(void *user, const char *section, const char *key,
 			  const char *value)
 {
@@ -444,9 +437,9 @@ static int remote_handler(void *user, const char *section, const char *key,
 			return fail(rs, "gpu_mailbox file name too long", value);
 		strcpy(r->gpu_mailbox, value);
 	} else if (!strcmp(key, "heartbeat_ms")) {
-		return remote_ms(rs, &r->heartbeat_s, value, 10, 600000);
+		return parse_in_range(rs, section, key, value, 10, 600000, &r->heartbeat_s);
 	} else if (!strcmp(key, "timeout_ms")) {
-		return remote_ms(rs, &r->timeout_s, value, 10, 600000);
+		return parse_in_range(rs, section, key, value, 10, 600000, &r->timeout_s);
 	} else if (!strcmp(key, "max_clients")) {
 		n = strtol(value, &end, 10);
 		if (*end || n < 1 || n > 1024)
@@ -469,24 +462,13 @@ int remote_config_load(struct gf_remote *r, const char *path, char *err,
 
 /* ---- [recover]'s snapshot settings (snapshot.h) ---- */
 
-static int snap_ms(struct parse_state *ss, double *to, const char *value,
-		   uint64_t min, uint64_t max)
-{
-	uint64_t n;
-
-	if (parse_number(value, &n) || n < min || n > max)
-		return fail(ss, "[recover] wants milliseconds in range, not", value);
-	*to = (double)n / 1000;
-	return 1;
-}
-
 static int snap_handler(void *user, const char *section, const char *key,
 			const char *value)
 {
 	struct parse_state *ss = user;
 	struct gf_snap_config *c = ss->s;
 	uint64_t n;
-	double ms;
+	double s;
 
 	if (!is_snap_key(section, key))
 		return 1; /* config_load()'s */
@@ -517,13 +499,13 @@ static int snap_handler(void *user, const char *section, const char *key,
 			return fail(ss, "[recover] snapshot wants off or ready, not", value);
 		c->snapshot_ready = !strcmp(value, "ready");
 	} else if (!strcmp(key, "qmp_timeout_ms")) {
-		if (snap_ms(ss, &ms, value, 10, 600000) != 1)
+		if (parse_in_range(ss, section, key, value, 10, 600000, &s) != 1)
 			return 0;
-		c->timeout_ms = (int)(ms * 1000);
+		c->timeout_ms = (int)(s * 1000);
 	} else if (!strcmp(key, "hang_ms")) {
-		return snap_ms(ss, &c->hang_s, value, 0, 3600000);
+		return parse_in_range(ss, section, key, value, 0, 3600000, &c->hang_s);
 	} else {
-		return snap_ms(ss, &c->ready_s, value, 0, 3600000);
+		return parse_in_range(ss, section, key, value, 0, 3600000, &c->ready_s);
 	}
 	return 1;
 }

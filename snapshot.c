@@ -540,38 +540,33 @@ static int pause_guest(struct snap_run *r, int *was_running)
 
 /* ---- snapshot ---- */
 
-static int write_all(int fd, const void *buf, uint64_t len, uint64_t off)
+/* All len bytes at off, read into buf or written from it, in pieces of at
+ * most 1 GiB (what one call moves). 0, or -1 with errno. */
+static int move_all(int fd, uint8_t *buf, uint64_t len, uint64_t off, int writing)
 {
-	const uint8_t *p = buf;
-
 	while (len) {
-		ssize_t n = pwrite(fd, p, len > (1u << 30) ? (1u << 30) : len, (off_t)off);
+		size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t n = writing ? pwrite(fd, buf, chunk, (off_t)off)
+				    : pread(fd, buf, chunk, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
-		p += n;
+		buf += n;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
 	return 0;
 }
 
+static int write_all(int fd, const void *buf, uint64_t len, uint64_t off)
+{
+	return move_all(fd, (uint8_t *)(uintptr_t)buf, len, off, 1); /* only read */
+}
+
 static int read_all(int fd, void *buf, uint64_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len > (1u << 30) ? (1u << 30) : len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
+	return move_all(fd, buf, len, off, 0);
 }
 
 /* A header for this guest: its size, the kernel it runs, the disks. */
