@@ -263,35 +263,18 @@ static void sleep_until(struct agent *ag, double t)
 	} while (until < t);
 }
 
-/* The watch's detach, said as what it is: a restore, not the agent's stop. */
-static void restoring_detach(void *ctx, const struct gf_event *ev)
-{
-	struct gf_event e = *ev;
-
-	if (e.kind == GF_EV_DETACH)
-		e.detail = "restoring the kernel from a snapshot";
-	write_event(ctx, &e);
-}
-
-/* The watch let go of the kernel (its loop must not run on memory being
- * rolled back), the restore, and a fresh watch that attaches at the next
- * round: its loop starts with no history from before. */
+/* The watch lets go of the kernel (its loop must not run on memory being
+ * rolled back), then the restore; the watch attaches again at the next
+ * round, its loop with no history from before. */
 static int kernel_restore(struct agent *ag, int i)
 {
-	struct watch *w = &ag->w[i];
-	struct gf_mailbox_opts mailbox = w->mailbox;
-	int want_write = w->want_write;
 	struct gf_snap_stats st;
 	int rc;
 
-	w->emit = restoring_detach;
-	watch_close(w);
+	watch_let_go(&ag->w[i], "restoring the kernel from a snapshot");
 	rc = gf_snap_restore(ag->o->targets[i], NULL, &ag->snap, 0, &st);
 	if (ag->events)
 		gf_snap_json(ag->events, ag->o->targets[i], "restore", &st);
-	watch_init(w, ag->o->targets[i], &ag->cfg, write_event, ag);
-	w->want_write = want_write;
-	w->mailbox = mailbox;
 	return rc;
 }
 

@@ -401,6 +401,17 @@ struct gf_target {
 };
 
 int target_open(struct gf_target *t, const char *spec, int want_write);
+/* vm:PATH[,machine=pc|q35][,lowmem=BYTES][,qmp=SOCKET][,vmstate=NODE] in
+ * its parts: 0, or -1 with err. */
+struct gf_vm_spec {
+	char path[256];
+	char machine[8];
+	uint64_t lowmem;   /* 0: from the machine type */
+	char qmp[108];     /* QEMU's QMP socket (snapshot.c), or empty */
+	char vmstate[48];  /* the qcow2 node for device state, or empty */
+};
+int target_vm_spec(const char *spec, struct gf_vm_spec *vs, char *err,
+		   size_t errlen);
 void target_close(struct gf_target *t);
 uint64_t target_ram_size(const struct gf_target *t);
 int target_replaced(const struct gf_target *t);
@@ -699,6 +710,10 @@ void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 		gf_emit emit, void *ctx);
 void watch_tick(struct watch *w, double now);
 void watch_retune(struct watch *w);
+/* Lets go of the kernel for `why` (its memory is about to be rolled back),
+ * to attach at the next tick to whatever kernel is there then: unlike a
+ * kernel lost, the same one is not avoided. */
+void watch_let_go(struct watch *w, const char *why);
 void watch_close(struct watch *w);
 const struct gf_verdict *watch_verdicts(const struct watch *w);
 int loop_params_from(const struct gf_config *c, const char *spec,

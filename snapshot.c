@@ -69,16 +69,11 @@ struct snap_header {
 };
 _Static_assert(sizeof(struct snap_header) <= SNAP_PAGE, "header fits a page");
 
-/* What a vm: spec says of QEMU: vm:PATH[,...,qmp=SOCKET][,vmstate=NODE]. */
-struct snap_spec {
-	char ram[256], qmp[108], vmstate[48];
-};
-
 /* One snapshot's or restore's working set. */
 struct snap_run {
 	const struct gf_snap_config *sc;
 	struct gf_snap_stats *st;
-	struct snap_spec sp;
+	struct gf_vm_spec sp; /* the target's spec, its qmp= and vmstate= */
 	struct gf_qmp q;
 	struct gf_target t;
 	int fd;
@@ -123,45 +118,16 @@ void snap_config_defaults(struct gf_snap_config *c)
 	c->ready_s = 10;
 }
 
-static int copy_opt(char *dst, size_t len, const char *v)
-{
-	if (!*v || strlen(v) >= len)
-		return -1;
-	strcpy(dst, v);
-	return 0;
-}
-
-static int parse_spec(const char *spec, struct snap_spec *sp, char *err, size_t errlen)
-{
-	char buf[256], *save = NULL, *kv, *opts;
-
-	memset(sp, 0, sizeof *sp);
-	if (strncmp(spec, "vm:", 3) || strlen(spec) >= sizeof buf) {
-		snprintf(err, errlen, "snapshots are of vm:PATH,qmp=SOCKET targets, "
-			 "not '%s'", spec);
-		return -1;
-	}
-	strcpy(buf, spec + 3);
-	if ((opts = strchr(buf, ',')))
-		*opts++ = 0;
-	snprintf(sp->ram, sizeof sp->ram, "%s", buf);
-	for (kv = opts ? strtok_r(opts, ",", &save) : NULL; kv;
-	     kv = strtok_r(NULL, ",", &save)) {
-		if ((!strncmp(kv, "qmp=", 4) && copy_opt(sp->qmp, sizeof sp->qmp, kv + 4)) ||
-		    (!strncmp(kv, "vmstate=", 8) &&
-		     copy_opt(sp->vmstate, sizeof sp->vmstate, kv + 8))) {
-			snprintf(err, errlen, "bad option '%s' in '%s'", kv, spec);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int gf_snap_has_qmp(const char *spec, char *err, size_t errlen)
 {
-	struct snap_spec sp;
+	struct gf_vm_spec sp;
 
-	if (parse_spec(spec, &sp, err, errlen))
+	if (strncmp(spec, "vm:", 3)) {
+		snprintf(err, errlen, "snapshots are of vm:PATH,qmp=SOCKET targets, "
+			 "not '%s'", spec);
+		return 0;
+	}
+	if (target_vm_spec(spec, &sp, err, errlen))
 		return 0;
 	if (!sp.qmp[0]) {
 		snprintf(err, errlen, "%s has no QMP socket: add ,qmp=SOCKET to the "
@@ -211,14 +177,14 @@ static int snap_dir(const struct gf_snap_config *sc, char *dir, size_t len)
 
 /* The file name's start: the RAM file's own name, so that each guest's
  * snapshots sit side by side. */
-static const char *ram_base(const struct snap_spec *sp)
+static const char *ram_base(const struct gf_vm_spec *sp)
 {
-	const char *s = strrchr(sp->ram, '/');
+	const char *s = strrchr(sp->path, '/');
 
-	return s ? s + 1 : sp->ram;
+	return s ? s + 1 : sp->path;
 }
 
-static int snap_path(const char *dir, const struct snap_spec *sp, const char *name,
+static int snap_path(const char *dir, const struct gf_vm_spec *sp, const char *name,
 		     char *path, size_t len)
 {
 	int n = snprintf(path, len, "%s/%s-%s.gfsnap", dir, ram_base(sp), name);
@@ -488,8 +454,8 @@ static int run_open(struct snap_run *r, const char *spec, int want_write,
 	memset(st, 0, sizeof *st);
 	st->outcome = "failed";
 	st->disk_dropped = -1;
-	if (parse_spec(spec, &r->sp, st->error, sizeof st->error) ||
-	    !gf_snap_has_qmp(spec, st->error, sizeof st->error))
+	if (!gf_snap_has_qmp(spec, st->error, sizeof st->error) ||
+	    target_vm_spec(spec, &r->sp, st->error, sizeof st->error))
 		return GF_EINVAL;
 	if (target_open(&r->t, spec, want_write))
 		return fail(r, GF_EINVAL, "%s", r->t.error);
@@ -819,7 +785,7 @@ static int find_snapshot(struct snap_run *r, const char *dir, const char *name)
 		return GF_OK;
 	}
 	if (!(d = opendir(dir)))
-		return fail(r, GF_ESRCH, "no snapshot of %s: %s: %s", r->sp.ram, dir,
+		return fail(r, GF_ESRCH, "no snapshot of %s: %s: %s", r->sp.path, dir,
 			    strerror(errno));
 	snprintf(prefix, sizeof prefix, "%s-", ram_base(&r->sp));
 	for (int i = 0; i < SNAP_MAX_FILES && (e = readdir(d)); i++) {
@@ -841,7 +807,7 @@ static int find_snapshot(struct snap_run *r, const char *dir, const char *name)
 	closedir(d);
 	if (newest < 0)
 		return fail(r, GF_ESRCH, "no snapshot of %s in %s (take one with "
-			    "--snapshot)", r->sp.ram, dir);
+			    "--snapshot)", r->sp.path, dir);
 	return GF_OK;
 }
 
@@ -1076,11 +1042,11 @@ int gf_snap_restore(const char *spec, const char *name, const struct gf_snap_con
 int gf_snap_reset(const char *spec, const struct gf_snap_config *sc, char *err,
 		  size_t errlen)
 {
-	struct snap_spec sp;
+	struct gf_vm_spec sp;
 	struct gf_qmp q;
 	int rc;
 
-	if (parse_spec(spec, &sp, err, errlen) || !gf_snap_has_qmp(spec, err, errlen))
+	if (!gf_snap_has_qmp(spec, err, errlen) || target_vm_spec(spec, &sp, err, errlen))
 		return GF_EINVAL;
 	if ((rc = gf_qmp_open(&q, sp.qmp, sc->timeout_ms, err, errlen)))
 		return rc;

@@ -41,10 +41,6 @@
 /* System RAM lines read from /proc/iomem: real machines have tens. */
 #define MAX_IOMEM_RAM 4096
 
-struct vm_opts {
-	char machine[8];
-	uint64_t lowmem; /* 0: from the machine type */
-};
 
 static void target_error(struct gf_target *t, const char *fmt, ...)
 {
@@ -69,7 +65,7 @@ static void add_range(struct gf_mem *m, uint64_t phys, uint64_t size,
  * hw/i386/pc_piix.c and pc_q35.c (QEMU 7.2, still so in 9.x):
  *   pc:  all of it up to 3.5 GiB; a larger guest gets 3 GiB low.
  *   q35: all of it below 2.75 GiB; a larger guest gets 2 GiB low. */
-static uint64_t qemu_lowmem(const struct vm_opts *o, uint64_t ram)
+static uint64_t qemu_lowmem(const struct gf_vm_spec *o, uint64_t ram)
 {
 	if (o->lowmem)
 		return o->lowmem < ram ? o->lowmem : ram;
@@ -78,7 +74,7 @@ static uint64_t qemu_lowmem(const struct vm_opts *o, uint64_t ram)
 	return ram >= 0xe0000000ull ? 3 * GiB : ram;
 }
 
-static void map_qemu_ram(struct gf_target *t, const struct vm_opts *o)
+static void map_qemu_ram(struct gf_target *t, const struct gf_vm_spec *o)
 {
 	uint64_t low = qemu_lowmem(o, t->map_size);
 
@@ -88,12 +84,19 @@ static void map_qemu_ram(struct gf_target *t, const struct vm_opts *o)
 		add_range(&t->mem, FOUR_GiB, t->map_size - low, t->map + low);
 }
 
-static int parse_vm_opts(char *opts, struct vm_opts *o)
+/* A value of an option into dst[len]: not empty, and fitting. */
+static int vm_opt(char *dst, size_t len, const char *value)
+{
+	if (!*value || strlen(value) >= len)
+		return -1;
+	strcpy(dst, value);
+	return 0;
+}
+
+static int parse_vm_opts(char *opts, struct gf_vm_spec *o)
 {
 	char *save = NULL;
 
-	strcpy(o->machine, "pc");
-	o->lowmem = 0;
 	for (char *kv = strtok_r(opts, ",", &save); kv;
 	     kv = strtok_r(NULL, ",", &save)) {
 		char *end;
@@ -103,12 +106,42 @@ static int parse_vm_opts(char *opts, struct vm_opts *o)
 			o->lowmem = strtoull(kv + 7, &end, 0);
 			if (*end || !o->lowmem)
 				return -1;
-		} else if ((!strncmp(kv, "qmp=", 4) && kv[4]) ||
-			   (!strncmp(kv, "vmstate=", 8) && kv[8])) {
-			continue; /* snapshot.c's */
+		} else if (!strncmp(kv, "qmp=", 4)) {
+			if (vm_opt(o->qmp, sizeof o->qmp, kv + 4))
+				return -1;
+		} else if (!strncmp(kv, "vmstate=", 8)) {
+			if (vm_opt(o->vmstate, sizeof o->vmstate, kv + 8))
+				return -1;
 		} else {
 			return -1;
 		}
+	}
+	return 0;
+}
+
+int target_vm_spec(const char *spec, struct gf_vm_spec *vs, char *err,
+		   size_t errlen)
+{
+	char buf[sizeof ((struct gf_target *)0)->spec], *opts;
+
+	memset(vs, 0, sizeof *vs);
+	strcpy(vs->machine, "pc");
+	if (strncmp(spec, "vm:", 3) || strlen(spec) >= sizeof buf) {
+		snprintf(err, errlen, "'%s' is not a vm:PATH target", spec);
+		return -1;
+	}
+	strcpy(buf, spec + 3);
+	if ((opts = strchr(buf, ',')))
+		*opts++ = 0;
+	if (!*buf || strlen(buf) >= sizeof vs->path) {
+		snprintf(err, errlen, "target '%s' names no file", spec);
+		return -1;
+	}
+	strcpy(vs->path, buf);
+	if (opts && parse_vm_opts(opts, vs)) {
+		snprintf(err, errlen, "bad vm: option in '%s' (machine=pc|q35,"
+			 "lowmem=BYTES,qmp=SOCKET,vmstate=NODE)", spec);
+		return -1;
 	}
 	return 0;
 }
@@ -504,7 +537,7 @@ static int host_open(struct gf_target *t, int want_write)
 static int open_libvirt(struct gf_target *t, const char *name, int want_write)
 {
 	struct libvirt_ram ram;
-	struct vm_opts vo = { .lowmem = 0 };
+	struct gf_vm_spec vo = { .lowmem = 0 };
 	char why[sizeof t->error];
 
 	if (libvirt_find_ram(name, &ram, why, sizeof why)) {
@@ -526,8 +559,8 @@ static int open_libvirt(struct gf_target *t, const char *name, int want_write)
  * failure t->error says why, in one line. */
 int target_open(struct gf_target *t, const char *spec, int want_write)
 {
-	char buf[sizeof t->spec], *path, *opts;
-	struct vm_opts vo;
+	char buf[sizeof t->spec], *path;
+	struct gf_vm_spec vo;
 	int vm;
 
 	memset(t, 0, sizeof *t);
@@ -548,15 +581,11 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 				"libvirt:NAME, dump:PATH or host)", spec);
 		return -1;
 	}
-	path = buf + (vm ? 3 : 5);
-	opts = vm ? strchr(path, ',') : NULL;
-	if (opts)
-		*opts++ = 0;
-	if (parse_vm_opts(opts ? opts : (char[]){ 0 }, &vo)) {
-		target_error(t, "bad vm: option in '%s' (machine=pc|q35,"
-				"lowmem=BYTES,qmp=SOCKET,vmstate=NODE)", spec);
+	path = buf + 5;
+	if (vm && target_vm_spec(spec, &vo, t->error, sizeof t->error))
 		return -1;
-	}
+	if (vm)
+		path = vo.path;
 	if (!*path) {
 		target_error(t, "target '%s' names no file", spec);
 		return -1;

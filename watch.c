@@ -345,6 +345,19 @@ const struct gf_verdict *watch_verdicts(const struct watch *w)
 	return w->attached && w->pub ? w->pub->v : none;
 }
 
+void watch_let_go(struct watch *w, const char *why)
+{
+	double now = now_monotonic();
+
+	if (w->attached)
+		read_loop(w, now); /* its last events first */
+	if (w->attached)
+		emit(w, GF_EV_DETACH, why);
+	snprintf(w->why, sizeof w->why, "%s", why);
+	release(w);
+	w->next_attach = now;
+}
+
 void watch_close(struct watch *w)
 {
 	if (w->attached) {
