@@ -202,7 +202,18 @@ struct hash_job {
 	uint8_t *copy;         /* snapshot: where the pages are copied to */
 	uint8_t *differ;       /* restore: 1 where the page's hash differs */
 	uint64_t ndiffer;
+	int fd;                /* restore: the snapshot file, its RAM at */
+	uint64_t ram_off;      /* ram_off: read ahead as pages are found */
 };
+
+/* Asks the kernel to read the snapshot's copy of pages [first, first + n)
+ * into the page cache now, while the compare goes on, so that reading
+ * them back (verify_pages) finds them there. */
+static void read_ahead(const struct hash_job *j, uint64_t first, uint64_t n)
+{
+	posix_fadvise(j->fd, (off_t)(j->ram_off + first * SNAP_PAGE),
+		      (off_t)(n * SNAP_PAGE), POSIX_FADV_WILLNEED);
+}
 
 static void page_hash(const void *page, uint64_t seed, uint8_t out[SNAP_HASH])
 {
@@ -216,6 +227,7 @@ static void *hash_pages(void *arg)
 {
 	struct hash_job *j = arg;
 	uint8_t h[SNAP_HASH];
+	uint64_t run = 0, run_len = 0; /* differing pages not yet read ahead */
 
 	for (uint64_t p = j->first; p < j->first + j->count; p++) {
 		const uint8_t *page = j->ram + p * SNAP_PAGE;
@@ -227,16 +239,26 @@ static void *hash_pages(void *arg)
 		page_hash(page, j->seed, h);
 		j->differ[p] = memcmp(h, j->table[p], SNAP_HASH) != 0;
 		j->ndiffer += j->differ[p];
+		if (j->differ[p] && !run_len++)
+			run = p;
+		if (run_len && (!j->differ[p] || run_len == SNAP_RUN_PAGES)) {
+			read_ahead(j, run, run_len);
+			run_len = 0;
+		}
 	}
+	if (run_len)
+		read_ahead(j, run, run_len);
 	return NULL;
 }
 
 /* Copies every page to copy and hashes it into table (snapshot), or
- * marks in differ the pages whose hash is not table's (restore); returns
- * how many differ. The work is split over the CPUs; a thread that cannot
- * start is done here. */
+ * marks in differ the pages whose hash is not table's and has their
+ * copies in fd (at ram_off) read ahead (restore); returns how many
+ * differ. The work is split over the CPUs; a thread that cannot start is
+ * done here. */
 static uint64_t hash_all(const uint8_t *ram, uint64_t npages, uint64_t seed,
-			 uint8_t (*table)[SNAP_HASH], uint8_t *copy, uint8_t *differ)
+			 uint8_t (*table)[SNAP_HASH], uint8_t *copy, uint8_t *differ,
+			 int fd, uint64_t ram_off)
 {
 	struct hash_job job[SNAP_MAX_THREADS];
 	pthread_t tid[SNAP_MAX_THREADS];
@@ -249,7 +271,8 @@ static uint64_t hash_all(const uint8_t *ram, uint64_t npages, uint64_t seed,
 		uint64_t first = per * (uint64_t)i;
 		job[i] = (struct hash_job){
 			.ram = ram, .first = first > npages ? npages : first, .seed = seed,
-			.table = table, .copy = copy, .differ = differ };
+			.table = table, .copy = copy, .differ = differ, .fd = fd,
+			.ram_off = ram_off };
 		job[i].count = npages - job[i].first < per ? npages - job[i].first : per;
 		started[i] = i > 0 && !pthread_create(&tid[i], NULL, hash_pages, &job[i]);
 	}
@@ -588,7 +611,7 @@ static int save_paused(struct snap_run *r, struct snap_header *h,
 	double t = now_monotonic();
 	char job[64];
 
-	hash_all(r->t.map, h->npages, h->seed, table, copy, NULL);
+	hash_all(r->t.map, h->npages, h->seed, table, copy, NULL, -1, 0);
 	r->st->ms_copy = ms_since(t);
 	t = now_monotonic();
 	snprintf(job, sizeof job, "gpufas-save-%d", (int)getpid());
@@ -957,7 +980,8 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 	*written = 0;
 	if (!differ)
 		return fail(r, GF_ENOSPC, "out of memory");
-	ndiffer = hash_all(r->t.map, h->npages, h->seed, table, NULL, differ);
+	ndiffer = hash_all(r->t.map, h->npages, h->seed, table, NULL, differ, r->fd,
+			   h->ram_off);
 	r->st->compared = h->npages;
 	r->st->ms_compare = ms_since(t);
 	t = now_monotonic();
