@@ -156,7 +156,8 @@ int count_fds(void)
 extern const struct suite suite_introspect, suite_kallsyms, suite_vmcoreinfo,
 	suite_target, suite_config, suite_layout, suite_engine, suite_metrics,
 	suite_detect, suite_recover, suite_helper, suite_loop, suite_devbox,
-	suite_profile, suite_prom, suite_notify, suite_board, suite_blake2b;
+	suite_profile, suite_prom, suite_notify, suite_board, suite_blake2b,
+	suite_proto, suite_auth;
 
 static const struct suite *const suites[] = {
 	&suite_introspect,
@@ -177,6 +178,8 @@ static const struct suite *const suites[] = {
 	&suite_notify,
 	&suite_board,
 	&suite_blake2b,
+	&suite_proto,
+	&suite_auth,
 };
 
 /* Runs one test in a child: 1 if it passed. */
