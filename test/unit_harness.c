@@ -157,7 +157,7 @@ extern const struct suite suite_introspect, suite_kallsyms, suite_vmcoreinfo,
 	suite_target, suite_config, suite_layout, suite_engine, suite_metrics,
 	suite_detect, suite_recover, suite_helper, suite_loop, suite_devbox,
 	suite_profile, suite_prom, suite_notify, suite_board, suite_blake2b,
-	suite_proto, suite_auth;
+	suite_proto, suite_auth, suite_hub;
 
 static const struct suite *const suites[] = {
 	&suite_introspect,
@@ -180,6 +180,7 @@ static const struct suite *const suites[] = {
 	&suite_blake2b,
 	&suite_proto,
 	&suite_auth,
+	&suite_hub,
 };
 
 /* Runs one test in a child: 1 if it passed. */
