@@ -301,7 +301,6 @@ void check_tasks(const struct guest *g, const struct gf_task *got, uint32_t n,
  * here so that each is written once.
  * ====================================================================== */
 
-
 /* test/unit_introspect.c */
 void bad_back_link(struct guest *g);
 /* What SIGKILL of process 100 must write, applied to `want`. */

@@ -2,7 +2,6 @@
  * the watchdog, journal lines. */
 #include "unit.h"
 
-
 /* $NOTIFY_SOCKET's two forms: a path keeps its bytes, an abstract name
  * starts with a NUL and its length ends it; anything else is refused. */
 static void test_notify_addr(void)
