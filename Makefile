@@ -19,34 +19,37 @@ CORE = clock.o target.o libvirt.o vmcoreinfo.o kallsyms.o layout.o discover.o pr
 WIRE = proto.o auth.o transport.o tcp.o rdma.o http.o prom.o
 REMOTE = $(WIRE) view.o
 OBJS = gpufas.o rescue.o agent.o textfile.o tui.o tui_draw.o terminfo.o $(REMOTE) $(CORE)
+# test/unit: the runner, the synthetic guest, and one file per module
+UNIT = $(patsubst %.c,%.o,$(wildcard test/unit_*.c))
 
 all: gpufas
 
 gpufas: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(OBJS) test/unit.o test/fuzz/image.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
+$(OBJS) $(UNIT) test/fuzz/image.o test/bench.o test/bench_tui.o test/nic.o: gpufas.h
 tui.o tui_draw.o: tui.h
-prom.o http.o textfile.o agent.o proto.o test/unit.o: prom.h http.h
-blake2b.o test/unit.o: blake2b.h
+prom.o http.o textfile.o agent.o proto.o $(UNIT): prom.h http.h
+blake2b.o $(UNIT): blake2b.h
 transport.o tcp.o rdma.o http.o proto.o view.o: transport.h
 clock.o agent.o discover.o engine.o gpu.o helper.o http.o hub.o libvirt.o prom.o proto.o \
 	rdma.o rescue.o tcp.o textfile.o tui.o tui_draw.o view.o watch.o qmp.o snapshot.o \
 	test/bench_tui.o: clock.h
 target.o libvirt.o: libvirt.h
-helper.o operator.o rescue.o watch.o discover.o test/unit.o: helper.h
-introspect.o recover.o helper.o devbox.o test/unit.o: kmod/gpufas_helper.h
-sdnotify.o agent.o textfile.o test/unit.o: sdnotify.h
+helper.o operator.o rescue.o watch.o discover.o $(UNIT): helper.h
+introspect.o recover.o helper.o devbox.o $(UNIT): kmod/gpufas_helper.h
+sdnotify.o agent.o textfile.o $(UNIT): sdnotify.h
 introspect.o metrics.o loop.o gpu.o: introspect.h
 introspect.o loop.o: gang.h
-detect.o recover.o loop.o engine.o watch.o board.o events.o test/unit.o: loop.h
+detect.o recover.o loop.o engine.o watch.o board.o events.o $(UNIT): loop.h
 gpu.o: loop.h monitor.h devbox.h
-devbox.o test/unit.o test/nic.o: devbox.h loop.h blake2b.h introspect.h rdma.h
+devbox.o $(UNIT) test/nic.o: devbox.h loop.h blake2b.h introspect.h rdma.h
+$(UNIT): test/unit.h test/fuzz/image.h
 rdma.o: rdma.h
 qmp.o snapshot.o: qmp.h
 snapshot.o config.o gpufas.o agent.o: snapshot.h
 
-test/unit: test/unit.o $(CORE) $(WIRE) test/fuzz/image.o
+test/unit: $(UNIT) $(CORE) $(WIRE) test/fuzz/image.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Plays the NIC for the GPU's remote mailbox (devbox.h), through CUDA IPC.
@@ -105,12 +108,12 @@ SAN_CC   = clang
 SAN_FLAGS = -O1 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ljson-c -lxxhash -ldl -lpthread -lm
-HEADERS  = $(wildcard *.h kmod/*.h test/fuzz/*.h)
+HEADERS  = $(wildcard *.h kmod/*.h test/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
 FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o
 FUZZ_SECONDS ?= 5
-# the tests whose fixtures are written as seeds (test/unit.c's fuzz_seed)
+# the tests whose fixtures are written as seeds (test/unit.h's fuzz_seed)
 SEED_TESTS = walk_processes walk_threads walk_rss_percpu walk_5level log_tail \
 	     kallsyms_rules kallsyms_from_image profile_round_trip \
 	     target_elf_core
@@ -129,7 +132,7 @@ build/asan/terminfo.o: CPPFLAGS += -DGPUFAS_TERMINFO='"terminfo.tar"'
 ASAN_LIB = $(addprefix build/asan/,$(CORE) $(WIRE) $(FUZZ_SHARED))
 FUZZ_LIB = $(addprefix build/fuzz/,$(CORE) $(WIRE) $(FUZZ_SHARED))
 
-test/unit-asan: build/asan/test/unit.o $(ASAN_LIB)
+test/unit-asan: $(addprefix build/asan/,$(UNIT)) $(ASAN_LIB)
 	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
 
 # The whole program under the sanitizers, for the guest suites (README).

@@ -3,7 +3,7 @@
  * The remote protocol's MAC is keyed BLAKE2b (auth.c, through libsodium's
  * crypto_generichash). This is the same function, written so that nvcc
  * can compile it as __host__ __device__ code: the GPU monitor will compute
- * and verify MACs itself. It matches libsodium bit for bit (test/unit.c).
+ * and verify MACs itself. It matches libsodium bit for bit (test/unit_blake2b.c).
  *
  * A leaf: it needs nothing from gpufas.h and nothing from libc, so that
  * kernels.cu can include blake2b.c as it includes introspect.c. The state

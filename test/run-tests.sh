@@ -29,6 +29,7 @@ suite "unit tests" test/unit
 suite "unit tests (ASan+UBSan)" test/unit-asan
 suite "fuzz corpora and regressions replayed (ASan+UBSan)" test/fuzz/replay.sh
 suite "GPU kernels compile" test/gpu-build.sh
+suite "shared files stay device code (g++, nm -u; no nvcc needed)" test/device-safe.sh
 suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
 suite "headless agent: real faults in guests (F1-F6, overload, memory, panic)" python3 test/test_agent.py
 suite "--target host inside guests (kmod/gpufas_pmem.ko)" python3 test/test_host.py

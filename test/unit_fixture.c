@@ -1,0 +1,587 @@
+/* test/unit_fixture.c — the synthetic guest and kernel that the unit
+ * tests run against (test/unit.h describes its RAM and windows): page
+ * tables written here, and task_structs, signal_structs and mm_structs
+ * laid out with offsets chosen here and linked the way Linux links them.
+ */
+#include "unit.h"
+
+/* Where guest-physical [pa, pa+len) lies in this process. */
+uint8_t *host(const struct guest *g, uint64_t pa, uint64_t len)
+{
+	for (uint32_t i = 0; i < g->k.mem.nranges; i++) {
+		const struct gf_range *r = &g->k.mem.range[i];
+		if (pa >= r->phys && pa - r->phys <= r->size &&
+		    len <= r->size - (pa - r->phys))
+			return r->base + (pa - r->phys);
+	}
+	fixture_bug("guest-physical address is not RAM", pa);
+}
+
+static uint64_t pt_alloc(struct guest *g)
+{
+	if (g->pt_next >= PT_END)
+		fixture_bug("out of page-table pages", g->pt_next);
+	g->pt_next += PAGE;
+	return g->pt_next - PAGE;
+}
+
+/* The entry that maps `va` at `leaf` level (1: 4 KiB, 2: 2 MiB, 3: 1 GiB),
+ * creating the tables above it. */
+uint64_t *pte_slot(struct guest *g, uint64_t va, unsigned leaf)
+{
+	uint64_t table = g->k.lay.cr3;
+
+	for (unsigned level = g->k.lay.pt_levels;; level--) {
+		uint64_t *e = (uint64_t *)host(g, table +
+			((va >> (12 + 9 * (level - 1))) & 511) * 8, 8);
+		if (level == leaf)
+			return e;
+		if (!(*e & PTE_P))
+			*e = pt_alloc(g) | PTE_TABLE;
+		table = *e & PTE_ADDR;
+	}
+}
+
+void map_page(struct guest *g, uint64_t va, uint64_t pa)
+{
+	*pte_slot(g, va, 1) = pa | PTE_LEAF;
+}
+
+void map_large(struct guest *g, uint64_t va, uint64_t pa, unsigned level)
+{
+	*pte_slot(g, va, level) = pa | PTE_LEAF | PTE_PS | PTE_PAT_LARGE;
+}
+
+static uint64_t data_page(struct guest *g, int high)
+{
+	if (high ? g->high_used >= NDATA_HIGH : g->low_used >= NDATA_LOW)
+		fixture_bug("out of data pages", (uint64_t)high);
+	return high ? HIGH_PA + PAGE * g->high_used++
+		    : DATA_PA + PAGE * g->low_used++;
+}
+
+static void window_init(struct guest *g, struct window *w, uint64_t va,
+			uint32_t npages, int alternate)
+{
+	w->va = w->next = va;
+	w->npages = npages;
+	for (uint32_t i = 0; i < npages; i++) {
+		w->pa[i] = data_page(g, alternate && (i & 1));
+		map_page(g, va + i * PAGE, w->pa[i]);
+	}
+}
+
+uint64_t win_alloc(struct window *w, uint64_t size, uint64_t align)
+{
+	uint64_t va = (w->next + align - 1) & ~(align - 1);
+
+	if (va + size > w->va + w->npages * PAGE)
+		fixture_bug("window full", size);
+	w->next = va + size;
+	return va;
+}
+
+/* The test's own translation, from its record of the windows: fixtures
+ * never depend on the code under test. */
+uint64_t fixture_pa(const struct guest *g, uint64_t va)
+{
+	const struct window *ws[] = { &g->heap, &g->kimg };
+
+	for (int i = 0; i < 2; i++)
+		if (va - ws[i]->va < ws[i]->npages * PAGE)
+			return ws[i]->pa[(va - ws[i]->va) / PAGE] + va % PAGE;
+	fixture_bug("address outside the windows", va);
+}
+
+void put(struct guest *g, uint64_t va, const void *src, uint64_t len)
+{
+	const uint8_t *s = src;
+
+	while (len) {
+		uint64_t n = PAGE - va % PAGE < len ? PAGE - va % PAGE : len;
+		memcpy(host(g, fixture_pa(g, va), n), s, n);
+		va += n, s += n, len -= n;
+	}
+}
+
+void get(const struct guest *g, uint64_t va, void *dst, uint64_t len)
+{
+	uint8_t *d = dst;
+
+	while (len) {
+		uint64_t n = PAGE - va % PAGE < len ? PAGE - va % PAGE : len;
+		memcpy(d, host(g, fixture_pa(g, va), n), n);
+		va += n, d += n, len -= n;
+	}
+}
+
+void w64(struct guest *g, uint64_t va, uint64_t v) { put(g, va, &v, 8); }
+	 void w32(struct guest *g, uint64_t va, uint32_t v) { put(g, va, &v, 4); }
+	 void w16(struct guest *g, uint64_t va, uint16_t v) { put(g, va, &v, 2); }
+	 uint64_t r64(const struct guest *g, uint64_t va)
+{
+	uint64_t v;
+	get(g, va, &v, 8);
+	return v;
+}
+uint32_t r32(const struct guest *g, uint64_t va)
+{
+	uint32_t v;
+	get(g, va, &v, 4);
+	return v;
+}
+void or64(struct guest *g, uint64_t va, uint64_t bits)
+{
+	w64(g, va, r64(g, va) | bits);
+}
+
+/* Fills fresh kernel objects with junk, so that a reader relying on
+ * zeroed memory is caught. */
+void junk(struct guest *g, uint64_t va, uint64_t len)
+{
+	uint8_t pattern[64];
+
+	memset(pattern, 0x5a, sizeof pattern);
+	for (uint64_t off = 0; off < len; off += sizeof pattern)
+		put(g, va + off, pattern,
+		    len - off < sizeof pattern ? len - off : sizeof pattern);
+}
+
+/* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a fixture's kernel is
+ * also a seed of a RAM fuzz target: DIR/target/name holds `text` and its
+ * NUL if there is one (fuzz_kallsyms's VMCOREINFO), then g's image. */
+/* The same for a file a fixture wrote (a cached profile, a dump). */
+void fuzz_seed_file(const char *target, const char *name, const char *from)
+{
+	const char *dir = getenv("GPUFAS_FUZZ_SEEDS");
+	char cmd[3 * PATH_MAX];
+
+	if (!dir)
+		return;
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s/%s'", from, dir, target, name);
+	if (system(cmd))
+		fixture_bug("cannot copy a seed", 0);
+}
+
+void fuzz_seed(const char *target, const char *name, const struct guest *g,
+	       const char *text, int32_t pid, uint32_t flags)
+{
+	const char *dir = getenv("GPUFAS_FUZZ_SEEDS");
+	struct image_head head = { .lay = g->k.lay, .pid = pid, .flags = flags };
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof path, "%s/%s/%s", dir, target, name);
+	if (!(f = fopen(path, "wb")))
+		fixture_bug("cannot write a seed", (uint64_t)errno);
+	if (text)
+		fwrite(text, 1, strlen(text) + 1, f);
+	if (image_write(f, &head, &g->k) | fclose(f))
+		fixture_bug("cannot write a seed", (uint64_t)errno);
+}
+
+/* From include/linux/sched.h and signal.h */
+
+static void set_layout(struct gf_layout *l, unsigned levels, int percpu)
+{
+	memset(l, 0, sizeof *l);
+	l->pte_mask = PTE_ADDR;
+	l->pt_levels = levels;
+	l->tif_sigpending = TIF_SIGPENDING;
+	l->task_ti_flags = T_TI_FLAGS;
+	l->task_state = T_STATE;
+	l->task_exit_state = T_EXIT_STATE;
+	l->task_flags = T_FLAGS;
+	l->task_tasks = T_TASKS;
+	l->task_pid = T_PID;
+	l->task_tgid = T_TGID;
+	l->task_comm = T_COMM;
+	l->task_mm = T_MM;
+	l->task_real_parent = T_REAL_PARENT;
+	l->task_signal = T_SIGNAL;
+	l->task_pending = T_PENDING;
+	l->task_blocked = T_BLOCKED;
+	l->task_thread_node = T_THREAD_NODE;
+	l->task_start_time = T_START_TIME;
+	l->task_sum_exec_runtime = T_SUM_EXEC;
+	l->signal_thread_head = S_THREAD_HEAD;
+	l->signal_nr_threads = S_NR_THREADS;
+	l->signal_shared_pending = S_SHARED_PENDING;
+	l->signal_flags = S_FLAGS;
+	l->signal_group_exit_code = S_GROUP_EXIT_CODE;
+	l->signal_group_stop_count = S_GROUP_STOP_COUNT;
+	l->signal_sum_sched_runtime = S_SUM_SCHED;
+	l->sigpending_signal = SP_SIGNAL;
+	l->mm_rss_stat = MM_RSS_STAT;
+	l->rss_stride = percpu ? PC_SIZE : 8;
+	l->rss_percpu = (uint32_t)percpu;
+	l->pcpu_count = PC_COUNT;
+	l->pcpu_counters = PC_COUNTERS;
+	l->mm_filepages = 0; /* MM_FILEPAGES */
+	l->mm_anonpages = 1; /* MM_ANONPAGES; 2 is MM_SWAPENTS, not resident */
+	l->mm_shmempages = 3;
+}
+
+/* struct list_head { next, prev }, as include/linux/list.h handles it */
+void list_init(struct guest *g, uint64_t head)
+{
+	w64(g, head, head);
+	w64(g, head + 8, head);
+}
+
+void list_add_tail(struct guest *g, uint64_t node, uint64_t head)
+{
+	uint64_t prev = r64(g, head + 8);
+
+	w64(g, node, head);
+	w64(g, node + 8, prev);
+	w64(g, prev, node);
+	w64(g, head + 8, node);
+}
+
+void list_del(struct guest *g, uint64_t node)
+{
+	uint64_t next = r64(g, node), prev = r64(g, node + 8);
+
+	w64(g, prev, next);
+	w64(g, next + 8, prev);
+}
+
+static void remember(struct guest *g, int32_t pid, uint64_t va)
+{
+	if (g->ntasks < sizeof g->task / sizeof *g->task) {
+		g->task[g->ntasks].pid = pid;
+		g->task[g->ntasks++].va = va;
+	}
+}
+
+uint64_t task_va(const struct guest *g, int32_t pid)
+{
+	for (uint32_t i = 0; i < g->ntasks; i++)
+		if (g->task[i].pid == pid)
+			return g->task[i].va;
+	fixture_bug("no task with that pid", (uint64_t)pid);
+}
+
+uint64_t signal_of(const struct guest *g, int32_t pid)
+{
+	return r64(g, task_va(g, pid) + T_SIGNAL);
+}
+
+static uint64_t signal_new(struct guest *g)
+{
+	uint64_t s = win_alloc(&g->heap, SIGNAL_SIZE, 64);
+
+	junk(g, s, SIGNAL_SIZE);
+	w32(g, s + S_NR_THREADS, 0);
+	list_init(g, s + S_THREAD_HEAD);
+	list_init(g, s + S_SHARED_PENDING);
+	w64(g, s + S_SHARED_PENDING + SP_SIGNAL, 0);
+	w32(g, s + S_FLAGS, 0);
+	w32(g, s + S_GROUP_EXIT_CODE, 0);
+	w32(g, s + S_GROUP_STOP_COUNT, 0);
+	w64(g, s + S_SUM_SCHED, 0);
+	return s;
+}
+
+/* Fills the task_struct at `t` and puts it on its signal's thread list. */
+static uint64_t task_init(struct guest *g, uint64_t t, const struct tspec *s,
+			  uint64_t signal, uint64_t parent, uint64_t mm)
+{
+	char comm[GF_COMM_LEN] = { 0 };
+	size_t n = strlen(s->comm);
+
+	junk(g, t, TASK_SIZE);
+	memcpy(comm, s->comm, n < GF_COMM_LEN ? n : GF_COMM_LEN);
+	put(g, t + T_COMM, comm, GF_COMM_LEN);
+	w64(g, t + T_TI_FLAGS, 0);
+	w32(g, t + T_PID, (uint32_t)s->pid);
+	w32(g, t + T_TGID, (uint32_t)(s->tgid ? s->tgid : s->pid));
+	w32(g, t + T_STATE, s->state);
+	w32(g, t + T_EXIT_STATE, s->exit_state);
+	w32(g, t + T_FLAGS, s->flags);
+	w64(g, t + T_START_TIME, s->start_time);
+	w64(g, t + T_SUM_EXEC, s->runtime);
+	w64(g, t + T_BLOCKED, s->blocked);
+	w64(g, t + T_SIGNAL, signal);
+	w64(g, t + T_REAL_PARENT, parent);
+	w64(g, t + T_MM, mm);
+	list_init(g, t + T_PENDING);
+	w64(g, t + T_PENDING + SP_SIGNAL, 0);
+	list_init(g, t + T_TASKS);
+	list_add_tail(g, t + T_THREAD_NODE, signal + S_THREAD_HEAD);
+	w32(g, signal + S_NR_THREADS, r32(g, signal + S_NR_THREADS) + 1);
+	remember(g, s->pid, t);
+	return t;
+}
+
+uint64_t task_new(struct guest *g, const struct tspec *s,
+		  uint64_t signal, uint64_t parent, uint64_t mm)
+{
+	return task_init(g, win_alloc(&g->heap, TASK_SIZE, 64), s, signal,
+			 parent, mm);
+}
+
+/* A thread-group leader with its own signal_struct, on init_task.tasks. */
+uint64_t process_new(struct guest *g, const struct tspec *s,
+		     uint64_t parent, uint64_t mm)
+{
+	uint64_t t = task_new(g, s, signal_new(g), parent, mm);
+
+	list_add_tail(g, t + T_TASKS, g->init_task + T_TASKS);
+	return t;
+}
+
+/* Another thread of `leader`'s group: shares its signal, parent and mm. */
+uint64_t thread_new(struct guest *g, uint64_t leader,
+		    const struct tspec *s)
+{
+	struct tspec ts = *s;
+
+	if (!ts.tgid)
+		ts.tgid = (int32_t)r32(g, leader + T_TGID);
+	return task_new(g, &ts, r64(g, leader + T_SIGNAL),
+			r64(g, leader + T_REAL_PARENT), r64(g, leader + T_MM));
+}
+
+/* __per_cpu_offset[] in kimg, and a page of per-CPU area for each CPU in
+ * the heap (so in both RAM ranges). */
+static void percpu_init(struct guest *g)
+{
+	g->k.lay.nr_cpu_ids = NCPUS;
+	g->k.lay.per_cpu_offset = win_alloc(&g->kimg, 8 * NCPUS, 64);
+	for (int cpu = 0; cpu < NCPUS; cpu++) {
+		g->pcpu_area[cpu] = win_alloc(&g->heap, PAGE, PAGE);
+		w64(g, g->k.lay.per_cpu_offset + 8 * cpu,
+		    g->pcpu_area[cpu] - PCPU_BASE);
+	}
+}
+
+/* rss_stat: counts (atomic_long_t or percpu_counter.count) and, for
+ * percpu_counters, each CPU's s32 delta; indexed by enum mm_counter_type. */
+
+static uint64_t mm_new(struct guest *g, const struct mmspec *m)
+{
+	const struct gf_layout *l = &g->k.lay;
+	uint64_t mm = win_alloc(&g->heap, MM_SIZE, 64);
+
+	junk(g, mm, MM_SIZE);
+	for (uint32_t i = 0; i < 4; i++) {
+		uint64_t c = mm + MM_RSS_STAT + i * l->rss_stride, slot;
+		if (!l->rss_percpu) {
+			w64(g, c, (uint64_t)m->count[i]);
+			continue;
+		}
+		slot = g->pcpu_used;
+		g->pcpu_used += 4;
+		w64(g, c + PC_COUNT, (uint64_t)m->count[i]);
+		w64(g, c + PC_COUNTERS, PCPU_BASE + slot);
+		for (int cpu = 0; cpu < NCPUS; cpu++)
+			w32(g, g->pcpu_area[cpu] + slot, (uint32_t)m->delta[i][cpu]);
+	}
+	return mm;
+}
+
+/* What ps shows as RSS, in pages: file + anon + shmem, each at least 0. */
+uint64_t mm_expected(const struct mmspec *m, int percpu)
+{
+	static const int resident[] = { 0, 1, 3 };
+	uint64_t total = 0;
+
+	for (int i = 0; i < 3; i++) {
+		int64_t v = m->count[resident[i]];
+		for (int cpu = 0; percpu && cpu < NCPUS; cpu++)
+			v += m->delta[resident[i]][cpu];
+		total += v > 0 ? (uint64_t)v : 0;
+	}
+	return total;
+}
+
+struct guest *guest_new(unsigned levels, int percpu)
+{
+	struct guest *g = xcalloc(sizeof *g);
+	uint64_t init;
+
+	g->low = xcalloc(LOW_SIZE);
+	g->high = xcalloc(HIGH_SIZE);
+	g->k.mem.nranges = 2;
+	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE, .base = g->high };
+	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE, .base = g->low };
+	g->k.writable = 1;
+	g->pt_next = PT_PA;
+	set_layout(&g->k.lay, levels, percpu);
+	g->k.lay.cr3 = pt_alloc(g);
+	g->dmap = levels == 5 ? DMAP5 : DMAP4;
+	window_init(g, &g->heap, g->dmap + HEAP_OFF, HEAP_PAGES, 1);
+	window_init(g, &g->kimg, KIMG_VA, KIMG_PAGES, 0);
+	percpu_init(g);
+	/* init_task, pid 0, lives in the kernel image and heads the tasks list */
+	init = task_init(g, win_alloc(&g->kimg, TASK_SIZE, 64),
+			 &(struct tspec){ .pid = 0, .comm = "swapper/0",
+					  .flags = KTHREAD_FLAGS },
+			 signal_new(g), 0, 0);
+	w64(g, init + T_REAL_PARENT, init);
+	g->init_task = g->k.lay.init_task = init;
+	return g;
+}
+
+void guest_free(struct guest *g)
+{
+	free(g->low);
+	free(g->high);
+	free(g);
+}
+
+/* A copy with its own RAM: to build the expected memory after a write. */
+struct guest *guest_clone(const struct guest *g)
+{
+	struct guest *c = xcalloc(sizeof *c);
+
+	*c = *g;
+	c->low = xcalloc(LOW_SIZE);
+	c->high = xcalloc(HIGH_SIZE);
+	memcpy(c->low, g->low, LOW_SIZE);
+	memcpy(c->high, g->high, HIGH_SIZE);
+	c->k.mem.range[R_LOW].base = c->low;
+	c->k.mem.range[R_HIGH].base = c->high;
+	return c;
+}
+
+/* Names a guest-physical address for a failure message. */
+static void describe_pa(const struct guest *g, uint64_t pa, char *buf,
+			size_t len)
+{
+	snprintf(buf, len, "pa %#llx", (unsigned long long)pa);
+	for (uint32_t i = 0; i < g->heap.npages; i++) {
+		uint64_t va;
+		if (g->heap.pa[i] != (pa & ~(PAGE - 1)))
+			continue;
+		va = g->heap.va + i * PAGE + pa % PAGE;
+		for (uint32_t t = 0; t < g->ntasks; t++)
+			if (va - g->task[t].va < TASK_SIZE) {
+				snprintf(buf, len, "task %d + %#llx", g->task[t].pid,
+					 (unsigned long long)(va - g->task[t].va));
+				return;
+			}
+		snprintf(buf, len, "va %#llx", (unsigned long long)va);
+	}
+}
+
+void check_memory(const char *file, int line, const struct guest *want,
+		  const struct guest *got)
+{
+	const struct { const uint8_t *w, *g; uint64_t phys, size; } r[] = {
+		{ want->low, got->low, 0, LOW_SIZE },
+		{ want->high, got->high, HIGH_PA, HIGH_SIZE },
+	};
+	uint64_t ndiff = 0, first = 0;
+	uint8_t wb = 0, gb = 0;
+	char where[64];
+
+	for (int i = 0; i < 2; i++)
+		for (uint64_t off = 0; off < r[i].size; off++)
+			if (r[i].w[off] != r[i].g[off] && !ndiff++) {
+				first = r[i].phys + off;
+				wb = r[i].w[off];
+				gb = r[i].g[off];
+			}
+	if (!ndiff)
+		return;
+	describe_pa(got, first, where, sizeof where);
+	report(file, line, "guest memory differs from the expected in %llu "
+	       "bytes, first at %s: %#x, want %#x", (unsigned long long)ndiff,
+	       where, gb, wb);
+}
+
+/* ---- The standard world: a few processes, one with three threads ---- */
+
+const struct mmspec MM_SYSTEMD = {
+	.count = { 100, 200, 999, 7 },
+	.delta = { { 1, -2, 3, 0 }, { 5, 5, 5, 5 }, { 9, 9, 9, 9 },
+		   { -10, 0, 0, 0 } },
+};
+const struct mmspec MM_APP = {
+	.count = { 10, -5, 0, 3 },
+	.delta = { { 0, 0, 0, -1 }, { 2, 2, 2, 2 }, { 0 }, { 100, -50, 0, 0 } },
+};
+
+struct guest *world_new(unsigned levels, int percpu)
+{
+	struct guest *g = guest_new(levels, percpu);
+	uint64_t init = g->init_task, mm1, mm2, p1, p2, app;
+
+	mm1 = mm_new(g, &MM_SYSTEMD);
+	mm2 = mm_new(g, &MM_APP);
+	p1 = process_new(g, &(struct tspec){ .pid = 1, .comm = "systemd",
+		.state = TASK_INTERRUPTIBLE, .flags = USER_FLAGS,
+		.start_time = 100, .runtime = 5000 }, init, mm1);
+	p2 = process_new(g, &(struct tspec){ .pid = 2, .comm = "kthreadd",
+		.state = TASK_INTERRUPTIBLE, .flags = KTHREAD_FLAGS,
+		.start_time = 110, .runtime = 700 }, init, 0);
+	process_new(g, &(struct tspec){ .pid = 3, .comm = "kworker/0:0",
+		.state = TASK_IDLE, .flags = KTHREAD_FLAGS, .start_time = 120,
+		.runtime = 300 }, p2, 0);
+	app = process_new(g, &(struct tspec){ .pid = 100, .comm = "app",
+		.flags = USER_FLAGS, .start_time = 200, .runtime = 1000 }, p1, mm2);
+	thread_new(g, app, &(struct tspec){ .pid = 101, .comm = "app-worker",
+		.state = TASK_UNINTERRUPTIBLE, .flags = USER_FLAGS,
+		.start_time = 201, .runtime = 2000 });
+	thread_new(g, app, &(struct tspec){ .pid = 102, .comm = "app-io",
+		.state = TASK_INTERRUPTIBLE, .flags = USER_FLAGS,
+		.start_time = 202, .runtime = 3000 });
+	w64(g, signal_of(g, 100) + S_SUM_SCHED, 500); /* from exited threads */
+	process_new(g, &(struct tspec){ .pid = 200, .comm = "zombie",
+		.exit_state = EXIT_ZOMBIE, .flags = USER_FLAGS, .start_time = 300,
+		.runtime = 40 }, p1, 0);
+	process_new(g, &(struct tspec){ .pid = 300, .comm = "stopped",
+		.state = TASK_STOPPED, .flags = USER_FLAGS, .start_time = 400,
+		.runtime = 60 }, p1, 0);
+	return g;
+}
+
+const struct expect WORLD_PROCESSES[] = {
+	{ 1, 1, 0, 1, 'S', 0, "systemd", 5000, 100, &MM_SYSTEMD },
+	{ 2, 2, 0, 1, 'S', 1, "kthreadd", 700, 110, NULL },
+	{ 3, 3, 2, 1, 'I', 1, "kworker/0:0", 300, 120, NULL },
+	{ 100, 100, 1, 3, 'R', 0, "app", 1000 + 2000 + 3000 + 500, 200, &MM_APP },
+	{ 200, 200, 1, 1, 'Z', 0, "zombie", 40, 300, NULL },
+	{ 300, 300, 1, 1, 'T', 0, "stopped", 60, 400, NULL },
+};
+
+const struct expect WORLD_THREADS[] = {
+	{ 1, 1, 0, 1, 'S', 0, "systemd", 5000, 100, &MM_SYSTEMD },
+	{ 2, 2, 0, 1, 'S', 1, "kthreadd", 700, 110, NULL },
+	{ 3, 3, 2, 1, 'I', 1, "kworker/0:0", 300, 120, NULL },
+	{ 100, 100, 1, 3, 'R', 0, "app", 1000, 200, &MM_APP },
+	{ 101, 100, 1, 3, 'D', 0, "app-worker", 2000, 201, &MM_APP },
+	{ 102, 100, 1, 3, 'S', 0, "app-io", 3000, 202, &MM_APP },
+	{ 200, 200, 1, 1, 'Z', 0, "zombie", 40, 300, NULL },
+	{ 300, 300, 1, 1, 'T', 0, "stopped", 60, 400, NULL },
+};
+
+void check_tasks(const struct guest *g, const struct gf_task *got,
+		 uint32_t n, const struct expect *want, uint32_t nwant,
+		 int percpu)
+{
+	CHECK_EQ(n, nwant);
+	for (uint32_t i = 0; i < n && i < nwant; i++) {
+		const struct gf_task *t = &got[i];
+		const struct expect *e = &want[i];
+		int before = failures;
+
+		CHECK_EQ(t->pid, e->pid);
+		CHECK_EQ(t->tgid, e->tgid);
+		CHECK_EQ(t->ppid, e->ppid);
+		CHECK_EQ(t->threads, e->threads);
+		CHECK_EQ(t->state, e->state);
+		CHECK_EQ(t->kthread, e->kthread);
+		CHECK_STR(t->comm, e->comm);
+		CHECK_EQ(t->cpu_ns, e->cpu_ns);
+		CHECK_EQ(t->start_time, e->start_time);
+		CHECK_EQ(t->rss_pages, e->mm ? mm_expected(e->mm, percpu) : 0);
+		CHECK_EQ(t->addr, task_va(g, e->pid));
+		note_case(before, "record %u, pid %d expected", i, e->pid);
+	}
+}
