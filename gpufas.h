@@ -219,6 +219,9 @@ GF_HD static inline uint64_t pages_kib(uint64_t pages)
 }
 
 GF_HD int gf_sample_counters(const struct gf_kernel *k, struct gf_sample *s);
+/* The kernel log's last records, at most GF_LOG_RECORDS_MAX (a remote
+ * request asks for 1 to that). */
+#define GF_LOG_RECORDS_MAX 10000
 GF_HD int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf,
 		      uint32_t cap, uint32_t *len);
 
@@ -908,7 +911,6 @@ void terminfo_cleanup(void);
 #define GF_MAX_PAYLOAD (16u << 20) /* any longer message is refused */
 #define GF_MAX_LISTEN 8
 #define GF_REMOTE_MSG 256          /* an error's text */
-#define GF_LOG_RECORDS_MAX 10000   /* a log request's records: 1 to this */
 
 /* hub.c: the requests the agent's loop carries out for remote readers */
 enum hub_job_kind { HUB_SIGNAL, HUB_LOG, HUB_DETECT };

@@ -21,7 +21,6 @@
 #define MAX_COUNT_BITS 24
 #define MAX_SIZE_BITS 30
 #define MAX_RECORD_TEXT 1024
-#define MAX_LOG_RECORDS 4096
 
 /* The address of per-CPU variable `sym` on `cpu`. */
 GF_HD static int per_cpu(struct reader *r, uint64_t sym, uint32_t cpu,
@@ -332,8 +331,8 @@ GF_HD_OUTLINE int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf
 		return GF_EINVAL;
 	if ((err = read_ring(r, &ring)))
 		return err;
-	if (max > MAX_LOG_RECORDS)
-		max = MAX_LOG_RECORDS;
+	if (max > GF_LOG_RECORDS_MAX)
+		max = GF_LOG_RECORDS_MAX;
 	if (max > 1u << ring.count_bits)
 		max = 1u << ring.count_bits;
 	/* Backwards from the head, to the oldest record that still fits. */
