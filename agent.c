@@ -111,7 +111,7 @@ static void write_event(void *ctx, const struct gf_event *ev)
 			ks->acted = ks->failed = 0;
 	}
 	if (ag->events)
-		event_json(ag->events, ev);
+		gf_event_json(ag->events, ev);
 }
 
 /* Room for the largest process list seen so far, and some; a round that
@@ -197,7 +197,7 @@ static void reload_announced(struct agent *ag)
 	char msg[64];
 
 	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)(now_monotonic() * 1e6));
+		 (unsigned long long)(gf_now_monotonic() * 1e6));
 	gf_notify(msg);
 	reload(ag);
 	if (ag->ready)
@@ -259,7 +259,7 @@ static void sleep_until(struct agent *ag, double t)
 		until = ag->watchdog_s && ag->next_ping < t ? ag->next_ping : t;
 		if (stop_requested || reload_requested || gf_sleep_until(until))
 			return;
-		ping_watchdog(ag, now_monotonic());
+		ping_watchdog(ag, gf_now_monotonic());
 	} while (until < t);
 }
 
@@ -281,12 +281,12 @@ static int kernel_restore(struct agent *ag, int i)
 static int kernel_reset(struct agent *ag, int i)
 {
 	struct gf_snap_stats st = { .outcome = "reset", .disk_dropped = -1 };
-	double t = now_monotonic();
+	double t = gf_now_monotonic();
 	int rc = gf_snap_reset(ag->o->targets[i], &ag->snap, st.error, sizeof st.error);
 
 	if (rc)
 		st.outcome = "failed";
-	st.ms_total = (now_monotonic() - t) * 1e3;
+	st.ms_total = (gf_now_monotonic() - t) * 1e3;
 	if (ag->events)
 		gf_snap_json(ag->events, ag->o->targets[i], "reset", &st);
 	return rc;
@@ -354,24 +354,24 @@ static void *run_loop(void *arg)
 	struct agent *ag = arg;
 	double next;
 
-	for (next = now_monotonic(); !stop_requested;) {
-		double began = now_monotonic();
+	for (next = gf_now_monotonic(); !stop_requested;) {
+		double began = gf_now_monotonic();
 		if (reload_requested)
 			reload_announced(ag);
 		for (int i = 0; i < ag->o->ntargets && !stop_requested; i++) {
 			hub_serve(ag->hub, i, &ag->w[i]);
-			watch_tick(&ag->w[i], now_monotonic());
-			kernel_tick(ag, i, now_monotonic());
+			watch_tick(&ag->w[i], gf_now_monotonic());
+			kernel_tick(ag, i, gf_now_monotonic());
 		}
-		hub_round(ag->hub, now_monotonic() - began);
-		publish(ag, now_monotonic());
+		hub_round(ag->hub, gf_now_monotonic() - began);
+		publish(ag, gf_now_monotonic());
 		if (!ag->ready)
 			notify_ready(ag);
 		notify_status(ag);
-		ping_watchdog(ag, now_monotonic());
+		ping_watchdog(ag, gf_now_monotonic());
 		next += ag->cfg.interval_s;
-		if (next < now_monotonic())
-			next = now_monotonic();
+		if (next < gf_now_monotonic())
+			next = gf_now_monotonic();
 		sleep_until(ag, next);
 	}
 	gf_notify("STOPPING=1");
@@ -401,7 +401,7 @@ static void agent_free(struct agent *ag)
 	if (ag->events && ag->events != stdout)
 		fclose(ag->events);
 	hub_free(ag->hub);
-	keys_wipe(&ag->keys);
+	auth_keys_wipe(&ag->keys);
 	free(ag->tasks);
 	free(ag->counts);
 	free(ag->kernel);
@@ -433,7 +433,7 @@ static int gpu_mailboxes(struct agent *ag, char *err, size_t errlen)
 
 	if (!r->gpu_mailbox[0])
 		return 0;
-	if (keys_load(&ag->keys, r, err, errlen))
+	if (auth_keys_load(&ag->keys, r, err, errlen))
 		return -1;
 	for (int i = 0; i < ag->o->ntargets; i++)
 		ag->w[i].mailbox = (struct gf_mailbox_opts){

@@ -62,7 +62,7 @@ static int key_file_private(int fd, const char *path, char *err, size_t errlen)
 	return GF_OK;
 }
 
-int key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
+int auth_key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
 	     size_t errlen)
 {
 	char text[KEY_FILE_MAX + 1];
@@ -94,7 +94,7 @@ int key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
 	return GF_OK;
 }
 
-int keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
+int auth_keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
 	      size_t errlen)
 {
 	memset(k, 0, sizeof *k);
@@ -103,16 +103,16 @@ int keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
 			 "read_key in config.ini");
 		return GF_EINVAL;
 	}
-	if (r->key[0] && key_load(r->key, k->operator_key, err, errlen))
+	if (r->key[0] && auth_key_load(r->key, k->operator_key, err, errlen))
 		return GF_EINVAL;
-	if (r->read_key[0] && key_load(r->read_key, k->read_key, err, errlen))
+	if (r->read_key[0] && auth_key_load(r->read_key, k->read_key, err, errlen))
 		return GF_EINVAL;
 	k->has_operator = r->key[0] != 0;
 	k->has_read = r->read_key[0] != 0;
 	return GF_OK;
 }
 
-void keys_wipe(struct gf_keys *k)
+void auth_keys_wipe(struct gf_keys *k)
 {
 	sodium_memzero(k, sizeof *k);
 }

@@ -166,20 +166,20 @@ static void describe(char *buf, size_t cap, const struct gf_event *ev)
 	case GF_EV_VERDICT:
 	case GF_EV_CLEAR:
 		append(buf, cap, &len, "%s %s%s", ev->kind == GF_EV_VERDICT ?
-		       "FAULT" : "clear", class_name(ev->verdict->cls),
+		       "FAULT" : "clear", gf_class_name(ev->verdict->cls),
 		       ev->verdict->nevidence ? ":" : "");
 		describe_verdict(buf, cap, &len, ev->verdict);
 		break;
 	case GF_EV_ACTION:
 		append(buf, cap, &len, "%s SIG%s to %s[%d] (%s)",
 		       r->dry_run ? "would send" : "sent", signal_name(r->sig),
-		       r->comm, r->pid, class_name(r->cls));
+		       r->comm, r->pid, gf_class_name(r->cls));
 		break;
 	case GF_EV_RESULT: {
 		char detail[160];
-		report_detail(r, detail, sizeof detail);
+		gf_report_detail(r, detail, sizeof detail);
 		append(buf, cap, &len, "%s[%d] %s after %.0f ms%s%s", r->comm, r->pid,
-		       outcome_name(r->outcome), r->after_s * 1000,
+		       gf_outcome_name(r->outcome), r->after_s * 1000,
 		       detail[0] ? ": " : "", detail);
 		break;
 	}

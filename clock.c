@@ -16,17 +16,17 @@ static double clock_seconds(clockid_t id)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-double now_monotonic(void)
+double gf_now_monotonic(void)
 {
 	return clock_seconds(CLOCK_MONOTONIC);
 }
 
-double now_wall(void)
+double gf_now_wall(void)
 {
 	return clock_seconds(CLOCK_REALTIME);
 }
 
-struct timespec wall_deadline(double seconds)
+struct timespec gf_wall_deadline(double seconds)
 {
 	struct timespec ts, add = timespec_of(seconds);
 

@@ -7,16 +7,16 @@
 #include <time.h>
 
 /* Seconds on CLOCK_MONOTONIC: for intervals and deadlines. */
-double now_monotonic(void);
+double gf_now_monotonic(void);
 /* Unix seconds: what events and the board show people. */
-double now_wall(void);
+double gf_now_wall(void);
 /* `seconds` from now on the wall clock, as pthread_cond_timedwait()
  * wants. */
-struct timespec wall_deadline(double seconds);
+struct timespec gf_wall_deadline(double seconds);
 /* Sleeps `seconds` (none if not positive; interrupted early by a
  * signal). */
 void gf_sleep(double seconds);
-/* Sleeps until `t` on the monotonic clock (now_monotonic's): 0, or EINTR
+/* Sleeps until `t` on the monotonic clock (gf_now_monotonic's): 0, or EINTR
  * when a signal came first. */
 int gf_sleep_until(double t);
 /* A growing nap, for polling something that may take a while: sleeps

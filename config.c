@@ -61,7 +61,7 @@ static int is_snap_key(const char *section, const char *key)
 }
 
 /* GRASS's thresholds for F1-F6, GPUSentinel's for CPU overload. */
-void detect_defaults(struct gf_thresholds *th)
+void gf_detect_defaults(struct gf_thresholds *th)
 {
 	*th = (struct gf_thresholds){
 		.window_s = 0.5,
@@ -74,7 +74,7 @@ void detect_defaults(struct gf_thresholds *th)
 	};
 }
 
-void policy_defaults(struct gf_policy *p)
+void gf_policy_defaults(struct gf_policy *p)
 {
 	*p = (struct gf_policy){
 		.memory = GF_KILL,
@@ -90,8 +90,8 @@ void config_defaults(struct gf_config *c)
 	memset(c, 0, sizeof *c);
 	c->signal = 9;
 	strcpy(c->engine, "auto");
-	detect_defaults(&c->detect);
-	policy_defaults(&c->recover);
+	gf_detect_defaults(&c->detect);
+	gf_policy_defaults(&c->recover);
 	c->interval_s = 0.1;
 	c->metrics_s = 1;
 	c->textfile_s = 15;

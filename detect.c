@@ -29,7 +29,7 @@
 #define NS 1e9
 #define PANIC_CPU_INVALID (-1)
 
-GF_HD const char *class_name(enum gf_class c)
+GF_HD const char *gf_class_name(enum gf_class c)
 {
 	switch (c) {
 	case GF_F1:           return "F1";
@@ -48,23 +48,23 @@ GF_HD const char *class_name(enum gf_class c)
 
 /* ---- History: a ring of counter samples, newest last. ---- */
 
-GF_HD struct gf_point *history_next(struct gf_history *h)
+GF_HD struct gf_point *gf_history_next(struct gf_history *h)
 {
 	return &h->point[h->next];
 }
 
-/* Keeps the point history_next() returned, filled in. */
-GF_HD void history_commit(struct gf_history *h)
+/* Keeps the point gf_history_next() returned, filled in. */
+GF_HD void gf_history_commit(struct gf_history *h)
 {
 	if (h->count < h->cap)
 		h->count++;
 	h->next = (h->next + 1) % h->cap;
 }
 
-GF_HD void history_push(struct gf_history *h, const struct gf_point *p)
+GF_HD void gf_history_push(struct gf_history *h, const struct gf_point *p)
 {
-	*history_next(h) = *p;
-	history_commit(h);
+	*gf_history_next(h) = *p;
+	gf_history_commit(h);
 }
 
 GF_HD static const struct gf_point *history_at(const struct gf_history *h,
@@ -74,14 +74,14 @@ GF_HD static const struct gf_point *history_at(const struct gf_history *h,
 		? &h->point[(h->next + h->cap - 1 - age) % h->cap] : NULL;
 }
 
-GF_HD const struct gf_point *history_newest(const struct gf_history *h)
+GF_HD const struct gf_point *gf_history_newest(const struct gf_history *h)
 {
 	return history_at(h, 0);
 }
 
 /* The newest point at least `seconds` older than the newest one, or NULL
  * while the history does not reach that far back. */
-GF_HD const struct gf_point *history_back(const struct gf_history *h,
+GF_HD const struct gf_point *gf_history_back(const struct gf_history *h,
 					  double seconds)
 {
 	const struct gf_point *now = history_at(h, 0), *p;
@@ -140,7 +140,7 @@ GF_HD static void cpu_rates(const struct gf_cpu_counters *a,
 	r->idle_now = b->idle_now;
 }
 
-GF_HD_OUTLINE void rates_between(const struct gf_point *a, const struct gf_point *b,
+GF_HD_OUTLINE void gf_rates_between(const struct gf_point *a, const struct gf_point *b,
 			 struct gf_rates *r)
 {
 	const struct gf_sample *x = &a->s, *y = &b->s;
@@ -287,7 +287,7 @@ GF_HD_OUTLINE static int system_fault(const struct gf_thresholds *th,
 /* ---- The processes at a checkpoint ---- */
 
 /* The process with this tgid and start time at the checkpoint, or NULL. */
-GF_HD const struct gf_mark *past_find(const struct gf_past *p, int32_t tgid,
+GF_HD const struct gf_mark *gf_past_find(const struct gf_past *p, int32_t tgid,
 				      uint64_t start_time)
 {
 	uint32_t at = gf_tgid_slot(tgid, p->index_cap);
@@ -307,7 +307,7 @@ GF_HD const struct gf_mark *past_find(const struct gf_past *p, int32_t tgid,
 }
 
 /* The newest checkpoint at least `seconds` older than the processes now. */
-GF_HD const struct gf_past *procs_back(const struct gf_procs *p, double seconds)
+GF_HD const struct gf_past *gf_procs_back(const struct gf_procs *p, double seconds)
 {
 	const struct gf_past *best = NULL;
 
@@ -326,7 +326,7 @@ GF_HD static struct gf_culprit culprit_of(const struct gf_task *t,
 					  const struct gf_past *then,
 					  double now)
 {
-	const struct gf_mark *old = past_find(then, t->tgid, t->start_time);
+	const struct gf_mark *old = gf_past_find(then, t->tgid, t->start_time);
 	const struct gf_mark unborn = { 0, 0, 0, 0, 0 };
 	double seconds = now - then->time;
 	struct gf_culprit c;
@@ -405,7 +405,7 @@ GF_HD static int same_process(const struct gf_culprit *a,
 GF_HD static void memory_culprits(const struct gf_procs *p, double window_s,
 				  struct gf_verdict *v)
 {
-	const struct gf_past *then = p ? procs_back(p, window_s) : NULL;
+	const struct gf_past *then = p ? gf_procs_back(p, window_s) : NULL;
 	struct gf_culprit growing[GF_MAX_CULPRITS];
 	uint32_t ngrowing;
 
@@ -450,39 +450,39 @@ GF_HD_OUTLINE static int process_fault(const struct gf_judge *j, enum gf_class c
 			       struct gf_verdict *v)
 {
 	const struct gf_thresholds *th = j->th;
-	const struct gf_point *now = history_newest(j->h), *then;
+	const struct gf_point *now = gf_history_newest(j->h), *then;
 	struct gf_rates *r = j->scratch;
 
 	switch (cls) {
 	case GF_CPU_OVERLOAD: {
 		const struct gf_past *past;
 		struct cpu_extremes e;
-		if (!(then = history_back(j->h, th->overload_s)))
+		if (!(then = gf_history_back(j->h, th->overload_s)))
 			return 0;
-		rates_between(then, now, r);
+		gf_rates_between(then, now, r);
 		e = extremes(r, 1);
 		if (!r->online || !r->jiffies || e.busy_min < th->overload_pct / 100)
 			return 0;
 		evidence(v, "busy_min_pct", 100 * e.busy_min);
 		evidence(v, "seconds", r->seconds);
-		if (j->procs && (past = procs_back(j->procs, th->overload_s)))
+		if (j->procs && (past = gf_procs_back(j->procs, th->overload_s)))
 			v->nculprits = ranked(j->procs, past, BY_CPU, v->culprit,
 					      GF_MAX_CULPRITS);
 		return 1;
 	}
 	case GF_MEMORY:
-		if (!history_back(j->h, th->window_s) ||
+		if (!gf_history_back(j->h, th->window_s) ||
 		    !memory_low(th, &now->s) || !swap_low(th, &now->s))
 			return 0;
 		memory_evidence(v, &now->s);
 		memory_culprits(j->procs, th->window_s, v);
 		return 1;
 	case GF_THRASHING:
-		if (!(then = history_back(j->h, th->thrash_s)) ||
+		if (!(then = gf_history_back(j->h, th->thrash_s)) ||
 		    !now->s.swap_total_pages || !memory_low(th, &now->s) ||
 		    swap_low(th, &now->s))
 			return 0;
-		rates_between(then, now, r);
+		gf_rates_between(then, now, r);
 		if (r->pswpin + r->pswpout < th->thrash_swap_per_s)
 			return 0;
 		memory_evidence(v, &now->s);
@@ -497,10 +497,10 @@ GF_HD_OUTLINE static int process_fault(const struct gf_judge *j, enum gf_class c
 
 /* Runs the detector of one class; v->active says whether it finds that
  * fault now, with the evidence and culprits if so. */
-GF_HD_OUTLINE int detect(const struct gf_judge *j, enum gf_class cls,
+GF_HD_OUTLINE int gf_detect(const struct gf_judge *j, enum gf_class cls,
 		 struct gf_verdict *v)
 {
-	const struct gf_point *now = history_newest(j->h), *then;
+	const struct gf_point *now = gf_history_newest(j->h), *then;
 
 	memset(v, 0, sizeof *v);
 	v->cls = cls;
@@ -516,8 +516,8 @@ GF_HD_OUTLINE int detect(const struct gf_judge *j, enum gf_class cls,
 		v->active = 0;
 	} else if (cls >= GF_CPU_OVERLOAD) {
 		v->active = process_fault(j, cls, v);
-	} else if ((then = history_back(j->h, j->th->window_s))) {
-		rates_between(then, now, j->scratch);
+	} else if ((then = gf_history_back(j->h, j->th->window_s))) {
+		gf_rates_between(then, now, j->scratch);
 		v->active = system_fault(j->th, j->scratch, &now->s, j->atomic_sleep,
 					 cls, v);
 	}

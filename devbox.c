@@ -190,7 +190,7 @@ GF_HD static void devbox_board(struct gf_board *b,
 	for (int i = 0; t && i < DEVBOX_BOARD_TRIES; i++) {
 		uint64_t gen = *(const volatile uint64_t *)&t->gen;
 		DEVBOX_FENCE();
-		copy_volatile(b, (const volatile uint8_t *)&t->b[gen & 1], sizeof *b);
+		gf_copy_volatile(b, (const volatile uint8_t *)&t->b[gen & 1], sizeof *b);
 		offset = *(const volatile double *)&t->clock_offset;
 		DEVBOX_FENCE();
 		if (*(const volatile uint64_t *)&t->gen == gen)
@@ -263,7 +263,7 @@ GF_HD static int devbox_admit(const struct gf_kernel *k,
 	*text = "the pid is now another process; nothing written";
 	if (rq->start_time && t->start_time != rq->start_time)
 		return GF_ESTALE;
-	if ((unsafe = unsafe_target(t))) {
+	if ((unsafe = gf_unsafe_target(t))) {
 		*text = unsafe;
 		return GF_EINVAL;
 	}
@@ -486,7 +486,7 @@ GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
 	if (number == st->served)
 		return 0;
 	DEVBOX_FENCE(); /* the flag before the message it flags */
-	copy_volatile(&rq, area->msg, sizeof rq);
+	gf_copy_volatile(&rq, area->msg, sizeof rq);
 	memcpy(resp, &zero, 8);
 	DEVBOX_FENCE();
 	if ((role = devbox_accept(st, &rq)) < 0) {

@@ -414,7 +414,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	struct build *b = malloc(sizeof *b);
 	const char *names[KALLSYMS_MAX_WANTED];
 	struct gf_helper helper;
-	double t0 = now_monotonic();
+	double t0 = gf_now_monotonic();
 	uint32_t nnames = wanted_symbols(names);
 	int cached = 0, use_cache;
 
@@ -451,7 +451,7 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		a->k.helper = helper.va;
 	free(vi);
 	free(b);
-	a->attach_ms = (now_monotonic() - t0) * 1e3;
+	a->attach_ms = (gf_now_monotonic() - t0) * 1e3;
 	return 0;
 fail:
 	free(vi);

@@ -210,7 +210,7 @@ static int open_cpu_loop(struct gf_engine *e, const struct gf_loop_params *lp,
 	}
 	gf_loop_init(e->loop, &p);
 	gf_pub_init(e->pub, &p);
-	e->clock_offset = now_wall() - now_monotonic();
+	e->clock_offset = gf_now_wall() - gf_now_monotonic();
 	return 0;
 }
 
@@ -282,7 +282,7 @@ void engine_step(const struct gf_engine *e)
 	if (e->gpu)
 		gpu_host_beat(e->gpu, e->slot);
 	else if (e->loop)
-		gf_loop_step(e->loop, e->pub, e->k, now_monotonic(), 0);
+		gf_loop_step(e->loop, e->pub, e->k, gf_now_monotonic(), 0);
 }
 
 int engine_retune(const struct gf_engine *e, const struct gf_loop_params *lp)

@@ -21,7 +21,7 @@ static const char *const kinds[] = {
 	[GF_EV_HOST_RESUMED] = "host_resumed", [GF_EV_LOST] = "lost",
 };
 
-const char *outcome_name(enum gf_outcome o)
+const char *gf_outcome_name(enum gf_outcome o)
 {
 	switch (o) {
 	case GF_EXITED:        return "exited";
@@ -34,7 +34,7 @@ const char *outcome_name(enum gf_outcome o)
 }
 
 /* Why a result came out as it did, or "" where nothing needs saying. */
-void report_detail(const struct gf_report *r, char *buf, size_t len)
+void gf_report_detail(const struct gf_report *r, char *buf, size_t len)
 {
 	const char *why = "";
 
@@ -99,9 +99,9 @@ static void culprits(FILE *f, const struct gf_verdict *v)
 	fputc(']', f);
 }
 
-void verdict_json(FILE *f, const struct gf_verdict *v, const char *log)
+void gf_verdict_json(FILE *f, const struct gf_verdict *v, const char *log)
 {
-	fprintf(f, ",\"class\":\"%s\",\"evidence\":{", class_name(v->cls));
+	fprintf(f, ",\"class\":\"%s\",\"evidence\":{", gf_class_name(v->cls));
 	for (uint32_t i = 0; i < v->nevidence; i++)
 		fprintf(f, "%s\"%s\":%.6g", i ? "," : "", v->evidence[i].name,
 			v->evidence[i].value);
@@ -115,7 +115,8 @@ static void report(FILE *f, const struct gf_report *r)
 {
 	char detail[160];
 
-	fprintf(f, ",\"class\":\"%s\",\"pid\":%d,\"comm\":", class_name(r->cls), r->pid);
+	fprintf(f, ",\"class\":\"%s\",\"pid\":%d,\"comm\":", gf_class_name(r->cls),
+		r->pid);
 	json_string(f, r->comm, GF_COMM_LEN);
 	fprintf(f, ",\"signal\":\"SIG%s\"", signal_name(r->sig));
 	if (r->kind == GF_ACTION) {
@@ -127,9 +128,9 @@ static void report(FILE *f, const struct gf_report *r)
 			fprintf(f, ",\"state\":\"%c\"", r->state);
 		return;
 	}
-	fprintf(f, ",\"outcome\":\"%s\",\"after_ms\":%.0f", outcome_name(r->outcome),
+	fprintf(f, ",\"outcome\":\"%s\",\"after_ms\":%.0f", gf_outcome_name(r->outcome),
 		r->after_s * 1000);
-	report_detail(r, detail, sizeof detail);
+	gf_report_detail(r, detail, sizeof detail);
 	if (detail[0])
 		key_string(f, "detail", detail, sizeof detail);
 }
@@ -156,7 +157,7 @@ static void metrics(FILE *f, const struct watch *w, const struct gf_rates *r)
 		w->pub->ntasks, s->tainted);
 }
 
-void event_json(FILE *f, const struct gf_event *ev)
+void gf_event_json(FILE *f, const struct gf_event *ev)
 {
 	fprintf(f, "{\"time\":%.3f", ev->time);
 	key_string(f, "target", ev->w->spec, sizeof ev->w->spec);
@@ -171,7 +172,7 @@ void event_json(FILE *f, const struct gf_event *ev)
 		break;
 	case GF_EV_VERDICT:
 	case GF_EV_CLEAR:
-		verdict_json(f, ev->verdict, ev->detail);
+		gf_verdict_json(f, ev->verdict, ev->detail);
 		break;
 	case GF_EV_ACTION:
 	case GF_EV_RESULT:
@@ -183,7 +184,7 @@ void event_json(FILE *f, const struct gf_event *ev)
 	case GF_EV_OPERATOR:
 		fprintf(f, ",\"pid\":%d,\"signal\":\"SIG%s\",\"outcome\":\"%s\"",
 			ev->report->pid, signal_name(ev->report->sig),
-			outcome_name(ev->report->outcome));
+			gf_outcome_name(ev->report->outcome));
 		key_string(f, "detail", ev->detail, 256);
 		break;
 	case GF_EV_HOST_STALLED:

@@ -319,7 +319,7 @@ int gpu_post(struct gpu *g, int slot, uint32_t op, int32_t arg,
 int gpu_wait(struct gpu *g, int slot)
 {
 	struct target_slot *h = &g->host[slot];
-	double deadline = now_monotonic() + REQUEST_TIMEOUT_S;
+	double deadline = gf_now_monotonic() + REQUEST_TIMEOUT_S;
 	double nap = 10e-6;
 
 	for (int looks = 0; g->running; looks++) {
@@ -328,7 +328,7 @@ int gpu_wait(struct gpu *g, int slot)
 		if (looks < 1000)
 			continue;
 		if (g->cu.cuStreamQuery(g->stream) != CUDA_ERROR_NOT_READY ||
-		    now_monotonic() > deadline) {
+		    gf_now_monotonic() > deadline) {
 			g->running = 0;
 		} else {
 			gf_nap(&nap, 1e-3);
@@ -451,10 +451,10 @@ void gpu_board(struct gpu *g, int slot, const struct gf_board *b,
  * return. */
 static int monitor_ended(struct gpu *g, double timeout)
 {
-	double deadline = now_monotonic() + timeout;
+	double deadline = gf_now_monotonic() + timeout;
 
 	while (g->cu.cuStreamQuery(g->stream) == CUDA_ERROR_NOT_READY) {
-		if (now_monotonic() > deadline)
+		if (gf_now_monotonic() > deadline)
 			return 0;
 		gf_sleep(1e-3);
 	}
@@ -481,11 +481,11 @@ static int stop(struct gpu *g)
 /* The GPU's clock against ours: read between two looks at the wall clock. */
 static void calibrate(struct gpu *g, int slot)
 {
-	double before = now_wall(), after;
+	double before = gf_now_wall(), after;
 
 	if (request(g, slot, GF_OP_CLOCK, 0, NULL))
 		return;
-	after = now_wall();
+	after = gf_now_wall();
 	g->clock_offset = (before + after) / 2 - g->host[slot].box->clock_ns / 1e9;
 }
 

@@ -233,7 +233,7 @@ enum gf_class {
 };
 
 /* Defaults: GRASS's thresholds for F1-F6, GPUSentinel's CPU overload;
- * see detect_defaults() and config.ini [detect]. */
+ * see gf_detect_defaults() and config.ini [detect]. */
 struct gf_thresholds {
 	double window_s;          /* F1-F6 look at rates over this window */
 	double sys_pct, usr_pct;  /* F2, F3, F5: every CPU */
@@ -303,17 +303,17 @@ struct gf_verdict {
 	struct gf_culprit culprit[GF_MAX_CULPRITS];
 };
 
-GF_HD const char *class_name(enum gf_class c);
-void detect_defaults(struct gf_thresholds *th);
-GF_HD struct gf_point *history_next(struct gf_history *h);
-GF_HD void history_commit(struct gf_history *h);
-GF_HD void history_push(struct gf_history *h, const struct gf_point *p);
-GF_HD const struct gf_point *history_newest(const struct gf_history *h);
-GF_HD const struct gf_point *history_back(const struct gf_history *h,
+GF_HD const char *gf_class_name(enum gf_class c);
+void gf_detect_defaults(struct gf_thresholds *th);
+GF_HD struct gf_point *gf_history_next(struct gf_history *h);
+GF_HD void gf_history_commit(struct gf_history *h);
+GF_HD void gf_history_push(struct gf_history *h, const struct gf_point *p);
+GF_HD const struct gf_point *gf_history_newest(const struct gf_history *h);
+GF_HD const struct gf_point *gf_history_back(const struct gf_history *h,
 					  double seconds);
-GF_HD void rates_between(const struct gf_point *a, const struct gf_point *b,
+GF_HD void gf_rates_between(const struct gf_point *a, const struct gf_point *b,
 			 struct gf_rates *r);
-/* detect() itself, and what it reads, are in loop.h */
+/* gf_detect() itself, and what it reads, are in loop.h */
 
 /* ---- Recovery (recover.c): what to do about a verdict. ---- */
 enum gf_response {
@@ -380,10 +380,10 @@ struct gf_report {
 	double after_s;     /* result: since the first signal */
 };
 
-const char *outcome_name(enum gf_outcome o);
-void report_detail(const struct gf_report *r, char *buf, size_t len);
-void policy_defaults(struct gf_policy *p);
-GF_HD const char *unsafe_target(const struct gf_task *t);
+const char *gf_outcome_name(enum gf_outcome o);
+void gf_report_detail(const struct gf_report *r, char *buf, size_t len);
+void gf_policy_defaults(struct gf_policy *p);
+GF_HD const char *gf_unsafe_target(const struct gf_task *t);
 GF_HD int gf_protected(const char *patterns, const char *comm);
 GF_HD int recover_step(const struct gf_policy *p, struct gf_recovery *rs,
 		       const struct gf_kernel *k, const struct gf_verdict *v,
@@ -835,7 +835,7 @@ struct gf_source {
 void hub_source(struct hub *h, struct gf_source *src);
 
 /* ---- Events as JSON lines (events.c) ---- */
-void event_json(FILE *f, const struct gf_event *ev);
+void gf_event_json(FILE *f, const struct gf_event *ev);
 
 /* ---- Front ends ---- */
 int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
@@ -1053,8 +1053,8 @@ int remote_config_load(struct gf_remote *r, const char *path, char *err,
 		       size_t errlen);
 
 /* proto.c: messages, the mailbox, and answering a request */
-int buf_reserve(struct gf_buf *b, size_t len);
-void buf_free(struct gf_buf *b);
+int gf_buf_reserve(struct gf_buf *b, size_t len);
+void gf_buf_free(struct gf_buf *b);
 void *msg_start(struct gf_buf *b, uint16_t type, uint64_t seq, int32_t target,
 		int32_t status, uint32_t length);
 void msg_text(struct gf_buf *b, uint16_t type, uint64_t seq, int status,
@@ -1070,11 +1070,11 @@ int proto_answer_check(const struct gf_msg_hdr *h, uint16_t type,
 
 /* auth.c: keys, the handshake, MACs (libsodium) */
 int auth_init(void);
-int key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
+int auth_key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
 	     size_t errlen);
-int keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
+int auth_keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
 	      size_t errlen);
-void keys_wipe(struct gf_keys *k);
+void auth_keys_wipe(struct gf_keys *k);
 void auth_challenge(struct gf_buf *out, uint8_t nonce[GF_NONCE_BYTES]);
 void auth_proof(struct gf_buf *out, const uint8_t key[GF_KEY_BYTES],
 		const uint8_t server_nonce[GF_NONCE_BYTES],
@@ -1135,9 +1135,9 @@ int tcp_resolve(const char *spec, int family, int passive,
 int tcp_send_all(int fd, const void *p, size_t len, double deadline);
 
 /* rescue.c and events.c, shared with the viewer */
-void ps_print(const struct gf_task *t, uint32_t n, int json);
-void verdict_text(const struct gf_verdict *v);
-void verdict_json(FILE *f, const struct gf_verdict *v, const char *log);
+void rescue_ps_print(const struct gf_task *t, uint32_t n, int json);
+void gf_verdict_text(const struct gf_verdict *v);
+void gf_verdict_json(FILE *f, const struct gf_verdict *v, const char *log);
 
 /* view.c: the viewer */
 struct view_opts {

@@ -182,14 +182,14 @@ const char *gf_helper_answer_name(int answer)
 int gf_helper_signal(const struct gf_kernel *k, const struct gf_helper *h,
 		     const struct gf_task *t, uint32_t n, int sig, int32_t *answers)
 {
-	double end = now_monotonic() + gf_helper_wait_ms(h) / 1e3;
+	double end = gf_now_monotonic() + gf_helper_wait_ms(h) / 1e3;
 	uint32_t seq;
 	int err, answered;
 
 	if ((err = gf_helper_post(k, h->va, t, n, sig, &seq)))
 		return err;
 	while (!(answered = gf_helper_answers(k, h->va, seq, n, answers)) &&
-	       now_monotonic() < end)
+	       gf_now_monotonic() < end)
 		gf_sleep(POLL_S);
 	for (uint32_t i = 0; i < n; i++) /* unanswered, or answered garbage */
 		if (!answered || answers[i] == GFH_NONE)

@@ -121,11 +121,11 @@ int http_status(const struct http_request *r, const char **reason)
 static int read_head(struct gf_server *srv, int fd, char *buf,
 		     struct http_request *r)
 {
-	double deadline = now_monotonic() + HTTP_READ_S;
+	double deadline = gf_now_monotonic() + HTTP_READ_S;
 	size_t len = 0;
 
-	while (now_monotonic() < deadline) {
-		double slice = now_monotonic() + POLL_S;
+	while (gf_now_monotonic() < deadline) {
+		double slice = gf_now_monotonic() + POLL_S;
 		ssize_t n;
 		int rc;
 		if (server_stopping(srv))
@@ -147,7 +147,7 @@ static int read_head(struct gf_server *srv, int fd, char *buf,
 static void answer(int fd, int status, const char *reason, const char *type,
 		   const char *body, size_t len)
 {
-	double deadline = now_monotonic() + WRITE_S;
+	double deadline = gf_now_monotonic() + WRITE_S;
 	char head[256];
 	int n;
 
@@ -186,7 +186,7 @@ static void answer_metrics(struct gf_server *srv, int fd)
 /* Shuts our side, then drops what the peer still sends, bounded. */
 static void finish(int fd)
 {
-	double deadline = now_monotonic() + DRAIN_S;
+	double deadline = gf_now_monotonic() + DRAIN_S;
 	char sink[4096];
 	size_t dropped = 0;
 

@@ -171,7 +171,7 @@ static void tell_operator_signal(struct watch *w, const struct hub_job *j)
 	struct gf_report r = { .kind = GF_ACTION, .pid = j->pid, .sig = j->sig,
 			       .outcome = j->result ? GF_REFUSED : GF_WRITTEN };
 	struct gf_event ev = { .kind = GF_EV_OPERATOR, .w = w, .report = &r,
-			       .time = now_wall(),
+			       .time = gf_now_wall(),
 			       .detail = j->msg };
 
 	w->emit(w->ctx, &ev);
@@ -242,7 +242,7 @@ void hub_serve(struct hub *h, int target, struct watch *w)
 int hub_request(struct hub *h, int target, struct hub_job *job,
 		double timeout_s)
 {
-	struct timespec until = wall_deadline(timeout_s);
+	struct timespec until = gf_wall_deadline(timeout_s);
 	struct request *r;
 	uint64_t ticket;
 	int rc = 0;

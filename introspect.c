@@ -44,7 +44,7 @@
  * never merges or hoists them, on the host or on the GPU. Each step takes
  * the widest naturally aligned unit it can: from a GPU every load is a
  * PCIe round trip, and a 4-byte field must not cost four. */
-GF_HD void copy_volatile(void *dst, const volatile uint8_t *src,
+GF_HD void gf_copy_volatile(void *dst, const volatile uint8_t *src,
 				uint32_t len)
 {
 	uint8_t *d = (uint8_t *)dst;
@@ -92,7 +92,7 @@ GF_HD int gf_phys_read(const struct gf_mem *m, uint64_t pa, void *dst,
 #endif
 	if (!(p = gf_phys_ptr(m, pa, len)))
 		return GF_EFAULT;
-	copy_volatile(dst, p, len);
+	gf_copy_volatile(dst, p, len);
 	return GF_OK;
 }
 
@@ -140,7 +140,7 @@ GF_HD int gf_virt_to_phys(const struct gf_kernel *k, uint64_t va,
  * pages over and over, and each page-table level costs a dependent read
  * (a PCIe round trip from a GPU). Memory itself is never cached;
  * translations live only as long as the walk. */
-GF_HD struct reader *reader_init(struct reader *r,
+GF_HD struct reader *gf_reader_init(struct reader *r,
 					const struct gf_kernel *k)
 {
 	r->k = k;
@@ -171,7 +171,7 @@ GF_HD_OUTLINE static int translate(struct reader *r, uint64_t va, uint64_t *pa)
 
 /* Translates page by page, since virtually contiguous memory (vmalloc,
  * per-CPU areas) need not be physically contiguous. */
-GF_HD_OUTLINE int read_mem(struct reader *r, uint64_t va, void *dst,
+GF_HD_OUTLINE int gf_read_mem(struct reader *r, uint64_t va, void *dst,
 			  uint32_t len)
 {
 	uint8_t *d = (uint8_t *)dst;
@@ -201,17 +201,17 @@ GF_HD int gf_read(const struct gf_kernel *k, uint64_t va, void *dst,
 {
 	struct reader r;
 
-	return read_mem(reader_init(&r, k), va, dst, len);
+	return gf_read_mem(gf_reader_init(&r, k), va, dst, len);
 }
 
-GF_HD int read_u64(struct reader *r, uint64_t va, uint64_t *v)
+GF_HD int gf_read_u64(struct reader *r, uint64_t va, uint64_t *v)
 {
-	return read_mem(r, va, v, 8);
+	return gf_read_mem(r, va, v, 8);
 }
 
-GF_HD int read_u32(struct reader *r, uint64_t va, uint32_t *v)
+GF_HD int gf_read_u32(struct reader *r, uint64_t va, uint32_t *v)
 {
-	return read_mem(r, va, v, 4);
+	return gf_read_mem(r, va, v, 4);
 }
 
 /* Writes go through an atomic OR or a plain store of naturally aligned
@@ -268,7 +268,7 @@ GF_HD static int list_next(struct reader *r, uint64_t node,
 	uint64_t back;
 	int err;
 
-	if ((err = read_u64(r, node, next)) || (err = read_u64(r, *next + 8, &back)))
+	if ((err = gf_read_u64(r, node, next)) || (err = gf_read_u64(r, *next + 8, &back)))
 		return err;
 	return back == node ? GF_OK : GF_ECORRUPT;
 }
@@ -331,15 +331,15 @@ GF_HD static int read_counter(struct reader *r, uint64_t mm,
 	int err;
 
 	if (!l->rss_percpu)
-		return read_u64(r, base, (uint64_t *)value);
+		return gf_read_u64(r, base, (uint64_t *)value);
 	/* percpu_counter_sum(): the shared count plus every CPU's delta,
 	 * summed unsigned: a hostile guest's counts wrap, never overflow */
-	if ((err = read_u64(r, base + l->pcpu_count, &sum)) ||
-	    (err = read_u64(r, base + l->pcpu_counters, &counters)))
+	if ((err = gf_read_u64(r, base + l->pcpu_count, &sum)) ||
+	    (err = gf_read_u64(r, base + l->pcpu_counters, &counters)))
 		return err;
 	for (uint32_t cpu = 0; cpu < l->nr_cpu_ids; cpu++) {
-		if ((err = read_u64(r, l->per_cpu_offset + 8ull * cpu, &off)) ||
-		    (err = read_mem(r, counters + off, &cpu_part, 4)))
+		if ((err = gf_read_u64(r, l->per_cpu_offset + 8ull * cpu, &off)) ||
+		    (err = gf_read_mem(r, counters + off, &cpu_part, 4)))
 			return err;
 		sum += (uint64_t)(int64_t)cpu_part;
 	}
@@ -371,14 +371,14 @@ GF_HD static int read_thread(struct reader *r, uint64_t task,
 	int err;
 
 	t->addr = task;
-	if ((err = read_mem(r, task + l->task_pid, &t->pid, 4)) ||
-	    (err = read_mem(r, task + l->task_tgid, &t->tgid, 4)) ||
-	    (err = read_u32(r, task + l->task_state, &state)) ||
-	    (err = read_u32(r, task + l->task_exit_state, &exit_state)) ||
-	    (err = read_u32(r, task + l->task_flags, &flags)) ||
-	    (err = read_u64(r, task + l->task_start_time, &t->start_time)) ||
-	    (err = read_u64(r, task + l->task_sum_exec_runtime, &t->cpu_ns)) ||
-	    (err = read_mem(r, task + l->task_comm, t->comm, GF_COMM_LEN)))
+	if ((err = gf_read_mem(r, task + l->task_pid, &t->pid, 4)) ||
+	    (err = gf_read_mem(r, task + l->task_tgid, &t->tgid, 4)) ||
+	    (err = gf_read_u32(r, task + l->task_state, &state)) ||
+	    (err = gf_read_u32(r, task + l->task_exit_state, &exit_state)) ||
+	    (err = gf_read_u32(r, task + l->task_flags, &flags)) ||
+	    (err = gf_read_u64(r, task + l->task_start_time, &t->start_time)) ||
+	    (err = gf_read_u64(r, task + l->task_sum_exec_runtime, &t->cpu_ns)) ||
+	    (err = gf_read_mem(r, task + l->task_comm, t->comm, GF_COMM_LEN)))
 		return err;
 	if (t->pid < 0 || t->tgid < 0)
 		return GF_ECORRUPT;
@@ -398,10 +398,10 @@ GF_HD static int read_group(struct reader *r, uint64_t task, uint64_t signal,
 	int64_t swapped;
 	int err;
 
-	if ((err = read_u64(r, task + l->task_real_parent, &parent)) ||
-	    (err = read_mem(r, parent + l->task_tgid, &t->ppid, 4)) ||
-	    (err = read_mem(r, signal + l->signal_nr_threads, &t->threads, 4)) ||
-	    (err = read_u64(r, task + l->task_mm, &mm)))
+	if ((err = gf_read_u64(r, task + l->task_real_parent, &parent)) ||
+	    (err = gf_read_mem(r, parent + l->task_tgid, &t->ppid, 4)) ||
+	    (err = gf_read_mem(r, signal + l->signal_nr_threads, &t->threads, 4)) ||
+	    (err = gf_read_u64(r, task + l->task_mm, &mm)))
 		return err;
 	t->rss_pages = rss_pages(r, mm);
 	t->swap_pages = 0;
@@ -414,7 +414,7 @@ GF_HD static int read_group(struct reader *r, uint64_t task, uint64_t signal,
 GF_HD static int read_process(struct reader *r, uint64_t task,
 			      uint64_t *signal, struct gf_task *t)
 {
-	int err = read_u64(r, task + r->k->lay.task_signal, signal);
+	int err = gf_read_u64(r, task + r->k->lay.task_signal, signal);
 
 	return err ? err : read_group(r, task, *signal, t);
 }
@@ -437,7 +437,7 @@ GF_HD static void walk_start(struct gf_walk *w, const struct gf_kernel *k,
 			     int threads, struct gf_task *out, uint32_t cap)
 {
 	w->k = k;
-	reader_init(&w->r, k);
+	gf_reader_init(&w->r, k);
 	w->out = out;
 	w->cap = cap;
 	w->threads = threads;
@@ -476,7 +476,7 @@ GF_HD static int chase_process(struct gf_walk *w, struct reader *r)
 	struct gf_hop *h;
 	int err;
 
-	if ((err = read_u64(r, w->process_node, &next)))
+	if ((err = gf_read_u64(r, w->process_node, &next)))
 		return err;
 	if (next == head) {
 		add_hop(w, GF_HOP_END, head, w->process_node);
@@ -488,7 +488,7 @@ GF_HD static int chase_process(struct gf_walk *w, struct reader *r)
 	w->process = (int32_t)w->n;
 	h = add_hop(w, GF_HOP_PROCESS, next, w->process_node);
 	w->process_node = next;
-	if ((err = read_u64(r, next - l->task_tasks + l->task_signal, &h->signal)))
+	if ((err = gf_read_u64(r, next - l->task_tasks + l->task_signal, &h->signal)))
 		return err;
 	w->thread_head = w->thread_node = h->signal + l->signal_thread_head;
 	w->threads_seen = 0;
@@ -504,7 +504,7 @@ GF_HD static int chase_thread(struct gf_walk *w, struct reader *r)
 	uint64_t next;
 	int err;
 
-	if ((err = read_u64(r, w->thread_node, &next)))
+	if ((err = gf_read_u64(r, w->thread_node, &next)))
 		return err;
 	if (next == w->thread_head) {
 		if (!w->threads && w->assigned >= w->cap)
@@ -551,7 +551,7 @@ GF_HD static void gather(struct gf_walk *w, struct reader *r, uint32_t i)
 	uint64_t back;
 	int err;
 
-	if ((err = read_u64(r, h->node + 8, &back)))
+	if ((err = gf_read_u64(r, h->node + 8, &back)))
 		goto out;
 	if (back != h->prev) {
 		err = GF_ECORRUPT;
@@ -561,7 +561,7 @@ GF_HD static void gather(struct gf_walk *w, struct reader *r, uint32_t i)
 		uint64_t task = h->node - l->task_tasks;
 		if (!(err = read_thread(r, task, t)) &&
 		    !(err = read_group(r, task, h->signal, t)))
-			err = read_u64(r, h->signal + l->signal_sum_sched_runtime,
+			err = gf_read_u64(r, h->signal + l->signal_sum_sched_runtime,
 				       &t->cpu_ns);
 	} else if (h->kind == GF_HOP_THREAD) {
 		err = read_thread(r, h->node - l->task_thread_node, t);
@@ -653,7 +653,7 @@ GF_HD_OUTLINE int gf_walk_gang(const struct gf_kernel *k, int threads,
 		walk_start(w, k, threads, out, cap);
 		r = &w->r;
 	} else {
-		reader_init(&rd, k);
+		gf_reader_init(&rd, k);
 	}
 	gf_gang_sync();
 	while (!w->done) {
@@ -698,7 +698,7 @@ GF_HD static int has_thread(struct reader *r, uint64_t signal,
 	int rc;
 
 	while ((rc = list_step(r, &it, &node)) > 0) {
-		if ((rc = read_mem(r, node - r->k->lay.task_thread_node +
+		if ((rc = gf_read_mem(r, node - r->k->lay.task_thread_node +
 					    r->k->lay.task_pid, &tid, 4)))
 			return rc;
 		if (tid == pid)
@@ -712,7 +712,7 @@ GF_HD static int has_thread(struct reader *r, uint64_t signal,
 GF_HD_OUTLINE int gf_find_task(const struct gf_kernel *k, int32_t pid,
 		       struct gf_task *out)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = gf_reader_init(&rd, k);
 	struct list_iter it = process_iter(r);
 	uint64_t node, signal;
 	int rc;
@@ -753,7 +753,7 @@ GF_HD static int same_group(struct reader *r, uint64_t task,
 			    int32_t tgid)
 {
 	int32_t now;
-	int err = read_mem(r, task + r->k->lay.task_tgid, &now, 4);
+	int err = gf_read_mem(r, task + r->k->lay.task_tgid, &now, 4);
 
 	return err ? err : now == tgid ? GF_OK : GF_ESTALE;
 }
@@ -797,7 +797,7 @@ GF_HD static int kill_group(struct reader *r, uint64_t signal,
 	if ((rc = or_threads(r, signal, tgid, 0, 0, threads)) ||
 	    (rc = or_threads(r, signal, tgid, l->task_pending + l->sigpending_signal,
 			    1ull << (SIGKILL - 1), threads)) ||
-	    (rc = read_u32(r, signal + l->signal_flags, &flags)))
+	    (rc = gf_read_u32(r, signal + l->signal_flags, &flags)))
 		return rc;
 	/* a group exit already under way keeps its exit code, as in the kernel */
 	if (!(flags & SIGNAL_GROUP_EXIT) &&
@@ -827,7 +827,7 @@ GF_HD static int signal_process(struct reader *r, uint64_t signal,
 	while ((rc = list_step(r, &it, &node)) > 0) {
 		uint64_t task = node - l->task_thread_node;
 		if ((rc = same_group(r, task, tgid)) ||
-		    (rc = read_u64(r, task + l->task_blocked, &blocked)))
+		    (rc = gf_read_u64(r, task + l->task_blocked, &blocked)))
 			return rc;
 		if (!(blocked & bit)) {
 			target = task;
@@ -841,7 +841,7 @@ GF_HD static int signal_process(struct reader *r, uint64_t signal,
 		return rc;
 	if (!target)
 		return GF_OK;
-	if ((rc = read_mem(r, target + l->task_pid, tid, 4)))
+	if ((rc = gf_read_mem(r, target + l->task_pid, tid, 4)))
 		return rc;
 	return phys_or64(r, target + l->task_ti_flags, 1ull << l->tif_sigpending);
 }
@@ -894,7 +894,7 @@ GF_HD_OUTLINE int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
 				 const struct gf_task *t, uint32_t n, int sig,
 				 uint32_t *seq)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = gf_reader_init(&rd, k);
 	volatile struct gfh_mailbox *mb = helper_header(r, mailbox);
 	uint64_t slot = mailbox + GFH_HEADER_BYTES;
 	int err;
@@ -920,7 +920,7 @@ GF_HD_OUTLINE int gf_helper_post(const struct gf_kernel *k, uint64_t mailbox,
 GF_HD_OUTLINE int gf_helper_answers(const struct gf_kernel *k, uint64_t mailbox,
 				    uint32_t seq, uint32_t n, int32_t *answers)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = gf_reader_init(&rd, k);
 	volatile struct gfh_mailbox *mb = helper_header(r, mailbox);
 
 	uint64_t result = mailbox + GFH_HEADER_BYTES +
@@ -930,7 +930,7 @@ GF_HD_OUTLINE int gf_helper_answers(const struct gf_kernel *k, uint64_t mailbox,
 		return 0;
 	fence_system(); /* the results were written before ans_seq */
 	for (uint32_t i = 0; i < n; i++, result += sizeof(struct gfh_slot)) {
-		if (read_mem(r, result, &answers[i], 4))
+		if (gf_read_mem(r, result, &answers[i], 4))
 			return 0;
 		if (answers[i] < GFH_DONE || answers[i] > GFH_REFUSED)
 			answers[i] = GFH_NONE;
@@ -953,13 +953,13 @@ GF_HD int gf_helper_answer(const struct gf_kernel *k, uint64_t mailbox,
 GF_HD_OUTLINE int gf_send_signal(const struct gf_kernel *k, const struct gf_task *t,
 			 int sig, int *result)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = gf_reader_init(&rd, k);
 	uint64_t signal;
 	int err;
 
 	if (sig < 1 || sig > 31)
 		return GF_EINVAL;
-	if ((err = read_u64(r, t->addr + r->k->lay.task_signal, &signal)) ||
+	if ((err = gf_read_u64(r, t->addr + r->k->lay.task_signal, &signal)) ||
 	    (err = still_same(r, t)))
 		return err;
 	if (sig == SIGKILL)

@@ -22,11 +22,11 @@ struct reader {
 
 /* Reads memory that another party changes under us (the guest's RAM, a
  * mailbox): volatile, in the widest aligned units. */
-GF_HD void copy_volatile(void *dst, const volatile uint8_t *src, uint32_t len);
-GF_HD struct reader *reader_init(struct reader *r, const struct gf_kernel *k);
-GF_HD int read_mem(struct reader *r, uint64_t va, void *dst, uint32_t len);
-GF_HD int read_u64(struct reader *r, uint64_t va, uint64_t *v);
-GF_HD int read_u32(struct reader *r, uint64_t va, uint32_t *v);
+GF_HD void gf_copy_volatile(void *dst, const volatile uint8_t *src, uint32_t len);
+GF_HD struct reader *gf_reader_init(struct reader *r, const struct gf_kernel *k);
+GF_HD int gf_read_mem(struct reader *r, uint64_t va, void *dst, uint32_t len);
+GF_HD int gf_read_u64(struct reader *r, uint64_t va, uint64_t *v);
+GF_HD int gf_read_u32(struct reader *r, uint64_t va, uint32_t *v);
 
 /* ---- The task walk, spread over a gang (gang.h) ----
  * The walk is a chain of dependent reads only along the lists: rank 0

@@ -52,7 +52,7 @@ __device__ static int retune(const struct gf_slot *s)
 
 	if (!s->loop)
 		return GF_EINVAL;
-	copy_volatile(&p, (const volatile uint8_t *)&s->box->params, sizeof p);
+	gf_copy_volatile(&p, (const volatile uint8_t *)&s->box->params, sizeof p);
 	if (!gf_loop_fits(&s->loop->p, &p))
 		return GF_EINVAL;
 	gf_loop_retune(s->loop, &p);
@@ -113,7 +113,7 @@ __device__ static void serve_alone(const struct gf_slot *s, const struct plan *p
 		box->found = task;
 		break;
 	case GF_OP_SIGNAL:
-		copy_volatile(&task, (const volatile uint8_t *)&box->task, sizeof task);
+		gf_copy_volatile(&task, (const volatile uint8_t *)&box->task, sizeof task);
 		status = gf_send_signal(&s->k, &task, p->arg, &result);
 		box->result = result;
 		break;

@@ -238,7 +238,7 @@ static size_t read_until(int fd, void *buf, size_t len, double deadline)
 
 	while (got < len) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		double left = deadline - now_monotonic();
+		double left = deadline - gf_now_monotonic();
 		ssize_t n;
 
 		if (left <= 0)
@@ -290,7 +290,7 @@ static pid_t spawn_query(const char *name, int *fd, char *err, size_t errlen)
 static int query_domain(const char *name, struct domain_facts *f, char *err,
 			size_t errlen)
 {
-	double deadline = now_monotonic() + LIBVIRT_WAIT_S;
+	double deadline = gf_now_monotonic() + LIBVIRT_WAIT_S;
 	int fd, status = 0;
 	pid_t pid = spawn_query(name, &fd, err, errlen);
 	size_t got;
@@ -309,7 +309,7 @@ static int query_domain(const char *name, struct domain_facts *f, char *err,
 		f->machine[sizeof f->machine - 1] = 0;
 		return 0;
 	}
-	if (now_monotonic() < deadline)
+	if (gf_now_monotonic() < deadline)
 		snprintf(err, errlen, "the libvirt query (a child process) ended "
 			 "without an answer (%s %d)", WIFSIGNALED(status) ?
 			 "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) :

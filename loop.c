@@ -280,8 +280,8 @@ GF_HD static void watch_host(struct gf_loop *l, struct gf_pub *pub, double now,
 GF_HD_OUTLINE static int sample(struct gf_loop *l, const struct gf_kernel *k, double now)
 {
 	struct gf_history h = history_of(l);
-	const struct gf_point *prev = history_newest(&h);
-	struct gf_point *p = history_next(&h);
+	const struct gf_point *prev = gf_history_newest(&h);
+	struct gf_point *p = gf_history_next(&h);
 	int err = GF_OK;
 
 	if (k->lay.has_metrics)
@@ -303,7 +303,7 @@ GF_HD_OUTLINE static int sample(struct gf_loop *l, const struct gf_kernel *k, do
 		return -1;
 	}
 	p->time = now;
-	history_commit(&h);
+	gf_history_commit(&h);
 	l->hcount = h.count;
 	l->hnext = h.next;
 	return 0;
@@ -330,7 +330,7 @@ GF_HD static void walk(struct gf_loop *l, const struct gf_kernel *k)
 
 /* ---- Checkpoints: the processes at the ages the detectors read ----
  * For an age A a table is taken every A/2, GF_CHECKPOINTS kept: the
- * oldest is then between A and 1.5 A old, so that procs_back(A) always
+ * oldest is then between A and 1.5 A old, so that gf_procs_back(A) always
  * finds one once the loop has run for A. */
 
 /* The processes t[0..n) as marks, indexed by tgid (index_cap: a power of
@@ -423,7 +423,7 @@ GF_HD_OUTLINE static void look_at_log(struct gf_loop *l, const struct gf_kernel 
 
 	f5.atomic_sleep = 1;
 	if (l->atomic_sleep || !k->lay.has_printk ||
-	    (now - l->last_log_look < LOG_LOOK_S && !detect(&f5, GF_F5, &l->probe)))
+	    (now - l->last_log_look < LOG_LOOK_S && !gf_detect(&f5, GF_F5, &l->probe)))
 		return;
 	l->last_log_look = now;
 	if (!gf_log_tail(k, LOG_RECORDS, log_of(l), GF_LOOP_LOG, &len))
@@ -455,7 +455,7 @@ GF_HD_OUTLINE static void judge(struct gf_loop *l, struct gf_pub *pub,
 	for (int i = 0; i < GF_NCLASSES; i++) {
 		enum gf_class cls = (enum gf_class)i;
 		int was = l->v[cls].active;
-		detect(j, cls, &l->v[cls]);
+		gf_detect(j, cls, &l->v[cls]);
 		if (l->v[cls].active == was)
 			continue;
 		l->panic_pending |= cls == GF_PANIC && !was;
@@ -493,7 +493,7 @@ GF_HD_OUTLINE static void publish_tasks(struct gf_loop *l, struct gf_pub *pub,
 	struct gf_board_task *out = gf_pub_tasks(pub);
 
 	for (uint32_t i = 0; i < l->ntasks && i < pub->task_cap; i++) {
-		const struct gf_mark *m = then ? past_find(then, t[i].tgid,
+		const struct gf_mark *m = then ? gf_past_find(then, t[i].tgid,
 							  t[i].start_time) : NULL;
 		struct gf_board_task bt;
 		memset(&bt, 0, sizeof bt);
@@ -514,12 +514,12 @@ GF_HD_OUTLINE static void publish(struct gf_loop *l, struct gf_pub *pub,
 			  double now)
 {
 	struct gf_history h = history_of(l);
-	const struct gf_point *newest = history_newest(&h);
-	const struct gf_point *then = history_back(&h, GF_BOARD_RATE_S);
+	const struct gf_point *newest = gf_history_newest(&h);
+	const struct gf_point *then = gf_history_back(&h, GF_BOARD_RATE_S);
 	struct gf_rates *r = scratch_of(l);
 
 	if (then)
-		rates_between(then, newest, r);
+		gf_rates_between(then, newest, r);
 	else
 		memset(r, 0, sizeof *r);
 	pub->gen++;
@@ -533,7 +533,7 @@ GF_HD_OUTLINE static void publish(struct gf_loop *l, struct gf_pub *pub,
 		memcpy(&pub->newest, newest, sizeof *newest);
 	memcpy(&pub->rates, r, sizeof *r);
 	memcpy(pub->v, l->v, sizeof l->v);
-	publish_tasks(l, pub, procs ? procs_back(procs, GF_BOARD_RATE_S) : NULL, now);
+	publish_tasks(l, pub, procs ? gf_procs_back(procs, GF_BOARD_RATE_S) : NULL, now);
 	if (l->panic_pending)
 		panic_log(l, k, pub);
 	l->panic_pending = 0;

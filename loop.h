@@ -57,7 +57,7 @@ struct gf_past {
 };
 
 /* What the process-level detectors rank: the processes now, and every
- * checkpoint there is, of which procs_back() picks one. */
+ * checkpoint there is, of which gf_procs_back() picks one. */
 struct gf_procs {
 	const struct gf_task *task;
 	uint32_t ntasks;
@@ -66,7 +66,7 @@ struct gf_procs {
 	uint32_t npast;
 };
 
-/* Everything detect() reads, and where it may compute (a struct gf_rates
+/* Everything gf_detect() reads, and where it may compute (a struct gf_rates
  * is 12 KB: too big for a GPU thread's stack). */
 struct gf_judge {
 	const struct gf_thresholds *th;
@@ -86,11 +86,11 @@ GF_HD static inline uint32_t gf_tgid_slot(int32_t tgid, uint32_t cap)
 GF_HD void gf_checkpoint_fill(struct gf_mark *m, uint32_t *index,
 			      uint32_t index_cap, const struct gf_task *t,
 			      uint32_t n);
-GF_HD const struct gf_past *procs_back(const struct gf_procs *p,
+GF_HD const struct gf_past *gf_procs_back(const struct gf_procs *p,
 				       double seconds);
-GF_HD const struct gf_mark *past_find(const struct gf_past *p, int32_t tgid,
+GF_HD const struct gf_mark *gf_past_find(const struct gf_past *p, int32_t tgid,
 				      uint64_t start_time);
-GF_HD int detect(const struct gf_judge *j, enum gf_class cls,
+GF_HD int gf_detect(const struct gf_judge *j, enum gf_class cls,
 		 struct gf_verdict *v);
 
 /* ---- Events: what the runner tells the host, in order. ---- */

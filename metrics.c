@@ -27,7 +27,7 @@ GF_HD static int per_cpu(struct reader *r, uint64_t sym, uint32_t cpu,
 			 uint64_t *va)
 {
 	uint64_t off;
-	int err = read_u64(r, r->k->lay.per_cpu_offset + 8ull * cpu, &off);
+	int err = gf_read_u64(r, r->k->lay.per_cpu_offset + 8ull * cpu, &off);
 
 	*va = sym + off;
 	return err;
@@ -37,7 +37,7 @@ GF_HD static int cpustat(struct reader *r, uint64_t base, uint32_t idx,
 			 uint64_t *sum)
 {
 	uint64_t v;
-	int err = read_u64(r, base + 8ull * idx, &v);
+	int err = gf_read_u64(r, base + 8ull * idx, &v);
 
 	*sum += v;
 	return err;
@@ -69,9 +69,9 @@ GF_HD static int read_cpu_time(struct reader *r, uint32_t cpu,
 		return (err = cpustat(r, stat, l->cpustat_idle, &c->idle_ns)) ? err :
 		       cpustat(r, stat, l->cpustat_iowait, &c->iowait_ns);
 	if ((err = per_cpu(r, l->tick_cpu_sched, cpu, &ts)) ||
-	    (err = read_u64(r, ts + l->ts_idle_sleeptime, &c->idle_ns)))
+	    (err = gf_read_u64(r, ts + l->ts_idle_sleeptime, &c->idle_ns)))
 		return err;
-	return read_u64(r, ts + l->ts_iowait_sleeptime, &c->iowait_ns);
+	return gf_read_u64(r, ts + l->ts_iowait_sleeptime, &c->iowait_ns);
 }
 
 GF_HD static int read_runqueue(struct reader *r, uint32_t cpu,
@@ -82,14 +82,14 @@ GF_HD static int read_runqueue(struct reader *r, uint32_t cpu,
 	int err;
 
 	if ((err = per_cpu(r, l->runqueues, cpu, &rq)) ||
-	    (err = read_u32(r, rq + l->rq_nr_running, &c->running)) ||
-	    (err = read_u64(r, rq + l->rq_nr_switches, &c->switches)) ||
-	    (err = read_u64(r, rq + l->rq_nr_uninterruptible,
+	    (err = gf_read_u32(r, rq + l->rq_nr_running, &c->running)) ||
+	    (err = gf_read_u64(r, rq + l->rq_nr_switches, &c->switches)) ||
+	    (err = gf_read_u64(r, rq + l->rq_nr_uninterruptible,
 			    (uint64_t *)&c->uninterruptible)) ||
-	    (err = read_mem(r, rq + l->rq_nr_iowait, &c->iowaiters, 4)) ||
-	    (err = read_u64(r, rq + l->rq_curr, &curr)) ||
-	    (err = read_u64(r, rq + l->rq_idle, &idle)) ||
-	    (err = read_u64(r, l->cpu_online_mask + 8ull * (cpu / 64), &online)))
+	    (err = gf_read_mem(r, rq + l->rq_nr_iowait, &c->iowaiters, 4)) ||
+	    (err = gf_read_u64(r, rq + l->rq_curr, &curr)) ||
+	    (err = gf_read_u64(r, rq + l->rq_idle, &idle)) ||
+	    (err = gf_read_u64(r, l->cpu_online_mask + 8ull * (cpu / 64), &online)))
 		return err;
 	c->idle_now = curr == idle;
 	c->online = (online >> (cpu % 64)) & 1;
@@ -106,7 +106,7 @@ GF_HD static int vm_event(struct reader *r, uint32_t idx, uint32_t ncpus,
 	*sum = 0;
 	for (uint32_t cpu = 0; cpu < ncpus; cpu++) {
 		if ((err = per_cpu(r, r->k->lay.vm_event_states, cpu, &va)) ||
-		    (err = read_u64(r, va + 8ull * idx, &v)))
+		    (err = gf_read_u64(r, va + 8ull * idx, &v)))
 			return err;
 		*sum += v;
 	}
@@ -128,18 +128,18 @@ GF_HD static int read_memory(struct reader *r, struct gf_sample *s)
 	int64_t total, free, reserve, active, inactive, slab, swap_free, swap_total;
 	int err;
 
-	if ((err = read_u64(r, l->totalram_pages, (uint64_t *)&total)) ||
-	    (err = read_u64(r, l->vm_zone_stat + 8ull * l->zs_free_pages,
+	if ((err = gf_read_u64(r, l->totalram_pages, (uint64_t *)&total)) ||
+	    (err = gf_read_u64(r, l->vm_zone_stat + 8ull * l->zs_free_pages,
 			    (uint64_t *)&free)) ||
-	    (err = read_u64(r, l->totalreserve_pages, (uint64_t *)&reserve)) ||
-	    (err = read_u64(r, l->vm_node_stat + 8ull * l->ns_active_file,
+	    (err = gf_read_u64(r, l->totalreserve_pages, (uint64_t *)&reserve)) ||
+	    (err = gf_read_u64(r, l->vm_node_stat + 8ull * l->ns_active_file,
 			    (uint64_t *)&active)) ||
-	    (err = read_u64(r, l->vm_node_stat + 8ull * l->ns_inactive_file,
+	    (err = gf_read_u64(r, l->vm_node_stat + 8ull * l->ns_inactive_file,
 			    (uint64_t *)&inactive)) ||
-	    (err = read_u64(r, l->vm_node_stat + 8ull * l->ns_slab_reclaimable,
+	    (err = gf_read_u64(r, l->vm_node_stat + 8ull * l->ns_slab_reclaimable,
 			    (uint64_t *)&slab)) ||
-	    (err = read_u64(r, l->nr_swap_pages, (uint64_t *)&swap_free)) ||
-	    (err = read_u64(r, l->total_swap_pages, (uint64_t *)&swap_total)))
+	    (err = gf_read_u64(r, l->nr_swap_pages, (uint64_t *)&swap_free)) ||
+	    (err = gf_read_u64(r, l->total_swap_pages, (uint64_t *)&swap_total)))
 		return err;
 	if (total <= 0)
 		return GF_ECORRUPT;
@@ -164,7 +164,7 @@ GF_HD static int read_memory(struct reader *r, struct gf_sample *s)
  * kernel's layout lacks them. */
 GF_HD_OUTLINE int gf_sample_counters(const struct gf_kernel *k, struct gf_sample *s)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = gf_reader_init(&rd, k);
 	const struct gf_layout *l = &k->lay;
 	int err;
 
@@ -175,9 +175,9 @@ GF_HD_OUTLINE int gf_sample_counters(const struct gf_kernel *k, struct gf_sample
 		if ((err = read_cpu_time(r, cpu, &s->cpu[cpu])) ||
 		    (err = read_runqueue(r, cpu, &s->cpu[cpu])))
 			return err;
-	if ((err = read_u64(r, l->jiffies, &s->jiffies)) ||
-	    (err = read_mem(r, l->panic_cpu, &s->panic_cpu, 4)) ||
-	    (err = read_u64(r, l->tainted_mask, &s->tainted)) ||
+	if ((err = gf_read_u64(r, l->jiffies, &s->jiffies)) ||
+	    (err = gf_read_mem(r, l->panic_cpu, &s->panic_cpu, 4)) ||
+	    (err = gf_read_u64(r, l->tainted_mask, &s->tainted)) ||
 	    (err = vm_event(r, l->ev_pswpin, s->ncpus, &s->pswpin)) ||
 	    (err = vm_event(r, l->ev_pswpout, s->ncpus, &s->pswpout)) ||
 	    (err = vm_event(r, l->ev_pgmajfault, s->ncpus, &s->pgmajfault)))
@@ -199,16 +199,16 @@ GF_HD static int read_ring(struct reader *r, struct log_ring *ring)
 	uint64_t rb, desc_ring, text_ring;
 	int err;
 
-	if ((err = read_u64(r, l->prb, &rb)))
+	if ((err = gf_read_u64(r, l->prb, &rb)))
 		return err;
 	desc_ring = rb + l->prb_desc_ring;
 	text_ring = rb + l->prb_text_data_ring;
-	if ((err = read_u32(r, desc_ring + l->pdr_count_bits, &ring->count_bits)) ||
-	    (err = read_u64(r, desc_ring + l->pdr_descs, &ring->descs)) ||
-	    (err = read_u64(r, desc_ring + l->pdr_infos, &ring->infos)) ||
-	    (err = read_u64(r, desc_ring + l->pdr_head_id, &ring->head_id)) ||
-	    (err = read_u32(r, text_ring + l->data_size_bits, &ring->size_bits)) ||
-	    (err = read_u64(r, text_ring + l->data_data, &ring->data)))
+	if ((err = gf_read_u32(r, desc_ring + l->pdr_count_bits, &ring->count_bits)) ||
+	    (err = gf_read_u64(r, desc_ring + l->pdr_descs, &ring->descs)) ||
+	    (err = gf_read_u64(r, desc_ring + l->pdr_infos, &ring->infos)) ||
+	    (err = gf_read_u64(r, desc_ring + l->pdr_head_id, &ring->head_id)) ||
+	    (err = gf_read_u32(r, text_ring + l->data_size_bits, &ring->size_bits)) ||
+	    (err = gf_read_u64(r, text_ring + l->data_data, &ring->data)))
 		return err;
 	if (ring->count_bits > MAX_COUNT_BITS || ring->size_bits > MAX_SIZE_BITS ||
 	    ring->size_bits < 4)
@@ -237,16 +237,16 @@ GF_HD static int read_record(struct reader *r, const struct log_ring *ring,
 	uint16_t text_len;
 	int err;
 
-	if ((err = read_u64(r, desc + l->desc_state_var, &sv)))
+	if ((err = gf_read_u64(r, desc + l->desc_state_var, &sv)))
 		return err;
 	state = sv >> DESC_STATE_SHIFT;
 	if ((sv & DESC_ID_MASK) != (id & DESC_ID_MASK) ||
 	    (state != DESC_COMMITTED && state != DESC_FINALIZED))
 		return 0;
-	if ((err = read_u64(r, desc + l->desc_text_blk_lpos + l->lpos_begin, &begin)) ||
-	    (err = read_u64(r, desc + l->desc_text_blk_lpos + l->lpos_next, &next)) ||
-	    (err = read_u64(r, info + l->info_ts_nsec, &rec->ts_nsec)) ||
-	    (err = read_mem(r, info + l->info_text_len, &text_len, 2)))
+	if ((err = gf_read_u64(r, desc + l->desc_text_blk_lpos + l->lpos_begin, &begin)) ||
+	    (err = gf_read_u64(r, desc + l->desc_text_blk_lpos + l->lpos_next, &next)) ||
+	    (err = gf_read_u64(r, info + l->info_ts_nsec, &rec->ts_nsec)) ||
+	    (err = gf_read_mem(r, info + l->info_text_len, &text_len, 2)))
 		return err;
 	if ((begin & 1) && (next & 1))
 		return 0; /* a record without text */
@@ -297,7 +297,7 @@ GF_HD static int put_record(struct reader *r, const struct log_record *rec,
 			    char *buf, uint32_t cap, uint32_t *at)
 {
 	char text[MAX_RECORD_TEXT];
-	int err = read_mem(r, rec->text, text, rec->len);
+	int err = gf_read_mem(r, rec->text, text, rec->len);
 
 	if (err)
 		return err;
@@ -319,7 +319,7 @@ GF_HD static int put_record(struct reader *r, const struct log_record *rec,
 GF_HD_OUTLINE int gf_log_tail(const struct gf_kernel *k, uint32_t max, char *buf,
 		      uint32_t cap, uint32_t *len)
 {
-	struct reader rd, *r = reader_init(&rd, k);
+	struct reader rd, *r = gf_reader_init(&rd, k);
 	struct log_ring ring;
 	struct log_record rec;
 	uint64_t first, need = 1, id;

@@ -16,7 +16,7 @@
 static const char *refusal(const struct gf_task *t, const struct kill_opts *o,
 			   char *buf, size_t len)
 {
-	const char *unsafe = unsafe_target(t);
+	const char *unsafe = gf_unsafe_target(t);
 
 	if (o->sig == SIGCONT)
 		return "SIGCONT must wake stopped threads, which a memory write "

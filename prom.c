@@ -194,7 +194,7 @@ static void detectors(FILE *f, const struct prom_target *t, int n,
 		if (t[i].board->attached)
 			for (int c = 0; c < GF_NCLASSES; c++)
 				sample(f, "detector_state", t[i].board, "class",
-				       class_name(c), NULL, NULL,
+				       gf_class_name(c), NULL, NULL,
 				       board_level(t[i].board, c, wall_now, why,
 						   sizeof why));
 }
@@ -202,7 +202,7 @@ static void detectors(FILE *f, const struct prom_target *t, int n,
 /* A label value without spaces ("still running" is still_running). */
 static void outcome_label(enum gf_outcome o, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s", outcome_name(o));
+	snprintf(buf, len, "%s", gf_outcome_name(o));
 	for (char *p = buf; *p; p++)
 		if (*p == ' ')
 			*p = '_';
@@ -218,13 +218,13 @@ static void counters(FILE *f, const struct prom_target *t, int n)
 	family(f, "verdicts_total", "counter", "Faults detected, by class.");
 	for (int i = 0; i < n; i++)
 		for (int c = 0; c < GF_NCLASSES; c++)
-			sample(f, "verdicts_total", t[i].board, "class", class_name(c),
+			sample(f, "verdicts_total", t[i].board, "class", gf_class_name(c),
 			       NULL, NULL, (double)t[i].counts->verdicts[c]);
 	family(f, "actions_total", "counter", "Signals the recovery policy "
 	       "decided on, by class (dry runs too).");
 	for (int i = 0; i < n; i++)
 		for (int c = 0; c < GF_NCLASSES; c++)
-			sample(f, "actions_total", t[i].board, "class", class_name(c),
+			sample(f, "actions_total", t[i].board, "class", gf_class_name(c),
 			       NULL, NULL, (double)t[i].counts->actions[c]);
 	family(f, "results_total", "counter", "What became of the recovery's "
 	       "signals, by class and outcome.");
@@ -233,7 +233,7 @@ static void counters(FILE *f, const struct prom_target *t, int n)
 			for (size_t k = 0; k < sizeof results / sizeof *results; k++) {
 				outcome_label(results[k], o, sizeof o);
 				sample(f, "results_total", t[i].board, "class",
-				       class_name(c), "outcome", o,
+				       gf_class_name(c), "outcome", o,
 				       (double)t[i].counts->results[c][results[k]]);
 			}
 	family(f, "operator_signals_total", "counter", "Operators' signals, by "
@@ -274,7 +274,7 @@ int prom_hub(FILE *f, struct hub *h)
 			hub_counts(h, i, &counts[i]);
 			t[i] = (struct prom_target){ &boards[i], &counts[i] };
 		}
-		prom_format(f, t, n, hub_round_s(h), now_wall());
+		prom_format(f, t, n, hub_round_s(h), gf_now_wall());
 		rc = GF_OK;
 	}
 	free(t);

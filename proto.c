@@ -34,7 +34,7 @@
 
 /* ---- Buffers and headers ---- */
 
-int buf_reserve(struct gf_buf *b, size_t len)
+int gf_buf_reserve(struct gf_buf *b, size_t len)
 {
 	uint8_t *grown;
 
@@ -47,7 +47,7 @@ int buf_reserve(struct gf_buf *b, size_t len)
 	return GF_OK;
 }
 
-void buf_free(struct gf_buf *b)
+void gf_buf_free(struct gf_buf *b)
 {
 	free(b->data);
 	*b = (struct gf_buf){ 0 };
@@ -61,7 +61,7 @@ void *msg_start(struct gf_buf *b, uint16_t type, uint64_t seq, int32_t target,
 	struct gf_msg_hdr *h;
 
 	b->len = 0;
-	if (buf_reserve(b, sizeof *h + length))
+	if (gf_buf_reserve(b, sizeof *h + length))
 		return NULL;
 	h = (struct gf_msg_hdr *)b->data;
 	gf_msg_hdr_init(h, type, seq, target, status, length);
@@ -336,7 +336,7 @@ int server_add_listener(struct gf_server *srv, void *(*fn)(void *),
 int server_admit(struct gf_server *srv, const char *peer)
 {
 	int ok;
-	double now = now_monotonic();
+	double now = gf_now_monotonic();
 
 	pthread_mutex_lock(&srv->lock);
 	ok = !server_stopping(srv) && srv->clients < srv->max_clients;
@@ -451,7 +451,7 @@ void server_session(struct gf_server *srv, struct gf_io *io)
 {
 	struct gf_session s;
 	struct gf_buf in = { 0 }, out = { 0 };
-	double last = now_monotonic();
+	double last = gf_now_monotonic();
 	int rc = 0;
 
 	if (handshake(srv, io, &s, &in, &out))
@@ -459,15 +459,15 @@ void server_session(struct gf_server *srv, struct gf_io *io)
 	while (!server_stopping(srv) && rc >= 0) {
 		rc = serve_one(srv, io, &s, &in, &out);
 		if (rc == 0)
-			last = now_monotonic();
-		else if (rc == 1 && now_monotonic() - last > IDLE_S) {
+			last = gf_now_monotonic();
+		else if (rc == 1 && gf_now_monotonic() - last > IDLE_S) {
 			remote_log(io->peer, "closed: idle for %.0f s", IDLE_S);
 			break;
 		}
 	}
 out:
-	buf_free(&in);
-	buf_free(&out);
+	gf_buf_free(&in);
+	gf_buf_free(&out);
 	io->close(io->ctx);
 	server_release(srv);
 }
@@ -522,7 +522,7 @@ struct gf_server *server_start(struct hub *hub, const struct gf_remote *r,
 		snprintf(err, errlen, "libsodium did not initialise");
 		goto fail;
 	}
-	if (remote_needs_key(r) && keys_load(&srv->keys, r, err, errlen))
+	if (remote_needs_key(r) && auth_keys_load(&srv->keys, r, err, errlen))
 		goto fail;
 	for (int i = 0; i < r->nlisten; i++)
 		if (start_listener(srv, r->listen[i], err, errlen))
@@ -544,7 +544,7 @@ void server_stop(struct gf_server *srv)
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < srv->nlisteners; i++)
 		pthread_join(srv->listener[i], NULL);
-	until = wall_deadline(GF_MSG_S + 1);
+	until = gf_wall_deadline(GF_MSG_S + 1);
 	pthread_mutex_lock(&srv->lock);
 	while (srv->clients > 0 &&
 	       pthread_cond_timedwait(&srv->left, &srv->lock, &until) != ETIMEDOUT)
@@ -552,7 +552,7 @@ void server_stop(struct gf_server *srv)
 	pthread_mutex_unlock(&srv->lock);
 	if (srv->clients > 0)
 		return; /* a session stuck in a transport: leave it its memory */
-	keys_wipe(&srv->keys);
+	auth_keys_wipe(&srv->keys);
 	pthread_cond_destroy(&srv->left);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

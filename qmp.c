@@ -34,7 +34,7 @@ static int qmp_error(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 static double now_ms(void)
 {
-	return now_monotonic() * 1e3;
+	return gf_now_monotonic() * 1e3;
 }
 
 static int send_all(struct gf_qmp *q, const char *s, size_t len, char *err,

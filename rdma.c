@@ -291,7 +291,7 @@ static int mailbox_send(void *ctx, const struct gf_buf *b)
  * costs little. */
 static void back_off(double start, double *nap)
 {
-	double idle = now_monotonic() - start;
+	double idle = gf_now_monotonic() - start;
 
 	if (idle > SPIN_S)
 		gf_nap(nap, idle > BUSY_S ? NAP_MAX_S : NAP_BUSY_S);
@@ -303,7 +303,7 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 			char *why, size_t whylen)
 {
 	struct mailbox *m = ctx;
-	double start = now_monotonic(), nap = NAP_MIN_S;
+	double start = gf_now_monotonic(), nap = NAP_MIN_S;
 
 	b->len = 0;
 	while (!mailbox_take((struct gf_req_area *)m->e.area[0], m->requests + 1, b)) {
@@ -311,7 +311,7 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 			snprintf(why, whylen, "disconnected");
 			return GF_EFAULT;
 		}
-		if (now_monotonic() - start > timeout_s)
+		if (gf_now_monotonic() - start > timeout_s)
 			return GF_EBUSY;
 		back_off(start, &nap);
 	}
@@ -332,10 +332,10 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 static void mailbox_close(void *ctx)
 {
 	struct mailbox *m = ctx;
-	double start = now_monotonic(), nap = NAP_MIN_S;
+	double start = gf_now_monotonic(), nap = NAP_MIN_S;
 
 	while (!__atomic_load_n(&m->gone, __ATOMIC_ACQUIRE) &&
-	       now_monotonic() - start < LINGER_S)
+	       gf_now_monotonic() - start < LINGER_S)
 		back_off(start, &nap);
 	v.disconnect(m->e.id);
 	mailbox_put(m);
@@ -492,7 +492,7 @@ int mailbox_take(volatile struct gf_req_area *req, uint64_t number,
 {
 	if (__atomic_load_n(&req->posted, __ATOMIC_ACQUIRE) != number)
 		return 0;
-	if (buf_reserve(out, GF_SLOT_MSG))
+	if (gf_buf_reserve(out, GF_SLOT_MSG))
 		return 0;
 	memcpy(out->data, (const void *)req->msg, GF_SLOT_MSG);
 	out->len = GF_SLOT_MSG;
@@ -588,14 +588,14 @@ static int post_and_wait(struct link *k, enum ibv_wr_opcode op, void *local,
 				  .wr.rdma = { .remote_addr = remote, .rkey = rkey } };
 	struct ibv_send_wr *bad;
 	struct ibv_wc wc;
-	double start = now_monotonic(), deadline = start + GF_MSG_S, nap = NAP_MIN_S;
+	double start = gf_now_monotonic(), deadline = start + GF_MSG_S, nap = NAP_MIN_S;
 	int n;
 
 	if (ibv_post_send(k->e.id->qp, &wr, &bad)) {
 		snprintf(why, whylen, "ibv_post_send: %s", strerror(errno));
 		return k->broken = 1, GF_EFAULT;
 	}
-	while (!(n = ibv_poll_cq(k->e.cq, 1, &wc)) && now_monotonic() < deadline)
+	while (!(n = ibv_poll_cq(k->e.cq, 1, &wc)) && gf_now_monotonic() < deadline)
 		back_off(start, &nap);
 	if (n <= 0 || wc.status != IBV_WC_SUCCESS) {
 		snprintf(why, whylen, "RDMA %s completion: %s", op == IBV_WR_RDMA_READ
@@ -627,7 +627,7 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 {
 	struct link *k = ctx;
 	uint8_t *in = k->e.area[1];
-	double start = now_monotonic(), nap = NAP_MIN_S;
+	double start = gf_now_monotonic(), nap = NAP_MIN_S;
 	size_t have = 0, need = FIRST_READ;
 	int rc;
 
@@ -650,13 +650,13 @@ static int link_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 		if (rc == GF_EBUSY) { /* not there yet, or torn: from the start */
 			have = 0;
 			need = FIRST_READ;
-			if (now_monotonic() - start > timeout_s)
+			if (gf_now_monotonic() - start > timeout_s)
 				return GF_EBUSY;
 			back_off(start, &nap);
 		}
 	}
 	k->answers++;
-	if ((rc = buf_reserve(b, need - 16)))
+	if ((rc = gf_buf_reserve(b, need - 16)))
 		return rc;
 	memcpy(b->data, in + 8, need - 16); /* between the marks */
 	b->len = need - 16;

@@ -25,7 +25,7 @@
 #define HELPER_WAIT_S 0.2 /* the helper polls every 8 ms */
 
 /* Why no automatic or unforced signal may go to this task, or NULL. */
-GF_HD const char *unsafe_target(const struct gf_task *t)
+GF_HD const char *gf_unsafe_target(const struct gf_task *t)
 {
 	if (t->tgid == 1)
 		return "pid 1 is init; killing it panics the guest";
@@ -219,7 +219,7 @@ GF_HD static const struct gf_culprit *choose(const struct gf_policy *p,
 		memset(&t, 0, sizeof t);
 		t.tgid = c->pid;
 		t.kthread = c->kthread;
-		if (unsafe_target(&t) || c->pid == p->self_pid ||
+		if (gf_unsafe_target(&t) || c->pid == p->self_pid ||
 		    gf_protected(p->protect, c->comm))
 			continue;
 		return c;

@@ -119,7 +119,7 @@ static void ps_text(const struct gf_task *t, uint32_t n)
 	}
 }
 
-void ps_print(const struct gf_task *t, uint32_t n, int json)
+void rescue_ps_print(const struct gf_task *t, uint32_t n, int json)
 {
 	if (json)
 		ps_json(t, n);
@@ -137,7 +137,7 @@ int rescue_ps(const struct gf_engine *e, int json, int threads)
 		fprintf(stderr, "gpufas: task list: %s\n", gf_strerror(err));
 		return 1;
 	}
-	ps_print(tasks, n, json);
+	rescue_ps_print(tasks, n, json);
 	free(tasks);
 	return 0;
 }
@@ -174,9 +174,9 @@ static void note_failure(void *ctx, const struct gf_event *ev)
 		snprintf(why, 512, "%s", ev->detail);
 }
 
-void verdict_text(const struct gf_verdict *v)
+void gf_verdict_text(const struct gf_verdict *v)
 {
-	printf("%-13s %s", class_name(v->cls), v->active ? "FAULT" : "ok");
+	printf("%-13s %s", gf_class_name(v->cls), v->active ? "FAULT" : "ok");
 	for (uint32_t i = 0; i < v->nevidence; i++)
 		printf("%s%s=%.4g", i ? " " : "  ", v->evidence[i].name,
 		       v->evidence[i].value);
@@ -194,7 +194,7 @@ static void board_json(const struct watch *w)
 	for (int c = 0; c < GF_NCLASSES; c++) {
 		const struct gf_verdict *v = &watch_verdicts(w)[c];
 		printf("%s{\"class\":\"%s\",\"state\":\"%s\",\"culprits\":[",
-		       c ? "," : "", class_name(c), v->active ? "fault" : "ok");
+		       c ? "," : "", gf_class_name(c), v->active ? "fault" : "ok");
 		for (uint32_t i = 0; i < v->nculprits; i++) {
 			printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", v->culprit[i].pid);
 			json_string(stdout, v->culprit[i].comm, GF_COMM_LEN);
@@ -230,11 +230,11 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 	}
 	quiet.recover.memory = quiet.recover.cpu_overload = GF_REPORT;
 	watch_init(w, target, &quiet, note_failure, why);
-	start = now_monotonic();
+	start = gf_now_monotonic();
 	end = start + longest_window(&cfg->detect) + cfg->interval_s;
 	for (double t = start; t <= end && !why[0]; t += cfg->interval_s) {
 		gf_sleep_until(t);
-		watch_tick(w, now_monotonic());
+		watch_tick(w, gf_now_monotonic());
 	}
 	if (why[0]) {
 		fprintf(stderr, "gpufas: %s: %s\n", target, why);
@@ -245,7 +245,7 @@ int rescue_detect(const char *target, const struct gf_config *cfg, int json)
 		if (json)
 			board_json(w);
 		for (int c = 0; !json && c < GF_NCLASSES; c++)
-			verdict_text(&watch_verdicts(w)[c]);
+			gf_verdict_text(&watch_verdicts(w)[c]);
 		rc = 0;
 	}
 	watch_close(w);

@@ -82,7 +82,7 @@ struct snap_run {
 
 static double ms_since(double t)
 {
-	return (now_monotonic() - t) * 1e3;
+	return (gf_now_monotonic() - t) * 1e3;
 }
 
 static int fail(struct snap_run *r, int rc, const char *fmt, ...)
@@ -473,7 +473,7 @@ static int run_open(struct snap_run *r, const char *spec, int want_write,
 	r->fd = -1;
 	r->q.fd = -1;
 	r->t.fd = -1;
-	r->t0 = now_monotonic();
+	r->t0 = gf_now_monotonic();
 	memset(st, 0, sizeof *st);
 	st->outcome = "failed";
 	st->disk_dropped = -1;
@@ -504,7 +504,7 @@ static void run_close(struct snap_run *r)
 /* The guest runs again; a failure here is said, not hidden. */
 static int resume(struct snap_run *r, char *why, size_t whylen)
 {
-	double t = now_monotonic();
+	double t = gf_now_monotonic();
 	int rc = gf_qmp_call(&r->q, "cont", NULL, NULL, why, whylen);
 
 	r->st->ms_cont = ms_since(t);
@@ -515,7 +515,7 @@ static int resume(struct snap_run *r, char *why, size_t whylen)
 static int pause_guest(struct snap_run *r, int *was_running)
 {
 	char state[32];
-	double t = now_monotonic();
+	double t = gf_now_monotonic();
 	int rc = gf_qmp_status(&r->q, state, sizeof state, was_running, r->st->error,
 			       sizeof r->st->error);
 
@@ -573,7 +573,7 @@ static int header_new(struct snap_run *r, struct snap_header *h, const char *nam
 	h->npages = r->st->pages;
 	h->ram_off = SNAP_PAGE + table_bytes(h->npages);
 	h->hash = SNAP_HASH_XXH3_128;
-	h->created = now_wall();
+	h->created = gf_now_wall();
 	if (getrandom(&h->seed, sizeof h->seed, 0) != sizeof h->seed)
 		return fail(r, GF_EINVAL, "getrandom: %s", strerror(errno));
 	snprintf(h->name, sizeof h->name, "%s", name);
@@ -608,12 +608,12 @@ static void prefault(const uint8_t *ram, uint64_t size)
 static int save_paused(struct snap_run *r, struct snap_header *h,
 		       uint8_t (*table)[SNAP_HASH], uint8_t *copy)
 {
-	double t = now_monotonic();
+	double t = gf_now_monotonic();
 	char job[64];
 
 	hash_all(r->t.map, h->npages, h->seed, table, copy, NULL, -1, 0);
 	r->st->ms_copy = ms_since(t);
-	t = now_monotonic();
+	t = gf_now_monotonic();
 	snprintf(job, sizeof job, "gpufas-save-%d", (int)getpid());
 	if (gf_qmp_job(&r->q, "snapshot-save", job_args(job, h->tag, h->vmstate,
 			h->disk, h->ndisks, 1), job, job_timeout(r),
@@ -973,7 +973,7 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 {
 	uint8_t *differ = calloc(h->npages, 1), *stage = NULL;
 	uint64_t ndiffer;
-	double t = now_monotonic();
+	double t = gf_now_monotonic();
 	char job[64];
 	int rc = GF_OK;
 
@@ -984,7 +984,7 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 			   h->ram_off);
 	r->st->compared = h->npages;
 	r->st->ms_compare = ms_since(t);
-	t = now_monotonic();
+	t = gf_now_monotonic();
 	if (ndiffer && !(stage = malloc(ndiffer * SNAP_PAGE)))
 		rc = fail(r, GF_ENOSPC, "out of memory for %" PRIu64 " pages", ndiffer);
 	if (!rc)
@@ -992,11 +992,11 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 	r->st->ms_verify = ms_since(t);
 	if (rc)
 		goto out;
-	t = now_monotonic();
+	t = gf_now_monotonic();
 	*written = 1;
 	write_pages(r, h->npages, differ, stage);
 	r->st->ms_write = ms_since(t);
-	t = now_monotonic();
+	t = gf_now_monotonic();
 	snprintf(job, sizeof job, "gpufas-load-%d", (int)getpid());
 	if (gf_qmp_job(&r->q, "snapshot-load", job_args(job, h->tag, h->vmstate,
 			h->disk, h->ndisks, 1), job, job_timeout(r),
@@ -1014,7 +1014,7 @@ static int restore(struct snap_run *r, const char *name, int force)
 	char dir[256], why[512];
 	struct snap_header h;
 	uint8_t (*table)[SNAP_HASH] = NULL;
-	double t = now_monotonic();
+	double t = gf_now_monotonic();
 	int running = 0, written, rc;
 
 	if (snap_dir(r->sc, dir, sizeof dir))
@@ -1107,7 +1107,7 @@ static void stats_json(FILE *f, const char *event, const struct gf_snap_stats *s
 void gf_snap_json(FILE *f, const char *spec, const char *event,
 		  const struct gf_snap_stats *st)
 {
-	fprintf(f, "{\"time\":%.3f,\"target\":", now_wall());
+	fprintf(f, "{\"time\":%.3f,\"target\":", gf_now_wall());
 	json_string(f, spec, 256);
 	fprintf(f, ",\"event\":\"%s\",\"outcome\":\"%s\"", event, st->outcome);
 	if (strcmp(event, "reset"))

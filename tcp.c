@@ -37,7 +37,7 @@ struct conn {
 
 static int ms_until(double deadline)
 {
-	double left = deadline - now_monotonic();
+	double left = deadline - gf_now_monotonic();
 
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
@@ -78,7 +78,7 @@ static int conn_send(void *ctx, const struct gf_buf *b)
 {
 	struct conn *c = ctx;
 
-	return tcp_send_all(c->fd, b->data, b->len, now_monotonic() + GF_MSG_S);
+	return tcp_send_all(c->fd, b->data, b->len, gf_now_monotonic() + GF_MSG_S);
 }
 
 /* Reads exactly len bytes before deadline. */
@@ -117,9 +117,9 @@ static int conn_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 	int rc;
 
 	b->len = 0;
-	if (!tcp_wait(c->fd, POLLIN, now_monotonic() + timeout_s))
+	if (!tcp_wait(c->fd, POLLIN, gf_now_monotonic() + timeout_s))
 		return GF_EBUSY;
-	deadline = now_monotonic() + GF_MSG_S;
+	deadline = gf_now_monotonic() + GF_MSG_S;
 	if ((rc = read_exact(c->fd, (uint8_t *)&h, sizeof h, deadline, why, whylen)))
 		return rc == GF_EBUSY ? GF_EINVAL : rc;
 	if ((rc = msg_check_header(&h, why, whylen)))
@@ -129,7 +129,7 @@ static int conn_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 			 msg_type_name(h.type), h.length, max - sizeof h);
 		return GF_EINVAL;
 	}
-	if (buf_reserve(b, sizeof h + h.length)) {
+	if (gf_buf_reserve(b, sizeof h + h.length)) {
 		snprintf(why, whylen, "out of memory");
 		return GF_EFAULT;
 	}
@@ -267,7 +267,7 @@ static void *accept_loop(void *arg)
 		char peer[96];
 		int fd;
 
-		if (!tcp_wait(l->fd, POLLIN, now_monotonic() + ACCEPT_POLL_MS / 1000.0))
+		if (!tcp_wait(l->fd, POLLIN, gf_now_monotonic() + ACCEPT_POLL_MS / 1000.0))
 			continue;
 		fd = accept4(l->fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
 		if (fd < 0)
@@ -378,7 +378,7 @@ static int connect_by(const struct addrinfo *ai, double deadline, char *why,
 static int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 		       char *why, size_t whylen)
 {
-	double deadline = now_monotonic() + timeout_s;
+	double deadline = gf_now_monotonic() + timeout_s;
 	struct addrinfo *ai, *a;
 	struct conn *c;
 	int fd = -1;

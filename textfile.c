@@ -66,7 +66,7 @@ static void *writer(void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->stopping) {
-		struct timespec until = wall_deadline(t->period_s);
+		struct timespec until = gf_wall_deadline(t->period_s);
 		pthread_mutex_unlock(&t->lock);
 		if (textfile_write(t->hub, t->path, err, sizeof err) == GF_OK)
 			t->last_error[0] = 0;

@@ -33,7 +33,7 @@ static void say(struct view *v, int bad, const char *msg)
 {
 	snprintf(v->message, sizeof v->message, "%s", msg);
 	v->message_bad = bad;
-	v->message_until = now_monotonic() + MESSAGE_S;
+	v->message_until = gf_now_monotonic() + MESSAGE_S;
 }
 
 /* ---- The process list: filtered, sorted, with a selection ---- */
@@ -94,7 +94,7 @@ static int ascending_by_default(enum column c)
 
 static void remember_selection(struct view *v)
 {
-	const struct gf_board_task *t = selected_task(v);
+	const struct gf_board_task *t = tui_selected_task(v);
 
 	v->sel_pid = t ? t->t.pid : 0;
 	v->sel_start = t ? t->t.start_time : 0;
@@ -210,7 +210,7 @@ static void name_tab(struct tab *tab, const struct gf_board *b, int err, double 
 /* The other targets' names and states, for the tab line. */
 static void fetch_tabs(struct view *v)
 {
-	double now = now_wall();
+	double now = gf_now_wall();
 
 	for (int i = 0; i < v->ntargets; i++)
 		if (i != v->target)
@@ -224,7 +224,7 @@ static void fetch(struct view *v)
 	v->board_err = err;
 	if (!err)
 		v->board = v->scratch;
-	name_tab(&v->tab[v->target], &v->board, err, now_wall());
+	name_tab(&v->tab[v->target], &v->board, err, gf_now_wall());
 	if (v->src->link)
 		v->src->link(v->src->ctx, v->link, sizeof v->link);
 	else
@@ -249,7 +249,7 @@ static void switch_target(struct view *v, int target)
 
 static void open_signal_menu(struct view *v)
 {
-	const struct gf_board_task *t = selected_task(v);
+	const struct gf_board_task *t = tui_selected_task(v);
 
 	if (!v->src->signal) {
 		say(v, 1, "read-only session: this dashboard may not signal processes");
@@ -274,7 +274,7 @@ static void send_pending(struct view *v)
 	int err;
 
 	say(v, 0, "sending...");
-	draw(v);
+	tui_draw(v);
 	err = v->src->signal(v->src->ctx, v->target, p->pid, p->start_time, p->sig, msg,
 			     sizeof msg);
 	msg[sizeof msg - 1] = 0;
@@ -502,9 +502,9 @@ int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop)
 		free(v.rows);
 		return 1;
 	}
-	draw_init();
+	tui_draw_init();
 	while (!quit && !*stop) {
-		now = now_monotonic();
+		now = gf_now_monotonic();
 		if (now >= next && !v.paused) {
 			fetch(&v);
 			next = now + TICK_S;
@@ -515,7 +515,7 @@ int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop)
 		}
 		if (v.message[0] && now > v.message_until)
 			v.message[0] = 0;
-		draw(&v);
+		tui_draw(&v);
 		timeout(v.paused || next <= now ? (int)(TICK_S * 1000)
 			: (int)((next - now) * 1000) + 1);
 		quit = handle_key(&v, getch());

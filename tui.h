@@ -66,10 +66,10 @@ struct view {
 /* The signals offered by F9, in menu order. */
 extern const int tui_signals[];
 extern const int tui_nsignals;
-const char *column_title(enum column c);
+const char *tui_column_title(enum column c);
 
-void draw_init(void);
-void draw(struct view *v);
-const struct gf_board_task *selected_task(const struct view *v);
+void tui_draw_init(void);
+void tui_draw(struct view *v);
+const struct gf_board_task *tui_selected_task(const struct view *v);
 
 #endif

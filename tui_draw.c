@@ -59,7 +59,7 @@ static attr_t look(enum role r)
 	return in_colour ? COLOR_PAIR(r) | looks[r].with_colour : looks[r].mono;
 }
 
-void draw_init(void)
+void tui_draw_init(void)
 {
 	in_colour = has_colors() && start_color() == OK;
 	if (!in_colour)
@@ -181,7 +181,7 @@ static enum role age_role(double age)
 static void draw_target_line(const struct view *v, int y)
 {
 	const struct gf_board *b = &v->board;
-	double age = now_wall() - b->sampled;
+	double age = gf_now_wall() - b->sampled;
 	char up[32], ago[32];
 	int x;
 
@@ -396,7 +396,7 @@ static const char *const short_names[GF_NCLASSES] = {
 
 static void draw_detectors(const struct view *v, int y)
 {
-	double now = now_wall();
+	double now = gf_now_wall();
 	char why[128];
 	int x = 0;
 
@@ -421,7 +421,7 @@ static const struct {
 	[COL_THREADS] = { "THR", 4 }, [COL_COMM] = { "COMM", 0 },
 };
 
-const char *column_title(enum column c)
+const char *tui_column_title(enum column c)
 {
 	return c < NCOLUMNS ? columns[c].title : "?";
 }
@@ -479,7 +479,7 @@ static void draw_row(const struct view *v, int y, const struct gf_board_task *bt
 	}
 }
 
-const struct gf_board_task *selected_task(const struct view *v)
+const struct gf_board_task *tui_selected_task(const struct view *v)
 {
 	if (v->sel < 0 || (uint32_t)v->sel >= v->nrows || v->rows[v->sel] >= v->ntasks)
 		return NULL;
@@ -630,7 +630,8 @@ static void draw_menu(const struct view *v, int y, int lines)
 	for (int i = 0; i < n && i < lines - 1; i++) {
 		enum role r = i == v->menu_cursor ? ROLE_SELECTED : ROLE_NORMAL;
 		if (sorting)
-			putf(y + 1 + i, 0, MENU_WIDTH, r, " %-*s", MENU_WIDTH - 1, column_title(i));
+			putf(y + 1 + i, 0, MENU_WIDTH, r, " %-*s", MENU_WIDTH - 1,
+			     tui_column_title(i));
 		else
 			putf(y + 1 + i, 0, MENU_WIDTH, r, " %2d SIG%-*s", tui_signals[i],
 			     MENU_WIDTH - 8, signal_name(tui_signals[i]));
@@ -716,13 +717,13 @@ static void evidence_lines(struct page *p, const struct gf_verdict *vd)
 static void evidence_page(const struct view *v, struct page *p)
 {
 	const struct gf_board *b = &v->board;
-	double now = now_wall();
+	double now = gf_now_wall();
 	char why[128];
 
 	add(p, ROLE_TITLE, "Detectors of %s", b->target);
 	for (int c = 0; c < GF_NCLASSES; c++) {
 		enum gf_level l = board_level(b, c, now, why, sizeof why);
-		add(p, level_role(l), "%-13s %-5s %s", class_name(c), level_word(l), why);
+		add(p, level_role(l), "%-13s %-5s %s", gf_class_name(c), level_word(l), why);
 		evidence_lines(p, &b->verdict[c]);
 	}
 	add(p, ROLE_NORMAL, "%s", "");
@@ -806,7 +807,7 @@ static void draw_main(struct view *v)
 	draw_keys(v, LINES - 1);
 }
 
-void draw(struct view *v)
+void tui_draw(struct view *v)
 {
 	erase();
 	if (v->screen == SCREEN_MAIN)

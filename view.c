@@ -145,7 +145,7 @@ static int client_connect(struct client *c)
 	if (handshake(c))
 		return -1;
 	c->state = GF_LINK_UP;
-	c->rounds_seen = now_monotonic();
+	c->rounds_seen = gf_now_monotonic();
 	return 0;
 }
 
@@ -197,13 +197,13 @@ static uint32_t payload_len(const struct client *c)
 static int client_heartbeat(struct client *c)
 {
 	struct gf_request rq = { .beat = ++c->beat };
-	double t0 = now_monotonic(), now;
+	double t0 = gf_now_monotonic(), now;
 	const struct gf_beat *b;
 	int rc = client_call(c, GF_MSG_HEARTBEAT, 0, &rq, sizeof *b);
 
 	if (rc)
 		return rc;
-	now = now_monotonic();
+	now = gf_now_monotonic();
 	b = payload(c);
 	if (b->beat != rq.beat) {
 		client_drop(c, GF_LINK_REFUSED, "a heartbeat answered with another's number");
@@ -236,7 +236,7 @@ static int client_board(struct client *c, int target, struct gf_board *out)
 	}
 	memcpy(out, payload(c), sizeof *out);
 	board_sanitize(out);
-	c->last_snapshot = now_monotonic();
+	c->last_snapshot = gf_now_monotonic();
 	return GF_OK;
 }
 
@@ -279,7 +279,7 @@ static int client_signal(struct client *c, int target, int32_t pid,
 
 static void client_link(const struct client *c, char *buf, size_t len)
 {
-	double age = c->last_snapshot ? now_monotonic() - c->last_snapshot : -1;
+	double age = c->last_snapshot ? gf_now_monotonic() - c->last_snapshot : -1;
 
 	if (c->state == GF_LINK_UP)
 		snprintf(buf, len, "%s up, heartbeat %.2f ms, snapshot %.1f s old", c->spec,
@@ -310,7 +310,7 @@ static int client_open(struct client *c, const struct view_opts *o)
 		fprintf(stderr, "gpufas: --view needs --key FILE (or [remote] key)\n");
 		return 2;
 	}
-	if (key_load(c->cfg.key, c->key, err, sizeof err)) {
+	if (auth_key_load(c->cfg.key, c->key, err, sizeof err)) {
 		fprintf(stderr, "gpufas: %s\n", err);
 		return 1;
 	}
@@ -321,8 +321,8 @@ static void client_close(struct client *c)
 {
 	if (c->connected)
 		c->io.close(c->io.ctx);
-	buf_free(&c->req);
-	buf_free(&c->ans);
+	gf_buf_free(&c->req);
+	gf_buf_free(&c->ans);
 	sodium_memzero(c->key, sizeof c->key);
 	sodium_memzero(&c->s, sizeof c->s);
 }
@@ -359,7 +359,7 @@ static void detectors_json(const struct gf_board *b)
 	for (int i = 0; i < GF_NCLASSES; i++) {
 		printf("%s{\"state\":\"%s\"", i ? "," : "",
 		       b->verdict[i].active ? "fault" : "ok");
-		verdict_json(stdout, &b->verdict[i], NULL);
+		gf_verdict_json(stdout, &b->verdict[i], NULL);
 		putchar('}');
 	}
 	putchar(']');
@@ -403,7 +403,7 @@ static void snapshot_text(const struct gf_board *b, uint32_t n)
 	       b->attached ? "attached" : b->status, b->engine, b->rates.ncpus,
 	       b->mem_available_kib >> 10, b->mem_total_kib >> 10, n);
 	for (int i = 0; i < GF_NCLASSES; i++)
-		verdict_text(&b->verdict[i]);
+		gf_verdict_text(&b->verdict[i]);
 }
 
 /* --once: every target's board and processes. */
@@ -451,7 +451,7 @@ static int view_ps(struct client *c, int target, int json)
 	for (uint32_t i = 0; !rc && i < n; i++)
 		t[i] = bt[i].t;
 	if (!rc)
-		ps_print(t, n, json);
+		rescue_ps_print(t, n, json);
 	free(t);
 	free(bt);
 	return rc;
@@ -498,10 +498,10 @@ static int view_detect(struct client *c, const struct view_opts *o)
 			v.culprit[i].comm[GF_COMM_LEN - 1] = 0;
 		if (o->json) {
 			printf("{\"state\":\"%s\"", v.active ? "fault" : "ok");
-			verdict_json(stdout, &v, NULL);
+			gf_verdict_json(stdout, &v, NULL);
 			printf("}\n");
 		} else {
-			verdict_text(&v);
+			gf_verdict_text(&v);
 		}
 	}
 	return 0;
@@ -541,10 +541,10 @@ static int view_rtt(struct client *c, int n)
 	if (!rc)
 		print_rtts("heartbeat", ms, n);
 	for (int i = 0; i < n && !rc; i++) {
-		double t0 = now_monotonic();
+		double t0 = gf_now_monotonic();
 		if (client_board(c, 0, b))
 			rc = fail(c, "snapshot");
-		ms[i] = (now_monotonic() - t0) * 1000;
+		ms[i] = (gf_now_monotonic() - t0) * 1000;
 	}
 	if (!rc)
 		print_rtts("snapshot", ms, n);
@@ -569,7 +569,7 @@ static int view_heartbeat(struct client *c, int count)
 	int failures = 0;
 
 	for (int i = 1; (!count || i <= count) && !stop_viewing; i++) {
-		double t0 = now_monotonic();
+		double t0 = gf_now_monotonic();
 		if (client_heartbeat(c) == GF_OK) {
 			printf("beat %d: up, rtt %.3f ms, rounds %" PRIu64 "\n", i, c->rtt_ms,
 			       c->rounds);
@@ -579,7 +579,7 @@ static int view_heartbeat(struct client *c, int count)
 		}
 		fflush(stdout);
 		if (!count || i < count)
-			gf_sleep(c->cfg.heartbeat_s - (now_monotonic() - t0));
+			gf_sleep(c->cfg.heartbeat_s - (gf_now_monotonic() - t0));
 	}
 	return failures ? 1 : 0;
 }

@@ -42,7 +42,7 @@ void watch_init(struct watch *w, const char *spec, const struct gf_config *cfg,
 
 static void emit(struct watch *w, enum gf_event_kind kind, const char *detail)
 {
-	struct gf_event ev = { .kind = kind, .w = w, .time = now_wall(),
+	struct gf_event ev = { .kind = kind, .w = w, .time = gf_now_wall(),
 			       .detail = detail };
 
 	w->emit(w->ctx, &ev);
@@ -242,7 +242,7 @@ static uint32_t take_events(struct watch *w)
 				   &lost);
 
 	if (lost) {
-		struct gf_event ev = { .kind = GF_EV_LOST, .w = w, .time = now_wall(),
+		struct gf_event ev = { .kind = GF_EV_LOST, .w = w, .time = gf_now_wall(),
 				       .count = lost };
 		w->emit(w->ctx, &ev);
 	}
@@ -290,14 +290,14 @@ static int read_loop(struct watch *w, double now)
 /* The periodic metrics event, over the span since the last one. */
 static void metrics(struct watch *w, double now)
 {
-	struct gf_event ev = { .kind = GF_EV_METRICS, .w = w, .time = now_wall() };
+	struct gf_event ev = { .kind = GF_EV_METRICS, .w = w, .time = gf_now_wall() };
 	struct gf_rates r;
 
 	if (w->cfg->metrics_s <= 0 || !w->newest || !w->a.k.lay.has_metrics ||
 	    now - w->last_metrics < w->cfg->metrics_s - 1e-3)
 		return;
 	if (w->metrics_then.time) {
-		rates_between(&w->metrics_then, w->newest, &r);
+		gf_rates_between(&w->metrics_then, w->newest, &r);
 		ev.rates = &r;
 		w->emit(w->ctx, &ev);
 	}
@@ -335,7 +335,7 @@ void watch_retune(struct watch *w)
 	if (loop_params_from(w->cfg, w->spec, &lp, msg, sizeof msg) ||
 	    engine_retune(&w->e, &lp))
 		lose(w, "the reloaded config changes the watch loop's tables: "
-		     "attaching again", now_monotonic());
+		     "attaching again", gf_now_monotonic());
 }
 
 const struct gf_verdict *watch_verdicts(const struct watch *w)
@@ -347,7 +347,7 @@ const struct gf_verdict *watch_verdicts(const struct watch *w)
 
 void watch_let_go(struct watch *w, const char *why)
 {
-	double now = now_monotonic();
+	double now = gf_now_monotonic();
 
 	if (w->attached)
 		read_loop(w, now); /* its last events first */
@@ -361,7 +361,7 @@ void watch_let_go(struct watch *w, const char *why)
 void watch_close(struct watch *w)
 {
 	if (w->attached) {
-		read_loop(w, now_monotonic());
+		read_loop(w, gf_now_monotonic());
 		if (w->attached)
 			emit(w, GF_EV_DETACH, "the agent stops");
 	}

@@ -96,7 +96,7 @@ static int synthetic_board(void *ctx, int target, struct gf_board *b)
 	snprintf(b->release, sizeof b->release, "6.12.0-synthetic");
 	snprintf(b->engine, sizeof b->engine, "CPU");
 	b->attached = b->has_metrics = 1;
-	b->sampled = now_wall();
+	b->sampled = gf_now_wall();
 	b->hz = 250;
 	b->uptime_s = 3600 + calls / 10.0;
 	b->nprocs = NPROCS;
@@ -114,7 +114,7 @@ static int synthetic_board(void *ctx, int target, struct gf_board *b)
 		b->hist_available_pct[i] = (float)(100 * wobble(calls / 10 + i));
 		b->hist_cpu_pct[i] = (float)(100 * wobble(calls / 10 + 2 * i));
 	}
-	detect_defaults(&b->thresholds);
+	gf_detect_defaults(&b->thresholds);
 	if (panicked)
 		panic(b);
 	calls++;

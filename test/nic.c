@@ -201,7 +201,7 @@ static void await(struct nic *n)
 	char why[256];
 	int rc;
 
-	if (buf_reserve(&n->ans, n->head.resp_size))
+	if (gf_buf_reserve(&n->ans, n->head.resp_size))
 		die(2, n->op, "%s", "out of memory");
 	for (;;) {
 		if (got < need) {
@@ -238,7 +238,8 @@ static void print_board(const struct gf_board *b)
 	       b->nprocs, b->host_stalled, b->sampled);
 	for (int c = 0; c < GF_NCLASSES; c++)
 		if (b->verdict[c].active) {
-			printf("%s\"%s\"", first ? "" : ",", class_name((enum gf_class)c));
+			printf("%s\"%s\"", first ? "" : ",",
+			       gf_class_name((enum gf_class)c));
 			first = 0;
 		}
 	printf("]");
@@ -364,7 +365,7 @@ int main(int argc, char **argv)
 		usage();
 	if (auth_init())
 		die(2, n.op, "%s", "libsodium did not initialise");
-	if (key_load(key, psk, err, sizeof err))
+	if (auth_key_load(key, psk, err, sizeof err))
 		die(2, n.op, "%s", err);
 	open_mailbox(&n, mailbox, target, psk);
 	post(&n, type, &rq);

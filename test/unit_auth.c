@@ -66,7 +66,7 @@ static int agent_opens(struct pair *p, const struct gf_buf *b, char *why,
 
 static void copy_of(struct gf_buf *dst, const struct gf_buf *src)
 {
-	REQUIRE(buf_reserve(dst, src->len) == 0);
+	REQUIRE(gf_buf_reserve(dst, src->len) == 0);
 	memcpy(dst->data, src->data, src->len);
 	dst->len = src->len;
 }
@@ -97,7 +97,7 @@ static void test_auth_roles(void)
 	CHECK_EQ(auth_accept(&p.keys, p.msg.data, p.msg.len, p.msg.data, &p.agent,
 			     why, sizeof why), GF_EINVAL);
 	CHECK_HAS(why, "where a proof belongs");
-	buf_free(&p.msg);
+	gf_buf_free(&p.msg);
 }
 
 /* Requests numbered one past the last, answers repeating it: a message
@@ -138,9 +138,9 @@ static void test_auth_sequence(void)
 	answer(&p);
 	CHECK_EQ(auth_open(&p.viewer, p.msg.data, p.msg.len, 0, why, sizeof why),
 		 GF_OK);
-	buf_free(&first);
-	buf_free(&old);
-	buf_free(&p.msg);
+	gf_buf_free(&first);
+	gf_buf_free(&old);
+	gf_buf_free(&p.msg);
 }
 
 /* A bit changed anywhere, another session's key, or the agent's own
@@ -178,8 +178,8 @@ static void test_auth_mac(void)
 	p.agent.seq = 0;
 	CHECK_EQ(agent_opens(&p, &p.msg, why, sizeof why), GF_EINVAL);
 	CHECK_HAS(why, "bad MAC");
-	buf_free(&p.msg);
-	buf_free(&other.msg);
+	gf_buf_free(&p.msg);
+	gf_buf_free(&other.msg);
 }
 
 /* A message whose length field and size disagree is refused unread. */
@@ -199,7 +199,7 @@ static void test_auth_truncated(void)
 		 GF_EINVAL);
 	CHECK_EQ(p.agent.seq, 0);
 	CHECK_EQ(agent_opens(&p, &p.msg, why, sizeof why), GF_OK);
-	buf_free(&p.msg);
+	gf_buf_free(&p.msg);
 }
 
 static const struct test tests[] = {

@@ -12,7 +12,7 @@ struct gf_board *attached_board(void)
 
 	board_init(b, "vm:test");
 	b->attached = b->has_metrics = 1;
-	detect_defaults(&b->thresholds);
+	gf_detect_defaults(&b->thresholds);
 	b->mem_total_kib = b->mem_available_kib = 512 << 10;
 	b->rates = (struct gf_rates){ .seconds = 1, .ncpus = 2, .online = 2,
 				      .jiffies = 250 };

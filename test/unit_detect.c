@@ -49,7 +49,7 @@ static void history_free(struct gf_history *h)
  * counters going on from the newest sample. */
 static double feed(struct gf_history *h, double seconds, const struct load *ld)
 {
-	const struct gf_point *last = history_newest(h);
+	const struct gf_point *last = gf_history_newest(h);
 	struct gf_point p = { 0 };
 
 	if (last) {
@@ -85,7 +85,7 @@ static double feed(struct gf_history *h, double seconds, const struct load *ld)
 		p.s.swap_total_pages = ld->swap_total;
 		p.s.swap_free_pages = ld->swap_free;
 		p.s.panic_cpu = ld->panic_cpu;
-		history_push(h, &p);
+		gf_history_push(h, &p);
 	}
 	return p.time;
 }
@@ -142,9 +142,9 @@ static unsigned judged(const struct gf_history *h, const struct gf_procs *procs,
 	struct gf_judge j = { &th, h, procs, atomic_sleep, scratch };
 	unsigned found = 0;
 
-	detect_defaults(&th);
+	gf_detect_defaults(&th);
 	for (int c = 0; c < GF_NCLASSES; c++)
-		if (detect(&j, (enum gf_class)c, &v[c]))
+		if (gf_detect(&j, (enum gf_class)c, &v[c]))
 			found |= 1u << c;
 	free(scratch);
 	return found;
@@ -237,11 +237,11 @@ static void test_detect_history_ring(void)
 
 	t = feed(h, 40, &IDLE); /* 400 points into 256 */
 	CHECK_EQ(h->count, HISTORY_POINTS);
-	CHECK(history_newest(h)->time == t);
-	REQUIRE(history_back(h, 5) != NULL);
-	CHECK(t - history_back(h, 5)->time >= 5 - 1e-6);
-	CHECK(t - history_back(h, 5)->time < 5.1);
-	CHECK(history_back(h, 25.6) == NULL); /* beyond the oldest kept */
+	CHECK(gf_history_newest(h)->time == t);
+	REQUIRE(gf_history_back(h, 5) != NULL);
+	CHECK(t - gf_history_back(h, 5)->time >= 5 - 1e-6);
+	CHECK(t - gf_history_back(h, 5)->time < 5.1);
+	CHECK(gf_history_back(h, 25.6) == NULL); /* beyond the oldest kept */
 	history_free(h);
 }
 

@@ -51,8 +51,8 @@ static void boxrig_new(struct boxrig *b)
 
 static void boxrig_free(struct boxrig *b)
 {
-	buf_free(&b->req);
-	buf_free(&b->ans);
+	gf_buf_free(&b->req);
+	gf_buf_free(&b->ans);
 	free(b->tmpl);
 	free(b->mem);
 	guest_free(b->g);
@@ -99,7 +99,7 @@ static int box_take(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES])
 	REQUIRE(need <= h->resp_size);
 	REQUIRE(mailbox_answer(resp, need, b->posted, h->resp_size - 16, &need,
 			       why, sizeof why) == GF_OK);
-	REQUIRE(buf_reserve(&b->ans, need - 16) == GF_OK);
+	REQUIRE(gf_buf_reserve(&b->ans, need - 16) == GF_OK);
 	memcpy(b->ans.data, resp + 8, need - 16);
 	b->ans.len = need - 16;
 	auth_mailbox_keys(psk, h->nonce, request_key, s.rx_key);

@@ -284,7 +284,7 @@ static void test_recover_through_helper(void)
 	struct gf_recovery rs = { 0 };
 	struct gf_report out[4];
 
-	policy_defaults(&p);
+	gf_policy_defaults(&p);
 	g->k.helper = m.mailbox;
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
 	REQUIRE(recover_step(&p, &rs, &g->k, v, 10, out, 4) == 1);

@@ -49,7 +49,7 @@ static void test_mailbox_answer_whole(void)
 	mailbox_post(resp, 8, &b);
 	CHECK_EQ(look(resp, whole, 8, &need, why, sizeof why), GF_OK);
 	CHECK_EQ(resp[8 + HDR], 0xcd);
-	buf_free(&b);
+	gf_buf_free(&b);
 	free(resp);
 }
 
@@ -85,7 +85,7 @@ static void test_mailbox_answer_torn(void)
 	v = 7;
 	memcpy(resp, &v, 8);
 	CHECK_EQ(look(resp, whole, 7, &need, why, sizeof why), GF_OK);
-	buf_free(&b);
+	gf_buf_free(&b);
 	free(resp);
 }
 
@@ -114,7 +114,7 @@ static void test_mailbox_answer_bounded(void)
 	h->magic ^= 1;
 	CHECK_EQ(look(resp, GF_RESP_AREA, 9, &need, why, sizeof why), GF_EINVAL);
 	CHECK_HAS(why, "not a gpufas message");
-	buf_free(&b);
+	gf_buf_free(&b);
 	free(resp);
 }
 
@@ -132,7 +132,7 @@ static void test_mailbox_take(void)
 	CHECK_EQ(mailbox_take(req, 1, &out), 1);
 	CHECK_EQ(out.len, GF_SLOT_MSG);
 	CHECK(!memcmp(out.data, req->msg, GF_SLOT_MSG));
-	buf_free(&out);
+	gf_buf_free(&out);
 	free(req);
 }
 

@@ -28,7 +28,7 @@ static void test_recover_kills_and_follows(void)
 	struct gf_recovery rs = { 0 };
 	struct gf_report out[4];
 
-	policy_defaults(&p);
+	gf_policy_defaults(&p);
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
 	REQUIRE(recover_step(&p, &rs, &g->k, v, 10, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_ACTION);
@@ -61,7 +61,7 @@ static void test_recover_refuses(void)
 	struct gf_report out[4];
 	char detail[160];
 
-	policy_defaults(&p);
+	gf_policy_defaults(&p);
 	snprintf(p.protect, sizeof p.protect, "sys*, ap?");
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
 	CHECK_EQ(recover_step(&p, &rs, &g->k, v, 1, out, 4), 0); /* protected */
@@ -77,7 +77,7 @@ static void test_recover_refuses(void)
 	REQUIRE(recover_step(&p, &rs, &g->k, v, 1, out, 4) == 1);
 	CHECK_EQ(out[0].kind, GF_RESULT);
 	CHECK_EQ(out[0].outcome, GF_FAILED);
-	report_detail(&out[0], detail, sizeof detail);
+	gf_report_detail(&out[0], detail, sizeof detail);
 	CHECK_HAS(detail, "changed under us");
 	CHECK_EQ(pending(g, 100), 0);
 	/* report-only and dry-run write nothing either */
@@ -101,7 +101,7 @@ static void test_recover_term_then_kill(void)
 	struct gf_recovery rs = { 0 };
 	struct gf_report out[4];
 
-	policy_defaults(&p);
+	gf_policy_defaults(&p);
 	p.memory = GF_TERM_THEN_KILL;
 	v[GF_MEMORY] = memory_verdict(100, 200, "app");
 	REQUIRE(recover_step(&p, &rs, &g->k, v, 1, out, 4) == 1);

@@ -74,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_answer(&out, h->type, h->seq);
 		auth_seal(&agent, &out);
 	}
-	buf_free(&in);
-	buf_free(&out);
-	buf_free(&proof);
+	gf_buf_free(&in);
+	gf_buf_free(&out);
+	gf_buf_free(&proof);
 	return 0;
 }

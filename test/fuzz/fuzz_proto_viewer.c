@@ -80,6 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			read_board(&board);
 		}
 	}
-	buf_free(&in);
+	gf_buf_free(&in);
 	return 0;
 }

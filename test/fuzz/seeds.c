@@ -30,11 +30,11 @@ static void *add(struct gf_buf *all, uint16_t type, uint64_t seq,
 	void *p = msg_start(&one, type, seq, target, status, length);
 	size_t at = all->len;
 
-	if (!p || buf_reserve(all, at + one.len))
+	if (!p || gf_buf_reserve(all, at + one.len))
 		exit(1);
 	memcpy(all->data + at, one.data, one.len);
 	all->len = at + one.len;
-	buf_free(&one);
+	gf_buf_free(&one);
 	return all->data + at + sizeof(struct gf_msg_hdr);
 }
 
@@ -54,7 +54,7 @@ static void agent_seeds(void)
 	save("fuzz_proto_agent", "operator", 0, &m);
 	save("fuzz_proto_agent", "read-only", 1, &m);
 	save("fuzz_proto_agent", "unsealed", 2, &m);
-	buf_free(&m);
+	gf_buf_free(&m);
 }
 
 /* Request slots for the GPU's mailbox: one of each type. */
@@ -75,7 +75,7 @@ static void devbox_seeds(void)
 	*r = (struct gf_request){ .pid = 100, .sig = 9 };
 	save("fuzz_devbox", "operator", 0, &m);
 	save("fuzz_devbox", "read-only", 1, &m);
-	buf_free(&m);
+	gf_buf_free(&m);
 }
 
 static void viewer_seeds(void)
@@ -104,7 +104,7 @@ static void viewer_seeds(void)
 	m.len = 0;
 	msg_text(&m, GF_MSG_SIGNAL, 4, GF_ESRCH, "no process 4242");
 	save("fuzz_proto_viewer", "refused", GF_MSG_SIGNAL, &m);
-	buf_free(&m);
+	gf_buf_free(&m);
 }
 
 /* The text as 6.12 writes it (shortened), alone and in its ELF note. */

@@ -18,7 +18,7 @@ int fuzz_next_msg(const uint8_t **data, size_t *size, size_t max,
 		return 0;
 	}
 	if (h.length > max - sizeof h || *size - sizeof h < h.length ||
-	    buf_reserve(b, sizeof h + h.length))
+	    gf_buf_reserve(b, sizeof h + h.length))
 		return 0;
 	memcpy(b->data, *data, sizeof h + h.length);
 	b->len = sizeof h + h.length;
