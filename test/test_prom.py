@@ -220,7 +220,9 @@ def check_hog_fault_and_action(g, agent, prom):
                              f'{total / 2**20:.0f}; kernel: {oom!r}; agent: '
                              f'{[x for x in agent.events.read_text().splitlines() if "action" in x]}')
     prom.wait('gpufas_detector_state{class="memory"} == 2')
-    assert value(prom.query('gpufas_actions_total{class="memory"}')) == 0
+    assert value(prom.query('gpufas_actions_total{class="memory"}')) == 0, \
+        f'an action while the hog was protected: ' \
+        f'{[x for x in agent.events.read_text().splitlines() if "action" in x]}'
     assert g.alive(hog), 'the protected hog was killed'
     agent.config.write_text(config(protect=PROBES))
     agent.proc.send_signal(signal.SIGHUP)
