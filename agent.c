@@ -272,7 +272,7 @@ static int kernel_restore(struct agent *ag, int i)
 	int rc;
 
 	watch_let_go(&ag->w[i], "restoring the kernel from a snapshot");
-	rc = gf_snap_restore(ag->o->targets[i], NULL, &ag->snap, 0, &st);
+	rc = gf_snap_restore(ag->o->targets[i], NULL, &ag->snap, &ag->cfg, 0, &st);
 	if (ag->events)
 		gf_snap_json(ag->events, ag->o->targets[i], "restore", &st);
 	return rc;

@@ -28,6 +28,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@
 #include "clock.h"
 #include "introspect.h"
 #include "monitor.h"
+#include "pagehash.h"
 
 #ifdef GPUFAS_FATBIN
 __asm__(".section .rodata\n"
@@ -75,6 +77,13 @@ typedef struct { unsigned char reserved[64]; } CUipcMemHandle;
 				    sample or a log tail, never a snapshot */
 #define DEVBOX_ALIGN (2u << 20)  /* an exported mailbox owns whole 2 MiB
 				    pages: nothing else shares them */
+#define HASH_CHUNK (256u << 20)  /* bytes of RAM copied to the GPU, then
+				    hashed there, at a time */
+
+/* Monitors launched by this process and not known to have ended, on any
+ * struct gpu: they share the device's primary context, where registering
+ * memory could wait on them for ever (gpu_hash_setup). */
+static atomic_int monitors_running;
 
 /* Every driver entry point we use: name, return type, arguments. */
 #define CUDA_FUNCS(X)                                                      \
@@ -98,11 +107,13 @@ typedef struct { unsigned char reserved[64]; } CUipcMemHandle;
 	X(cuMemAlloc, (CUdeviceptr *d, size_t size))                       \
 	X(cuMemFree, (CUdeviceptr d))                                      \
 	X(cuMemcpyHtoD, (CUdeviceptr d, const void *src, size_t size))     \
+	X(cuMemcpyDtoH, (void *dst, CUdeviceptr s, size_t size))           \
 	X(cuMemsetD8, (CUdeviceptr d, unsigned char v, size_t n))          \
 	X(cuIpcGetMemHandle, (CUipcMemHandle *h, CUdeviceptr d))           \
 	X(cuStreamCreate, (CUstream *s, unsigned flags))                   \
 	X(cuStreamDestroy, (CUstream s))                                   \
 	X(cuStreamQuery, (CUstream s))                                     \
+	X(cuStreamSynchronize, (CUstream s))                               \
 	X(cuLaunchKernel, (CUfunction f, unsigned gx, unsigned gy, unsigned gz, \
 			   unsigned bx, unsigned by, unsigned bz, unsigned shmem, \
 			   CUstream s, void **params, void **extra))
@@ -133,12 +144,22 @@ struct target_slot {
 	char handle[2 * sizeof(CUipcMemHandle) + 1]; /* in hex */
 };
 
+/* Host memory hashed page by page (gpu_hash_setup): registered, so that
+ * the copy engines read it at the link's speed, and hashed from a chunk
+ * of device memory. */
+struct hash_region {
+	const uint8_t *ram;
+	uint64_t npages;
+	CUdeviceptr chunk, out; /* HASH_CHUNK of RAM; a chunk's hashes */
+};
+
 struct gpu {
 	struct cuda cu;
 	CUdevice dev;
 	CUcontext ctx;
 	CUmodule mod;
-	CUfunction monitor;
+	CUfunction monitor, pagehash;
+	struct hash_region hash;
 	CUstream stream;
 	CUdeviceptr dslots;
 	int launched; /* the monitor kernel was started */
@@ -242,6 +263,8 @@ static int load_kernels(struct gpu *g, char *err, size_t errlen)
 		return fail(err, errlen, g, rc, "loading the GPU kernels");
 	if ((rc = g->cu.cuModuleGetFunction(&g->monitor, g->mod, "gf_monitor")))
 		return fail(err, errlen, g, rc, "gf_monitor");
+	if ((rc = g->cu.cuModuleGetFunction(&g->pagehash, g->mod, "gf_pagehash_pages")))
+		return fail(err, errlen, g, rc, "gf_pagehash_pages");
 	return 0;
 #else
 	(void)g;
@@ -474,6 +497,8 @@ static int stop(struct gpu *g)
 		g->running = g->launched = 0;
 		if (!monitor_ended(g, QUIT_TIMEOUT_S))
 			g->wedged = 1;
+		else
+			atomic_fetch_sub(&monitors_running, 1);
 	}
 	return g->wedged ? -1 : 0;
 }
@@ -508,6 +533,7 @@ int gpu_start(struct gpu *g, char *err, size_t errlen)
 				       g->stream, params, NULL)))
 		return fail(err, errlen, g, rc, "launching the monitor");
 	g->launched = g->running = 1;
+	atomic_fetch_add(&monitors_running, 1);
 	for (int i = 0; i < g->nslots; i++)
 		if (g->host[i].used) {
 			calibrate(g, i);
@@ -774,6 +800,85 @@ void gpu_remove_target(struct gpu *g, int slot)
 	gpu_start(g, err, sizeof err);
 }
 
+/* ---- Page hashes (snapshot.c): pagehash.c run by the GPU ---- */
+
+static void hash_release(struct gpu *g)
+{
+	struct hash_region *h = &g->hash;
+
+	if (h->ram)
+		g->cu.cuMemHostUnregister((void *)h->ram);
+	if (h->chunk)
+		g->cu.cuMemFree(h->chunk);
+	if (h->out)
+		g->cu.cuMemFree(h->out);
+	memset(h, 0, sizeof *h);
+}
+
+/* A GPU that hashes npages of host memory at ram (page-aligned) with
+ * gpu_hash: opened, the memory registered and device memory taken now, as
+ * pinning costs time in proportion and is done before a guest is paused.
+ * Not while a monitor of this process runs: loading the kernels and
+ * registering memory in the context it runs in may wait on it for ever. */
+int gpu_hash_open(struct gpu **out, int index, const void *ram, uint64_t npages,
+		  char *err, size_t errlen)
+{
+	struct hash_region *h;
+	struct gpu *g;
+	CUresult rc;
+
+	*out = NULL;
+	if (atomic_load(&monitors_running)) {
+		snprintf(err, errlen, "the GPU engine's monitor runs in this process");
+		return -1;
+	}
+	if (gpu_open(&g, index, err, errlen))
+		return -1;
+	h = &g->hash;
+	if ((rc = g->cu.cuMemHostRegister((void *)ram, npages * GF_PAGEHASH_PAGE,
+					  CU_MEMHOSTREGISTER_READ_ONLY))) {
+		fail(err, errlen, g, rc, "registering guest RAM with the GPU");
+		gpu_close(g);
+		return -1;
+	}
+	h->ram = ram;
+	h->npages = npages;
+	if ((rc = g->cu.cuMemAlloc(&h->chunk, HASH_CHUNK)) ||
+	    (rc = g->cu.cuMemAlloc(&h->out, HASH_CHUNK / GF_PAGEHASH_PAGE *
+					    GF_PAGEHASH_BYTES))) {
+		fail(err, errlen, g, rc, "GPU memory for hashing pages");
+		gpu_close(g);
+		return -1;
+	}
+	*out = g;
+	return 0;
+}
+
+/* The hash of every page of gpu_hash_open's region, in out: each chunk
+ * copied to the GPU and hashed there by a thread per page. */
+int gpu_hash(struct gpu *g, const struct gf_pagehash_key *key,
+	     uint8_t (*out)[GF_PAGEHASH_BYTES], char *err, size_t errlen)
+{
+	const struct hash_region *h = &g->hash;
+	const uint64_t per_chunk = HASH_CHUNK / GF_PAGEHASH_PAGE;
+	struct gf_pagehash_key k = *key;
+	CUresult rc = 0;
+
+	for (uint64_t first = 0; first < h->npages && !rc; first += per_chunk) {
+		uint64_t n = h->npages - first < per_chunk ? h->npages - first : per_chunk;
+		void *params[] = { (void *)&h->chunk, &n, &k, (void *)&h->out };
+		unsigned blocks = (unsigned)((n + 255) / 256);
+
+		if (!(rc = g->cu.cuMemcpyHtoD(h->chunk, h->ram + first * GF_PAGEHASH_PAGE,
+					      n * GF_PAGEHASH_PAGE)) &&
+		    !(rc = g->cu.cuLaunchKernel(g->pagehash, blocks, 1, 1, 256, 1, 1, 0,
+						g->stream, params, NULL)) &&
+		    !(rc = g->cu.cuStreamSynchronize(g->stream)))
+			rc = g->cu.cuMemcpyDtoH(out + first, h->out, n * GF_PAGEHASH_BYTES);
+	}
+	return rc ? fail(err, errlen, g, rc, "hashing pages on the GPU") : 0;
+}
+
 /* Stops the monitor, then frees everything; a monitor that would not stop
  * leaves its memory to the driver's clean-up at process exit (a
  * registration left behind only matters to this process). */
@@ -788,6 +893,7 @@ void gpu_close(struct gpu *g)
 	for (int i = g->nslots - 1; i >= 0; i--)
 		if (g->host[i].used)
 			free_slot(g, i);
+	hash_release(g);
 	if (g->stream)
 		g->cu.cuStreamDestroy(g->stream);
 	if (g->dslots)

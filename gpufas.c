@@ -410,7 +410,7 @@ static int run_snapshot(const struct options *o, const struct gf_config *cfg)
 	if (o->action == SNAPSHOT)
 		rc = gf_snap_save(o->target, o->snap_name, &sc, cfg, &st);
 	else
-		rc = gf_snap_restore(o->target, o->snap_name, &sc, o->kill.force, &st);
+		rc = gf_snap_restore(o->target, o->snap_name, &sc, cfg, o->kill.force, &st);
 	gf_snap_json(stdout, o->target, o->action == SNAPSHOT ? "snapshot" : "restore",
 		     &st);
 	if (rc)

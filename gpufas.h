@@ -603,6 +603,14 @@ int gpu_log_tail(struct gpu *g, int slot, uint32_t records, char *buf,
 		 uint32_t cap, uint32_t *len);
 const char *gpu_name(const struct gpu *g);
 void gpu_close(struct gpu *g);
+/* Page hashes of host memory (pagehash.h), for snapshots: a GPU opened
+ * for a region of it, then hashing it (16 bytes a page into out) as often
+ * as asked; gpu_close ends it. */
+struct gf_pagehash_key;
+int gpu_hash_open(struct gpu **g, int index, const void *ram, uint64_t npages,
+		  char *err, size_t errlen);
+int gpu_hash(struct gpu *g, const struct gf_pagehash_key *key, uint8_t (*out)[16],
+	     char *err, size_t errlen);
 
 /* ---- Engines (engine.c): where the shared logic runs, with retries. ----
  * The CPU engine calls introspect.c here; the GPU engine asks the monitor

@@ -1,8 +1,11 @@
-/* kernels.cu — the GPU engine's monitor kernel.
+/* kernels.cu — the GPU engine's monitor kernel, and the page hashing of
+ * snapshots.
  *
- * No logic is written here: introspect.c, metrics.c, detect.c, recover.c
- * and loop.c are compiled a second time, for the GPU, by including them.
- * This file only adds the persistent monitor that runs them: one block
+ * No logic is written here: introspect.c, metrics.c, detect.c, recover.c,
+ * loop.c and pagehash.c are compiled a second time, for the GPU, by
+ * including them. This file only adds the kernels that run them: a thread
+ * per page for a snapshot's hashes (gpu.c's gpu_hash), and the persistent
+ * monitor: one block
  * per target, whose first thread steps that target's watch loop on the
  * GPU's own clock every interval, and between steps polls the target's
  * mailbox in mapped host memory, runs the request on guest RAM mapped
@@ -19,6 +22,7 @@ extern "C" {
 #include "recover.c"
 #include "loop.c"
 #include "blake2b.c"
+#include "pagehash.c"
 #include "devbox.c"
 }
 #include "monitor.h"
@@ -189,4 +193,17 @@ extern "C" __global__ void gf_monitor(const struct gf_slot *slots, int nslots)
 		}
 		__syncthreads(); /* the plan is rank 0's again */
 	}
+}
+
+/* A page's hash per thread (pagehash.c), for snapshots and restores
+ * (gpu.c's gpu_hash): npages of RAM copied to device memory, their hashes
+ * to out. */
+extern "C" __global__ void gf_pagehash_pages(const uint8_t *ram, uint64_t npages,
+					     struct gf_pagehash_key key,
+					     uint8_t (*out)[GF_PAGEHASH_BYTES])
+{
+	uint64_t p = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x;
+
+	if (p < npages)
+		gf_pagehash(ram + p * GF_PAGEHASH_PAGE, &key, out[p]);
 }

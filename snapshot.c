@@ -4,18 +4,19 @@
  *
  * The .gfsnap file, host byte order:
  *   [0, 4096)            struct snap_header, its own hash last
- *   [4096, ram_off)      the page hashes: XXH3-128 with the header's seed,
- *                        16 bytes a page, zero-padded to a page
+ *   [4096, ram_off)      the page hashes: XXH3-128 with the header's seed
+ *                        (pagehash.h), 16 bytes a page, zero-padded to a
+ *                        page
  *   [ram_off, +ram_size) the RAM file's bytes at the pause
  * The header and the hash table are checked before the guest is paused;
  * each page read back is checked against its hash before anything is
- * written, so a damaged file leaves the guest as it was.
+ * written, so a damaged file leaves the guest as it was. The passes over
+ * the pages, and where they are hashed, are snappages.c's.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,16 @@
 
 #include "clock.h"
 #include "qmp.h"
+#include "snappages.h"
 #include "snapshot.h"
 
 #define SNAP_MAGIC "GFSNAP\r\n"
 #define SNAP_VERSION 1
-#define SNAP_PAGE 4096u
+#define SNAP_PAGE GF_PAGEHASH_PAGE
 #define SNAP_HASH_XXH3_128 1
-#define SNAP_HASH 16           /* bytes of one page's hash */
+#define SNAP_HASH GF_PAGEHASH_BYTES /* bytes of one page's hash */
 #define SNAP_MAX_DISKS 16
-#define SNAP_MAX_THREADS 8
 #define SNAP_MAX_FILES 1024    /* .gfsnap files looked at in a directory */
-#define SNAP_RUN_PAGES 256     /* pages read back in one pread */
 #define SNAP_TAG_PREFIX "gpufas-"
 
 enum { DISK_ROLLED = 1, DISK_CHECKED = 2 };
@@ -76,7 +76,9 @@ struct snap_run {
 	struct gf_vm_spec sp; /* the target's spec, its qmp= and vmstate= */
 	struct gf_qmp q;
 	struct gf_target t;
+	struct gf_pages pages;
 	int fd;
+	const uint8_t *file;  /* restore: the snapshot's RAM, mapped */
 	double t0;
 };
 
@@ -192,99 +194,7 @@ static int snap_path(const char *dir, const struct gf_vm_spec *sp, const char *n
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-/* ---- page hashes, on every CPU ---- */
-
-struct hash_job {
-	const uint8_t *ram;
-	uint64_t first, count; /* pages */
-	uint64_t seed;
-	uint8_t (*table)[SNAP_HASH];
-	uint8_t *copy;         /* snapshot: where the pages are copied to */
-	uint8_t *differ;       /* restore: 1 where the page's hash differs */
-	uint64_t ndiffer;
-	int fd;                /* restore: the snapshot file, its RAM at */
-	uint64_t ram_off;      /* ram_off: read ahead as pages are found */
-};
-
-/* Asks the kernel to read the snapshot's copy of pages [first, first + n)
- * into the page cache now, while the compare goes on, so that reading
- * them back (verify_pages) finds them there. */
-static void read_ahead(const struct hash_job *j, uint64_t first, uint64_t n)
-{
-	posix_fadvise(j->fd, (off_t)(j->ram_off + first * SNAP_PAGE),
-		      (off_t)(n * SNAP_PAGE), POSIX_FADV_WILLNEED);
-}
-
-static void page_hash(const void *page, uint64_t seed, uint8_t out[SNAP_HASH])
-{
-	XXH128_canonical_t c;
-
-	XXH128_canonicalFromHash(&c, XXH3_128bits_withSeed(page, SNAP_PAGE, seed));
-	memcpy(out, c.digest, SNAP_HASH);
-}
-
-static void *hash_pages(void *arg)
-{
-	struct hash_job *j = arg;
-	uint8_t h[SNAP_HASH];
-	uint64_t run = 0, run_len = 0; /* differing pages not yet read ahead */
-
-	for (uint64_t p = j->first; p < j->first + j->count; p++) {
-		const uint8_t *page = j->ram + p * SNAP_PAGE;
-		if (j->copy) {
-			memcpy(j->copy + p * SNAP_PAGE, page, SNAP_PAGE);
-			page_hash(j->copy + p * SNAP_PAGE, j->seed, j->table[p]);
-			continue;
-		}
-		page_hash(page, j->seed, h);
-		j->differ[p] = memcmp(h, j->table[p], SNAP_HASH) != 0;
-		j->ndiffer += j->differ[p];
-		if (j->differ[p] && !run_len++)
-			run = p;
-		if (run_len && (!j->differ[p] || run_len == SNAP_RUN_PAGES)) {
-			read_ahead(j, run, run_len);
-			run_len = 0;
-		}
-	}
-	if (run_len)
-		read_ahead(j, run, run_len);
-	return NULL;
-}
-
-/* Copies every page to copy and hashes it into table (snapshot), or
- * marks in differ the pages whose hash is not table's and has their
- * copies in fd (at ram_off) read ahead (restore); returns how many
- * differ. The work is split over the CPUs; a thread that cannot start is
- * done here. */
-static uint64_t hash_all(const uint8_t *ram, uint64_t npages, uint64_t seed,
-			 uint8_t (*table)[SNAP_HASH], uint8_t *copy, uint8_t *differ,
-			 int fd, uint64_t ram_off)
-{
-	struct hash_job job[SNAP_MAX_THREADS];
-	pthread_t tid[SNAP_MAX_THREADS];
-	int started[SNAP_MAX_THREADS] = { 0 };
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = cpus < 1 ? 1 : cpus > SNAP_MAX_THREADS ? SNAP_MAX_THREADS : (int)cpus;
-	uint64_t per = (npages + (uint64_t)n - 1) / (uint64_t)n, total = 0;
-
-	for (int i = 0; i < n; i++) {
-		uint64_t first = per * (uint64_t)i;
-		job[i] = (struct hash_job){
-			.ram = ram, .first = first > npages ? npages : first, .seed = seed,
-			.table = table, .copy = copy, .differ = differ, .fd = fd,
-			.ram_off = ram_off };
-		job[i].count = npages - job[i].first < per ? npages - job[i].first : per;
-		started[i] = i > 0 && !pthread_create(&tid[i], NULL, hash_pages, &job[i]);
-	}
-	for (int i = 0; i < n; i++) {
-		if (!started[i])
-			hash_pages(&job[i]);
-		else
-			pthread_join(tid[i], NULL);
-		total += job[i].ndiffer;
-	}
-	return total;
-}
+/* ---- the file's own hashes: of the page hashes, and of the header ---- */
 
 static void table_seal(struct snap_header *h, const void *table, uint64_t len)
 {
@@ -495,10 +405,20 @@ static int run_open(struct snap_run *r, const char *spec, int want_write,
 static void run_close(struct snap_run *r)
 {
 	gf_qmp_close(&r->q);
+	gf_pages_close(&r->pages);
+	if (r->file)
+		munmap((void *)(uintptr_t)r->file, r->t.map_size);
 	target_close(&r->t);
 	if (r->fd >= 0)
 		close(r->fd);
 	r->st->ms_total = ms_since(r->t0);
+}
+
+/* Where the pages are hashed: [engine] kind and gpu, as for watching. */
+static void open_pages(struct snap_run *r, uint64_t seed, const struct gf_config *cfg)
+{
+	gf_pages_open(&r->pages, r->t.map, r->st->pages, seed, cfg->engine, cfg->gpu);
+	snprintf(r->st->hashed_on, sizeof r->st->hashed_on, "%s", r->pages.engine);
 }
 
 /* The guest runs again; a failure here is said, not hidden. */
@@ -611,7 +531,8 @@ static int save_paused(struct snap_run *r, struct snap_header *h,
 	double t = gf_now_monotonic();
 	char job[64];
 
-	hash_all(r->t.map, h->npages, h->seed, table, copy, NULL, -1, 0);
+	if (gf_pages_save(&r->pages, copy, table, r->st->error, sizeof r->st->error))
+		return GF_EINVAL;
 	r->st->ms_copy = ms_since(t);
 	t = gf_now_monotonic();
 	snprintf(job, sizeof job, "gpufas-save-%d", (int)getpid());
@@ -732,6 +653,7 @@ static int save(struct snap_run *r, const char *name, const struct gf_config *cf
 			  " MiB) of free memory for a moment", h.ram_size >> 20);
 		goto out;
 	}
+	open_pages(r, h.seed, cfg);
 	r->fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (r->fd < 0) {
 		rc = fail(r, GF_EINVAL, "%s: %s", tmp, strerror(errno));
@@ -875,6 +797,20 @@ static int check_file(struct snap_run *r, struct snap_header *h,
 	return GF_OK;
 }
 
+/* The snapshot's copy of the RAM, mapped: the pages a restore writes are
+ * checked and copied from the page cache, with no buffer between. */
+static int map_file(struct snap_run *r, const struct snap_header *h)
+{
+	void *m = mmap(NULL, h->ram_size, PROT_READ, MAP_SHARED, r->fd,
+		       (off_t)h->ram_off);
+
+	if (m == MAP_FAILED)
+		return fail(r, GF_ENOSPC, "%s: cannot map it: %s", r->st->path,
+			    strerror(errno));
+	r->file = m;
+	return GF_OK;
+}
+
 /* The disk rule: the rolled-back disks must still hold the snapshot's
  * tag; a checked (non-qcow2) writable disk must not have been written
  * since, unless forced. Sets what rolling back will drop. */
@@ -920,59 +856,14 @@ static int check_disks(struct snap_run *r, const struct snap_header *h, int forc
 	return GF_OK;
 }
 
-/* Runs of differing pages from the file into stage, each page checked
- * against its hash; nothing is written to the guest. */
-static int verify_pages(struct snap_run *r, const struct snap_header *h,
-			uint8_t (*table)[SNAP_HASH], const uint8_t *differ,
-			uint8_t *stage)
-{
-	uint64_t at = 0;
-	uint8_t hash[SNAP_HASH];
-
-	for (uint64_t p = 0; p < h->npages;) {
-		uint64_t n = 0;
-		if (!differ[p]) {
-			p++;
-			continue;
-		}
-		while (p + n < h->npages && differ[p + n] && n < SNAP_RUN_PAGES)
-			n++;
-		if (read_all(r->fd, stage + at * SNAP_PAGE, n * SNAP_PAGE,
-			     h->ram_off + p * SNAP_PAGE))
-			return fail(r, GF_ECORRUPT, "%s: cannot read page %" PRIu64 ": %s",
-				    r->st->path, p, strerror(errno));
-		for (uint64_t i = 0; i < n; i++) {
-			page_hash(stage + (at + i) * SNAP_PAGE, h->seed, hash);
-			if (memcmp(hash, table[p + i], SNAP_HASH))
-				return fail(r, GF_ECORRUPT, "%s: page %" PRIu64 " does not "
-					    "match its hash: the snapshot is damaged",
-					    r->st->path, p + i);
-		}
-		at += n;
-		p += n;
-	}
-	return GF_OK;
-}
-
-static void write_pages(struct snap_run *r, uint64_t npages, const uint8_t *differ,
-			const uint8_t *stage)
-{
-	uint64_t at = 0;
-
-	for (uint64_t p = 0; p < npages; p++)
-		if (differ[p])
-			memcpy(r->t.map + p * SNAP_PAGE, stage + at++ * SNAP_PAGE, SNAP_PAGE);
-	r->st->written = at;
-}
-
 /* Paused: compare, check what will be written, write, load the devices.
  * Before the first write a failure may resume the guest (*written 0);
  * after it, never. */
 static int restore_paused(struct snap_run *r, const struct snap_header *h,
 			  uint8_t (*table)[SNAP_HASH], int *written)
 {
-	uint8_t *differ = calloc(h->npages, 1), *stage = NULL;
-	uint64_t ndiffer;
+	uint8_t *differ = calloc(h->npages, 1);
+	uint64_t ndiffer, bad;
 	double t = gf_now_monotonic();
 	char job[64];
 	int rc = GF_OK;
@@ -980,21 +871,25 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 	*written = 0;
 	if (!differ)
 		return fail(r, GF_ENOSPC, "out of memory");
-	ndiffer = hash_all(r->t.map, h->npages, h->seed, table, NULL, differ, r->fd,
-			   h->ram_off);
+	if (gf_pages_compare(&r->pages, table, differ,
+			     r->fd, h->ram_off, &ndiffer, r->st->error,
+			     sizeof r->st->error)) {
+		rc = GF_EINVAL;
+		goto out;
+	}
 	r->st->compared = h->npages;
 	r->st->ms_compare = ms_since(t);
 	t = gf_now_monotonic();
-	if (ndiffer && !(stage = malloc(ndiffer * SNAP_PAGE)))
-		rc = fail(r, GF_ENOSPC, "out of memory for %" PRIu64 " pages", ndiffer);
-	if (!rc)
-		rc = verify_pages(r, h, table, differ, stage);
+	if (gf_pages_verify(&r->pages, r->file, table,
+			    differ, &bad))
+		rc = fail(r, GF_ECORRUPT, "%s: page %" PRIu64 " does not match its "
+			  "hash: the snapshot is damaged", r->st->path, bad);
 	r->st->ms_verify = ms_since(t);
 	if (rc)
 		goto out;
 	t = gf_now_monotonic();
 	*written = 1;
-	write_pages(r, h->npages, differ, stage);
+	r->st->written = gf_pages_write(&r->pages, r->file, differ);
 	r->st->ms_write = ms_since(t);
 	t = gf_now_monotonic();
 	snprintf(job, sizeof job, "gpufas-load-%d", (int)getpid());
@@ -1004,12 +899,12 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 		rc = GF_EINVAL;
 	r->st->ms_devices = ms_since(t);
 out:
-	free(stage);
 	free(differ);
 	return rc;
 }
 
-static int restore(struct snap_run *r, const char *name, int force)
+static int restore(struct snap_run *r, const char *name, int force,
+		   const struct gf_config *cfg)
 {
 	char dir[256], why[512];
 	struct snap_header h;
@@ -1022,13 +917,14 @@ static int restore(struct snap_run *r, const char *name, int force)
 			    "snapshot_dir, GPUFAS_CACHE or HOME");
 	if ((rc = find_snapshot(r, dir, name)) || (rc = check_file(r, &h, &table)) ||
 	    (rc = check_disks(r, &h, force || r->sc->force_disks)) ||
-	    (rc = ignore_shared(r))) {
+	    (rc = ignore_shared(r)) || (rc = map_file(r, &h))) {
 		r->st->ms_check = ms_since(t);
 		if (!strncmp(r->st->error, "refused", 7))
 			r->st->outcome = "refused";
 		goto out;
 	}
 	prefault(r->t.map, h.ram_size);
+	open_pages(r, h.seed, cfg);
 	r->st->ms_check = ms_since(t);
 	if ((rc = pause_guest(r, &running)))
 		goto out;
@@ -1052,13 +948,13 @@ out:
 }
 
 int gf_snap_restore(const char *spec, const char *name, const struct gf_snap_config *sc,
-		    int force, struct gf_snap_stats *st)
+		    const struct gf_config *cfg, int force, struct gf_snap_stats *st)
 {
 	struct snap_run r;
 	int rc = run_open(&r, spec, 1, sc, st);
 
 	if (!rc)
-		rc = restore(&r, name, force);
+		rc = restore(&r, name, force, cfg);
 	run_close(&r);
 	return rc;
 }
@@ -1090,6 +986,8 @@ static void stats_json(FILE *f, const char *event, const struct gf_snap_stats *s
 	json_string(f, st->release, sizeof st->release);
 	fprintf(f, ",\"kaslr_offset\":\"0x%" PRIx64 "\",\"pages\":%" PRIu64,
 		st->kaslr_offset, st->pages);
+	fputs(",\"hashed_on\":", f);
+	json_string(f, st->hashed_on, sizeof st->hashed_on);
 	if (!strcmp(event, "restore"))
 		fprintf(f, ",\"pages_compared\":%" PRIu64 ",\"pages_written\":%" PRIu64
 			",\"disk_bytes_dropped\":%" PRId64, st->compared, st->written,

@@ -57,6 +57,7 @@ struct gf_snap_stats {
 	int64_t disk_dropped; /* restore: bytes the guest wrote to rolled-back
 				 disks since the snapshot (-1: unknown) */
 	uint32_t disks_rolled; /* qcow2 disks snapshotted with the memory */
+	char hashed_on[200];  /* where the pages were hashed, in words */
 	double ms_check, ms_stop, ms_copy, ms_compare, ms_verify, ms_write,
 	       ms_devices, ms_cont, ms_paused, ms_total;
 	int paused;           /* the guest was left paused */
@@ -66,8 +67,10 @@ struct gf_snap_stats {
 
 int gf_snap_save(const char *spec, const char *name, const struct gf_snap_config *sc,
 		 const struct gf_config *cfg, struct gf_snap_stats *st);
+/* cfg's [engine] says where the pages are hashed (snappages.h), as for
+ * watching: on a GPU where kind is gpu, or auto and one can be used. */
 int gf_snap_restore(const char *spec, const char *name, const struct gf_snap_config *sc,
-		    int force, struct gf_snap_stats *st);
+		    const struct gf_config *cfg, int force, struct gf_snap_stats *st);
 /* QMP system_reset: the full boot that a restore is measured against.
  * Agent events of it are gf_snap_json()'s with outcome "reset". */
 int gf_snap_reset(const char *spec, const struct gf_snap_config *sc,

@@ -20,3 +20,8 @@ static inline unsigned long long atomicOr_system(unsigned long long *p,
 	*p = old | v;
 	return old;
 }
+static inline unsigned long long __umul64hi(unsigned long long a,
+					    unsigned long long b)
+{
+	return (unsigned long long)((unsigned __int128)a * b >> 64);
+}

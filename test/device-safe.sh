@@ -9,7 +9,7 @@
 # Then all of them in one translation unit, as kernels.cu compiles them.
 # Ends with `N passed, N failed`.
 cd "$(dirname "$0")/.."
-SHARED="introspect.c metrics.c detect.c recover.c loop.c blake2b.c devbox.c"
+SHARED="introspect.c metrics.c detect.c recover.c loop.c blake2b.c pagehash.c devbox.c"
 ALLOWED="memcpy memset"
 DEV="-D__CUDACC__ -D__CUDA_ARCH__=900 -include test/device-prelude.h -I."
 tmp=$(mktemp -d)

@@ -7,14 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${GPUFAS_SHARED:-../shared}
 
-make -s gpufas test/bench test/nic
+make -s gpufas test/bench test/nic test/bench_pagehash
 mkdir -p .kit/guest .kit/bin
 [ -f .kit/qemu-kit.tar.gz ] || "$shared/tools/make-qemu-kit.sh" "$PWD/.kit/qemu-kit.tar.gz"
 for kver in 6.1 6.12; do
 	test/build-guest.sh "$kver" "${GPUFAS_CACHE:-$HOME/.cache/gpufas}/guest" >/dev/null
 done
 cp "${GPUFAS_CACHE:-$HOME/.cache/gpufas}"/guest/{vmlinuz-6.1,vmlinuz-6.12,initramfs.cpio.gz} .kit/guest/
-cp gpufas test/bench test/nic .kit/bin/
+cp gpufas test/bench test/nic test/bench_pagehash .kit/bin/
 python3 test/test_agent.py --pack .kit/agent # the fault and zram modules, built here
 python3 test/test_helper.py --pack .kit/helper # the in-OS helper, likewise
 du -sh .kit
