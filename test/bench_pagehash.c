@@ -54,10 +54,11 @@ static void fill(uint8_t *ram, uint64_t npages)
 {
 	for (uint64_t p = 0; p < npages; p++) {
 		uint64_t *w = (uint64_t *)(ram + p * GF_PAGEHASH_PAGE);
-		if (next_rand() % 100 >= 60)
-			continue;
+		int data = next_rand() % 100 < 60;
+		/* zeros written too: every page allocated, as a guest's RAM file
+		 * is once snapshot.c has faulted it in */
 		for (unsigned i = 0; i < GF_PAGEHASH_PAGE / 8; i++)
-			w[i] = next_rand();
+			w[i] = data ? next_rand() : 0;
 	}
 }
 
