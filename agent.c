@@ -23,16 +23,31 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
+#include "auth.h"
+#include "board.h"
 #include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "detect.h"
+#include "engine.h"
+#include "events.h"
+#include "gpu.h"
+#include "gpufas.h"
+#include "hub.h"
 #include "prom.h"
+#include "proto.h"
 #include "sdnotify.h"
 #include "snapshot.h"
+#include "tui.h"
+#include "watch.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 

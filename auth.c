@@ -29,13 +29,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "auth.h"
+#include "config.h"
 #include "gpufas.h"
+#include "proto.h"
 
 #define KEY_FILE_MAX 256 /* 64 hex digits, a newline, and some slack */
 

@@ -10,11 +10,20 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "board.h"
+#include "config.h"
+#include "core.h"
+#include "detect.h"
+#include "gpufas.h"
 #include "loop.h"
+#include "recover.h"
+#include "signals.h"
+#include "watch.h"
 
 #define HISTORY_STEP_S 1.0
 

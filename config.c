@@ -24,13 +24,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "detect.h"
 #include "loop.h"
+#include "recover.h"
+#include "signals.h"
 #include "snapshot.h"
 
 #define DEFAULT_MAX_TASKS 16384

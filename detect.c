@@ -24,6 +24,9 @@
  */
 #include <string.h>
 
+#include "core.h"
+#include "detect.h"
+#include "gpufas.h"
 #include "loop.h"
 
 #define NS 1e9

@@ -21,9 +21,18 @@
 #include <string.h>
 
 #include "blake2b.h"
+#include "board.h"
+#include "core.h"
+#include "detect.h"
 #include "devbox.h"
+#include "gpufas.h"
+#include "helper.h"
 #include "introspect.h"
 #include "kmod/gpufas_helper.h"
+#include "loop.h"
+#include "proto.h"
+#include "rdma.h"
+#include "recover.h"
 
 #ifdef __CUDA_ARCH__
 #define DEVBOX_FENCE() __threadfence_system()

@@ -4,7 +4,7 @@
  * or its OS hung), a remote operator still reads heartbeats, the board,
  * the processes and the kernel log, and may signal, through a mailbox
  * that the GPU monitor serves from what its watch loop published. The
- * messages are the remote protocol's (gpufas.h, "Remote"): a 64-byte
+ * messages are the remote protocol's (proto.h): a 64-byte
  * header whose MAC is keyed BLAKE2b over header (mac zeroed) and payload,
  * a struct gf_request as payload, answers as proto.c gives them.
  *
@@ -35,6 +35,7 @@
 #ifndef GPUFAS_DEVBOX_H
 #define GPUFAS_DEVBOX_H
 
+#include "board.h"
 #include "loop.h"
 #include "rdma.h"
 

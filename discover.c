@@ -5,12 +5,21 @@
  * supply or override any of it by hand.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "discover.h"
 #include "gpufas.h"
 #include "helper.h"
+#include "kallsyms.h"
+#include "layout.h"
+#include "profile.h"
+#include "target.h"
+#include "vmcoreinfo.h"
 
 #define START_KERNEL_MAP 0xffffffff80000000ull
 #define PTE_ADDR_MASK 0x000ffffffffff000ull

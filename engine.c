@@ -9,12 +9,20 @@
  * watches: each target is a slot of it.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "board.h"
 #include "clock.h"
+#include "core.h"
+#include "discover.h"
+#include "engine.h"
+#include "gpu.h"
+#include "gpufas.h"
 #include "loop.h"
+#include "target.h"
 
 /* A task exiting or forking mid-walk breaks a list link for an instant;
  * a second look usually succeeds. A list still broken after this many

@@ -8,9 +8,18 @@
  * on the event (README.md, "The headless agent", lists them).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "core.h"
+#include "detect.h"
+#include "events.h"
+#include "gpufas.h"
+#include "json.h"
 #include "loop.h"
+#include "recover.h"
+#include "signals.h"
+#include "watch.h"
 
 static const char *const kinds[] = {
 	[GF_EV_ATTACH] = "attach", [GF_EV_UNAVAILABLE] = "unavailable",

@@ -29,16 +29,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "board.h"
 #include "clock.h"
+#include "core.h"
+#include "devbox.h"
+#include "gpu.h"
+#include "gpufas.h"
 #include "introspect.h"
+#include "loop.h"
 #include "monitor.h"
 #include "pagehash.h"
+#include "proto.h"
+#include "target.h"
 
 #ifdef GPUFAS_FATBIN
 __asm__(".section .rodata\n"

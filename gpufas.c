@@ -6,12 +6,24 @@
  * over to the room that does the work.
  */
 #include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
+#include "config.h"
+#include "discover.h"
+#include "engine.h"
+#include "gpu.h"
 #include "gpufas.h"
+#include "operator.h"
+#include "rescue.h"
+#include "signals.h"
 #include "snapshot.h"
+#include "target.h"
+#include "view.h"
 
 enum action { LIVE, INFO, PS, LOG, DETECT, KILL, AGENT, SNAPSHOT, RESTORE, RESET };
 

@@ -30,11 +30,15 @@
  * another's start time matches no task), and its caller falls back on the
  * pseudo-signal.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "clock.h"
+#include "core.h"
+#include "gpufas.h"
 #include "helper.h"
+#include "kmod/gpufas_helper.h"
 
 #define MAX_MODULES 4096          /* far more than any kernel loads */
 #define MAX_MODULE_SYMBOLS 65536  /* a big module has a few thousand */

@@ -5,7 +5,7 @@
 #ifndef GPUFAS_HELPER_CLIENT_H
 #define GPUFAS_HELPER_CLIENT_H
 
-#include "gpufas.h"
+#include "core.h"
 #include "kmod/gpufas_helper.h"
 
 /* The helper as found. */

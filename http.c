@@ -12,14 +12,18 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "gpufas.h"
 #include "http.h"
 #include "prom.h"
+#include "proto.h"
+#include "tcp.h"
 #include "transport.h"
 
 #define POLL_S 0.25       /* how often a waiting session looks at the stop flag */

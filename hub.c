@@ -11,12 +11,19 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "board.h"
 #include "clock.h"
+#include "engine.h"
 #include "gpufas.h"
+#include "hub.h"
+#include "operator.h"
+#include "recover.h"
+#include "watch.h"
 
 /* One request at a time per target: a signal, a kernel log tail or an
  * inline detection, each carried out by the loop on the target's watch

@@ -8,10 +8,13 @@
  * bounds-checked, every list walk is bounded and checks its back links, and
  * nothing read is cached from one call to the next.
  */
+
+#include "core.h"
+#include "gang.h"
 #include "gpufas.h"
+#include "helper.h"
 #include "introspect.h"
 #include "kmod/gpufas_helper.h"
-#include "gang.h"
 
 #define PAGE_SIZE 4096ull
 #define PAGE_MASK (~(PAGE_SIZE - 1))

@@ -5,7 +5,7 @@
 #ifndef GPUFAS_INTROSPECT_H
 #define GPUFAS_INTROSPECT_H
 
-#include "gpufas.h"
+#include "core.h"
 
 #define TLB_ENTRIES 8
 

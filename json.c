@@ -1,7 +1,9 @@
 /* json.c — the little JSON that gpufas writes. */
 #include <inttypes.h>
+#include <stdio.h>
 
-#include "gpufas.h"
+#include "core.h"
+#include "json.h"
 
 /* Writes s as a JSON string. Guest strings are untrusted bytes: controls,
  * quotes and anything outside printable ASCII are escaped, so the output

@@ -17,10 +17,13 @@
  * version, each known rule is tried and the one that puts _stext where
  * VMCOREINFO says it is wins.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpufas.h"
+#include "core.h"
+#include "kallsyms.h"
+#include "vmcoreinfo.h"
 
 #define MAX_SYMS (1u << 21)
 #define MAX_NAME 512

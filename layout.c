@@ -9,12 +9,15 @@
  * moved from tick_sched into kernel_cpustat.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/btf.h>
 
-#include "gpufas.h"
+#include "config.h"
+#include "core.h"
+#include "layout.h"
 
 enum kind {
 	MEMBER,  /* "struct.member.member": byte offset in the struct */

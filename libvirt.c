@@ -37,6 +37,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,7 +46,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "gpufas.h"
 #include "libvirt.h"
 
 #define LIBVIRT_URI "qemu:///system"

@@ -15,9 +15,14 @@
  */
 #include <string.h>
 
+#include "board.h"
+#include "core.h"
+#include "detect.h"
 #include "gang.h"
+#include "gpufas.h"
 #include "introspect.h"
 #include "loop.h"
+#include "recover.h"
 
 #define LOST_AFTER_S 1.0 /* counters failing this long: the kernel is gone */
 #define LOG_LOOK_S 1.0   /* the log is read this often, or while F5 may hold */

@@ -15,7 +15,11 @@
 #ifndef GPUFAS_LOOP_H
 #define GPUFAS_LOOP_H
 
-#include "gpufas.h"
+#include "core.h"
+#include "detect.h"
+#include "recover.h"
+
+struct gf_board_task;
 
 #define GF_MAX_AGES 4      /* distinct ages the detectors look back to */
 #define GF_CHECKPOINTS 3   /* process tables kept for each age */

@@ -7,6 +7,7 @@
  * samples by detect.c. Every address is checked as in introspect.c, and
  * every count read from the guest is bounded before it bounds a loop.
  */
+#include "core.h"
 #include "gpufas.h"
 #include "introspect.h"
 

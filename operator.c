@@ -3,11 +3,18 @@
  * guest has one, else the write through the engine, and a sentence saying
  * which path delivered, or why nothing was written.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
+#include "engine.h"
 #include "gpufas.h"
 #include "helper.h"
+#include "kmod/gpufas_helper.h"
+#include "operator.h"
+#include "recover.h"
+#include "signals.h"
 
 #define SIGKILL 9
 #define SIGCONT 18

@@ -24,12 +24,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gpufas.h"
+#include "config.h"
+#include "core.h"
+#include "kallsyms.h"
+#include "profile.h"
 
 #define MAGIC "gpufas-profile 2"
 #define PROFILE_MAX (16u << 10) /* a real one is about 4 KiB */

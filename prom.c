@@ -11,10 +11,18 @@
  * count of its own events (prom_count), kept since it started.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "board.h"
 #include "clock.h"
+#include "core.h"
+#include "detect.h"
+#include "gpufas.h"
+#include "hub.h"
 #include "prom.h"
+#include "recover.h"
+#include "watch.h"
 
 void prom_count(struct gf_counts *c, const struct gf_event *ev)
 {

@@ -5,7 +5,12 @@
 #ifndef PROM_H
 #define PROM_H
 
-#include "gpufas.h"
+#include <stdio.h>
+
+#include "hub.h"
+
+struct gf_board;
+struct gf_event;
 
 /* One target as the exposition shows it. */
 struct prom_target {

@@ -19,12 +19,20 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
+#include "board.h"
 #include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "detect.h"
 #include "gpufas.h"
+#include "hub.h"
+#include "proto.h"
 #include "transport.h"
 
 #define HANDSHAKE_S 5.0   /* a proof later than this: half-open, dropped */

@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,7 +34,10 @@
 #include <rdma/rdma_cma.h>
 
 #include "clock.h"
+#include "gpufas.h"
+#include "proto.h"
 #include "rdma.h"
+#include "tcp.h"
 #include "transport.h"
 
 #define CQ_DEPTH 4

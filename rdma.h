@@ -8,7 +8,7 @@
 #ifndef GPUFAS_RDMA_H
 #define GPUFAS_RDMA_H
 
-#include "gpufas.h"
+#include "proto.h"
 
 /* The request area (remote-writable) holds one request, written whole by
  * one RDMA WRITE whose last 8 bytes are the request number (the

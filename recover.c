@@ -16,8 +16,12 @@
  */
 #include <string.h>
 
+#include "core.h"
+#include "detect.h"
+#include "gpufas.h"
+#include "helper.h"
 #include "kmod/gpufas_helper.h"
-#include "loop.h"
+#include "recover.h"
 
 #define SIGKILL 9
 #define SIGTERM 15

@@ -2,13 +2,26 @@
  * --kill. Each prints its answer (text or JSON) and returns the process
  * exit code. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "detect.h"
+#include "discover.h"
+#include "engine.h"
 #include "gpufas.h"
 #include "helper.h"
+#include "json.h"
+#include "kallsyms.h"
+#include "operator.h"
+#include "recover.h"
+#include "rescue.h"
+#include "target.h"
+#include "watch.h"
 
 #define LOG_BYTES (1u << 20)
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gpufas.h"
+#include "signals.h"
 
 /* x86-64 numbering (arch/x86/include/uapi/asm/signal.h). */
 static const char *const names[32] = {

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpufas.h"
+#include "gpu.h"
+#include "pagehash.h"
 #include "snappages.h"
 
 #define PAGES_MAX_THREADS 8

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,9 +29,15 @@
 #include <xxhash.h>
 
 #include "clock.h"
+#include "config.h"
+#include "discover.h"
+#include "gpufas.h"
+#include "json.h"
+#include "pagehash.h"
 #include "qmp.h"
 #include "snappages.h"
 #include "snapshot.h"
+#include "target.h"
 
 #define SNAP_MAGIC "GFSNAP\r\n"
 #define SNAP_VERSION 1

@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "gpufas.h"
+struct gf_config;
 
 #define GF_SNAP_NAME 48
 

@@ -22,14 +22,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "gpufas.h"
 #include "libvirt.h"
+#include "target.h"
+#include "vmcoreinfo.h"
 
 #define GiB (1ull << 30)
 #define FOUR_GiB (4 * GiB)

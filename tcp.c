@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,8 @@
 
 #include "clock.h"
 #include "gpufas.h"
+#include "proto.h"
+#include "tcp.h"
 #include "transport.h"
 
 #define BACKLOG 64

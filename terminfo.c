@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,7 @@
 #include <curses.h>
 #include <term.h>
 
-#include "gpufas.h"
+#include "tui.h"
 
 #ifdef GPUFAS_TERMINFO
 __asm__(".section .rodata\n"

@@ -7,12 +7,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "gpufas.h"
 #include "prom.h"
 #include "sdnotify.h"
 

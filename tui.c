@@ -11,12 +11,21 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "clock.h"
+#include "core.h"
+#include "detect.h"
+#include "gpu.h"
+#include "gpufas.h"
+#include "hub.h"
 #include "tui.h"
+#include "tui_draw.h"
 
 #define TICK_S 0.1        /* 10 Hz */
 #define TABS_EVERY_S 1.0  /* other targets' state, for the tab line */
@@ -29,7 +38,7 @@ const int tui_signals[] = { SIGKILL, SIGTERM, SIGHUP, SIGINT, SIGQUIT,
 			    SIGUSR1, SIGUSR2, SIGSTOP };
 const int tui_nsignals = sizeof tui_signals / sizeof *tui_signals;
 
-static void say(struct view *v, int bad, const char *msg)
+static void say(struct tui *v, int bad, const char *msg)
 {
 	snprintf(v->message, sizeof v->message, "%s", msg);
 	v->message_bad = bad;
@@ -60,7 +69,7 @@ static int compare_numbers(double a, double b)
 
 static int compare_tasks(const void *pa, const void *pb, void *ctx)
 {
-	const struct view *v = ctx;
+	const struct tui *v = ctx;
 	const struct gf_board_task *x = &v->tasks[*(const uint32_t *)pa];
 	const struct gf_board_task *y = &v->tasks[*(const uint32_t *)pb];
 	char cx[GF_COMM_LEN + 1], cy[GF_COMM_LEN + 1];
@@ -92,7 +101,7 @@ static int ascending_by_default(enum column c)
 	return c == COL_PID || c == COL_PPID || c == COL_STATE || c == COL_COMM;
 }
 
-static void remember_selection(struct view *v)
+static void remember_selection(struct tui *v)
 {
 	const struct gf_board_task *t = tui_selected_task(v);
 
@@ -100,7 +109,7 @@ static void remember_selection(struct view *v)
 	v->sel_start = t ? t->t.start_time : 0;
 }
 
-static void select_row(struct view *v, int row)
+static void select_row(struct tui *v, int row)
 {
 	v->sel = row >= (int)v->nrows ? (int)v->nrows - 1 : row;
 	if (v->sel < 0)
@@ -109,7 +118,7 @@ static void select_row(struct view *v, int row)
 }
 
 /* The shown rows anew, the selection kept on its process if still shown. */
-static void rebuild_rows(struct view *v)
+static void rebuild_rows(struct tui *v)
 {
 	v->nrows = 0;
 	for (uint32_t i = 0; i < v->ntasks; i++)
@@ -127,7 +136,7 @@ static void rebuild_rows(struct view *v)
 }
 
 /* The first row from `from` on (wrapping) whose process matches. */
-static void search_from(struct view *v, int from)
+static void search_from(struct tui *v, int from)
 {
 	for (uint32_t i = 0; i < v->nrows && v->search[0]; i++) {
 		int r = (int)(((uint32_t)from + i) % v->nrows);
@@ -142,7 +151,7 @@ static void search_from(struct view *v, int from)
 
 /* Counts and numbers as the table can trust them: a count within what
  * was asked for, CPU % a finite non-negative number (sorting needs it). */
-static void sanitize_tasks(struct view *v, uint32_t n)
+static void sanitize_tasks(struct tui *v, uint32_t n)
 {
 	v->ntasks = n < v->cap ? n : v->cap;
 	for (uint32_t i = 0; i < v->ntasks; i++)
@@ -150,7 +159,7 @@ static void sanitize_tasks(struct view *v, uint32_t n)
 			v->tasks[i].cpu_pct = 0;
 }
 
-static int grow(struct view *v, uint32_t cap)
+static int grow(struct tui *v, uint32_t cap)
 {
 	struct gf_board_task *t = realloc(v->tasks, cap * sizeof *t);
 	uint32_t *r;
@@ -165,7 +174,7 @@ static int grow(struct view *v, uint32_t cap)
 	return 0;
 }
 
-static void fetch_tasks(struct view *v)
+static void fetch_tasks(struct tui *v)
 {
 	uint32_t n = 0;
 
@@ -190,7 +199,7 @@ static enum gf_level worst_level(const struct gf_board *b, double now)
 	return worst;
 }
 
-static int fetch_board(const struct view *v, int target, struct gf_board *b)
+static int fetch_board(const struct tui *v, int target, struct gf_board *b)
 {
 	int err = v->src->board ? v->src->board(v->src->ctx, target, b) : GF_EINVAL;
 
@@ -208,7 +217,7 @@ static void name_tab(struct tab *tab, const struct gf_board *b, int err, double 
 }
 
 /* The other targets' names and states, for the tab line. */
-static void fetch_tabs(struct view *v)
+static void fetch_tabs(struct tui *v)
 {
 	double now = gf_now_wall();
 
@@ -217,7 +226,7 @@ static void fetch_tabs(struct view *v)
 			name_tab(&v->tab[i], &v->scratch, fetch_board(v, i, &v->scratch), now);
 }
 
-static void fetch(struct view *v)
+static void fetch(struct tui *v)
 {
 	int err = fetch_board(v, v->target, &v->scratch);
 
@@ -234,7 +243,7 @@ static void fetch(struct view *v)
 	rebuild_rows(v);
 }
 
-static void switch_target(struct view *v, int target)
+static void switch_target(struct tui *v, int target)
 {
 	if (target < 0 || target >= v->ntargets || target == v->target)
 		return;
@@ -247,7 +256,7 @@ static void switch_target(struct view *v, int target)
 
 /* ---- Signalling the selected process ---- */
 
-static void open_signal_menu(struct view *v)
+static void open_signal_menu(struct tui *v)
 {
 	const struct gf_board_task *t = tui_selected_task(v);
 
@@ -267,7 +276,7 @@ static void open_signal_menu(struct view *v)
 
 /* The confirmed signal, through the source; its answer on the status line.
  * The agent may take a moment (it writes at its next round): say so first. */
-static void send_pending(struct view *v)
+static void send_pending(struct tui *v)
 {
 	const struct pending_signal *p = &v->pending;
 	char msg[256];
@@ -302,7 +311,7 @@ static int is_enter(int key)
 	return key == '\n' || key == '\r' || key == KEY_ENTER;
 }
 
-static void key_search(struct view *v, int key)
+static void key_search(struct tui *v, int key)
 {
 	if (key == ESC || is_enter(key))
 		v->mode = MODE_NORMAL;
@@ -314,7 +323,7 @@ static void key_search(struct view *v, int key)
 	}
 }
 
-static void key_filter(struct view *v, int key)
+static void key_filter(struct tui *v, int key)
 {
 	if (key == ESC)
 		v->filter[0] = 0;
@@ -325,14 +334,14 @@ static void key_filter(struct view *v, int key)
 	rebuild_rows(v);
 }
 
-static void set_sort(struct view *v, int c)
+static void set_sort(struct tui *v, int c)
 {
 	v->sort = (enum column)((c + NCOLUMNS) % NCOLUMNS);
 	v->ascending = ascending_by_default(v->sort);
 	rebuild_rows(v);
 }
 
-static void key_menu(struct view *v, int key)
+static void key_menu(struct tui *v, int key)
 {
 	int n = v->mode == MODE_SORT_MENU ? NCOLUMNS : tui_nsignals;
 
@@ -351,7 +360,7 @@ static void key_menu(struct view *v, int key)
 	}
 }
 
-static void key_confirm(struct view *v, int key)
+static void key_confirm(struct tui *v, int key)
 {
 	v->mode = MODE_NORMAL;
 	if (key == 'y' || key == 'Y')
@@ -360,7 +369,7 @@ static void key_confirm(struct view *v, int key)
 		say(v, 0, "cancelled: nothing sent");
 }
 
-static void move_selection(struct view *v, int key)
+static void move_selection(struct tui *v, int key)
 {
 	int page = v->page > 0 ? v->page : 1;
 
@@ -375,14 +384,14 @@ static void move_selection(struct view *v, int key)
 	}
 }
 
-static void open_screen(struct view *v, enum page_kind s)
+static void open_screen(struct tui *v, enum page_kind s)
 {
 	v->screen = v->screen == s ? SCREEN_MAIN : s;
 	v->scroll = 0;
 }
 
 /* Keys of the dashboard itself; 1 when the operator quits. */
-static int key_normal(struct view *v, int key)
+static int key_normal(struct tui *v, int key)
 {
 	switch (key) {
 	case 'q': case KEY_F(10): return 1;
@@ -410,7 +419,7 @@ static int key_normal(struct view *v, int key)
 }
 
 /* Help, evidence and log: scrolled, left with q or Esc, or for another. */
-static int key_page(struct view *v, int key)
+static int key_page(struct tui *v, int key)
 {
 	switch (key) {
 	case KEY_F(10): return 1;
@@ -426,7 +435,7 @@ static int key_page(struct view *v, int key)
 	return 0;
 }
 
-static int handle_key(struct view *v, int key)
+static int handle_key(struct tui *v, int key)
 {
 	if (key == ERR || key == KEY_RESIZE)
 		return 0; /* a tick; or ncurses has the new size, which the next frame fits */
@@ -473,7 +482,7 @@ static SCREEN *open_terminal(void)
 	return scr;
 }
 
-static int view_init(struct view *v, const struct gf_source *src)
+static int view_init(struct tui *v, const struct gf_source *src)
 {
 	memset(v, 0, sizeof *v);
 	v->src = src;
@@ -490,7 +499,7 @@ static int view_init(struct view *v, const struct gf_source *src)
  * asked once a tick unless paused. */
 int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop)
 {
-	struct view v;
+	struct tui v;
 	double next = 0, next_tabs = 0, now;
 	int quit = 0;
 	SCREEN *scr;

@@ -13,11 +13,18 @@
  * the terminal), and every count is clamped to what its array holds.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "board.h"
 #include "clock.h"
-#include "tui.h"
+#include "core.h"
+#include "detect.h"
+#include "gpufas.h"
+#include "signals.h"
+#include "tui_draw.h"
 
 /* ---- Looks: a colour pair where there are colours, attributes where not ---- */
 
@@ -154,7 +161,7 @@ static void duration_text(char *buf, size_t len, double s)
 
 /* ---- Header: the targets, then the one shown ---- */
 
-static void draw_tabs(const struct view *v, int y)
+static void draw_tabs(const struct tui *v, int y)
 {
 	int x = put(y, 0, COLS, ROLE_TITLE, "gpufas ");
 
@@ -178,7 +185,7 @@ static enum role age_role(double age)
 	return age > 10 ? ROLE_FAULT : age > 2 ? ROLE_WARN : ROLE_NORMAL;
 }
 
-static void draw_target_line(const struct view *v, int y)
+static void draw_target_line(const struct tui *v, int y)
 {
 	const struct gf_board *b = &v->board;
 	double age = gf_now_wall() - b->sampled;
@@ -343,7 +350,7 @@ static double peak(const float *hist, uint32_t n)
 	return top;
 }
 
-static void draw_counts(const struct view *v, int y, int x, int width)
+static void draw_counts(const struct tui *v, int y, int x, int width)
 {
 	const struct gf_board *b = &v->board;
 	const struct gf_rates *r = &b->rates;
@@ -379,7 +386,7 @@ static int meter_lines(const struct gf_board *b)
 	return want > COUNT_LINES ? want : COUNT_LINES;
 }
 
-static void draw_meters(const struct view *v, int y, int lines)
+static void draw_meters(const struct tui *v, int y, int lines)
 {
 	int half = COLS / 2;
 
@@ -394,7 +401,7 @@ static const char *const short_names[GF_NCLASSES] = {
 	"F1", "F2", "F3", "F4", "F5", "F6", "cpu", "mem", "thrash", "panic",
 };
 
-static void draw_detectors(const struct view *v, int y)
+static void draw_detectors(const struct tui *v, int y)
 {
 	double now = gf_now_wall();
 	char why[128];
@@ -428,7 +435,7 @@ const char *tui_column_title(enum column c)
 
 #define FLAG_WIDTH 2 /* "! " marks a culprit, readable without colour */
 
-static void draw_table_header(const struct view *v, int y)
+static void draw_table_header(const struct tui *v, int y)
 {
 	int x = FLAG_WIDTH;
 
@@ -442,7 +449,7 @@ static void draw_table_header(const struct view *v, int y)
 	}
 }
 
-static void cell_text(const struct view *v, const struct gf_board_task *bt,
+static void cell_text(const struct tui *v, const struct gf_board_task *bt,
 		      enum column c, char *buf, size_t len)
 {
 	const struct gf_task *t = &bt->t;
@@ -460,7 +467,7 @@ static void cell_text(const struct view *v, const struct gf_board_task *bt,
 	}
 }
 
-static void draw_row(const struct view *v, int y, const struct gf_board_task *bt,
+static void draw_row(const struct tui *v, int y, const struct gf_board_task *bt,
 		     int selected)
 {
 	enum role r = selected ? ROLE_SELECTED : bt->culprit ? ROLE_CULPRIT : ROLE_NORMAL;
@@ -479,14 +486,14 @@ static void draw_row(const struct view *v, int y, const struct gf_board_task *bt
 	}
 }
 
-const struct gf_board_task *tui_selected_task(const struct view *v)
+const struct gf_board_task *tui_selected_task(const struct tui *v)
 {
 	if (v->sel < 0 || (uint32_t)v->sel >= v->nrows || v->rows[v->sel] >= v->ntasks)
 		return NULL;
 	return &v->tasks[v->rows[v->sel]];
 }
 
-static void draw_table(struct view *v, int y, int lines)
+static void draw_table(struct tui *v, int y, int lines)
 {
 	draw_table_header(v, y);
 	v->page = lines - 1 > 1 ? lines - 1 : 1;
@@ -546,7 +553,7 @@ static int panicked(const struct gf_board *b)
 	return b->verdict[GF_PANIC].active && b->panic_log[0];
 }
 
-static void draw_log(const struct view *v, int y, int lines)
+static void draw_log(const struct tui *v, int y, int lines)
 {
 	const struct gf_board *b = &v->board;
 	uint32_t n = b->nevents < GF_BOARD_EVENTS ? b->nevents : GF_BOARD_EVENTS;
@@ -570,7 +577,7 @@ static void draw_log(const struct view *v, int y, int lines)
 
 /* ---- Bottom: the status line and the keys ---- */
 
-static void draw_status(const struct view *v, int y)
+static void draw_status(const struct tui *v, int y)
 {
 	if (v->message[0])
 		put(y, 0, COLS, v->message_bad ? ROLE_FAULT : ROLE_OK, v->message);
@@ -578,7 +585,7 @@ static void draw_status(const struct view *v, int y)
 		putf(y, 0, COLS, ROLE_DIM, "filter: %s  (F4 then Esc clears it)", v->filter);
 }
 
-static void draw_prompt(const struct view *v, int y)
+static void draw_prompt(const struct tui *v, int y)
 {
 	const struct pending_signal *p = &v->pending;
 
@@ -596,7 +603,7 @@ static void draw_prompt(const struct view *v, int y)
 	}
 }
 
-static void draw_keys(const struct view *v, int y)
+static void draw_keys(const struct tui *v, int y)
 {
 	static const char *const keys[][2] = {
 		{ "F1", "Help" }, { "F3", "Search" }, { "F4", "Filter" },
@@ -621,7 +628,7 @@ static void draw_keys(const struct view *v, int y)
 
 #define MENU_WIDTH 18
 
-static void draw_menu(const struct view *v, int y, int lines)
+static void draw_menu(const struct tui *v, int y, int lines)
 {
 	int sorting = v->mode == MODE_SORT_MENU;
 	int n = sorting ? NCOLUMNS : tui_nsignals;
@@ -663,7 +670,7 @@ static void add(struct page *p, enum role r, const char *fmt, ...)
 	p->role[p->n++] = r;
 }
 
-static void help_page(const struct view *v, struct page *p)
+static void help_page(const struct tui *v, struct page *p)
 {
 	static const char *const lines[] = {
 		"F1 h ?         this help",
@@ -714,7 +721,7 @@ static void evidence_lines(struct page *p, const struct gf_verdict *vd)
 	}
 }
 
-static void evidence_page(const struct view *v, struct page *p)
+static void evidence_page(const struct tui *v, struct page *p)
 {
 	const struct gf_board *b = &v->board;
 	double now = gf_now_wall();
@@ -737,7 +744,7 @@ static void evidence_page(const struct view *v, struct page *p)
 	    b->thresholds.available_pct, b->thresholds.swap_free_pct);
 }
 
-static void log_page(const struct view *v, struct page *p)
+static void log_page(const struct tui *v, struct page *p)
 {
 	const struct gf_board *b = &v->board;
 	uint32_t n = b->nevents < GF_BOARD_EVENTS ? b->nevents : GF_BOARD_EVENTS;
@@ -757,7 +764,7 @@ static void log_page(const struct view *v, struct page *p)
 	}
 }
 
-static void draw_page(struct view *v)
+static void draw_page(struct tui *v)
 {
 	static struct page p;
 	int body = LINES - 2;
@@ -789,7 +796,7 @@ static int log_lines(void)
 	return 1 + (n < 2 ? 2 : n > 8 ? 8 : n);
 }
 
-static void draw_main(struct view *v)
+static void draw_main(struct tui *v)
 {
 	int meters = meter_lines(&v->board), log = log_lines();
 	int table_y = TOP_LINES + meters + 1;
@@ -807,7 +814,7 @@ static void draw_main(struct view *v)
 	draw_keys(v, LINES - 1);
 }
 
-void tui_draw(struct view *v)
+void tui_draw(struct tui *v)
 {
 	erase();
 	if (v->screen == SCREEN_MAIN)

@@ -16,15 +16,28 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
 
+#include "auth.h"
+#include "board.h"
 #include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "detect.h"
+#include "events.h"
 #include "gpufas.h"
+#include "hub.h"
+#include "json.h"
+#include "proto.h"
+#include "rescue.h"
 #include "transport.h"
+#include "tui.h"
+#include "view.h"
 
 #define MAX_TASKS 65536
 

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpufas.h"
+#include "core.h"
+#include "vmcoreinfo.h"
 
 #define PAGE 4096u
 #define MAGIC "OSRELEASE="

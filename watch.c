@@ -15,13 +15,24 @@
  * rebooting or shutting down goes through these, a live guest through
  * none.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "detect.h"
+#include "discover.h"
+#include "engine.h"
+#include "gpufas.h"
 #include "helper.h"
 #include "loop.h"
+#include "recover.h"
+#include "signals.h"
+#include "target.h"
+#include "watch.h"
 
 #define ATTACH_RETRY_S 1.0
 #define LOST_MEMORY_S 60.0 /* how long a lost kernel's image is avoided */

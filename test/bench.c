@@ -14,12 +14,21 @@
  * number of tasks seen. Used by test/bench.py, which provides the guests.
  */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "../config.h"
+#include "../core.h"
+#include "../discover.h"
+#include "../engine.h"
+#include "../gpu.h"
+#include "../gpufas.h"
 #include "../loop.h"
+#include "../target.h"
+#include "../watch.h"
 
 static double now_ms(void)
 {

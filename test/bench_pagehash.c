@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "../clock.h"
-#include "../gpufas.h"
+#include "../pagehash.h"
 #include "../snappages.h"
 
 #define MAX_RUNS 64

@@ -19,13 +19,19 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../board.h"
 #include "../clock.h"
+#include "../detect.h"
 #include "../gpufas.h"
+#include "../hub.h"
+#include "../signals.h"
+#include "../tui.h"
 
 #define NPROCS 1000
 #define NCPUS 4

@@ -27,11 +27,20 @@
  */
 #include <dlfcn.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../auth.h"
+#include "../board.h"
+#include "../detect.h"
 #include "../devbox.h"
+#include "../gpufas.h"
+#include "../json.h"
+#include "../proto.h"
+#include "../rdma.h"
+#include "../signals.h"
 
 typedef int CUresult;
 typedef int CUdevice;

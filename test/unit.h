@@ -27,13 +27,12 @@
 
 #include <sodium.h>
 
+#include "../board.h"
+#include "../config.h"
+#include "../core.h"
+#include "../detect.h"
+#include "../engine.h"
 #include "../loop.h"
-#include "../blake2b.h"
-#include "../devbox.h"
-#include "../helper.h"
-#include "../http.h"
-#include "../prom.h"
-#include "../sdnotify.h"
 #include "fuzz/image.h"
 
 #define NELEM(a) (sizeof (a) / sizeof *(a))

@@ -1,7 +1,13 @@
 /* test/unit_auth.c — unit tests of auth.c: the handshake's roles, and a
  * session's messages opened only if genuine, whole and next in order.
  */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../auth.h"
+#include "../gpufas.h"
+#include "../proto.h"
 
 /* Both ends of one session: a viewer with `psk`, the agent with keys. */
 struct pair {

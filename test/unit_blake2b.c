@@ -1,6 +1,11 @@
 /* test/unit_blake2b.c — unit tests of blake2b.c, held against RFC 7693 and
  * libsodium. */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../blake2b.h"
+#include "../proto.h"
 
 /* ======================================================================
  * BLAKE2b (blake2b.c), held against RFC 7693 and libsodium's, which

@@ -1,6 +1,12 @@
 /* test/unit_board.c — unit tests of board.c: the board's levels, and a
  * hostile board. */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../board.h"
+#include "../core.h"
+#include "../detect.h"
 
 /* ======================================================================
  * The board's OK / WARN / FAULT (board_level) and a hostile board.

@@ -1,6 +1,15 @@
 /* test/unit_config.c — unit tests of config.c, signals.c and json.c: the
  * config file, signal names, JSON strings. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../config.h"
+#include "../json.h"
+#include "../recover.h"
+#include "../signals.h"
 
 /* ======================================================================
  * config_load, signal_parse, json_string

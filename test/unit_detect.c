@@ -2,6 +2,10 @@
  * made-up samples. */
 #include "unit.h"
 
+#include "../core.h"
+#include "../detect.h"
+#include "../loop.h"
+
 /* ---- Detectors, fed with made-up samples ---- */
 
 /* What a guest does for a while, per second (CPU shares per CPU). */

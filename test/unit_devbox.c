@@ -1,6 +1,21 @@
 /* test/unit_devbox.c — unit tests of devbox.c: the GPU's mailbox server,
  * run on the CPU. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../auth.h"
+#include "../board.h"
+#include "../core.h"
+#include "../detect.h"
+#include "../devbox.h"
+#include "../gpufas.h"
+#include "../kmod/gpufas_helper.h"
+#include "../loop.h"
+#include "../proto.h"
+#include "../rdma.h"
+#include "../recover.h"
 
 /* ======================================================================
  * The GPU's mailbox server (devbox.c), run on the CPU over host memory:

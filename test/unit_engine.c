@@ -1,6 +1,12 @@
 /* test/unit_engine.c — unit tests of engine.c: the CPU engine (no GPU) and
  * the error strings. */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../engine.h"
+#include "../gpufas.h"
 
 /* ======================================================================
  * The CPU engine (gf_engine with no GPU) and error strings

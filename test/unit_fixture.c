@@ -3,7 +3,13 @@
  * tables written here, and task_structs, signal_structs and mm_structs
  * laid out with offsets chosen here and linked the way Linux links them.
  */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
 
 /* Where guest-physical [pa, pa+len) lies in this process. */
 uint8_t *host(const struct guest *g, uint64_t pa, uint64_t len)

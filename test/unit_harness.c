@@ -8,6 +8,10 @@
  *
  *   make test/unit && ./test/unit [TEST...]
  */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
 
 #define TEST_TIMEOUT_S 5

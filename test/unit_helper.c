@@ -1,6 +1,18 @@
 /* test/unit_helper.c — unit tests of helper.c and operator.c: the in-OS
  * helper, found in the synthetic kernel's module list. */
+#include <signal.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../detect.h"
+#include "../engine.h"
+#include "../gpufas.h"
+#include "../helper.h"
+#include "../kmod/gpufas_helper.h"
+#include "../operator.h"
+#include "../recover.h"
 
 /* ---- The in-OS helper, found in the synthetic kernel's module list ---- */
 

@@ -3,7 +3,16 @@
  * that asker alone; one at a time per target, and given up on timeout so
  * that the next is not stuck behind it.
  */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../detect.h"
+#include "../gpufas.h"
+#include "../hub.h"
+#include "../watch.h"
 
 /* An asker on its own thread, as the remote server's are. */
 struct asker {

@@ -1,7 +1,14 @@
 /* test/unit_introspect.c — unit tests of introspect.c on the synthetic
  * guest: paging, the task walk, corrupted lists, gf_find_task and
  * gf_send_signal. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../gpufas.h"
 
 /* ======================================================================
  * Paging: gf_virt_to_phys, gf_read, gf_phys_read

@@ -1,6 +1,12 @@
 /* test/unit_kallsyms.c — unit tests of kallsyms.c: the symbol tables,
  * synthetic and in a kernel image. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../kallsyms.h"
+#include "../vmcoreinfo.h"
 
 /* ======================================================================
  * kallsyms_load on synthetic tables

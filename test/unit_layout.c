@@ -1,6 +1,13 @@
 /* test/unit_layout.c — unit tests of layout.c: struct offsets from a cached
  * profile. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../config.h"
+#include "../core.h"
+#include "../layout.h"
 
 /* ======================================================================
  * layout_from_profile

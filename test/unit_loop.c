@@ -1,6 +1,17 @@
 /* test/unit_loop.c — unit tests of loop.c: the watch loop, stepped on the
  * synthetic kernel. */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../board.h"
+#include "../config.h"
+#include "../detect.h"
+#include "../discover.h"
+#include "../engine.h"
+#include "../gpufas.h"
+#include "../loop.h"
+#include "../watch.h"
 
 /* ---- The watch loop, stepped on the synthetic kernel ---- */
 

@@ -1,6 +1,12 @@
 /* test/unit_metrics.c — unit tests of metrics.c: the kernel log ring
  * (gf_log_tail). */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../gpufas.h"
 
 /* ======================================================================
  * The kernel log ring (gf_log_tail)

@@ -1,6 +1,10 @@
 /* test/unit_notify.c — unit tests of sdnotify.c: the systemd notify socket,
  * the watchdog, journal lines. */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../sdnotify.h"
 
 /* $NOTIFY_SOCKET's two forms: a path keeps its bytes, an abstract name
  * starts with a NUL and its length ends it; anything else is refused. */

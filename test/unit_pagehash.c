@@ -1,5 +1,6 @@
 /* test/unit_pagehash.c — unit tests of pagehash.c, held against
  * libxxhash's XXH3_128bits_withSeed, the function it writes out. */
+#include <string.h>
 #include <xxhash.h>
 
 #include "unit.h"

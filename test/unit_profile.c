@@ -1,5 +1,13 @@
 /* test/unit_profile.c — unit tests of profile.c: cached profiles. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../config.h"
+#include "../core.h"
+#include "../layout.h"
+#include "../profile.h"
 
 /* ---- Cached profiles (profile.c) ---- */
 

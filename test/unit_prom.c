@@ -1,6 +1,18 @@
 /* test/unit_prom.c — unit tests of prom.c and http.c: the Prometheus
  * exposition and the endpoint's parser. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../board.h"
+#include "../detect.h"
+#include "../gpufas.h"
+#include "../http.h"
+#include "../hub.h"
+#include "../prom.h"
+#include "../recover.h"
+#include "../watch.h"
 
 /* ======================================================================
  * Prometheus: the exposition (prom.c) and the endpoint's parser (http.c).

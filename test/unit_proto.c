@@ -3,7 +3,13 @@
  * answer framed begin mark, message, end mark, that the viewer accepts
  * whole only and bounded in length, whatever half of it it read.
  */
+#include <string.h>
+
 #include "unit.h"
+
+#include "../gpufas.h"
+#include "../proto.h"
+#include "../rdma.h"
 
 #define HDR sizeof(struct gf_msg_hdr)
 #define BODY 40u /* the answers' payload here */

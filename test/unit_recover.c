@@ -1,6 +1,14 @@
 /* test/unit_recover.c — unit tests of recover.c: recovery, against the
  * synthetic kernel. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../detect.h"
+#include "../recover.h"
 
 /* ---- Recovery, against the synthetic kernel ---- */
 

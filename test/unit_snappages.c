@@ -1,8 +1,10 @@
 /* test/unit_snappages.c — unit tests of snappages.c: a restore's passes
  * over a small RAM, on the CPU's threads. */
+#include <string.h>
 #include <sys/mman.h>
 
 #include "unit.h"
+#include "../pagehash.h"
 #include "../snappages.h"
 
 #define SP_PAGES 96

@@ -1,6 +1,13 @@
 /* test/unit_target.c — unit tests of target.c: ELF cores, raw dumps, QEMU
  * RAM files. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../gpufas.h"
+#include "../target.h"
 
 /* ======================================================================
  * target_open: ELF cores, raw dumps, QEMU RAM files

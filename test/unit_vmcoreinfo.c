@@ -1,6 +1,12 @@
 /* test/unit_vmcoreinfo.c — unit tests of vmcoreinfo.c: the note's text, and
  * finding it in guest RAM. */
+#include <stdio.h>
+#include <string.h>
+
 #include "unit.h"
+
+#include "../core.h"
+#include "../vmcoreinfo.h"
 
 /* ======================================================================
  * VMCOREINFO

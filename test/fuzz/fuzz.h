@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "../../gpufas.h"
+#include "../../proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

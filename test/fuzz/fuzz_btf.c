@@ -4,6 +4,9 @@
 
 #include "fuzz.h"
 
+#include "../../core.h"
+#include "../../layout.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gf_layout l = { 0 };

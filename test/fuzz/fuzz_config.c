@@ -2,11 +2,18 @@
  * into a layout, [remote]) and a cached profile file, all the same
  * input, written to a file since the parsers read files. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fuzz.h"
+
+#include "../../config.h"
+#include "../../core.h"
+#include "../../kallsyms.h"
+#include "../../layout.h"
+#include "../../profile.h"
 
 #define BUILD_ID "0123456789abcdef"
 

@@ -8,7 +8,15 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "../../auth.h"
+#include "../../board.h"
+#include "../../config.h"
+#include "../../core.h"
 #include "../../devbox.h"
+#include "../../loop.h"
+#include "../../proto.h"
+#include "../../rdma.h"
+#include "../../watch.h"
 
 static struct rig {
 	struct gf_loop_params p;

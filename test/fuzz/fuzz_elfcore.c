@@ -4,10 +4,15 @@
  * file is mapped, where ASan does not look, every range is checked to lie
  * within the mapping. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fuzz.h"
+
+#include "../../core.h"
+#include "../../target.h"
+#include "../../vmcoreinfo.h"
 
 static char path[64];
 

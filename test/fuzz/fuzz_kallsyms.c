@@ -6,6 +6,10 @@
 #include "fuzz.h"
 #include "image.h"
 
+#include "../../core.h"
+#include "../../kallsyms.h"
+#include "../../vmcoreinfo.h"
+
 static const char *const wanted[] = {
 	"_stext", "init_task", "__per_cpu_offset", "nr_cpu_ids", "init_top_pgt",
 	"startup_64", "nonexistent",

@@ -15,6 +15,10 @@
 
 #include "fuzz.h"
 
+#include "../../auth.h"
+#include "../../hub.h"
+#include "../../proto.h"
+
 #define PROOF_MAX (sizeof(struct gf_msg_hdr) + GF_NONCE_BYTES)
 #define REQUEST_MAX (sizeof(struct gf_msg_hdr) + sizeof(struct gf_request))
 

@@ -9,6 +9,11 @@
 
 #include "fuzz.h"
 
+#include "../../board.h"
+#include "../../core.h"
+#include "../../detect.h"
+#include "../../proto.h"
+
 /* The least payload view.c asks of each answer. */
 static uint32_t least(uint16_t type)
 {

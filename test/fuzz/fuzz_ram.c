@@ -5,6 +5,8 @@
 #include "fuzz.h"
 #include "image.h"
 
+#include "../../core.h"
+
 #define CAP 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

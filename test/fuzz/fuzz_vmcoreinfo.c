@@ -5,6 +5,9 @@
 
 #include "fuzz.h"
 
+#include "../../core.h"
+#include "../../vmcoreinfo.h"
+
 static const char *const hex_keys[] = {
 	"SYMBOL(init_top_pgt)", "KERNELOFFSET", "SYMBOL(init_uts_ns)",
 	"SYMBOL(_stext)", "SYMBOL(kallsyms_names)",

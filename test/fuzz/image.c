@@ -1,8 +1,11 @@
 /* test/fuzz/image.c — guest RAM images for the RAM fuzz targets (image.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "image.h"
+
+#include "../../core.h"
 
 #define PAGE 4096u
 #define MAX_PAGES 4096u /* 16 MiB of RAM: beyond it, no image */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../../gpufas.h"
+#include "../../core.h"
 
 struct image_head {
 	struct gf_layout lay;

@@ -5,6 +5,7 @@
  * FUZZ_CHECK aborts; otherwise it says how many inputs it fed, and fails
  * if there were none. */
 #include <dirent.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"

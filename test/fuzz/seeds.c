@@ -1,9 +1,15 @@
 /* test/fuzz/seeds.c — writes the seeds of the targets that read text or
  * messages (the RAM targets' seeds come from test/unit's fixtures): run
  * by `make fuzz-seeds` as  seeds DIR. */
+#include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"
+
+#include "../../board.h"
+#include "../../detect.h"
+#include "../../gpufas.h"
+#include "../../proto.h"
 
 static const char *dir;
 

@@ -4,6 +4,8 @@
 
 #include "fuzz.h"
 
+#include "../../proto.h"
+
 int fuzz_next_msg(const uint8_t **data, size_t *size, size_t max,
 		  struct gf_buf *b)
 {
