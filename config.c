@@ -39,7 +39,6 @@
 #include "snapshot.h"
 
 #define DEFAULT_MAX_TASKS 16384
-#define MAX_TASKS_LIMIT 262144
 
 struct parse_state {
 	struct gf_config *c;
@@ -306,8 +305,8 @@ static int other_setting(struct parse_state *ps, const char *section,
 		return copy_string(ps, c->textfile, sizeof c->textfile, value);
 	if (!strcmp(section, "agent") && !strcmp(key, "max_tasks")) {
 		uint64_t n;
-		if (parse_number(value, &n) || n < 64 || n > MAX_TASKS_LIMIT)
-			return fail(ps, "[agent] max_tasks wants 64 to 262144, not", value);
+		if (parse_number(value, &n) || n < 64 || n > GF_MAX_TASKS)
+			return fail(ps, "[agent] max_tasks wants 64 to 4194304, not", value);
 		c->max_tasks = (uint32_t)n;
 		return 1;
 	}

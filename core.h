@@ -106,6 +106,10 @@ struct gf_kernel {
 
 /* ---- One task as gpufas reports it. ---- */
 #define GF_COMM_LEN 16
+/* The most tasks a kernel can have: PID_MAX_LIMIT on 64-bit
+ * (include/linux/threads.h, 4 Mi), the bound of every walk and table of
+ * tasks (introspect.c, engine.c, the agent's max_tasks). */
+#define GF_MAX_TASKS (1u << 22)
 
 struct gf_task {
 	uint64_t addr;       /* task_struct's kernel virtual address */

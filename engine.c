@@ -28,7 +28,6 @@
  * a second look usually succeeds. A list still broken after this many
  * looks is really corrupted. */
 #define ATTEMPTS 5
-#define MAX_TASKS (1u << 22)
 #define READ_ATTEMPTS 100 /* a publication being written: look again */
 
 const char *gf_strerror(int err)
@@ -61,7 +60,7 @@ static int transient(int err)
 static int cpu_snapshot(const struct gf_kernel *k, int threads,
 			struct gf_task **out, uint32_t *count)
 {
-	for (uint32_t cap = 1024; cap <= MAX_TASKS; cap *= 4) {
+	for (uint32_t cap = 1024; cap <= GF_MAX_TASKS; cap *= 4) {
 		struct gf_task *buf = malloc(cap * sizeof *buf);
 		int err;
 
@@ -95,6 +94,10 @@ int engine_snapshot(const struct gf_engine *e, int threads,
 
 	RETRIED(err, e->gpu ? gpu_snapshot(e->gpu, e->slot, threads, out, count)
 			    : cpu_snapshot(e->k, threads, out, count));
+	/* more tasks than the GPU's answer area holds: the CPU walks them,
+	 * up to GF_MAX_TASKS like any walk */
+	if (err == GF_ENOSPC && e->gpu)
+		RETRIED(err, cpu_snapshot(e->k, threads, out, count));
 	return err;
 }
 

@@ -82,7 +82,8 @@ typedef struct { unsigned char reserved[64]; } CUipcMemHandle;
 
 #define REQUEST_TIMEOUT_S 10
 #define QUIT_TIMEOUT_S 1 /* a quit monitor ends in microseconds */
-#define SLOT_CAPACITY (1u << 17) /* tasks one snapshot can return */
+#define SLOT_CAPACITY (1u << 17) /* tasks one snapshot can return (more:
+				    engine_snapshot walks on the CPU) */
 #define LOOP_SLOT_CAPACITY 1024  /* a watch loop's slot: its answers are a
 				    sample or a log tail, never a snapshot */
 #define DEVBOX_ALIGN (2u << 20)  /* an exported mailbox owns whole 2 MiB

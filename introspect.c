@@ -21,15 +21,14 @@
 #define PTE_PRESENT 0x1ull
 #define PTE_LARGE 0x80ull /* PS bit: 1 GiB page at level 3, 2 MiB at 2 */
 
-/* Bounds for walking lists in guest memory: a kernel with more tasks than
- * this is beyond what we claim; a longer walk means a cycle. */
-#define MAX_PROCESSES (1u << 20)
-#define MAX_THREADS_PER_PROCESS (1u << 17)
-/* and for a whole walk, whose processes may each pass the bounds above
- * and still add up to 2^37 hops (a hostile guest's lists sharing one
- * thread list): no kernel has more than PID_MAX_LIMIT (2^22) tasks, and
- * a walk makes a hop per thread and two more per process */
-#define MAX_WALK_HOPS (3u << 22)
+/* Bounds for walking lists in guest memory: no list of a kernel's tasks
+ * is longer than GF_MAX_TASKS, so a longer one means a cycle; and for a
+ * whole walk, whose processes may each pass that bound and still add up
+ * to 2^44 hops (a hostile guest's lists sharing one thread list): a walk
+ * makes a hop per thread and two more per process. */
+#define MAX_PROCESSES GF_MAX_TASKS
+#define MAX_THREADS_PER_PROCESS GF_MAX_TASKS
+#define MAX_WALK_HOPS (3u * GF_MAX_TASKS)
 
 /* Flag and state values from include/linux/sched.h: the same from 4.14 to
  * 6.12, but for TASK_RTLOCK_WAIT (5.15) and TASK_FROZEN (6.1), which
