@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../../core.h"
 #include "../../gpufas.h"
 #include "../../proto.h"
 
@@ -32,5 +33,13 @@ int fuzz_next_msg(const uint8_t **data, size_t *size, size_t max,
 		  struct gf_buf *b);
 /* An answer to a request of `type` numbered seq, as every peer checks it. */
 void fuzz_check_answer(const struct gf_buf *out, uint16_t type, uint64_t seq);
+
+/* writes.c: every byte of `after` that differs from `before` (its
+ * image_copy, taken before the calls) lies in a field that signal sig
+ * sent to t may change (t NULL: no field) or, with helper, in the request
+ * the in-OS helper's mailbox takes; none at all where after is read-only.
+ * Then before is after again, for the next calls. */
+void fuzz_check_writes(struct gf_kernel *before, const struct gf_kernel *after,
+		       const struct gf_task *t, int sig, int helper);
 
 #endif

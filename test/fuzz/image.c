@@ -128,6 +128,22 @@ void image_free(struct gf_kernel *k)
 	k->mem.nranges = 0;
 }
 
+int image_copy(const struct gf_kernel *k, struct gf_kernel *copy)
+{
+	*copy = *k;
+	for (uint32_t i = 0; i < k->mem.nranges; i++) {
+		struct gf_range *r = &copy->mem.range[i];
+
+		if (!(r->base = malloc(r->size))) {
+			copy->mem.nranges = i;
+			image_free(copy);
+			return -1;
+		}
+		memcpy(r->base, k->mem.range[i].base, r->size);
+	}
+	return 0;
+}
+
 int image_write(FILE *f, const struct image_head *head,
 		const struct gf_kernel *k)
 {

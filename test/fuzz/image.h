@@ -34,6 +34,10 @@ enum { IMAGE_THREADS = 1, IMAGE_WRITABLE = 2 };
 int image_load(const uint8_t *data, size_t size, struct image_head *head,
 	       struct gf_kernel *k);
 void image_free(struct gf_kernel *k);
+/* A copy of k (its layout and every RAM range, each in an allocation of
+ * its own), to hold beside k as it was; image_free frees it. 0, or -1 out
+ * of memory. */
+int image_copy(const struct gf_kernel *k, struct gf_kernel *copy);
 
 /* Writes the image of k's RAM (the non-zero bytes of each page). */
 int image_write(FILE *f, const struct image_head *head,
