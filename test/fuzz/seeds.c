@@ -1,10 +1,12 @@
 /* test/fuzz/seeds.c — writes the seeds of the targets that read text or
  * messages (the RAM targets' seeds come from test/unit's fixtures): run
- * by `make fuzz-seeds` as  seeds DIR. */
+ * by `make fuzz-seeds` as  seeds DIR, after test/unit wrote the RAM seeds
+ * into DIR/fuzz_ram. */
 #include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "image.h"
 
 #include "../../board.h"
 #include "../../detect.h"
@@ -28,6 +30,14 @@ static void save(const char *target, const char *name, uint8_t first,
 	}
 }
 
+static void append(struct gf_buf *all, const void *p, size_t len)
+{
+	if (gf_buf_reserve(all, all->len + len))
+		exit(1);
+	memcpy(all->data + all->len, p, len);
+	all->len += len;
+}
+
 /* Appends one message, as msg_start lays it out, to all. */
 static void *add(struct gf_buf *all, uint16_t type, uint64_t seq,
 		 int32_t target, int32_t status, uint32_t length)
@@ -36,31 +46,88 @@ static void *add(struct gf_buf *all, uint16_t type, uint64_t seq,
 	void *p = msg_start(&one, type, seq, target, status, length);
 	size_t at = all->len;
 
-	if (!p || gf_buf_reserve(all, at + one.len))
+	if (!p)
 		exit(1);
-	memcpy(all->data + at, one.data, one.len);
-	all->len = at + one.len;
+	append(all, one.data, one.len);
 	gf_buf_free(&one);
 	return all->data + at + sizeof(struct gf_msg_hdr);
 }
 
-/* A proof, then a heartbeat, a snapshot, a ps and a request for a
- * target the agent lacks. */
-static void agent_seeds(void)
+/* A whole file, or none. */
+static struct gf_buf slurp(const char *path)
 {
-	struct gf_buf m = { 0 };
+	struct gf_buf b = { 0 };
+	uint8_t chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, f)))
+		append(&b, chunk, n);
+	fclose(f);
+	return b;
+}
+
+/* A proof, then a request of each type: those the hub answers, a log
+ * tail, a detection and a signal to the image's own pid and signal (or
+ * SIGKILL to 100 without one), then for target 1 (not attached) and for
+ * a target the agent lacks. */
+static void agent_requests(struct gf_buf *m, const struct gf_buf *image)
+{
+	struct image_head head = { .pid = 100, .flags = 9u << 8 };
 	struct gf_request *r;
 
-	add(&m, GF_MSG_PROOF, 0, 0, GF_OK, GF_NONCE_BYTES);
-	r = add(&m, GF_MSG_HEARTBEAT, 1, 0, GF_OK, sizeof *r);
+	if (image->len >= sizeof head)
+		memcpy(&head, image->data, sizeof head);
+	add(m, GF_MSG_PROOF, 0, 0, GF_OK, GF_NONCE_BYTES);
+	r = add(m, GF_MSG_HEARTBEAT, 1, 0, GF_OK, sizeof *r);
 	r->beat = 7;
-	add(&m, GF_MSG_SNAPSHOT, 2, 0, GF_OK, sizeof *r);
-	add(&m, GF_MSG_PS, 3, 1, GF_OK, sizeof *r);
-	add(&m, GF_MSG_SNAPSHOT, 4, 5, GF_OK, sizeof *r);
-	save("fuzz_proto_agent", "operator", 0, &m);
-	save("fuzz_proto_agent", "read-only", 1, &m);
-	save("fuzz_proto_agent", "unsealed", 2, &m);
-	gf_buf_free(&m);
+	add(m, GF_MSG_SNAPSHOT, 2, 0, GF_OK, sizeof *r);
+	add(m, GF_MSG_PS, 3, 0, GF_OK, sizeof *r);
+	r = add(m, GF_MSG_LOG, 4, 0, GF_OK, sizeof *r);
+	r->arg = 8;
+	r = add(m, GF_MSG_DETECT, 5, 0, GF_OK, sizeof *r);
+	r->arg = GF_F2;
+	r = add(m, GF_MSG_SIGNAL, 6, 0, GF_OK, sizeof *r);
+	*r = (struct gf_request){ .pid = head.pid, .sig = (int)(head.flags >> 8) % 33 };
+	r = add(m, GF_MSG_LOG, 7, 1, GF_OK, sizeof *r);
+	r->arg = 8;
+	add(m, GF_MSG_SNAPSHOT, 8, 5, GF_OK, sizeof *r);
+}
+
+/* fuzz_proto_agent's input: mode, the image's length and bytes, the
+ * requests. */
+static void save_agent(const char *name, uint8_t mode, const struct gf_buf *image)
+{
+	struct gf_buf all = { 0 }, requests = { 0 };
+	uint32_t len = (uint32_t)image->len;
+
+	agent_requests(&requests, image); /* aligned, as msg_start lays them out */
+	append(&all, &len, sizeof len);
+	if (len)
+		append(&all, image->data, len);
+	append(&all, requests.data, requests.len);
+	save("fuzz_proto_agent", name, mode, &all);
+	gf_buf_free(&requests);
+	gf_buf_free(&all);
+}
+
+/* The requests on the synthetic world with the operator's key and with
+ * the read-only one, and unsealed on a kernel without RAM. */
+static void agent_seeds(void)
+{
+	struct gf_buf world, none = { 0 };
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/fuzz_ram/world-4level-threads", dir);
+	world = slurp(path);
+	save_agent("world", 0, &world);
+	save_agent("read-only", 1, &world);
+	save_agent("unsealed", 2, &none);
+	gf_buf_free(&world);
 }
 
 /* Request slots for the GPU's mailbox: one of each type. */
