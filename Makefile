@@ -102,7 +102,7 @@ SAN_LIBS = -lbpf -lelf -lz -linih -lncursesw -ltinfo -lsodium -ljson-c -lxxhash 
 HEADERS  = $(wildcard *.h kmod/*.h test/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
-FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o test/fuzz/writes.o
+FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o test/fuzz/writes.o test/fuzz/ram.o
 FUZZ_SECONDS ?= 5
 # the tests whose fixtures are written as seeds (test/unit.h's fuzz_seed)
 SEED_TESTS = walk_processes walk_threads walk_rss_percpu walk_5level log_tail \

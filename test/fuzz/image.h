@@ -22,10 +22,16 @@
 struct image_head {
 	struct gf_layout lay;
 	int32_t pid;    /* the task fuzz_ram looks up and signals */
-	uint32_t flags; /* IMAGE_* */
+	uint32_t flags; /* IMAGE_*; bits 8-15: the signal (mod 33); 16-31: the
+			   log records fuzz_ram asks for */
 };
 
 enum { IMAGE_THREADS = 1, IMAGE_WRITABLE = 2 };
+
+static inline int image_signal(const struct image_head *h)
+{
+	return (int)((h->flags >> 8) & 0xff) % 33;
+}
 
 /* The kernel an image describes: each run of adjacent pages is one RAM
  * range in its own allocation, so that a read past a range's end is
@@ -42,5 +48,11 @@ int image_copy(const struct gf_kernel *k, struct gf_kernel *copy);
 /* Writes the image of k's RAM (the non-zero bytes of each page). */
 int image_write(FILE *f, const struct image_head *head,
 		const struct gf_kernel *k);
+
+/* ram.c: fuzz_ram's calls on k as head asks them: the walk, the lookup
+ * of head->pid into *t and, where it is found (1), the signal; the
+ * counters, the log tail and the in-OS helper's lookup. */
+int fuzz_ram_calls(struct gf_kernel *k, const struct image_head *head,
+		   struct gf_task *t);
 
 #endif

@@ -92,7 +92,7 @@ static void agent_requests(struct gf_buf *m, const struct gf_buf *image)
 	r = add(m, GF_MSG_DETECT, 5, 0, GF_OK, sizeof *r);
 	r->arg = GF_F2;
 	r = add(m, GF_MSG_SIGNAL, 6, 0, GF_OK, sizeof *r);
-	*r = (struct gf_request){ .pid = head.pid, .sig = (int)(head.flags >> 8) % 33 };
+	*r = (struct gf_request){ .pid = head.pid, .sig = image_signal(&head) };
 	r = add(m, GF_MSG_LOG, 7, 1, GF_OK, sizeof *r);
 	r->arg = 8;
 	add(m, GF_MSG_SNAPSHOT, 8, 5, GF_OK, sizeof *r);
