@@ -160,6 +160,18 @@ test/fuzz/bin/seeds: build/asan/test/fuzz/seeds.o $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
 
+# Records the RAM targets' seeds of real kernels: the 6.1 and 6.12 guests
+# the suites boot (test/fuzz/record.py, test/fuzz/record.c), then the
+# agent's seeds made of them.
+fuzz-record: deps
+	$(MAKE) test/fuzz/bin/record test/fuzz/bin/seeds
+	python3 test/fuzz/record.py
+	test/fuzz/bin/seeds test/fuzz/corpus
+
+test/fuzz/bin/record: build/asan/test/fuzz/record.o $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) -fsanitize=address,undefined -o $@ $^ $(SAN_LIBS)
+
 deps:
 	test/install-deps.sh
 
@@ -217,4 +229,5 @@ clean:
 	rm -rf build test/fuzz/bin
 
 .PHONY: all deps test demo bench bench-pagehash bench-recovery bench-remote \
-	bench-restore bench-signals clean fuzz fuzz-bin fuzz-replay fuzz-seeds
+	bench-restore bench-signals clean fuzz fuzz-bin fuzz-record fuzz-replay \
+	fuzz-seeds

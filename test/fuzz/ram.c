@@ -1,5 +1,6 @@
 /* test/fuzz/ram.c — the calls fuzz_ram makes on a guest's kernel, and
- * what each must answer. */
+ * what each must answer: made on images by the target, and on a real
+ * guest's kernel by the recorder of its seeds (record.c). */
 #include <string.h>
 
 #include "fuzz.h"

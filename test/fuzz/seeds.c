@@ -1,7 +1,9 @@
 /* test/fuzz/seeds.c — writes the seeds of the targets that read text or
- * messages (the RAM targets' seeds come from test/unit's fixtures): run
- * by `make fuzz-seeds` as  seeds DIR, after test/unit wrote the RAM seeds
- * into DIR/fuzz_ram. */
+ * messages (the RAM targets' seeds come from test/unit's fixtures and
+ * from recordings of real guests, record.c): run by `make fuzz-seeds` and
+ * `make fuzz-record` as  seeds DIR, once the RAM seeds are in
+ * DIR/fuzz_ram. */
+#include <glob.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,11 +118,15 @@ static void save_agent(const char *name, uint8_t mode, const struct gf_buf *imag
 }
 
 /* The requests on the synthetic world with the operator's key and with
- * the read-only one, and unsealed on a kernel without RAM. */
+ * the read-only one, unsealed on a kernel without RAM, and with the
+ * operator's key on each real kernel recorded (fuzz_ram/linux-KVER-
+ * processes: SIGKILL to a spinner), as linux-KVER. */
 static void agent_seeds(void)
 {
+	static const char recorded[] = "-processes";
 	struct gf_buf world, none = { 0 };
 	char path[512];
+	glob_t g;
 
 	snprintf(path, sizeof path, "%s/fuzz_ram/world-4level-threads", dir);
 	world = slurp(path);
@@ -128,6 +134,20 @@ static void agent_seeds(void)
 	save_agent("read-only", 1, &world);
 	save_agent("unsealed", 2, &none);
 	gf_buf_free(&world);
+	snprintf(path, sizeof path, "%s/fuzz_ram/linux-*%s", dir, recorded);
+	if (glob(path, 0, NULL, &g))
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct gf_buf image = slurp(g.gl_pathv[i]);
+		char name[256];
+
+		snprintf(name, sizeof name, "%.*s", (int)(strlen(strrchr(g.gl_pathv[i], '/') + 1) -
+						       strlen(recorded)),
+			 strrchr(g.gl_pathv[i], '/') + 1);
+		save_agent(name, 0, &image);
+		gf_buf_free(&image);
+	}
+	globfree(&g);
 }
 
 /* Request slots for the GPU's mailbox: one of each type. */
