@@ -103,7 +103,8 @@ HEADERS  = $(wildcard *.h kmod/*.h test/*.h test/fuzz/*.h)
 FUZZ_TARGETS = fuzz_ram fuzz_vmcoreinfo fuzz_kallsyms fuzz_btf fuzz_elfcore \
 	       fuzz_config fuzz_proto_agent fuzz_proto_viewer fuzz_devbox
 FUZZ_SHARED = test/fuzz/image.o test/fuzz/wire.o test/fuzz/writes.o test/fuzz/ram.o
-FUZZ_SECONDS ?= 5
+# seconds a target: short, as in make test's smoke run (test/fuzz/run.sh)
+FUZZ_SECONDS ?= 3
 # the tests whose fixtures are written as seeds (test/unit.h's fuzz_seed)
 SEED_TESTS = walk_processes walk_threads walk_rss_percpu walk_5level log_tail \
 	     kallsyms_rules kallsyms_from_image profile_round_trip \
@@ -177,7 +178,7 @@ deps:
 
 # Each of these installs what it needs first, then builds with it.
 test: deps
-	$(MAKE) gpufas test/unit test/bench_tui test/unit-asan fuzz-replay
+	$(MAKE) gpufas test/unit test/bench_tui test/unit-asan fuzz-replay fuzz-bin
 	test/run-tests.sh
 
 demo: deps

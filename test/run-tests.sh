@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 passed=0 failed=0 skipped=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+found=$(mktemp -d) # the fuzz smoke run's new coverage, dropped after
+trap 'rm -rf "$log" "$found"' EXIT
 
 # Each suite ends its output with `N passed, N failed[, N skipped]`.
 suite() {
@@ -28,6 +29,8 @@ suite() {
 suite "unit tests" test/unit
 suite "unit tests (ASan+UBSan)" test/unit-asan
 suite "fuzz corpora and regressions replayed (ASan+UBSan)" test/fuzz/replay.sh
+suite "fuzz targets, 3 s each from their seeds (libFuzzer, ASan+UBSan)" \
+	env FUZZ_SECONDS=3 FUZZ_FOUND="$found" test/fuzz/run.sh
 suite "GPU kernels compile" test/gpu-build.sh
 suite "shared files stay device code (g++, nm -u; no nvcc needed)" test/device-safe.sh
 suite "guests (QEMU, Debian 6.1 and 6.12 kernels)" python3 test/test_guest.py
