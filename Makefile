@@ -108,7 +108,7 @@ FUZZ_SECONDS ?= 3
 # the tests whose fixtures are written as seeds (test/unit.h's fuzz_seed)
 SEED_TESTS = walk_processes walk_threads walk_rss_percpu walk_5level log_tail \
 	     kallsyms_rules kallsyms_from_image profile_round_trip \
-	     target_elf_core
+	     target_elf_core operator_signal_all
 
 build/asan/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -269,6 +269,8 @@ static void test_operator_signal_all(void)
 	g = world_new(4, 0);
 	e.k = &g->k;
 	m = modules_new(g);
+	/* SIGKILL to `app`, past a helper that never answers */
+	fuzz_seed("fuzz_ram", "world-helper", g, NULL, 100, IMAGE_WRITABLE | 9 << 8);
 	o.dry_run = 1;
 	operator_signal_all(&e, &o, "", s, 1);
 	CHECK_HAS(s[0].msg, "would send SIGKILL to 100");

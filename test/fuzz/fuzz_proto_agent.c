@@ -11,9 +11,11 @@
  *	             viewer's session (with the MAC they carry)
  *	u32 length, then that many bytes: an image (image.h), the RAM of
  *	             target 0's kernel (no image: a kernel without RAM)
- *	messages:    the first the proof as it came, then requests (the
- *	             first REQUESTS_MAX: a job may take the engine's pauses
- *	             between its looks at a kernel that reads false)
+ *	messages:    the first the proof as it came, then requests, up to
+ *	             REQUESTS_MAX and the SIGNALS_MAX-th signal: a job may
+ *	             take the engine's pauses between its looks at a kernel
+ *	             that reads false, a signal the in-OS helper's wait for
+ *	             its answer too
  *
  * Since no input forges a MAC, a genuine proof is made with the chosen
  * key after the one that came, so that the requests reach proto_answer.
@@ -47,6 +49,7 @@
 #define PROOF_MAX (sizeof(struct gf_msg_hdr) + GF_NONCE_BYTES)
 #define REQUEST_MAX (sizeof(struct gf_msg_hdr) + sizeof(struct gf_request))
 #define REQUESTS_MAX 16
+#define SIGNALS_MAX 2
 
 static struct hub *hub;
 static struct gf_keys keys = { .has_operator = 1, .has_read = 1 };
@@ -177,8 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sizeof why));
 	FUZZ_CHECK(agent.role == (mode & 1 ? GF_ROLE_READ : GF_ROLE_OPERATOR));
 	agent.ntargets = (uint32_t)hub_targets(hub);
-	for (int i = 0; i < REQUESTS_MAX && fuzz_next_msg(&data, &size, REQUEST_MAX, &in);
-	     i++) {
+	for (int i = 0, signals = 0; i < REQUESTS_MAX &&
+	     fuzz_next_msg(&data, &size, REQUEST_MAX, &in); i++) {
 		if (!(mode & 2))
 			auth_seal(&viewer, &in);
 		if (auth_open(&agent, in.data, in.len, 1, why, sizeof why))
@@ -187,6 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* what the session drops before answering (proto.c's serve_one) */
 		if (h->type < GF_MSG_HEARTBEAT || h->type >= GF_MSG_TYPES ||
 		    h->length != sizeof(struct gf_request))
+			break;
+		if (h->type == GF_MSG_SIGNAL && ++signals > SIGNALS_MAX)
 			break;
 		answer(&agent, h, &out);
 		fuzz_check_answer(&out, h->type, h->seq);

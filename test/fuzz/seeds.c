@@ -118,13 +118,14 @@ static void save_agent(const char *name, uint8_t mode, const struct gf_buf *imag
 }
 
 /* The requests on the synthetic world with the operator's key and with
- * the read-only one, unsealed on a kernel without RAM, and with the
+ * the read-only one, on the world with the in-OS helper loaded (which
+ * never answers), unsealed on a kernel without RAM, and with the
  * operator's key on each real kernel recorded (fuzz_ram/linux-KVER-
  * processes: SIGKILL to a spinner), as linux-KVER. */
 static void agent_seeds(void)
 {
 	static const char recorded[] = "-processes";
-	struct gf_buf world, none = { 0 };
+	struct gf_buf world, helper, none = { 0 };
 	char path[512];
 	glob_t g;
 
@@ -132,8 +133,12 @@ static void agent_seeds(void)
 	world = slurp(path);
 	save_agent("world", 0, &world);
 	save_agent("read-only", 1, &world);
+	snprintf(path, sizeof path, "%s/fuzz_ram/world-helper", dir);
+	helper = slurp(path);
+	save_agent("world-helper", 0, &helper);
 	save_agent("unsealed", 2, &none);
 	gf_buf_free(&world);
+	gf_buf_free(&helper);
 	snprintf(path, sizeof path, "%s/fuzz_ram/linux-*%s", dir, recorded);
 	if (glob(path, 0, NULL, &g))
 		return;
