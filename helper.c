@@ -46,6 +46,7 @@
 #define SYMS_CHUNK 64
 #define PAGE_BYTES 4096u
 #define POLL_S 250e-6             /* how often the answer is looked for */
+#define WAIT_MAX_MS 1000          /* the longest wait for an answer */
 
 struct elf64_sym { /* Elf64_Sym, as the module loader keeps it */
 	uint32_t st_name;
@@ -167,9 +168,14 @@ int gf_helper_find(const struct gf_kernel *k, struct gf_helper *h)
 	return check_mailbox(k, va, h);
 }
 
+/* Ten of its periods and 0.1 s more, at most WAIT_MAX_MS: the period is
+ * the mailbox's, guest memory, and the wait holds the agent's loop, which
+ * watches every target. */
 uint32_t gf_helper_wait_ms(const struct gf_helper *h)
 {
-	return 100 + 10 * h->period_ms;
+	uint64_t ms = 100 + 10ull * h->period_ms;
+
+	return ms < WAIT_MAX_MS ? (uint32_t)ms : WAIT_MAX_MS;
 }
 
 const char *gf_helper_answer_name(int answer)

@@ -87,6 +87,11 @@ static void test_helper_found(void)
 	CHECK_EQ(h.period_ms, 4);
 	CHECK_EQ(h.hz, 250);
 	CHECK_EQ(gf_helper_wait_ms(&h), 140);
+	/* the guest's period, not its wait: at most a second */
+	h.period_ms = 89;
+	CHECK_EQ(gf_helper_wait_ms(&h), 990);
+	h.period_ms = 429496719; /* 10x of it wraps 32 bits */
+	CHECK_EQ(gf_helper_wait_ms(&h), 1000);
 	CHECK_EQ(gf_helper_describe(&g->k, line, sizeof line), GF_OK);
 	CHECK_STR(line, "in-OS helper gpufas_helper version 2, polled every 4 ms");
 	guest_free(g);

@@ -15,7 +15,7 @@
  *	             REQUESTS_MAX and the SIGNALS_MAX-th signal: a job may
  *	             take the engine's pauses between its looks at a kernel
  *	             that reads false, a signal the in-OS helper's wait for
- *	             its answer too
+ *	             its answer too (at most a second)
  *
  * Since no input forges a MAC, a genuine proof is made with the chosen
  * key after the one that came, so that the requests reach proto_answer.
