@@ -151,12 +151,12 @@ GF_HD static int read_memory(struct reader *r, struct gf_sample *s)
 	{
 		uint64_t cache = positive(active) + positive(inactive);
 		uint64_t reclaimable = positive(slab), low = positive(reserve);
-		int64_t avail = free - reserve;
+		/* summed unsigned: a hostile guest's counts wrap, never overflow */
+		uint64_t avail = (uint64_t)free - (uint64_t)reserve;
 
-		avail += (int64_t)(cache - (cache / 2 < low ? cache / 2 : low));
-		avail += (int64_t)(reclaimable -
-				   (reclaimable / 2 < low ? reclaimable / 2 : low));
-		s->available_pages = positive(avail);
+		avail += cache - (cache / 2 < low ? cache / 2 : low);
+		avail += reclaimable - (reclaimable / 2 < low ? reclaimable / 2 : low);
+		s->available_pages = positive((int64_t)avail);
 	}
 	return GF_OK;
 }
