@@ -33,6 +33,7 @@
 #include "../detect.h"
 #include "../engine.h"
 #include "../loop.h"
+#include "../vmcoreinfo.h"
 #include "fuzz/image.h"
 
 #define NELEM(a) (sizeof (a) / sizeof *(a))
@@ -304,6 +305,29 @@ void check_tasks(const struct guest *g, const struct gf_task *got, uint32_t n,
 void bad_back_link(struct guest *g);
 /* What SIGKILL of process 100 must write, applied to `want`. */
 void expect_kill(struct guest *want, const int32_t *tids, int n);
+
+/* test/unit_kallsyms.c */
+#define RELBASE 0xffffffff81000000ull /* kallsyms_relative_base (_text) */
+struct ksym {
+	const char *name; /* with its type letter */
+	uint64_t addr;
+};
+/* A kernel's kallsyms tables, as 6.0 on names them in VMCOREINFO. */
+struct ktables {
+	struct guest *g;
+	uint32_t nsyms, table_len;
+	uint64_t num, names, token_table, token_index, offsets, relative_base;
+	struct vmcoreinfo vi; /* OSRELEASE=6.8.0, the tables and _stext */
+};
+/* The tables of syms[0..n) as scripts/kallsyms writes them for address
+ * rule `rule` (kallsyms.c's sym_address: 0 absolute per-CPU, 1
+ * base-relative, 2 place-relative; RELBASE the base), in g's kimg after
+ * what it holds, the token table at `token_table` (0: after the others);
+ * VMCOREINFO naming them, _stext at `stext`. */
+void ktables_put(struct ktables *kt, struct guest *g, const struct ksym *syms,
+		 uint32_t n, int rule, uint64_t stext, uint64_t token_table);
+/* kt->vi anew: VMCOREINFO naming the tables, less the key `omit`. */
+void ktables_vmcoreinfo(struct ktables *kt, const char *omit, uint64_t stext);
 
 /* test/unit_metrics.c */
 #define SV(state, id) (((uint64_t)(state) << 62) | (id))
