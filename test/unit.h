@@ -270,6 +270,12 @@ struct mmspec {
 /* What ps shows as RSS, in pages: file + anon + shmem, each at least 0. */
 uint64_t mm_expected(const struct mmspec *m, int percpu);
 
+/* The counters metrics.c samples (the layout's metrics group), of an idle
+ * machine: every CPU online and running its idle task, nothing counted
+ * yet, half of RAM free and no swap, jiffies_64 (at lay.jiffies) at
+ * INITIAL_JIFFIES. */
+void counters_new(struct guest *g);
+
 struct guest *guest_new(unsigned levels, int percpu);
 void guest_free(struct guest *g);
 /* A copy with its own RAM: to build the expected memory after a write. */

@@ -365,6 +365,18 @@ static void percpu_init(struct guest *g)
 	}
 }
 
+/* `size` bytes in every CPU's per-CPU area: their offset there, which
+ * the per-CPU symbol PCPU_BASE + offset names. */
+static uint32_t pcpu_alloc(struct guest *g, uint32_t size, uint32_t align)
+{
+	uint32_t at = (g->pcpu_used + align - 1) & ~(align - 1);
+
+	if (at + size > PAGE)
+		fixture_bug("per-CPU areas full", at + size);
+	g->pcpu_used = at + size;
+	return at;
+}
+
 /* rss_stat: counts (atomic_long_t or percpu_counter.count) and, for
  * percpu_counters, each CPU's s32 delta; indexed by enum mm_counter_type. */
 
@@ -380,8 +392,7 @@ static uint64_t mm_new(struct guest *g, const struct mmspec *m)
 			w64(g, c, (uint64_t)m->count[i]);
 			continue;
 		}
-		slot = g->pcpu_used;
-		g->pcpu_used += 4;
+		slot = pcpu_alloc(g, 4, 4);
 		w64(g, c + PC_COUNT, (uint64_t)m->count[i]);
 		w64(g, c + PC_COUNTERS, PCPU_BASE + slot);
 		for (int cpu = 0; cpu < NCPUS; cpu++)
@@ -403,6 +414,85 @@ uint64_t mm_expected(const struct mmspec *m, int percpu)
 		total += v > 0 ? (uint64_t)v : 0;
 	}
 	return total;
+}
+
+/* ---- The kernel's counters ---- */
+
+/* struct rq and struct tick_sched, and the lengths of the arrays of
+ * counters, laid out here */
+enum {
+	RQ_NR_RUNNING = 0x04, RQ_NR_SWITCHES = 0x10, RQ_NR_UNINTERRUPTIBLE = 0x18,
+	RQ_NR_IOWAIT = 0x20, RQ_CURR = 0x28, RQ_IDLE = 0x30, RQ_SIZE = 0x100,
+	TS_IDLE_SLEEPTIME = 0x10, TS_IOWAIT_SLEEPTIME = 0x18, TS_SIZE = 0x40,
+	NR_CPUTIME = 10, NR_VM_EVENTS = 16, NR_ZONE_STATS = 12, NR_NODE_STATS = 8,
+};
+#define INITIAL_JIFFIES 4294892296ull /* 300 s before 32 bits wrap, at HZ=250 */
+#define RAM_PAGES 262144ull            /* _totalram_pages: 1 GiB */
+
+static void counters_layout(struct gf_layout *l)
+{
+	l->has_metrics = 1;
+	l->mm_swapents = 2; /* MM_SWAPENTS */
+	/* enum cpu_usage_stat; kernel_cpustat.cpustat at 0 (before 7.x) */
+	l->cpustat_user = 0, l->cpustat_nice = 1, l->cpustat_system = 2;
+	l->cpustat_softirq = 3, l->cpustat_irq = 4, l->cpustat_idle = 5;
+	l->cpustat_iowait = 6, l->cpustat_steal = 7, l->kcs_cpustat = 0;
+	l->rq_nr_running = RQ_NR_RUNNING, l->rq_nr_switches = RQ_NR_SWITCHES;
+	l->rq_nr_uninterruptible = RQ_NR_UNINTERRUPTIBLE;
+	l->rq_nr_iowait = RQ_NR_IOWAIT, l->rq_curr = RQ_CURR, l->rq_idle = RQ_IDLE;
+	l->ts_idle_sleeptime = TS_IDLE_SLEEPTIME;
+	l->ts_iowait_sleeptime = TS_IOWAIT_SLEEPTIME;
+	l->idle_in_cpustat = 0;
+	/* enum vm_event_item (PGMAJFAULT later in the kernel's),
+	 * zone_stat_item, node_stat_item */
+	l->ev_pswpin = 2, l->ev_pswpout = 3, l->ev_pgmajfault = 9;
+	l->zs_free_pages = 0;
+	l->ns_inactive_file = 2, l->ns_active_file = 3, l->ns_slab_reclaimable = 5;
+}
+
+/* A global of `size` bytes in the kernel image, its first (up to 8)
+ * bytes v: its symbol. */
+static uint64_t global(struct guest *g, uint64_t size, uint64_t v)
+{
+	uint64_t va = win_alloc(&g->kimg, size, 8);
+
+	put(g, va, &v, size < 8 ? size : 8);
+	return va;
+}
+
+/* A per-CPU variable of `size` bytes, zero on every CPU: its symbol. */
+static uint64_t per_cpu_var(struct guest *g, uint32_t size)
+{
+	return PCPU_BASE + pcpu_alloc(g, size, 64);
+}
+
+/* The counters metrics.c samples, of an idle machine: every CPU online
+ * and running its idle task (init_task), nothing counted yet, half of
+ * RAM free and no swap, jiffies_64 at INITIAL_JIFFIES. */
+void counters_new(struct guest *g)
+{
+	struct gf_layout *l = &g->k.lay;
+
+	counters_layout(l);
+	l->kernel_cpustat = per_cpu_var(g, 8 * NR_CPUTIME);
+	l->runqueues = per_cpu_var(g, RQ_SIZE);
+	l->tick_cpu_sched = per_cpu_var(g, TS_SIZE);
+	l->vm_event_states = per_cpu_var(g, 8 * NR_VM_EVENTS);
+	for (int cpu = 0; cpu < NCPUS; cpu++) {
+		uint64_t rq = g->pcpu_area[cpu] + (l->runqueues - PCPU_BASE);
+		w64(g, rq + RQ_CURR, g->init_task);
+		w64(g, rq + RQ_IDLE, g->init_task);
+	}
+	l->vm_zone_stat = global(g, 8 * NR_ZONE_STATS, RAM_PAGES / 2); /* NR_FREE_PAGES */
+	l->vm_node_stat = global(g, 8 * NR_NODE_STATS, 0);
+	l->nr_swap_pages = global(g, 8, 0);
+	l->total_swap_pages = global(g, 8, 0);
+	l->totalram_pages = global(g, 8, RAM_PAGES);
+	l->totalreserve_pages = global(g, 8, RAM_PAGES / 256);
+	l->jiffies = global(g, 8, INITIAL_JIFFIES);
+	l->panic_cpu = global(g, 4, (uint32_t)-1); /* PANIC_CPU_INVALID */
+	l->tainted_mask = global(g, 8, 0);
+	l->cpu_online_mask = global(g, 8, (1u << NCPUS) - 1);
 }
 
 struct guest *guest_new(unsigned levels, int percpu)
