@@ -100,8 +100,9 @@ int count_fds(void);
  * memory that tests allocate from.
  *
  * Guest-physical RAM:
- *   [0, 8 MiB)          "low":  1-2 MiB page tables, 2-4 MiB backs a 2 MiB
- *                       page, 4-8 MiB 4 KiB data pages
+ *   [0, 8 MiB)          "low":  below 1 MiB pages that tests place
+ *                       themselves, 1-2 MiB page tables, 2-4 MiB backs a
+ *                       2 MiB page, 4-8 MiB 4 KiB data pages
  *   [4 GiB, 4 GiB+4 MiB) "high": 4 KiB data pages
  * The heap window (the direct map) maps its pages alternately to low and
  * high RAM, so no two neighbouring heap pages are physically adjacent and
@@ -160,6 +161,8 @@ struct window {
 struct guest {
 	struct gf_kernel k;
 	uint8_t *low, *high;
+	enum { RAM_OWN, RAM_FILE, RAM_SHARED } ram; /* low and high: malloc'd,
+		a file mapped (guest_to_file), another guest's (guest_reboot) */
 	uint64_t pt_next;
 	uint32_t low_used, high_used;
 	struct window heap, kimg;
@@ -280,6 +283,18 @@ struct guest *guest_new(unsigned levels, int percpu);
 void guest_free(struct guest *g);
 /* A copy with its own RAM: to build the expected memory after a write. */
 struct guest *guest_clone(const struct guest *g);
+/* g's RAM into a new file at `path` as QEMU's memory-backend-file holds
+ * it, low RAM then high RAM (which a target maps with lowmem=LOW_SIZE),
+ * and g's RAM that file from then on: what the test writes there, the
+ * target reads. */
+void guest_to_file(struct guest *g, const char *path);
+/* The kernel booted again in g's RAM, as a reset leaves it (no firmware
+ * clears RAM): its image copied to free pages, mapped `delta` higher
+ * (KASLR moves it by 2 MiB steps) by page tables of its own that share
+ * g's direct map, the heap with the old boot's tasks and the per-CPU
+ * areas, which only g allocates from; init_task alone on its lists. The
+ * layout's symbols in the image move with it. */
+struct guest *guest_reboot(struct guest *g, uint64_t delta);
 void check_memory(const char *file, int line, const struct guest *want,
 		  const struct guest *got);
 #define CHECK_MEMORY(want, got) check_memory(__FILE__, __LINE__, want, got)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "unit.h"
 
@@ -276,10 +277,8 @@ uint64_t signal_of(const struct guest *g, int32_t pid)
 	return r64(g, task_va(g, pid) + T_SIGNAL);
 }
 
-static uint64_t signal_new(struct guest *g)
+static uint64_t signal_init(struct guest *g, uint64_t s)
 {
-	uint64_t s = win_alloc(&g->heap, SIGNAL_SIZE, 64);
-
 	junk(g, s, SIGNAL_SIZE);
 	w32(g, s + S_NR_THREADS, 0);
 	list_init(g, s + S_THREAD_HEAD);
@@ -290,6 +289,11 @@ static uint64_t signal_new(struct guest *g)
 	w32(g, s + S_GROUP_STOP_COUNT, 0);
 	w64(g, s + S_SUM_SCHED, 0);
 	return s;
+}
+
+static uint64_t signal_new(struct guest *g)
+{
+	return signal_init(g, win_alloc(&g->heap, SIGNAL_SIZE, 64));
 }
 
 /* Fills the task_struct at `t` and puts it on its signal's thread list. */
@@ -495,16 +499,44 @@ void counters_new(struct guest *g)
 	l->cpu_online_mask = global(g, 8, (1u << NCPUS) - 1);
 }
 
+/* g's RAM at low and high, of the kind `ram`. */
+static void ram_at(struct guest *g, uint8_t *low, uint8_t *high, int ram)
+{
+	g->low = low;
+	g->high = high;
+	g->ram = ram;
+	g->k.mem.range[R_LOW].base = low;
+	g->k.mem.range[R_HIGH].base = high;
+}
+
+static void ram_free(struct guest *g)
+{
+	if (g->ram == RAM_OWN) {
+		free(g->low);
+		free(g->high);
+	} else if (g->ram == RAM_FILE) {
+		munmap(g->low, LOW_SIZE + HIGH_SIZE);
+	}
+}
+
+/* init_task, pid 0, at va in the kernel image, heading the tasks list. */
+static void init_task_at(struct guest *g, uint64_t va, uint64_t signal)
+{
+	uint64_t init = task_init(g, va, &(struct tspec){ .pid = 0,
+		.comm = "swapper/0", .flags = KTHREAD_FLAGS }, signal, 0, 0);
+
+	w64(g, init + T_REAL_PARENT, init);
+	g->init_task = g->k.lay.init_task = init;
+}
+
 struct guest *guest_new(unsigned levels, int percpu)
 {
 	struct guest *g = xcalloc(sizeof *g);
-	uint64_t init;
 
-	g->low = xcalloc(LOW_SIZE);
-	g->high = xcalloc(HIGH_SIZE);
 	g->k.mem.nranges = 2;
-	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE, .base = g->high };
-	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE, .base = g->low };
+	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE };
+	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE };
+	ram_at(g, xcalloc(LOW_SIZE), xcalloc(HIGH_SIZE), RAM_OWN);
 	g->k.writable = 1;
 	g->pt_next = PT_PA;
 	set_layout(&g->k.lay, levels, percpu);
@@ -513,20 +545,13 @@ struct guest *guest_new(unsigned levels, int percpu)
 	window_init(g, &g->heap, g->dmap + HEAP_OFF, HEAP_PAGES, 1);
 	window_init(g, &g->kimg, KIMG_VA, KIMG_PAGES, 0);
 	percpu_init(g);
-	/* init_task, pid 0, lives in the kernel image and heads the tasks list */
-	init = task_init(g, win_alloc(&g->kimg, TASK_SIZE, 64),
-			 &(struct tspec){ .pid = 0, .comm = "swapper/0",
-					  .flags = KTHREAD_FLAGS },
-			 signal_new(g), 0, 0);
-	w64(g, init + T_REAL_PARENT, init);
-	g->init_task = g->k.lay.init_task = init;
+	init_task_at(g, win_alloc(&g->kimg, TASK_SIZE, 64), signal_new(g));
 	return g;
 }
 
 void guest_free(struct guest *g)
 {
-	free(g->low);
-	free(g->high);
+	ram_free(g);
 	free(g);
 }
 
@@ -536,13 +561,86 @@ struct guest *guest_clone(const struct guest *g)
 	struct guest *c = xcalloc(sizeof *c);
 
 	*c = *g;
-	c->low = xcalloc(LOW_SIZE);
-	c->high = xcalloc(HIGH_SIZE);
+	ram_at(c, xcalloc(LOW_SIZE), xcalloc(HIGH_SIZE), RAM_OWN);
 	memcpy(c->low, g->low, LOW_SIZE);
 	memcpy(c->high, g->high, HIGH_SIZE);
-	c->k.mem.range[R_LOW].base = c->low;
-	c->k.mem.range[R_HIGH].base = c->high;
 	return c;
+}
+
+/* g's RAM into a new file at `path`, low RAM then high RAM, and g's RAM
+ * that file from then on. */
+void guest_to_file(struct guest *g, const char *path)
+{
+	uint8_t *ram;
+	int fd;
+
+	if (g->ram == RAM_SHARED)
+		fixture_bug("a guest sharing another's RAM moved to a file", 0);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, LOW_SIZE + HIGH_SIZE))
+		fixture_bug("cannot write a RAM file", (uint64_t)errno);
+	ram = mmap(NULL, LOW_SIZE + HIGH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	close(fd);
+	if (ram == MAP_FAILED)
+		fixture_bug("cannot map a RAM file", (uint64_t)errno);
+	memcpy(ram, g->low, LOW_SIZE);
+	memcpy(ram + LOW_SIZE, g->high, HIGH_SIZE);
+	ram_free(g);
+	ram_at(g, ram, ram + LOW_SIZE, RAM_FILE);
+}
+
+/* The layout's symbols that lie in `image` move with it; per-CPU ones,
+ * offsets into each CPU's area, do not. */
+static void move_symbols(struct gf_layout *l, const struct window *image,
+			 uint64_t delta)
+{
+	uint64_t *sym[] = {
+		&l->init_task, &l->per_cpu_offset, &l->kernel_cpustat,
+		&l->runqueues, &l->tick_cpu_sched, &l->vm_event_states,
+		&l->vm_zone_stat, &l->vm_node_stat, &l->nr_swap_pages,
+		&l->total_swap_pages, &l->totalram_pages, &l->totalreserve_pages,
+		&l->jiffies, &l->panic_cpu, &l->tainted_mask, &l->cpu_online_mask,
+		&l->prb, &l->modules,
+	};
+
+	for (size_t i = 0; i < NELEM(sym); i++)
+		if (*sym[i] - image->va < image->npages * PAGE)
+			*sym[i] += delta;
+}
+
+/* The kernel booted again in g's RAM, its image `delta` higher. */
+struct guest *guest_reboot(struct guest *g, uint64_t delta)
+{
+	struct guest *n = xcalloc(sizeof *n);
+	unsigned top = 12 + 9 * (g->k.lay.pt_levels - 1);
+
+	if (delta % (2 * MiB))
+		fixture_bug("KASLR moves the kernel by 2 MiB steps", delta);
+	*n = *g;
+	n->ram = RAM_SHARED;
+	/* the old tables' top level, but for the image's entry */
+	n->k.lay.cr3 = pt_alloc(n);
+	memcpy(host(n, n->k.lay.cr3, PAGE), host(g, g->k.lay.cr3, PAGE), PAGE);
+	*(uint64_t *)host(n, n->k.lay.cr3 + ((g->kimg.va >> top) & 511) * 8, 8) = 0;
+	window_init(n, &n->kimg, g->kimg.va + delta, g->kimg.npages, 0);
+	for (uint32_t i = 0; i < g->kimg.npages; i++)
+		memcpy(host(n, n->kimg.pa[i], PAGE), host(g, g->kimg.pa[i], PAGE), PAGE);
+	n->kimg.next = g->kimg.next + delta;
+	move_symbols(&n->k.lay, &g->kimg, delta);
+	/* a new boot's init_task, its signal_struct in the image
+	 * (init_signals) */
+	n->ntasks = 0;
+	init_task_at(n, n->k.lay.init_task,
+		     signal_init(n, win_alloc(&n->kimg, SIGNAL_SIZE, 64)));
+	/* g allocates the shared heap and per-CPU areas, and pages and page
+	 * tables after n's */
+	n->heap.next = n->heap.va + n->heap.npages * PAGE;
+	n->pcpu_used = PAGE;
+	g->pt_next = n->pt_next;
+	g->low_used = n->low_used;
+	g->high_used = n->high_used;
+	return n;
 }
 
 /* Names a guest-physical address for a failure message. */
