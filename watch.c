@@ -316,6 +316,19 @@ static void metrics(struct watch *w, double now)
 	w->metrics_then = *w->newest;
 }
 
+/* Lets go of the kernel, to attach at the next tick to whatever kernel
+ * is there then: unlike a kernel lost, the same one is not avoided. */
+static void let_go(struct watch *w, const char *why, double now)
+{
+	if (w->attached)
+		read_loop(w, now); /* its last events first */
+	if (w->attached)
+		emit(w, GF_EV_DETACH, why);
+	snprintf(w->why, sizeof w->why, "%s", why);
+	release(w);
+	w->next_attach = now;
+}
+
 void watch_tick(struct watch *w, double now)
 {
 	if (!w->attached) {
@@ -323,8 +336,10 @@ void watch_tick(struct watch *w, double now)
 			try_attach(w, now);
 		return;
 	}
+	/* the image given up on stays in the old file: the new file's kernel
+	 * may be where it was (restored from a save, booted without KASLR) */
 	if (target_replaced(&w->t)) {
-		lose(w, "the RAM file was replaced (the guest was restarted)", now);
+		let_go(w, "the RAM file was replaced (the guest was restarted)", now);
 		return;
 	}
 	engine_step(&w->e);
@@ -358,15 +373,7 @@ const struct gf_verdict *watch_verdicts(const struct watch *w)
 
 void watch_let_go(struct watch *w, const char *why)
 {
-	double now = gf_now_monotonic();
-
-	if (w->attached)
-		read_loop(w, now); /* its last events first */
-	if (w->attached)
-		emit(w, GF_EV_DETACH, why);
-	snprintf(w->why, sizeof w->why, "%s", why);
-	release(w);
-	w->next_attach = now;
+	let_go(w, why, gf_now_monotonic());
 }
 
 void watch_close(struct watch *w)
