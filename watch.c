@@ -350,7 +350,8 @@ void watch_tick(struct watch *w, double now)
 }
 
 /* New thresholds and policy from a reloaded config: at once, where the
- * loop's tables still fit them; else by attaching again. */
+ * loop's tables still fit them; else by attaching again, to the same
+ * kernel. */
 void watch_retune(struct watch *w)
 {
 	struct gf_loop_params lp;
@@ -360,8 +361,8 @@ void watch_retune(struct watch *w)
 		return;
 	if (loop_params_from(w->cfg, w->spec, &lp, msg, sizeof msg) ||
 	    engine_retune(&w->e, &lp))
-		lose(w, "the reloaded config changes the watch loop's tables: "
-		     "attaching again", gf_now_monotonic());
+		let_go(w, "the reloaded config changes the watch loop's tables: "
+		       "attaching again", gf_now_monotonic());
 }
 
 const struct gf_verdict *watch_verdicts(const struct watch *w)
