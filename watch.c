@@ -316,6 +316,19 @@ static void metrics(struct watch *w, double now)
 	w->metrics_then = *w->newest;
 }
 
+/* Lets go of the kernel, to attach at the next tick to whatever kernel
+ * is there then: unlike a kernel lost, the same one is not avoided. */
+static void let_go(struct watch *w, const char *why, double now)
+{
+	if (w->attached)
+		read_loop(w, now); /* its last events first */
+	if (w->attached)
+		emit(w, GF_EV_DETACH, why);
+	snprintf(w->why, sizeof w->why, "%s", why);
+	release(w);
+	w->next_attach = now;
+}
+
 void watch_tick(struct watch *w, double now)
 {
 	if (!w->attached) {
@@ -323,8 +336,10 @@ void watch_tick(struct watch *w, double now)
 			try_attach(w, now);
 		return;
 	}
+	/* the image given up on stays in the old file: the new file's kernel
+	 * may be where it was (restored from a save, booted without KASLR) */
 	if (target_replaced(&w->t)) {
-		lose(w, "the RAM file was replaced (the guest was restarted)", now);
+		let_go(w, "the RAM file was replaced (the guest was restarted)", now);
 		return;
 	}
 	engine_step(&w->e);
@@ -335,7 +350,8 @@ void watch_tick(struct watch *w, double now)
 }
 
 /* New thresholds and policy from a reloaded config: at once, where the
- * loop's tables still fit them; else by attaching again. */
+ * loop's tables still fit them; else by attaching again, to the same
+ * kernel. */
 void watch_retune(struct watch *w)
 {
 	struct gf_loop_params lp;
@@ -345,8 +361,8 @@ void watch_retune(struct watch *w)
 		return;
 	if (loop_params_from(w->cfg, w->spec, &lp, msg, sizeof msg) ||
 	    engine_retune(&w->e, &lp))
-		lose(w, "the reloaded config changes the watch loop's tables: "
-		     "attaching again", gf_now_monotonic());
+		let_go(w, "the reloaded config changes the watch loop's tables: "
+		       "attaching again", gf_now_monotonic());
 }
 
 const struct gf_verdict *watch_verdicts(const struct watch *w)
@@ -358,15 +374,7 @@ const struct gf_verdict *watch_verdicts(const struct watch *w)
 
 void watch_let_go(struct watch *w, const char *why)
 {
-	double now = gf_now_monotonic();
-
-	if (w->attached)
-		read_loop(w, now); /* its last events first */
-	if (w->attached)
-		emit(w, GF_EV_DETACH, why);
-	snprintf(w->why, sizeof w->why, "%s", why);
-	release(w);
-	w->next_attach = now;
+	let_go(w, why, gf_now_monotonic());
 }
 
 void watch_close(struct watch *w)

@@ -33,6 +33,7 @@
 #include "../detect.h"
 #include "../engine.h"
 #include "../loop.h"
+#include "../vmcoreinfo.h"
 #include "fuzz/image.h"
 
 #define NELEM(a) (sizeof (a) / sizeof *(a))
@@ -99,8 +100,9 @@ int count_fds(void);
  * memory that tests allocate from.
  *
  * Guest-physical RAM:
- *   [0, 8 MiB)          "low":  1-2 MiB page tables, 2-4 MiB backs a 2 MiB
- *                       page, 4-8 MiB 4 KiB data pages
+ *   [0, 8 MiB)          "low":  below 1 MiB pages that tests place
+ *                       themselves, 1-2 MiB page tables, 2-4 MiB backs a
+ *                       2 MiB page, 4-8 MiB 4 KiB data pages
  *   [4 GiB, 4 GiB+4 MiB) "high": 4 KiB data pages
  * The heap window (the direct map) maps its pages alternately to low and
  * high RAM, so no two neighbouring heap pages are physically adjacent and
@@ -159,6 +161,8 @@ struct window {
 struct guest {
 	struct gf_kernel k;
 	uint8_t *low, *high;
+	enum { RAM_OWN, RAM_FILE, RAM_SHARED } ram; /* low and high: malloc'd,
+		a file mapped (guest_to_file), another guest's (guest_reboot) */
 	uint64_t pt_next;
 	uint32_t low_used, high_used;
 	struct window heap, kimg;
@@ -269,10 +273,28 @@ struct mmspec {
 /* What ps shows as RSS, in pages: file + anon + shmem, each at least 0. */
 uint64_t mm_expected(const struct mmspec *m, int percpu);
 
+/* The counters metrics.c samples (the layout's metrics group), of an idle
+ * machine: every CPU online and running its idle task, nothing counted
+ * yet, half of RAM free and no swap, jiffies_64 (at lay.jiffies) at
+ * INITIAL_JIFFIES. */
+void counters_new(struct guest *g);
+
 struct guest *guest_new(unsigned levels, int percpu);
 void guest_free(struct guest *g);
 /* A copy with its own RAM: to build the expected memory after a write. */
 struct guest *guest_clone(const struct guest *g);
+/* g's RAM into a new file at `path` as QEMU's memory-backend-file holds
+ * it, low RAM then high RAM (which a target maps with lowmem=LOW_SIZE),
+ * and g's RAM that file from then on: what the test writes there, the
+ * target reads. */
+void guest_to_file(struct guest *g, const char *path);
+/* The kernel booted again in g's RAM, as a reset leaves it (no firmware
+ * clears RAM): its image copied to free pages, mapped `delta` higher
+ * (KASLR moves it by 2 MiB steps) by page tables of its own that share
+ * g's direct map, the heap with the old boot's tasks and the per-CPU
+ * areas, which only g allocates from; init_task alone on its lists. The
+ * layout's symbols in the image move with it. */
+struct guest *guest_reboot(struct guest *g, uint64_t delta);
 void check_memory(const char *file, int line, const struct guest *want,
 		  const struct guest *got);
 #define CHECK_MEMORY(want, got) check_memory(__FILE__, __LINE__, want, got)
@@ -304,6 +326,29 @@ void check_tasks(const struct guest *g, const struct gf_task *got, uint32_t n,
 void bad_back_link(struct guest *g);
 /* What SIGKILL of process 100 must write, applied to `want`. */
 void expect_kill(struct guest *want, const int32_t *tids, int n);
+
+/* test/unit_kallsyms.c */
+#define RELBASE 0xffffffff81000000ull /* kallsyms_relative_base (_text) */
+struct ksym {
+	const char *name; /* with its type letter */
+	uint64_t addr;
+};
+/* A kernel's kallsyms tables, as 6.0 on names them in VMCOREINFO. */
+struct ktables {
+	struct guest *g;
+	uint32_t nsyms, table_len;
+	uint64_t num, names, token_table, token_index, offsets, relative_base;
+	struct vmcoreinfo vi; /* OSRELEASE=6.8.0, the tables and _stext */
+};
+/* The tables of syms[0..n) as scripts/kallsyms writes them for address
+ * rule `rule` (kallsyms.c's sym_address: 0 absolute per-CPU, 1
+ * base-relative, 2 place-relative; RELBASE the base), in g's kimg after
+ * what it holds, the token table at `token_table` (0: after the others);
+ * VMCOREINFO naming them, _stext at `stext`. */
+void ktables_put(struct ktables *kt, struct guest *g, const struct ksym *syms,
+		 uint32_t n, int rule, uint64_t stext, uint64_t token_table);
+/* kt->vi anew: VMCOREINFO naming the tables, less the key `omit`. */
+void ktables_vmcoreinfo(struct ktables *kt, const char *omit, uint64_t stext);
 
 /* test/unit_metrics.c */
 #define SV(state, id) (((uint64_t)(state) << 62) | (id))

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "unit.h"
 
@@ -276,10 +277,8 @@ uint64_t signal_of(const struct guest *g, int32_t pid)
 	return r64(g, task_va(g, pid) + T_SIGNAL);
 }
 
-static uint64_t signal_new(struct guest *g)
+static uint64_t signal_init(struct guest *g, uint64_t s)
 {
-	uint64_t s = win_alloc(&g->heap, SIGNAL_SIZE, 64);
-
 	junk(g, s, SIGNAL_SIZE);
 	w32(g, s + S_NR_THREADS, 0);
 	list_init(g, s + S_THREAD_HEAD);
@@ -290,6 +289,11 @@ static uint64_t signal_new(struct guest *g)
 	w32(g, s + S_GROUP_STOP_COUNT, 0);
 	w64(g, s + S_SUM_SCHED, 0);
 	return s;
+}
+
+static uint64_t signal_new(struct guest *g)
+{
+	return signal_init(g, win_alloc(&g->heap, SIGNAL_SIZE, 64));
 }
 
 /* Fills the task_struct at `t` and puts it on its signal's thread list. */
@@ -365,6 +369,18 @@ static void percpu_init(struct guest *g)
 	}
 }
 
+/* `size` bytes in every CPU's per-CPU area: their offset there, which
+ * the per-CPU symbol PCPU_BASE + offset names. */
+static uint32_t pcpu_alloc(struct guest *g, uint32_t size, uint32_t align)
+{
+	uint32_t at = (g->pcpu_used + align - 1) & ~(align - 1);
+
+	if (at + size > PAGE)
+		fixture_bug("per-CPU areas full", at + size);
+	g->pcpu_used = at + size;
+	return at;
+}
+
 /* rss_stat: counts (atomic_long_t or percpu_counter.count) and, for
  * percpu_counters, each CPU's s32 delta; indexed by enum mm_counter_type. */
 
@@ -380,8 +396,7 @@ static uint64_t mm_new(struct guest *g, const struct mmspec *m)
 			w64(g, c, (uint64_t)m->count[i]);
 			continue;
 		}
-		slot = g->pcpu_used;
-		g->pcpu_used += 4;
+		slot = pcpu_alloc(g, 4, 4);
 		w64(g, c + PC_COUNT, (uint64_t)m->count[i]);
 		w64(g, c + PC_COUNTERS, PCPU_BASE + slot);
 		for (int cpu = 0; cpu < NCPUS; cpu++)
@@ -405,16 +420,123 @@ uint64_t mm_expected(const struct mmspec *m, int percpu)
 	return total;
 }
 
+/* ---- The kernel's counters ---- */
+
+/* struct rq and struct tick_sched, and the lengths of the arrays of
+ * counters, laid out here */
+enum {
+	RQ_NR_RUNNING = 0x04, RQ_NR_SWITCHES = 0x10, RQ_NR_UNINTERRUPTIBLE = 0x18,
+	RQ_NR_IOWAIT = 0x20, RQ_CURR = 0x28, RQ_IDLE = 0x30, RQ_SIZE = 0x100,
+	TS_IDLE_SLEEPTIME = 0x10, TS_IOWAIT_SLEEPTIME = 0x18, TS_SIZE = 0x40,
+	NR_CPUTIME = 10, NR_VM_EVENTS = 16, NR_ZONE_STATS = 12, NR_NODE_STATS = 8,
+};
+#define INITIAL_JIFFIES 4294892296ull /* 300 s before 32 bits wrap, at HZ=250 */
+#define RAM_PAGES 262144ull            /* _totalram_pages: 1 GiB */
+
+static void counters_layout(struct gf_layout *l)
+{
+	l->has_metrics = 1;
+	l->mm_swapents = 2; /* MM_SWAPENTS */
+	/* enum cpu_usage_stat; kernel_cpustat.cpustat at 0 (before 7.x) */
+	l->cpustat_user = 0, l->cpustat_nice = 1, l->cpustat_system = 2;
+	l->cpustat_softirq = 3, l->cpustat_irq = 4, l->cpustat_idle = 5;
+	l->cpustat_iowait = 6, l->cpustat_steal = 7, l->kcs_cpustat = 0;
+	l->rq_nr_running = RQ_NR_RUNNING, l->rq_nr_switches = RQ_NR_SWITCHES;
+	l->rq_nr_uninterruptible = RQ_NR_UNINTERRUPTIBLE;
+	l->rq_nr_iowait = RQ_NR_IOWAIT, l->rq_curr = RQ_CURR, l->rq_idle = RQ_IDLE;
+	l->ts_idle_sleeptime = TS_IDLE_SLEEPTIME;
+	l->ts_iowait_sleeptime = TS_IOWAIT_SLEEPTIME;
+	l->idle_in_cpustat = 0;
+	/* enum vm_event_item (PGMAJFAULT later in the kernel's),
+	 * zone_stat_item, node_stat_item */
+	l->ev_pswpin = 2, l->ev_pswpout = 3, l->ev_pgmajfault = 9;
+	l->zs_free_pages = 0;
+	l->ns_inactive_file = 2, l->ns_active_file = 3, l->ns_slab_reclaimable = 5;
+}
+
+/* A global of `size` bytes in the kernel image, its first (up to 8)
+ * bytes v: its symbol. */
+static uint64_t global(struct guest *g, uint64_t size, uint64_t v)
+{
+	uint64_t va = win_alloc(&g->kimg, size, 8);
+
+	put(g, va, &v, size < 8 ? size : 8);
+	return va;
+}
+
+/* A per-CPU variable of `size` bytes, zero on every CPU: its symbol. */
+static uint64_t per_cpu_var(struct guest *g, uint32_t size)
+{
+	return PCPU_BASE + pcpu_alloc(g, size, 64);
+}
+
+/* The counters metrics.c samples, of an idle machine: every CPU online
+ * and running its idle task (init_task), nothing counted yet, half of
+ * RAM free and no swap, jiffies_64 at INITIAL_JIFFIES. */
+void counters_new(struct guest *g)
+{
+	struct gf_layout *l = &g->k.lay;
+
+	counters_layout(l);
+	l->kernel_cpustat = per_cpu_var(g, 8 * NR_CPUTIME);
+	l->runqueues = per_cpu_var(g, RQ_SIZE);
+	l->tick_cpu_sched = per_cpu_var(g, TS_SIZE);
+	l->vm_event_states = per_cpu_var(g, 8 * NR_VM_EVENTS);
+	for (int cpu = 0; cpu < NCPUS; cpu++) {
+		uint64_t rq = g->pcpu_area[cpu] + (l->runqueues - PCPU_BASE);
+		w64(g, rq + RQ_CURR, g->init_task);
+		w64(g, rq + RQ_IDLE, g->init_task);
+	}
+	l->vm_zone_stat = global(g, 8 * NR_ZONE_STATS, RAM_PAGES / 2); /* NR_FREE_PAGES */
+	l->vm_node_stat = global(g, 8 * NR_NODE_STATS, 0);
+	l->nr_swap_pages = global(g, 8, 0);
+	l->total_swap_pages = global(g, 8, 0);
+	l->totalram_pages = global(g, 8, RAM_PAGES);
+	l->totalreserve_pages = global(g, 8, RAM_PAGES / 256);
+	l->jiffies = global(g, 8, INITIAL_JIFFIES);
+	l->panic_cpu = global(g, 4, (uint32_t)-1); /* PANIC_CPU_INVALID */
+	l->tainted_mask = global(g, 8, 0);
+	l->cpu_online_mask = global(g, 8, (1u << NCPUS) - 1);
+}
+
+/* g's RAM at low and high, of the kind `ram`. */
+static void ram_at(struct guest *g, uint8_t *low, uint8_t *high, int ram)
+{
+	g->low = low;
+	g->high = high;
+	g->ram = ram;
+	g->k.mem.range[R_LOW].base = low;
+	g->k.mem.range[R_HIGH].base = high;
+}
+
+static void ram_free(struct guest *g)
+{
+	if (g->ram == RAM_OWN) {
+		free(g->low);
+		free(g->high);
+	} else if (g->ram == RAM_FILE) {
+		munmap(g->low, LOW_SIZE + HIGH_SIZE);
+	}
+}
+
+/* init_task, pid 0, at va in the kernel image, heading the tasks list. */
+static void init_task_at(struct guest *g, uint64_t va, uint64_t signal)
+{
+	uint64_t init = task_init(g, va, &(struct tspec){ .pid = 0,
+		.comm = "swapper/0", .flags = KTHREAD_FLAGS }, signal, 0, 0);
+
+	w64(g, init + T_REAL_PARENT, init);
+	g->init_task = g->k.lay.init_task = init;
+}
+
 struct guest *guest_new(unsigned levels, int percpu)
 {
 	struct guest *g = xcalloc(sizeof *g);
-	uint64_t init;
 
-	g->low = xcalloc(LOW_SIZE);
-	g->high = xcalloc(HIGH_SIZE);
 	g->k.mem.nranges = 2;
-	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE, .base = g->high };
-	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE, .base = g->low };
+	g->k.mem.range[R_HIGH] = (struct gf_range){ .phys = HIGH_PA, .size = HIGH_SIZE };
+	g->k.mem.range[R_LOW] = (struct gf_range){ .phys = 0, .size = LOW_SIZE };
+	ram_at(g, xcalloc(LOW_SIZE), xcalloc(HIGH_SIZE), RAM_OWN);
 	g->k.writable = 1;
 	g->pt_next = PT_PA;
 	set_layout(&g->k.lay, levels, percpu);
@@ -423,20 +545,13 @@ struct guest *guest_new(unsigned levels, int percpu)
 	window_init(g, &g->heap, g->dmap + HEAP_OFF, HEAP_PAGES, 1);
 	window_init(g, &g->kimg, KIMG_VA, KIMG_PAGES, 0);
 	percpu_init(g);
-	/* init_task, pid 0, lives in the kernel image and heads the tasks list */
-	init = task_init(g, win_alloc(&g->kimg, TASK_SIZE, 64),
-			 &(struct tspec){ .pid = 0, .comm = "swapper/0",
-					  .flags = KTHREAD_FLAGS },
-			 signal_new(g), 0, 0);
-	w64(g, init + T_REAL_PARENT, init);
-	g->init_task = g->k.lay.init_task = init;
+	init_task_at(g, win_alloc(&g->kimg, TASK_SIZE, 64), signal_new(g));
 	return g;
 }
 
 void guest_free(struct guest *g)
 {
-	free(g->low);
-	free(g->high);
+	ram_free(g);
 	free(g);
 }
 
@@ -446,13 +561,86 @@ struct guest *guest_clone(const struct guest *g)
 	struct guest *c = xcalloc(sizeof *c);
 
 	*c = *g;
-	c->low = xcalloc(LOW_SIZE);
-	c->high = xcalloc(HIGH_SIZE);
+	ram_at(c, xcalloc(LOW_SIZE), xcalloc(HIGH_SIZE), RAM_OWN);
 	memcpy(c->low, g->low, LOW_SIZE);
 	memcpy(c->high, g->high, HIGH_SIZE);
-	c->k.mem.range[R_LOW].base = c->low;
-	c->k.mem.range[R_HIGH].base = c->high;
 	return c;
+}
+
+/* g's RAM into a new file at `path`, low RAM then high RAM, and g's RAM
+ * that file from then on. */
+void guest_to_file(struct guest *g, const char *path)
+{
+	uint8_t *ram;
+	int fd;
+
+	if (g->ram == RAM_SHARED)
+		fixture_bug("a guest sharing another's RAM moved to a file", 0);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, LOW_SIZE + HIGH_SIZE))
+		fixture_bug("cannot write a RAM file", (uint64_t)errno);
+	ram = mmap(NULL, LOW_SIZE + HIGH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	close(fd);
+	if (ram == MAP_FAILED)
+		fixture_bug("cannot map a RAM file", (uint64_t)errno);
+	memcpy(ram, g->low, LOW_SIZE);
+	memcpy(ram + LOW_SIZE, g->high, HIGH_SIZE);
+	ram_free(g);
+	ram_at(g, ram, ram + LOW_SIZE, RAM_FILE);
+}
+
+/* The layout's symbols that lie in `image` move with it; per-CPU ones,
+ * offsets into each CPU's area, do not. */
+static void move_symbols(struct gf_layout *l, const struct window *image,
+			 uint64_t delta)
+{
+	uint64_t *sym[] = {
+		&l->init_task, &l->per_cpu_offset, &l->kernel_cpustat,
+		&l->runqueues, &l->tick_cpu_sched, &l->vm_event_states,
+		&l->vm_zone_stat, &l->vm_node_stat, &l->nr_swap_pages,
+		&l->total_swap_pages, &l->totalram_pages, &l->totalreserve_pages,
+		&l->jiffies, &l->panic_cpu, &l->tainted_mask, &l->cpu_online_mask,
+		&l->prb, &l->modules,
+	};
+
+	for (size_t i = 0; i < NELEM(sym); i++)
+		if (*sym[i] - image->va < image->npages * PAGE)
+			*sym[i] += delta;
+}
+
+/* The kernel booted again in g's RAM, its image `delta` higher. */
+struct guest *guest_reboot(struct guest *g, uint64_t delta)
+{
+	struct guest *n = xcalloc(sizeof *n);
+	unsigned top = 12 + 9 * (g->k.lay.pt_levels - 1);
+
+	if (delta % (2 * MiB))
+		fixture_bug("KASLR moves the kernel by 2 MiB steps", delta);
+	*n = *g;
+	n->ram = RAM_SHARED;
+	/* the old tables' top level, but for the image's entry */
+	n->k.lay.cr3 = pt_alloc(n);
+	memcpy(host(n, n->k.lay.cr3, PAGE), host(g, g->k.lay.cr3, PAGE), PAGE);
+	*(uint64_t *)host(n, n->k.lay.cr3 + ((g->kimg.va >> top) & 511) * 8, 8) = 0;
+	window_init(n, &n->kimg, g->kimg.va + delta, g->kimg.npages, 0);
+	for (uint32_t i = 0; i < g->kimg.npages; i++)
+		memcpy(host(n, n->kimg.pa[i], PAGE), host(g, g->kimg.pa[i], PAGE), PAGE);
+	n->kimg.next = g->kimg.next + delta;
+	move_symbols(&n->k.lay, &g->kimg, delta);
+	/* a new boot's init_task, its signal_struct in the image
+	 * (init_signals) */
+	n->ntasks = 0;
+	init_task_at(n, n->k.lay.init_task,
+		     signal_init(n, win_alloc(&n->kimg, SIGNAL_SIZE, 64)));
+	/* g allocates the shared heap and per-CPU areas, and pages and page
+	 * tables after n's */
+	n->heap.next = n->heap.va + n->heap.npages * PAGE;
+	n->pcpu_used = PAGE;
+	g->pt_next = n->pt_next;
+	g->low_used = n->low_used;
+	g->high_used = n->high_used;
+	return n;
 }
 
 /* Names a guest-physical address for a failure message. */

@@ -160,8 +160,9 @@ int count_fds(void)
 extern const struct suite suite_introspect, suite_kallsyms, suite_vmcoreinfo,
 	suite_target, suite_config, suite_layout, suite_engine, suite_metrics,
 	suite_detect, suite_recover, suite_helper, suite_loop, suite_devbox,
-	suite_profile, suite_prom, suite_notify, suite_board, suite_blake2b,
-	suite_pagehash, suite_snappages, suite_proto, suite_auth, suite_hub;
+	suite_profile, suite_watch, suite_prom, suite_notify, suite_board,
+	suite_blake2b, suite_pagehash, suite_snappages, suite_proto, suite_auth,
+	suite_hub;
 
 static const struct suite *const suites[] = {
 	&suite_introspect,
@@ -178,6 +179,7 @@ static const struct suite *const suites[] = {
 	&suite_loop,
 	&suite_devbox,
 	&suite_profile,
+	&suite_watch,
 	&suite_prom,
 	&suite_notify,
 	&suite_board,

@@ -12,7 +12,6 @@
  * kallsyms_load on synthetic tables
  * ====================================================================== */
 
-#define RELBASE 0xffffffff81000000ull /* kallsyms_relative_base (_text) */
 #define STEXT 0xffffffff81001000ull
 
 /* Token byte -> string: three multi-character tokens, then one token per
@@ -20,11 +19,6 @@
 static const char *const MULTI_TOKENS[] = { NULL, "init_", "_task", "cpu_" };
 
 static char LONG_NAME[201]; /* 't' + 199 'a': 200 tokens, a two-byte length */
-
-struct ksym {
-	const char *name; /* with its type letter */
-	uint64_t addr;
-};
 
 static const struct ksym KSYMS[] = {
 	{ "Tstartup_64", RELBASE },
@@ -42,13 +36,6 @@ static const struct ksym KSYMS[] = {
 static const char *const WANTED[] = {
 	"startup_64", "_stext", "start_kernel", "init_task", "exit_task_stack_account",
 	"nr_cpu_ids", LONG_NAME + 1, "cpu_number", "fn_299", "nonexistent",
-};
-
-struct ktables {
-	struct guest *g;
-	uint32_t nsyms, table_len;
-	uint64_t num, names, token_table, token_index, offsets, relative_base;
-	struct vmcoreinfo vi;
 };
 
 static const char *token_of(unsigned b, char one[2])
@@ -103,8 +90,7 @@ static int32_t encode_offset(int rule, uint64_t addr, uint64_t entry)
 }
 
 /* VMCOREINFO naming the tables, less the key `omit`. */
-static void ktables_vmcoreinfo(struct ktables *kt, const char *omit,
-			       uint64_t stext)
+void ktables_vmcoreinfo(struct ktables *kt, const char *omit, uint64_t stext)
 {
 	const struct { const char *name; uint64_t va; } syms[] = {
 		{ "kallsyms_num_syms", kt->num },
@@ -125,23 +111,22 @@ static void ktables_vmcoreinfo(struct ktables *kt, const char *omit,
 				syms[i].name, (unsigned long long)syms[i].va);
 }
 
-/* Writes the tables for address rule `rule` into a fresh guest. The token
- * table goes at the start of kimg's last page, unmapped memory after. */
-static void ktables_build(struct ktables *kt, int rule)
+/* The tables of syms[0..n) under address rule `rule`, in g's kimg after
+ * what it holds, the token table at `token_table` (0: after the others);
+ * VMCOREINFO naming them. */
+void ktables_put(struct ktables *kt, struct guest *g, const struct ksym *syms,
+		 uint32_t n, int rule, uint64_t stext, uint64_t token_table)
 {
 	static uint8_t names[4096];
 	char table[2048], one[2];
 	uint16_t index[256];
 	uint32_t len = 0;
-	struct guest *g;
 
 	memset(kt, 0, sizeof *kt);
-	g = kt->g = guest_new(4, 0);
-	LONG_NAME[0] = 't';
-	memset(LONG_NAME + 1, 'a', sizeof LONG_NAME - 2);
-	kt->nsyms = rule == 0 ? NELEM(KSYMS) : NELEM(KSYMS) - 1;
-	for (uint32_t i = 0; i < kt->nsyms; i++)
-		len += encode_name(KSYMS[i].name, names + len);
+	kt->g = g;
+	kt->nsyms = n;
+	for (uint32_t i = 0; i < n; i++)
+		len += encode_name(syms[i].name, names + len);
 	for (unsigned b = 0; b < 256; b++) {
 		const char *tok = token_of(b, one);
 		index[b] = (uint16_t)kt->table_len;
@@ -150,19 +135,31 @@ static void ktables_build(struct ktables *kt, int rule)
 	}
 	kt->num = win_alloc(&g->kimg, 4, 8);
 	kt->relative_base = win_alloc(&g->kimg, 8, 8);
-	kt->offsets = win_alloc(&g->kimg, 4 * kt->nsyms, 8);
+	kt->offsets = win_alloc(&g->kimg, 4 * n, 8);
 	kt->names = win_alloc(&g->kimg, len, 8);
 	kt->token_index = win_alloc(&g->kimg, sizeof index, 8);
-	kt->token_table = KIMG_VA + (KIMG_PAGES - 1) * PAGE + 0x100;
-	w32(g, kt->num, kt->nsyms);
+	kt->token_table = token_table ? token_table
+				      : win_alloc(&g->kimg, kt->table_len, 8);
+	w32(g, kt->num, n);
 	w64(g, kt->relative_base, RELBASE);
-	for (uint32_t i = 0; i < kt->nsyms; i++)
+	for (uint32_t i = 0; i < n; i++)
 		w32(g, kt->offsets + 4 * i, (uint32_t)encode_offset(rule,
-			KSYMS[i].addr, kt->offsets + 4 * i));
+			syms[i].addr, kt->offsets + 4 * i));
 	put(g, kt->names, names, len);
 	put(g, kt->token_index, index, sizeof index);
 	put(g, kt->token_table, table, kt->table_len);
-	ktables_vmcoreinfo(kt, NULL, STEXT);
+	ktables_vmcoreinfo(kt, NULL, stext);
+}
+
+/* The tables of KSYMS for address rule `rule` in a fresh guest. The token
+ * table goes at the start of kimg's last page, unmapped memory after. */
+static void ktables_build(struct ktables *kt, int rule)
+{
+	LONG_NAME[0] = 't';
+	memset(LONG_NAME + 1, 'a', sizeof LONG_NAME - 2);
+	ktables_put(kt, guest_new(4, 0), KSYMS,
+		    rule == 0 ? NELEM(KSYMS) : NELEM(KSYMS) - 1, rule, STEXT,
+		    KIMG_VA + (KIMG_PAGES - 1) * PAGE + 0x100);
 }
 
 /* kallsyms_load expected to fail, with `needle` in its message. */
