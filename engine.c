@@ -42,6 +42,11 @@ const char *gf_strerror(int err)
 	case GF_EINVAL:   return "invalid argument";
 	case GF_EGPU:     return "the GPU monitor failed or stopped answering";
 	case GF_EBUSY:    return "busy, or no answer in time";
+	case GF_ENOMEM:   return "out of memory";
+	case GF_EREFUSED: return "refused";
+	case GF_ENOLIB:   return "a library or driver it needs is not present";
+	case GF_EIO:      return "an I/O or system call failed";
+	case GF_ENOENT:   return "not found";
 	default:          return "unknown error";
 	}
 }

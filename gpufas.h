@@ -26,17 +26,28 @@
 /* The most targets one gpufas watches (the GPU monitor has a slot each). */
 #define GF_MAX_TARGETS 64
 
-/* ---- Errors: every fallible call returns GF_OK or a negative GF_E*. ---- */
+/* ---- Errors: every fallible call returns GF_OK or a negative GF_E*. ----
+ * The values travel: in the remote protocol's answers and in the GPU's
+ * mailboxes. A new code goes at the end, and GF_ELAST with it. */
 enum {
 	GF_OK = 0,
 	GF_EFAULT = -1,   /* address outside guest RAM or not mapped */
-	GF_ECORRUPT = -2, /* guest data inconsistent (broken list, bad value) */
-	GF_ENOSPC = -3,   /* caller's buffer too small */
+	GF_ECORRUPT = -2, /* guest or file data inconsistent (broken list,
+			     bad value, malformed input) */
+	GF_ENOSPC = -3,   /* caller's buffer or a fixed table too small */
 	GF_ESRCH = -4,    /* no such task */
 	GF_ESTALE = -5,   /* task changed between lookup and write */
 	GF_EINVAL = -6,   /* bad argument */
 	GF_EGPU = -7,     /* the GPU monitor failed or stopped answering */
 	GF_EBUSY = -8,    /* busy, or no answer in time */
+	GF_ENOMEM = -9,   /* out of memory */
+	GF_EREFUSED = -10, /* refused: by policy, a read-only role, a peer */
+	GF_ENOLIB = -11,  /* a library or driver not present (libcuda,
+			     librdmacm, libvirt...) */
+	GF_EIO = -12,     /* an I/O or system call failed (open, read, mmap,
+			     a socket...) */
+	GF_ENOENT = -13,  /* no such entry: a symbol, key or file not there */
+	GF_ELAST = GF_ENOENT, /* the last code: every error is in [GF_ELAST, 0) */
 };
 const char *gf_strerror(int err);
 

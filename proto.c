@@ -151,7 +151,7 @@ int proto_answer_check(const struct gf_msg_hdr *h, uint16_t type,
 		int n = h->length < len ? (int)h->length : (int)len - 1;
 		snprintf(why, len, "%.*s", n, (const char *)(h + 1));
 		/* the peer's status, if it is one of ours */
-		return h->status < 0 && h->status >= GF_EBUSY ? h->status : GF_EINVAL;
+		return h->status < 0 && h->status >= GF_ELAST ? h->status : GF_EINVAL;
 	}
 	if (h->length < min) {
 		snprintf(why, len, "a %u-byte %s answer (at least %u)", h->length,

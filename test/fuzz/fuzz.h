@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 				 __FILE__, __LINE__, #c); abort(); } } while (0)
 
 /* Every fallible call answers GF_OK or one of the GF_E* errors. */
-#define FUZZ_RESULT(rc) FUZZ_CHECK((rc) <= GF_OK && (rc) >= GF_EBUSY)
+#define FUZZ_RESULT(rc) FUZZ_CHECK((rc) <= GF_OK && (rc) >= GF_ELAST)
 
 /* wire.c: the next message of the input as a transport takes one (a
  * header msg_check_header accepts, at most max bytes, whole): 1, in b;
