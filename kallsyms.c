@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "gpufas.h"
 #include "kallsyms.h"
 #include "vmcoreinfo.h"
 
@@ -55,17 +56,18 @@ struct names {
 	size_t len, cap, pos;
 };
 
-/* Makes n more bytes available at pos; -1 if guest memory ends first. */
+/* Makes n more bytes available at pos: GF_OK, GF_EFAULT if guest memory
+ * ends first, GF_ECORRUPT past any real table's size, or GF_ENOMEM. */
 static int names_need(struct names *r, size_t n)
 {
 	while (r->len - r->pos < n) {
 		size_t chunk = CHUNK - ((r->va + r->len) & 4095);
 		if (r->len + chunk > MAX_NAMES_TABLE)
-			return -1;
+			return GF_ECORRUPT;
 		if (r->len + chunk > r->cap) {
 			uint8_t *bigger = realloc(r->buf, r->cap * 2 + CHUNK);
 			if (!bigger)
-				return -1;
+				return GF_ENOMEM;
 			r->buf = bigger;
 			r->cap = r->cap * 2 + CHUNK;
 		}
@@ -75,11 +77,11 @@ static int names_need(struct names *r, size_t n)
 			chunk = 4096 - ((r->va + r->len) & 4095);
 			if (gf_read(r->k, r->va + r->len, r->buf + r->len,
 				    (uint32_t)chunk))
-				return -1;
+				return GF_EFAULT;
 		}
 		r->len += chunk;
 	}
-	return 0;
+	return GF_OK;
 }
 
 struct tables {
@@ -139,7 +141,8 @@ static uint32_t hash(const char *s)
 	return h;
 }
 
-/* Each of the 256 tokens must end inside the table, and be short. */
+/* Each of the 256 tokens must end inside the table, and be short:
+ * GF_OK, or GF_ECORRUPT. */
 static int measure_tokens(struct tables *t)
 {
 	for (int i = 0; i < 256; i++) {
@@ -147,13 +150,13 @@ static int measure_tokens(struct tables *t)
 		while (at + n < t->token_len && t->token_table[at + n] && n < 255)
 			n++;
 		if (at + n >= t->token_len || t->token_table[at + n])
-			return -1;
+			return GF_ECORRUPT;
 		t->tok_len[i] = (uint8_t)n;
 		hash_chars(t->token_table + at, n, &t->tok_hash[i], &t->tok_pow[i]);
 		hash_chars(t->token_table + at + !!n, n - !!n, &t->tail_hash[i],
 			   &tail_pow);
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* The token table at tt_va, its index already in t. */
@@ -185,13 +188,13 @@ static int tables_from_vmcoreinfo(const struct gf_kernel *k,
 	    (t->has_base && gf_read(k, rb_va, &t->relative_base, 8)) ||
 	    gf_read(k, ti_va, t->token_index, sizeof t->token_index)) {
 		snprintf(err, errlen, "kallsyms tables are not readable");
-		return -1;
+		return GF_EFAULT;
 	}
 	if (read_token_table(k, tt_va, t)) {
 		snprintf(err, errlen, "kallsyms: corrupt token table");
-		return -1;
+		return GF_ECORRUPT;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* ---- Tables found in the kernel image (before 6.0) ----
@@ -223,7 +226,8 @@ static const char DIGITS[] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\
 /* Is the token of code '0' at va the kernel's token table? Walks the
  * tokens after it to the table's end, looks for the index within the 8
  * bytes of alignment that follow, and checks that the index points at
- * each token in turn. Fills t's token table and index. */
+ * each token in turn. Fills t's token table and index: GF_OK, or
+ * GF_ENOENT where it is not the table. */
 static int token_table_at(const struct gf_kernel *k, uint64_t va, struct tables *t)
 {
 	char *after = t->token_table; /* until the table itself is read there */
@@ -232,7 +236,7 @@ static int token_table_at(const struct gf_kernel *k, uint64_t va, struct tables 
 	for (int i = '0'; i < 256; i++) {
 		const char *nul = memchr(after + end, 0, len - end);
 		if (!nul)
-			return -1;
+			return GF_ENOENT;
 		end = (uint32_t)(nul - after) + 1;
 	}
 	for (uint32_t pad = 0; pad < 8; pad++) {
@@ -248,9 +252,9 @@ static int token_table_at(const struct gf_kernel *k, uint64_t va, struct tables 
 		for (int i = 0; i < 255 && ok; i++)
 			ok = t->token_index[i] + t->tok_len[i] + 1u == t->token_index[i + 1];
 		if (ok)
-			return 0;
+			return GF_OK;
 	}
-	return -1;
+	return GF_ENOENT;
 }
 
 /* Reads the pages of [va, va + len); unmapped ones read as zeros.
@@ -300,7 +304,8 @@ static uint64_t find_token_table(const struct gf_kernel *k, uint64_t from,
 
 /* The u32 markers end at the token table (after up to 4 bytes of
  * alignment); each is where an entry of 2 bytes or more per symbol
- * begins, the first is 0. Sets *first to markers[0]'s address. */
+ * begins, the first is 0. Sets *first to markers[0]'s address: GF_OK, or
+ * GF_ENOENT where no markers lead back from tt. */
 static int find_markers(const struct gf_kernel *k, uint64_t tt, uint64_t *first,
 			uint32_t *count, uint32_t *last)
 {
@@ -308,12 +313,12 @@ static int find_markers(const struct gf_kernel *k, uint64_t tt, uint64_t *first,
 	uint32_t v, next = 0, n = 0;
 
 	if (gf_read(k, at, &v, 4))
-		return -1;
+		return GF_ENOENT;
 	if (v == 0 && !(tt & 7))
 		at -= 4;
 	for (; n < MAX_MARKERS; n++, at -= 4) {
 		if (gf_read(k, at, &v, 4) || (n && (v >= next || next - v < 2 * 256)))
-			return -1;
+			return GF_ENOENT;
 		if (n == 0)
 			*last = v;
 		if (v == 0)
@@ -321,14 +326,15 @@ static int find_markers(const struct gf_kernel *k, uint64_t tt, uint64_t *first,
 		next = v;
 	}
 	if (n == 0 || n == MAX_MARKERS)
-		return -1;
+		return GF_ENOENT;
 	*first = at;
 	*count = n + 1;
-	return 0;
+	return GF_OK;
 }
 
 /* Do num names start at names_va, each marker where it says, the last
- * one ending at the markers (less up to 7 bytes of alignment)? */
+ * one ending at the markers (less up to 7 bytes of alignment)? GF_OK, or
+ * GF_ENOENT. */
 static int names_fit(const struct gf_kernel *k, uint64_t names_va, uint32_t num,
 		     uint64_t markers, uint32_t nmarkers)
 {
@@ -351,9 +357,10 @@ static int names_fit(const struct gf_kernel *k, uint64_t names_va, uint32_t num,
 	ok = ok && (num + 255) / 256 == nmarkers && names_va + r.pos <= markers &&
 	     markers - (names_va + r.pos) < 8;
 	free(r.buf);
-	return ok ? 0 : -1;
+	return ok ? GF_OK : GF_ENOENT;
 }
 
+/* GF_OK, GF_ENOENT where no tables are found, or GF_EFAULT. */
 static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
 			     struct tables *t)
 {
@@ -363,7 +370,7 @@ static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
 	if (stext < START_KERNEL_MAP ||
 	    !(tt = find_token_table(k, stext, START_KERNEL_MAP + KERNEL_IMAGE_SIZE, t)) ||
 	    find_markers(k, tt, &markers, &nmarkers, &last))
-		return -1;
+		return GF_ENOENT;
 	/* names start 8-aligned, kallsyms_num_syms 8 bytes before them */
 	for (uint64_t names = (markers - last - 2) & ~7ull; starts < MAX_NAME_STARTS &&
 	     names + MAX_TAIL > markers - last && names > 16; names -= 8) {
@@ -378,7 +385,7 @@ static int tables_from_image(const struct gf_kernel *k, uint64_t stext,
 		t->has_base = 1;
 		return gf_read(k, rb_va, &t->relative_base, 8);
 	}
-	return -1;
+	return GF_ENOENT;
 }
 
 /* The tables, from VMCOREINFO or else from the image. */
@@ -388,38 +395,42 @@ static int read_tables(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	int rc = tables_from_vmcoreinfo(k, vi, t, err, errlen);
 
 	if (rc < 0)
-		return -1;
+		return rc;
 	if (rc > 0 && tables_from_image(k, stext, t)) {
 		snprintf(err, errlen, "kallsyms tables neither named in VMCOREINFO "
 			 "nor found in the kernel image: give symbols in [profile]");
-		return -1;
+		return GF_ENOENT;
 	}
 	if (t->num == 0 || t->num > MAX_SYMS) {
 		snprintf(err, errlen, "kallsyms: implausible symbol count %u", t->num);
-		return -1;
+		return GF_ECORRUPT;
 	}
-	return 0;
+	return GF_OK;
 }
 
-/* The next entry's token codes, at *p, and how many; -1 on a corrupt
- * entry. */
+/* The next entry's token codes, at *p, and how many: GF_OK, GF_ECORRUPT
+ * for an empty entry, or names_need()'s error. */
 static int next_entry(struct names *r, const uint8_t **p, uint32_t *len)
 {
-	if (names_need(r, 1))
-		return -1;
+	int rc;
+
+	if ((rc = names_need(r, 1)))
+		return rc;
 	*len = r->buf[r->pos];
 	if (*len & 0x80) {
-		if (names_need(r, 2))
-			return -1;
+		if ((rc = names_need(r, 2)))
+			return rc;
 		*len = (*len & 0x7f) | ((uint32_t)r->buf[r->pos + 1] << 7);
 		r->pos++;
 	}
 	r->pos++;
-	if (*len == 0 || names_need(r, *len))
-		return -1;
+	if (*len == 0)
+		return GF_ECORRUPT;
+	if ((rc = names_need(r, *len)))
+		return rc;
 	*p = r->buf + r->pos;
 	r->pos += *len;
-	return 0;
+	return GF_OK;
 }
 
 /* The hash of the name past its type letter, from its tokens. */
@@ -432,8 +443,8 @@ static uint32_t name_hash(const struct tables *t, const uint8_t *p, uint32_t len
 	return h;
 }
 
-/* Expands an entry's tokens into out, type letter included; -1 if the
- * name is empty or too long. */
+/* Expands an entry's tokens into out, type letter included: GF_OK, or
+ * GF_ECORRUPT if the name is empty or too long. */
 static int expand(const struct tables *t, const uint8_t *p, uint32_t len, char *out)
 {
 	uint32_t n = 0;
@@ -441,12 +452,12 @@ static int expand(const struct tables *t, const uint8_t *p, uint32_t len, char *
 	for (uint32_t i = 0; i < len; i++) {
 		uint32_t tl = t->tok_len[p[i]];
 		if (n + tl >= MAX_NAME)
-			return -1;
+			return GF_ECORRUPT;
 		memcpy(out + n, t->token_table + t->token_index[p[i]], tl);
 		n += tl;
 	}
 	out[n] = 0;
-	return n ? 0 : -1;
+	return n ? GF_OK : GF_ECORRUPT;
 }
 
 /* The rules, newest last, for the offset `off` of entry i:
@@ -506,14 +517,15 @@ static void want(struct gf_symtab *s, const char *name)
 	s->slot[h] = (uint8_t)++s->nwanted;
 }
 
+/* GF_OK with *va, or GF_ENOENT: not asked for, or not in the kernel. */
 int symtab_lookup(const struct gf_symtab *s, const char *name, uint64_t *va)
 {
 	int w = wanted(s, name);
 
 	if (w < 0 || !s->entry[w])
-		return -1;
+		return GF_ENOENT;
 	*va = s->addr[w];
-	return 0;
+	return GF_OK;
 }
 
 uint32_t symtab_count(const struct gf_symtab *s)
@@ -532,17 +544,18 @@ struct gf_symtab *symtab_new(uint32_t count)
 	return s;
 }
 
-/* Adds name (a string that outlives the table) at va; -1 when full. */
+/* Adds name (a string that outlives the table) at va: GF_OK, or
+ * GF_ENOSPC when full. */
 int symtab_add(struct gf_symtab *s, const char *name, uint64_t va)
 {
 	int w;
 
 	want(s, name);
 	if ((w = wanted(s, name)) < 0)
-		return -1;
+		return GF_ENOSPC;
 	s->entry[w] = ADDED;
 	s->addr[w] = va;
-	return 0;
+	return GF_OK;
 }
 
 void symtab_free(struct gf_symtab *s)
@@ -552,21 +565,20 @@ void symtab_free(struct gf_symtab *s)
 
 /* Reads the names in order until every wanted one is found (the first
  * of a name that occurs twice), expanding only those whose hash is one
- * wanted. */
+ * wanted: GF_OK, or next_entry()'s error. */
 static int find_wanted(const struct gf_kernel *k, const struct tables *t,
 		       struct gf_symtab *s)
 {
 	struct names r = { .k = k, .va = t->names_va };
 	uint32_t left = s->nwanted, len;
 	const uint8_t *p;
-	int err = 0;
+	int err = GF_OK;
 
 	for (uint32_t i = 0; i < t->num && left && !err; i++) {
 		int w;
-		if (next_entry(&r, &p, &len) < 0)
-			err = -1;
-		else if ((w = wanted_by_hash(s, name_hash(t, p, len), NULL, t, p, len)) >= 0 &&
-			 !s->entry[w]) {
+		if (!(err = next_entry(&r, &p, &len)) &&
+		    (w = wanted_by_hash(s, name_hash(t, p, len), NULL, t, p, len)) >= 0 &&
+		    !s->entry[w]) {
 			s->entry[w] = i + 1;
 			left--;
 		}
@@ -583,27 +595,27 @@ static int address(const struct gf_kernel *k, const struct tables *t,
 	int32_t off;
 
 	if (gf_read(k, t->offsets_va + 4ull * i, &off, 4))
-		return -1;
+		return GF_EFAULT;
 	*va = sym_address(t, rule, i, off);
-	return 0;
+	return GF_OK;
 }
 
-/* Which address rule puts _stext (wanted 0) where VMCOREINFO says? -1 if
- * none, -2 if its offset is unreadable. */
+/* Which address rule puts _stext (wanted 0) where VMCOREINFO says?
+ * GF_ECORRUPT if none, GF_EFAULT if its offset is unreadable. */
 static int pick_rule(const struct gf_kernel *k, const struct tables *t,
 		     const struct gf_symtab *s, uint64_t stext)
 {
 	uint64_t va;
 
 	if (!s->entry[0])
-		return -1;
+		return GF_ECORRUPT;
 	for (int rule = t->has_base ? 0 : 2; rule < 3; rule++) {
 		if (address(k, t, s, rule, 0, &va))
-			return -2;
+			return GF_EFAULT;
 		if (va == stext)
 			return rule;
 	}
-	return -1;
+	return GF_ECORRUPT;
 }
 
 int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
@@ -613,29 +625,30 @@ int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	struct tables *t = calloc(1, sizeof *t);
 	struct gf_symtab *s = calloc(1, sizeof *s);
 	uint64_t stext;
-	int rule;
+	int rule, rc;
 
 	*out = NULL;
 	if (!t || !s) {
 		snprintf(err, errlen, "out of memory");
+		rc = GF_ENOMEM;
 		goto fail;
 	}
-	if (sym(vi, "_stext", &stext)) {
+	if ((rc = sym(vi, "_stext", &stext))) {
 		snprintf(err, errlen, "VMCOREINFO has no SYMBOL(_stext)");
 		goto fail;
 	}
-	if (read_tables(k, vi, stext, t, err, errlen))
+	if ((rc = read_tables(k, vi, stext, t, err, errlen)))
 		goto fail;
 	s->count = t->num;
 	want(s, "_stext");
 	for (uint32_t i = 0; i < nnames; i++)
 		want(s, names[i]);
-	if (find_wanted(k, t, s)) {
+	if ((rc = find_wanted(k, t, s))) {
 		snprintf(err, errlen, "kallsyms: corrupt or unreadable names table");
 		goto fail;
 	}
-	if ((rule = pick_rule(k, t, s, stext)) < 0) {
-		snprintf(err, errlen, rule == -1 ? "kallsyms: no known address "
+	if ((rule = rc = pick_rule(k, t, s, stext)) < 0) {
+		snprintf(err, errlen, rc == GF_ECORRUPT ? "kallsyms: no known address "
 			 "encoding matches _stext" : "kallsyms tables are not readable");
 		goto fail;
 	}
@@ -645,9 +658,9 @@ int kallsyms_load(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 	s->addr[0] = stext;
 	free(t);
 	*out = s;
-	return 0;
+	return GF_OK;
 fail:
 	free(s);
 	free(t);
-	return -1;
+	return rc;
 }

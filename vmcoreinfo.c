@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "gpufas.h"
 #include "vmcoreinfo.h"
 
 #define PAGE 4096u
@@ -44,44 +45,65 @@ static const char *find_key(const char *text, const char *key, size_t *len)
 	return NULL;
 }
 
+/* GF_OK, GF_ENOENT (no such key) or GF_ENOSPC (its value does not fit
+ * in vallen with its NUL). */
 int vmcoreinfo_get(const struct vmcoreinfo *vi, const char *key, char *val,
 		   size_t vallen)
 {
 	size_t n;
 	const char *v = find_key(vi->text, key, &n);
 
-	if (!v || n >= vallen)
-		return -1;
+	if (!v)
+		return GF_ENOENT;
+	if (n >= vallen)
+		return GF_ENOSPC;
 	memcpy(val, v, n);
 	val[n] = 0;
-	return 0;
+	return GF_OK;
 }
 
-/* SYMBOL() and KERNELOFFSET values are hex without 0x. */
+/* A number's text, for vmcoreinfo_hex and _dec: GF_ENOENT, or GF_ECORRUPT
+ * where it is too long to be one. */
+static int number_text(const struct vmcoreinfo *vi, const char *key, char *buf,
+		       size_t len)
+{
+	int rc = vmcoreinfo_get(vi, key, buf, len);
+
+	return rc == GF_ENOSPC ? GF_ECORRUPT : rc;
+}
+
+/* SYMBOL() and KERNELOFFSET values are hex without 0x. GF_OK, GF_ENOENT,
+ * or GF_ECORRUPT for a value that is not one. */
 int vmcoreinfo_hex(const struct vmcoreinfo *vi, const char *key,
 		   uint64_t *out)
 {
 	char buf[32], *end;
+	int rc;
 
-	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !isxdigit((unsigned char)buf[0]))
-		return -1;
+	if ((rc = number_text(vi, key, buf, sizeof buf)))
+		return rc;
+	if (!isxdigit((unsigned char)buf[0]))
+		return GF_ECORRUPT;
 	errno = 0;
 	*out = strtoull(buf, &end, 16);
-	return *end || errno ? -1 : 0;
+	return *end || errno ? GF_ECORRUPT : GF_OK;
 }
 
 /* NUMBER(), OFFSET() and SIZE() values are signed decimal: phys_base is
- * negative on some boots. */
+ * negative on some boots. As vmcoreinfo_hex. */
 int vmcoreinfo_dec(const struct vmcoreinfo *vi, const char *key,
 		   int64_t *out)
 {
 	char buf[32], *end;
+	int rc;
 
-	if (vmcoreinfo_get(vi, key, buf, sizeof buf) || !buf[0])
-		return -1;
+	if ((rc = number_text(vi, key, buf, sizeof buf)))
+		return rc;
+	if (!buf[0])
+		return GF_ECORRUPT;
 	errno = 0;
 	*out = strtoll(buf, &end, 10);
-	return *end || errno ? -1 : 0;
+	return *end || errno ? GF_ECORRUPT : GF_OK;
 }
 
 /* Complete: NUL-terminated printable lines holding every key we need. */

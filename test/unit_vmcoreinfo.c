@@ -87,8 +87,8 @@ static void test_vmcoreinfo_values(void)
 	CHECK_EQ(h, 0xffffffff82a0c940ull);
 	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_task_x)", &h), 0);
 	CHECK_EQ(h, 0x1111);
-	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_tas)", &h), -1);
-	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_task", &h), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_tas)", &h), GF_ENOENT);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_task", &h), GF_ENOENT);
 	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(init_top_pgt)", &h), 0);
 	CHECK_EQ(h, 0xffffffff83a2e000ull);
 	CHECK_EQ(vmcoreinfo_hex(&vi, "KERNELOFFSET", &h), 0);
@@ -103,15 +103,15 @@ static void test_vmcoreinfo_values(void)
 	CHECK_EQ(d, 42);
 	/* bad, empty, overlong, wrong base, missing */
 	h = 5;
-	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(bad)", &h), -1);
-	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(empty)", &h), -1);
-	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(long)", &h), -1);
-	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(nowhere)", &h), -1);
-	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(hexy)", &d), -1);
-	CHECK_EQ(vmcoreinfo_dec(&vi, "SYMBOL(init_task)", &d), -1);
-	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(nowhere)", &d), -1);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(bad)", &h), GF_ECORRUPT);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(empty)", &h), GF_ECORRUPT);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(long)", &h), GF_ECORRUPT);
+	CHECK_EQ(vmcoreinfo_hex(&vi, "SYMBOL(nowhere)", &h), GF_ENOENT);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(hexy)", &d), GF_ECORRUPT);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "SYMBOL(init_task)", &d), GF_ECORRUPT);
+	CHECK_EQ(vmcoreinfo_dec(&vi, "NUMBER(nowhere)", &d), GF_ENOENT);
 	/* vmcoreinfo_get: the value must fit with its NUL */
-	CHECK_EQ(vmcoreinfo_get(&vi, "KERNELOFFSET", val, 8), -1);
+	CHECK_EQ(vmcoreinfo_get(&vi, "KERNELOFFSET", val, 8), GF_ENOSPC);
 	CHECK_EQ(vmcoreinfo_get(&vi, "KERNELOFFSET", val, 9), 0);
 	CHECK_STR(val, "1e000000");
 	CHECK_EQ(vmcoreinfo_get(&vi, "OSRELEASE", val, sizeof val), 0);
