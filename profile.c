@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "core.h"
+#include "gpufas.h"
 #include "kallsyms.h"
 #include "profile.h"
 
@@ -42,6 +43,7 @@
 #define START_KERNEL_MAP 0xffffffff80000000ull
 #define IMAGE_SPAN (1ull << 30) /* KERNEL_IMAGE_SIZE: symbols lie within */
 
+/* GF_OK, GF_ENOENT (no $GPUFAS_CACHE nor $HOME) or GF_ENOSPC. */
 int profile_dir(char *dir, size_t len)
 {
 	const char *cache = getenv("GPUFAS_CACHE"), *home = getenv("HOME");
@@ -52,8 +54,8 @@ int profile_dir(char *dir, size_t len)
 	else if (home && *home)
 		n = snprintf(dir, len, "%s/.cache/gpufas/profiles", home);
 	else
-		return -1;
-	return n > 0 && (size_t)n < len ? 0 : -1;
+		return GF_ENOENT;
+	return n > 0 && (size_t)n < len ? GF_OK : GF_ENOSPC;
 }
 
 /* The build id becomes a file name: lower-case hex only. */
@@ -68,7 +70,7 @@ static int path_of(const char *dir, const char *id, char *path, size_t len)
 {
 	int n = snprintf(path, len, "%s/%s.profile", dir, id);
 
-	return n > 0 && (size_t)n < len ? 0 : -1;
+	return n > 0 && (size_t)n < len ? GF_OK : GF_ENOSPC;
 }
 
 /* ---- writing ---- */
@@ -116,26 +118,28 @@ static size_t format(const struct gf_profile *p, uint64_t stext, char *buf)
 	return add(buf, n, PROFILE_MAX, "end\n");
 }
 
-/* mkdir -p, each directory made private. */
+/* mkdir -p, each directory made private: GF_OK, GF_ENOSPC (too long a
+ * path), or GF_EIO with errno. */
 static int make_dirs(const char *dir)
 {
 	char path[512];
 	size_t n = strlen(dir);
 
 	if (n >= sizeof path)
-		return -1;
+		return GF_ENOSPC;
 	memcpy(path, dir, n + 1);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = 0;
 		if (mkdir(path, 0700) && errno != EEXIST)
-			return -1;
+			return GF_EIO;
 		*p = '/';
 	}
-	return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
+	return mkdir(path, 0700) && errno != EEXIST ? GF_EIO : GF_OK;
 }
 
+/* GF_OK, or GF_EIO with errno. */
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
@@ -143,11 +147,11 @@ static int write_all(int fd, const char *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
+			return GF_EIO;
 		buf += n;
 		len -= (size_t)n;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* Written to a temporary file beside it, then renamed over it: a reader
@@ -157,20 +161,23 @@ int profile_save(const char *dir, const struct gf_profile *p, uint64_t stext,
 {
 	char *buf = malloc(PROFILE_MAX), path[600], tmp[600];
 	size_t len;
-	int fd = -1, rc = -1;
+	int fd = -1, rc;
 
 	if (!buf || !valid_build_id(p->build_id) ||
 	    path_of(dir, p->build_id, path, sizeof path) ||
 	    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
 		snprintf(err, errlen, "profile not written: bad build id or path");
+		rc = buf ? GF_EINVAL : GF_ENOMEM;
 		goto out;
 	}
 	if ((len = format(p, stext, buf)) >= PROFILE_MAX) {
 		snprintf(err, errlen, "profile not written: too large");
+		rc = GF_ENOSPC;
 		goto out;
 	}
-	if (make_dirs(dir) || (fd = mkstemp(tmp)) < 0) {
+	if ((rc = make_dirs(dir)) || (fd = mkstemp(tmp)) < 0) {
 		snprintf(err, errlen, "profile not written: %s: %s", dir, strerror(errno));
+		rc = rc ? rc : GF_EIO;
 		goto out;
 	}
 	if (fchmod(fd, 0600) || write_all(fd, buf, len) || close(fd) ||
@@ -178,9 +185,10 @@ int profile_save(const char *dir, const struct gf_profile *p, uint64_t stext,
 		snprintf(err, errlen, "profile not written: %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		fd = -1;
+		rc = GF_EIO;
 		goto out;
 	}
-	rc = 0;
+	rc = GF_OK;
 out:
 	free(buf);
 	return rc;
@@ -188,16 +196,17 @@ out:
 
 /* ---- reading ---- */
 
+/* The values of a profile: GF_OK, or GF_ECORRUPT. */
 static int decimal(const char *s, uint64_t max, uint64_t *v)
 {
 	size_t n = strspn(s, "0123456789");
 
 	*v = 0;
 	if (!n || s[n] || n > 10)
-		return -1;
+		return GF_ECORRUPT;
 	for (size_t i = 0; i < n; i++)
 		*v = *v * 10 + (uint64_t)(s[i] - '0');
-	return *v <= max ? 0 : -1;
+	return *v <= max ? GF_OK : GF_ECORRUPT;
 }
 
 static int hex(const char *s, uint64_t *v)
@@ -205,13 +214,13 @@ static int hex(const char *s, uint64_t *v)
 	size_t n;
 
 	if (strncmp(s, "0x", 2))
-		return -1;
+		return GF_ECORRUPT;
 	s += 2;
 	n = strspn(s, "0123456789abcdef");
 	if (!n || s[n] || n > 16)
-		return -1;
+		return GF_ECORRUPT;
 	*v = strtoull(s, NULL, 16);
-	return 0;
+	return GF_OK;
 }
 
 /* "_stext+0x..", "_stext-0x.." (within the image) or an absolute "0x.."
@@ -221,11 +230,11 @@ static int symbol_value(const char *s, uint64_t stext, uint64_t *va)
 	uint64_t d;
 
 	if (strncmp(s, "_stext", 6))
-		return hex(s, va) || *va >= START_KERNEL_MAP ? -1 : 0;
+		return hex(s, va) || *va >= START_KERNEL_MAP ? GF_ECORRUPT : GF_OK;
 	if ((s[6] != '+' && s[6] != '-') || hex(s + 7, &d) || d >= IMAGE_SPAN)
-		return -1;
+		return GF_ECORRUPT;
 	*va = s[6] == '+' ? stext + d : stext - d;
-	return *va >= START_KERNEL_MAP ? 0 : -1;
+	return *va >= START_KERNEL_MAP ? GF_OK : GF_ECORRUPT;
 }
 
 /* A name as the field table and kallsyms spell them. */
@@ -296,7 +305,8 @@ static const char *line(struct gf_profile *p, char *s, uint64_t stext)
 	return "unknown key";
 }
 
-/* Every line printable ASCII, the magic first and "end" last. */
+/* Every line printable ASCII, the magic first and "end" last: GF_OK, or
+ * GF_ECORRUPT with why in err. */
 static int parse(char *text, size_t len, uint64_t stext, struct gf_profile *p,
 		 char *err, size_t errlen)
 {
@@ -330,17 +340,18 @@ static int parse(char *text, size_t len, uint64_t stext, struct gf_profile *p,
 		why = "no release or kallsyms count";
 	if (why)
 		snprintf(err, errlen, "line %u: %s", at, why);
-	return why ? -1 : 0;
+	return why ? GF_ECORRUPT : GF_OK;
 }
 
 /* Reads a regular file of ours, nobody else's to write, of bounded size.
- * 1: there is none. */
+ * 1: there is none; else GF_OK, or a GF_E* with why in err. */
 static int read_file(const char *path, char **text, size_t *len, char *err,
 		     size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	ssize_t n = -1;
+	int rc = GF_EIO;
 
 	if (fd < 0 && errno == ENOENT)
 		return 1;
@@ -349,9 +360,14 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
 	} else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 		   (st.st_mode & 022)) {
 		snprintf(err, errlen, "not a regular file of ours, private to us");
+		rc = GF_EREFUSED;
 	} else if (st.st_size <= 0 || st.st_size > PROFILE_MAX) {
 		snprintf(err, errlen, "size %lld out of bounds", (long long)st.st_size);
-	} else if ((*text = malloc((size_t)st.st_size + 1))) {
+		rc = GF_ECORRUPT;
+	} else if (!(*text = malloc((size_t)st.st_size + 1))) {
+		snprintf(err, errlen, "out of memory");
+		rc = GF_ENOMEM;
+	} else {
 		n = read(fd, *text, (size_t)st.st_size);
 		if (n != st.st_size) {
 			snprintf(err, errlen, "short read");
@@ -362,10 +378,11 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
 	if (fd >= 0)
 		close(fd);
 	*len = n < 0 ? 0 : (size_t)n;
-	return n < 0 ? -1 : 0;
+	return n < 0 ? rc : GF_OK;
 }
 
-/* 0: loaded; 1: no profile for this build; -1: one refused, why in err. */
+/* GF_OK: loaded; 1: no profile for this build; else a GF_E*: one refused,
+ * why in err. */
 int profile_load(const char *dir, const char *build_id, uint64_t stext,
 		 struct gf_profile *p, char *err, size_t errlen)
 {
@@ -390,13 +407,14 @@ int profile_load(const char *dir, const char *build_id, uint64_t stext,
 
 /* ---- checking against memory ---- */
 
-/* list_head at node: its next's prev must be node. Sets *next. */
+/* list_head at node: its next's prev must be node. Sets *next. GF_OK,
+ * or GF_ECORRUPT. */
 static int linked(const struct gf_kernel *k, uint64_t node, uint64_t *next)
 {
 	uint64_t back;
 
 	return gf_read(k, node, next, 8) || gf_read(k, *next + 8, &back, 8) ||
-	       back != node ? -1 : 0;
+	       back != node ? GF_ECORRUPT : GF_OK;
 }
 
 /* init_task is pid 0 "swapper/0", its own parent, with no mm and alone in
@@ -433,7 +451,8 @@ static const char *init_task_fits(const struct gf_kernel *k)
 }
 
 /* Does the layout fit this memory? init_task's fields and lists, and
- * linux_banner (0: unknown) holding "Linux version <release> ". */
+ * linux_banner (0: unknown) holding "Linux version <release> ": GF_OK,
+ * or GF_ECORRUPT with why. */
 int profile_fits(const struct gf_kernel *k, const char *release,
 		 uint64_t linux_banner, char *why, size_t whylen)
 {
@@ -446,5 +465,5 @@ int profile_fits(const struct gf_kernel *k, const char *release,
 		bad = "linux_banner does not name this release";
 	if (bad)
 		snprintf(why, whylen, "%s", bad);
-	return bad ? -1 : 0;
+	return bad ? GF_ECORRUPT : GF_OK;
 }

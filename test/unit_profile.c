@@ -100,14 +100,14 @@ static void write_mode(const char *path, const char *text, size_t len, mode_t mo
 }
 
 static void check_profile_refused(const char *text, size_t len, mode_t mode,
-				  const char *needle)
+				  int want, const char *needle)
 {
 	struct gf_profile *p = xcalloc(sizeof *p);
 	char err[256] = "";
 	int before = failures;
 
 	write_mode(profile_path(BUILD_A), text, len, mode);
-	CHECK_EQ(profile_load(scratch, BUILD_A, PF_STEXT, p, err, sizeof err), -1);
+	CHECK_EQ(profile_load(scratch, BUILD_A, PF_STEXT, p, err, sizeof err), want);
 	CHECK_HAS(err, "refused");
 	CHECK_HAS(err, needle);
 	CHECK(!strchr(err, '\n'));
@@ -116,7 +116,8 @@ static void check_profile_refused(const char *text, size_t len, mode_t mode,
 }
 
 #define PF_HEAD "gpufas-profile 2\nbuild-id = " BUILD_A "\nrelease = 6.8.0\nkallsyms = 9\n"
-#define REFUSED(text, needle) check_profile_refused(text, strlen(text), 0600, needle)
+#define REFUSED(text, needle) \
+	check_profile_refused(text, strlen(text), 0600, GF_ECORRUPT, needle)
 
 static void test_profile_corrupt_refused(void)
 {
@@ -140,8 +141,10 @@ static void test_profile_corrupt_refused(void)
 	REFUSED("gpufas-profile 2\nbuild-id = " BUILD_B "\nend\n", "another build");
 	REFUSED("gpufas-profile 2\nend\n", "no release");
 	REFUSED(PF_HEAD "field task_struct.pid\t= 1\nend\n", "not text");
-	check_profile_refused(PF_HEAD "\0end\n", sizeof PF_HEAD + 4, 0600, "not text");
-	check_profile_refused(PF_HEAD "end\n", strlen(PF_HEAD "end\n"), 0622, "private");
+	check_profile_refused(PF_HEAD "\0end\n", sizeof PF_HEAD + 4, 0600, GF_ECORRUPT,
+			      "not text");
+	check_profile_refused(PF_HEAD "end\n", strlen(PF_HEAD "end\n"), 0622, GF_EREFUSED,
+			      "private");
 	memset(big, 'x', (64 << 10) - 1);
 	REFUSED(big, "size");
 	unlink(profile_path(BUILD_A));
@@ -149,7 +152,7 @@ static void test_profile_corrupt_refused(void)
 	{
 		struct gf_profile *p = xcalloc(sizeof *p);
 		char err[256] = "";
-		CHECK_EQ(profile_load(scratch, BUILD_A, PF_STEXT, p, err, sizeof err), -1);
+		CHECK_EQ(profile_load(scratch, BUILD_A, PF_STEXT, p, err, sizeof err), GF_EIO);
 		CHECK_HAS(err, "refused");
 		free(p);
 	}
@@ -191,7 +194,7 @@ static void check_stale(const struct guest *g, const struct gf_profile *good,
 	k = kernel_from(g, p);
 	if (!strcmp(field, "init_task"))
 		k.lay.init_task += (uint64_t)(int64_t)by;
-	CHECK_EQ(profile_fits(&k, PF_RELEASE, good->sym[1].value, err, sizeof err), -1);
+	CHECK_EQ(profile_fits(&k, PF_RELEASE, good->sym[1].value, err, sizeof err), GF_ECORRUPT);
 	CHECK_HAS(err, needle);
 	note_case(before, "%s %+d", field, by);
 	free(p);
@@ -214,7 +217,7 @@ static void test_profile_stale_caught(void)
 	check_stale(g, p, "init_task", 64, "init_task");
 	/* a release other than the banner's: a profile of another build */
 	k = kernel_from(g, p);
-	CHECK_EQ(profile_fits(&k, "6.8.1-other", p->sym[1].value, err, sizeof err), -1);
+	CHECK_EQ(profile_fits(&k, "6.8.1-other", p->sym[1].value, err, sizeof err), GF_ECORRUPT);
 	CHECK_HAS(err, "linux_banner");
 	free(p);
 	guest_free(g);
