@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "detect.h"
+#include "gpufas.h"
 #include "loop.h"
 #include "recover.h"
 #include "signals.h"
@@ -145,10 +146,10 @@ int loop_params_from(const struct gf_config *c, const char *spec,
 			 "interval_ms = %.0f, more than the %d a target keeps: raise "
 			 "[agent] interval_ms or shorten the window", longest,
 			 (unsigned long long)points, c->interval_s * 1000, GF_HISTORY_MAX);
-		return -1;
+		return GF_EINVAL;
 	}
 	p->history_cap = (uint32_t)points;
-	return 0;
+	return GF_OK;
 }
 
 /* inih goes on after an error and returns the first one's line number:
@@ -160,17 +161,18 @@ static int fail(struct parse_state *ps, const char *what, const char *value)
 	return 0;
 }
 
-/* Decimal, or hex with 0x: no sign, no octal, nothing left over. */
+/* Decimal, or hex with 0x: no sign, no octal, nothing left over. GF_OK,
+ * or GF_EINVAL. */
 static int parse_number(const char *s, uint64_t *v)
 {
 	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 	char *end;
 
 	if (!isdigit((unsigned char)s[0]) || (hex && !isxdigit((unsigned char)s[2])))
-		return -1;
+		return GF_EINVAL;
 	errno = 0;
 	*v = strtoull(s, &end, hex ? 16 : 10);
-	return errno || *end ? -1 : 0;
+	return errno || *end ? GF_EINVAL : GF_OK;
 }
 
 static int add_profile(struct parse_state *ps, const char *key,
@@ -347,20 +349,28 @@ static int handler(void *user, const char *section, const char *key,
 	return 1;
 }
 
-/* inih's result as one message: the file, the line, what was wrong. */
+/* inih's result as one message: the file, the line, what was wrong; and
+ * as GF_OK, GF_EIO (the file could not be opened), GF_ENOMEM or GF_EINVAL
+ * (a line is wrong). */
 static int parse_file(const char *path, ini_handler h, struct parse_state *ps,
 		      char *err, size_t errlen)
 {
 	int rc = ini_parse(path, h, ps);
 
-	if (rc == -1)
+	if (rc == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	else if (rc == -2)
+		return GF_EIO;
+	}
+	if (rc == -2) {
 		snprintf(err, errlen, "%s: out of memory", path);
-	else if (rc > 0)
+		return GF_ENOMEM;
+	}
+	if (rc > 0) {
 		snprintf(err, errlen, "%s: line %d: %s", path, rc,
 			 ps->err[0] ? ps->err : "syntax error");
-	return rc ? -1 : 0;
+		return GF_EINVAL;
+	}
+	return GF_OK;
 }
 
 int config_load(struct gf_config *c, const char *path, char *err,
@@ -369,25 +379,25 @@ int config_load(struct gf_config *c, const char *path, char *err,
 	char msg[256] = "";
 	struct parse_state ps = { c, msg, sizeof msg, NULL, NULL };
 	struct gf_loop_params p;
+	int rc;
 
-	if (parse_file(path, handler, &ps, err, errlen))
-		return -1;
-	if (loop_params_from(c, "", &p, msg, sizeof msg)) {
+	if ((rc = parse_file(path, handler, &ps, err, errlen)))
+		return rc;
+	if ((rc = loop_params_from(c, "", &p, msg, sizeof msg)))
 		snprintf(err, errlen, "%s: %s", path, msg);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
+/* [profile] key's value: GF_OK, or GF_ENOENT where it gives none. */
 int config_profile(const struct gf_config *c, const char *key,
 		   uint64_t *value)
 {
 	for (uint32_t i = 0; i < c->nprofile; i++)
 		if (!strcmp(c->profile[i].key, key)) {
 			*value = c->profile[i].value;
-			return 0;
+			return GF_OK;
 		}
-	return -1;
+	return GF_ENOENT;
 }
 
 /* The command line's say over the file: the engine, and which GPU (-1:
@@ -398,13 +408,13 @@ int config_override(struct gf_config *c, const char *engine, int gpu,
 	if (engine && strcmp(engine, "auto") && strcmp(engine, "cpu") &&
 	    strcmp(engine, "gpu")) {
 		snprintf(err, errlen, "unknown engine '%s' (auto, cpu or gpu)", engine);
-		return -1;
+		return GF_EINVAL;
 	}
 	if (engine)
 		strcpy(c->engine, engine);
 	if (gpu >= 0)
 		c->gpu = gpu;
-	return 0;
+	return GF_OK;
 }
 
 /* ---- [remote]: the agent's listeners and keys, the viewer's timing ---- */

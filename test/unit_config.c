@@ -54,7 +54,7 @@ static void test_config_load(void)
 	CHECK_EQ(v, 2464);
 	CHECK_EQ(config_profile(&c, "TIF_SIGPENDING", &v), 0);
 	CHECK_EQ(v, 2);
-	CHECK_EQ(config_profile(&c, "task_struct", &v), -1);
+	CHECK_EQ(config_profile(&c, "task_struct", &v), GF_ENOENT);
 	CHECK_EQ(load_ini("[kill]\nsignal = sigusr1\n", &c, err, sizeof err, path,
 			  sizeof path), 0);
 	CHECK_EQ(c.signal, 10);
@@ -66,7 +66,7 @@ static void check_ini_error(const char *text, int line, const char *needle)
 	char err[512], path[128], want[32];
 	int before = failures;
 
-	CHECK_EQ(load_ini(text, &c, err, sizeof err, path, sizeof path), -1);
+	CHECK_EQ(load_ini(text, &c, err, sizeof err, path, sizeof path), GF_EINVAL);
 	snprintf(want, sizeof want, "line %d:", line);
 	CHECK_HAS(err, path);
 	CHECK_HAS(err, want);
@@ -108,7 +108,7 @@ static void test_config_missing_file(void)
 	const char *path = "/nonexistent/gpufas-unit/config.ini";
 
 	config_defaults(&c);
-	CHECK_EQ(config_load(&c, path, err, sizeof err), -1);
+	CHECK_EQ(config_load(&c, path, err, sizeof err), GF_EIO);
 	CHECK_HAS(err, path);
 	CHECK_HAS(err, strerror(ENOENT));
 }
@@ -203,12 +203,12 @@ static void test_config_detect_recover(void)
 	CHECK(c.recover.dry_run);
 	CHECK(c.recover.grace_s == 0.5);
 	CHECK(c.interval_s == 0.05);
-	CHECK_EQ(load_text(&c, "[detect]\nsys_pct = 101\n", err, sizeof err), -1);
+	CHECK_EQ(load_text(&c, "[detect]\nsys_pct = 101\n", err, sizeof err), GF_EINVAL);
 	CHECK_HAS(err, "sys_pct wants a number from 0 to 100");
-	CHECK_EQ(load_text(&c, "[recover]\nmemory = maybe\n", err, sizeof err), -1);
+	CHECK_EQ(load_text(&c, "[recover]\nmemory = maybe\n", err, sizeof err), GF_EINVAL);
 	CHECK_HAS(err, "kill, term or report");
-	CHECK_EQ(load_text(&c, "[agent]\ninterval_ms = 1x\n", err, sizeof err), -1);
-	CHECK_EQ(load_text(&c, "[recover]\ndry_run = perhaps\n", err, sizeof err), -1);
+	CHECK_EQ(load_text(&c, "[agent]\ninterval_ms = 1x\n", err, sizeof err), GF_EINVAL);
+	CHECK_EQ(load_text(&c, "[recover]\ndry_run = perhaps\n", err, sizeof err), GF_EINVAL);
 }
 
 static const struct test tests[] = {
