@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "core.h"
+#include "gpufas.h"
 #include "layout.h"
 
 enum kind {
@@ -138,19 +139,20 @@ static void set(struct gf_layout *l, const struct field *f, uint32_t v)
 	*(uint32_t *)((char *)l + f->at) = v;
 }
 
-/* Copies alternative number `i` of `names` into buf; -1 past the last. */
+/* Copies alternative number `i` of `names` into buf: GF_OK, or GF_ENOENT
+ * past the last. */
 static int alternative(const char *names, int i, char *buf, size_t len)
 {
 	const char *p = names, *bar;
 
 	for (; i > 0; i--) {
 		if (!(p = strchr(p, '|')))
-			return -1;
+			return GF_ENOENT;
 		p++;
 	}
 	bar = strchr(p, '|');
 	snprintf(buf, len, "%.*s", (int)(bar ? (size_t)(bar - p) : strlen(p)), p);
-	return 0;
+	return GF_OK;
 }
 
 /* ---- BTF ---- */
@@ -218,7 +220,9 @@ static int struct_id(struct view *v, const char *name)
 	return id;
 }
 
-/* "struct.a.b": the byte offset of a.b in struct, and b's type id. */
+/* "struct.a.b": the byte offset of a.b in struct, and b's type id. The
+ * BTF lookups below answer GF_OK, or GF_ENOENT where BTF has no such
+ * thing (a bit-field has no byte offset). */
 static int member_offset(struct view *v, const char *path, uint32_t *offset,
 			 int *type)
 {
@@ -232,11 +236,11 @@ static int member_offset(struct view *v, const char *path, uint32_t *offset,
 	while (id >= 0 && (part = strtok_r(NULL, ".", &save)))
 		id = find_member(v->btf, id, part, &bits, 0);
 	if (id < 0 || bits % 8)
-		return -1;
+		return GF_ENOENT;
 	*offset = (uint32_t)(bits / 8);
 	if (type)
 		*type = id;
-	return 0;
+	return GF_OK;
 }
 
 static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
@@ -257,11 +261,11 @@ static int enum_value(const struct btf *btf, const char *name, uint32_t *v)
 
 			if (ename && !strcmp(ename, name)) {
 				*v = (uint32_t)e->val;
-				return 0;
+				return GF_OK;
 			}
 		}
 	}
-	return -1;
+	return GF_ENOENT;
 }
 
 static int struct_size(struct view *view, const char *name, uint32_t *v)
@@ -270,9 +274,9 @@ static int struct_size(struct view *view, const char *name, uint32_t *v)
 	long size = id < 0 ? -1 : btf__resolve_size(view->btf, id);
 
 	if (size <= 0 || size > UINT32_MAX)
-		return -1;
+		return GF_ENOENT;
 	*v = (uint32_t)size;
-	return 0;
+	return GF_OK;
 }
 
 static int btf_value(struct view *view, enum kind kind, const char *name,
@@ -282,7 +286,7 @@ static int btf_value(struct view *view, enum kind kind, const char *name,
 	case MEMBER:  return member_offset(view, name, v, NULL);
 	case ENUMVAL: return enum_value(view->btf, name, v);
 	case SIZEOF:  return struct_size(view, name, v);
-	default:      return -1;
+	default:      return GF_EINVAL;
 	}
 }
 
@@ -292,8 +296,8 @@ static int btf_field(struct view *view, const struct field *f, uint32_t *v)
 
 	for (int i = 0; !alternative(f->names, i, name, sizeof name); i++)
 		if (!btf_value(view, f->kind, name, v))
-			return 0;
-	return -1;
+			return GF_OK;
+	return GF_ENOENT;
 }
 
 /* Sets has_metrics, has_printk and has_modules: a group is there if none of its
@@ -311,7 +315,8 @@ static void set_groups(struct gf_layout *l, const int missing[NGROUPS])
 }
 
 /* mm_struct.rss_stat: struct mm_rss_stat { atomic_long_t count[]; } up to
- * 6.1, struct percpu_counter rss_stat[] from 6.2. Told apart by its type. */
+ * 6.1, struct percpu_counter rss_stat[] from 6.2. Told apart by its type:
+ * GF_OK, GF_ENOENT (a member missing) or GF_ECORRUPT (another type). */
 static int btf_rss(struct view *view, struct gf_layout *l)
 {
 	const struct btf *btf = view->btf;
@@ -320,25 +325,28 @@ static int btf_rss(struct view *view, struct gf_layout *l)
 	int type;
 
 	if (member_offset(view, "mm_struct.rss_stat", &l->mm_rss_stat, &type))
-		return -1;
+		return GF_ENOENT;
 	t = btf__type_by_id(btf, btf__resolve_type(btf, type));
 	if (t && btf_is_array(t)) {
 		int elem = btf__resolve_type(btf, btf_array(t)->type);
 		const struct btf_type *e = btf__type_by_id(btf, elem);
 		const char *name = e ? btf__name_by_offset(btf, e->name_off) : NULL;
 		if (!name || strcmp(name, "percpu_counter"))
-			return -1;
+			return GF_ECORRUPT;
 		l->rss_percpu = 1;
 		l->rss_stride = (uint32_t)btf__resolve_size(btf, elem);
-		return 0;
+		return GF_OK;
 	}
 	if (member_offset(view, "mm_rss_stat.count", &count_off, NULL))
-		return -1;
+		return GF_ENOENT;
 	l->rss_percpu = 0;
 	l->mm_rss_stat += count_off;
 	l->rss_stride = 8; /* atomic_long_t */
-	return 0;
+	return GF_OK;
 }
+
+/* GF_OK; or GF_ECORRUPT (no BTF), GF_ENOMEM, GF_ENOENT (a required field
+ * missing) or btf_rss()'s error, with why in err. */
 
 int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 		    char *err, size_t errlen)
@@ -347,17 +355,17 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 	struct view *view;
 	int missing[NGROUPS] = { 0 };
 	uint32_t seq;
-	int rc = 0;
+	int rc = GF_OK;
 
 	if (!btf) {
 		snprintf(err, errlen, "kernel BTF does not parse: %s",
 			 strerror(errno));
-		return -1;
+		return GF_ECORRUPT;
 	}
 	if (!(view = calloc(1, sizeof *view))) {
 		snprintf(err, errlen, "out of memory");
 		btf__free(btf);
-		return -1;
+		return GF_ENOMEM;
 	}
 	view->btf = btf;
 	for (size_t i = 0; i < NFIELDS && !rc; i++) {
@@ -370,7 +378,7 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 			missing[fields[i].group]++;
 		} else {
 			snprintf(err, errlen, "kernel BTF has no %s", fields[i].names);
-			rc = -1;
+			rc = GF_ENOENT;
 		}
 	}
 	/* no tick_sched idle time: kernel_cpustat must be the 7.x one */
@@ -378,10 +386,8 @@ int layout_from_btf(struct gf_layout *l, const void *data, uint32_t size,
 	    member_offset(view, "kernel_cpustat.idle_sleeptime_seq", &seq, NULL))
 		missing[METRICS]++;
 	set_groups(l, missing);
-	if (!rc && btf_rss(view, l)) {
+	if (!rc && (rc = btf_rss(view, l)))
 		snprintf(err, errlen, "kernel BTF: unknown mm_struct.rss_stat type");
-		rc = -1;
-	}
 	btf__free(btf);
 	free(view);
 	return rc;
@@ -395,14 +401,15 @@ static int pair_value(const struct gf_profile_entry *e, uint32_t n,
 	for (uint32_t i = 0; i < n; i++)
 		if (!strcmp(e[i].key, name)) {
 			*v = e[i].value;
-			return 0;
+			return GF_OK;
 		}
-	return -1;
+	return GF_ENOENT;
 }
 
 /* Overrides fields with the values of pairs named as in the table (any
  * alternative); `what` names their source in errors. With `complete`,
- * every field must be given (there is no BTF to fall back on). */
+ * every field must be given (there is no BTF to fall back on). GF_OK,
+ * GF_EINVAL (a value too large) or GF_ENOENT (a field missing). */
 int layout_from_pairs(struct gf_layout *l, const struct gf_profile_entry *e,
 		      uint32_t n, int complete, const char *what, char *err,
 		      size_t errlen)
@@ -420,7 +427,7 @@ int layout_from_pairs(struct gf_layout *l, const struct gf_profile_entry *e,
 		if (found && v > UINT32_MAX) {
 			snprintf(err, errlen, "%s %s = %llu is too large", what, name,
 				 (unsigned long long)v);
-			return -1;
+			return GF_EINVAL;
 		}
 		if (found) {
 			set(l, &fields[i], (uint32_t)v);
@@ -429,12 +436,12 @@ int layout_from_pairs(struct gf_layout *l, const struct gf_profile_entry *e,
 		} else if (complete) {
 			snprintf(err, errlen, "no BTF and %s lacks %s", what,
 				 fields[i].names);
-			return -1;
+			return GF_ENOENT;
 		}
 	}
 	if (complete)
 		set_groups(l, missing);
-	return 0;
+	return GF_OK;
 }
 
 int layout_from_profile(struct gf_layout *l, const struct gf_config *c,

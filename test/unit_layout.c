@@ -113,7 +113,7 @@ static void test_layout_profile_missing(void)
 
 	profile_all(c, "signal_struct.flags", "task_struct.__state");
 	memset(&l, 0xee, sizeof l);
-	CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), -1);
+	CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), GF_ENOENT);
 	CHECK_HAS(err, "signal_struct.flags");
 	/* over BTF, missing keys just keep their values */
 	memset(&l, 0xee, sizeof l);
@@ -121,7 +121,7 @@ static void test_layout_profile_missing(void)
 	check_profile_fields(&l, "signal_struct.flags");
 	/* nothing given at all */
 	config_defaults(c);
-	CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), -1);
+	CHECK_EQ(layout_from_profile(&l, c, 1, err, sizeof err), GF_ENOENT);
 	CHECK_HAS(err, "task_struct.thread_info.flags");
 	free(c);
 }
