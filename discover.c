@@ -27,17 +27,19 @@
 #define MAX_BTF_SIZE (64u << 20)
 #define UTS_LEN 65 /* __NEW_UTS_LEN + 1: sysname, nodename, release... */
 
-/* A symbol from [profile] if given there, else from kallsyms. */
+/* A symbol from [profile] if given there, else from kallsyms: GF_OK, or
+ * GF_ENOENT. */
 static int symbol(const struct gf_attach *a, const struct gf_config *cfg,
 		  const char *name, uint64_t *va)
 {
 	if (!config_profile(cfg, name, va))
-		return 0;
-	return a->syms ? symtab_lookup(a->syms, name, va) : -1;
+		return GF_OK;
+	return a->syms ? symtab_lookup(a->syms, name, va) : GF_ENOENT;
 }
 
 /* Paging from one VMCOREINFO candidate. init_top_pgt lies in the kernel
- * image, which maps linearly: va - __START_KERNEL_map + phys_base. */
+ * image, which maps linearly: va - __START_KERNEL_map + phys_base. GF_OK,
+ * or GF_ECORRUPT where a value it needs is missing or no number. */
 static int paging_from(struct gf_attach *a, const struct vmcoreinfo *vi)
 {
 	uint64_t pgt;
@@ -47,21 +49,22 @@ static int paging_from(struct gf_attach *a, const struct vmcoreinfo *vi)
 	    vmcoreinfo_dec(vi, "NUMBER(phys_base)", &phys_base) ||
 	    vmcoreinfo_hex(vi, "KERNELOFFSET", &a->kaslr_offset) ||
 	    vmcoreinfo_get(vi, "OSRELEASE", a->release, sizeof a->release))
-		return -1;
+		return GF_ECORRUPT;
 	vmcoreinfo_dec(vi, "NUMBER(pgtable_l5_enabled)", &l5);
 	vmcoreinfo_dec(vi, "NUMBER(sme_mask)", &sme_mask);
 	a->phys_base = phys_base;
 	a->k.lay.cr3 = pgt - START_KERNEL_MAP + (uint64_t)phys_base;
 	a->k.lay.pt_levels = l5 ? 5 : 4;
 	a->k.lay.pte_mask = PTE_ADDR_MASK & ~(uint64_t)sme_mask;
-	return 0;
+	return GF_OK;
 }
 
 /* Where new_utsname sits in init_uts_ns. VMCOREINFO gives the offset
  * since it moved to the front of struct uts_namespace (0 on 6.1 and
  * later); before that (5.10) a 4-byte kref came first and VMCOREINFO said
  * nothing: there the struct's first 64 bytes are searched for the sysname
- * "Linux" that the release follows. */
+ * "Linux" that the release follows. GF_OK, GF_EFAULT, or GF_ECORRUPT where
+ * it is not there. */
 static int uts_name_offset(const struct gf_kernel *k, const struct vmcoreinfo *vi,
 			   uint64_t uts, uint64_t *off)
 {
@@ -70,21 +73,21 @@ static int uts_name_offset(const struct gf_kernel *k, const struct vmcoreinfo *v
 
 	if (!vmcoreinfo_dec(vi, "OFFSET(uts_namespace.name)", &given)) {
 		*off = (uint64_t)given;
-		return given >= 0 ? 0 : -1;
+		return given >= 0 ? GF_OK : GF_ECORRUPT;
 	}
 	if (gf_read(k, uts, head, sizeof head))
-		return -1;
+		return GF_EFAULT;
 	for (uint32_t at = 0; at <= 64; at += 4)
 		if (!memcmp(head + at, "Linux", sizeof "Linux")) {
 			*off = at;
-			return 0;
+			return GF_OK;
 		}
-	return -1;
+	return GF_ECORRUPT;
 }
 
 /* A candidate is the live kernel's if its page tables lead to a
  * utsname that holds the same release string. Stale copies from an
- * earlier boot, or a wrong RAM layout, fail here. */
+ * earlier boot, or a wrong RAM layout, fail here: GF_ECORRUPT. */
 static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
 {
 	uint64_t uts, name_off;
@@ -94,9 +97,9 @@ static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
 	    vmcoreinfo_hex(vi, "SYMBOL(init_uts_ns)", &uts) ||
 	    uts_name_offset(&a->k, vi, uts, &name_off) ||
 	    gf_read(&a->k, uts + name_off + 2 * UTS_LEN, release, sizeof release))
-		return -1;
+		return GF_ECORRUPT;
 	release[UTS_LEN - 1] = 0;
-	return strcmp(release, a->release) ? -1 : 0;
+	return strcmp(release, a->release) ? GF_ECORRUPT : GF_OK;
 }
 
 static int excluded(const struct gf_attach *a, const struct gf_kernel_id *skip)
@@ -121,6 +124,8 @@ static int first_candidate(const struct gf_attach *a, const struct gf_target *t,
 	return 1;
 }
 
+/* The live kernel's VMCOREINFO: GF_OK, GF_ENOENT (no kernel found),
+ * GF_ECORRUPT (none found resolves) or GF_ENOMEM, with why in err. */
 static int find_kernel(struct gf_attach *a, const struct gf_target *t,
 		       struct vmcoreinfo *vi, const struct gf_kernel_id *skip,
 		       char *err, size_t errlen)
@@ -130,7 +135,7 @@ static int find_kernel(struct gf_attach *a, const struct gf_target *t,
 
 	if (!cands) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return GF_ENOMEM;
 	}
 	/* The first copy is almost always the live one: look for more only
 	 * when it fails to validate. */
@@ -148,10 +153,11 @@ static int find_kernel(struct gf_attach *a, const struct gf_target *t,
 		snprintf(err, errlen, "VMCOREINFO found but its page tables do "
 			 "not resolve (wrong machine=/lowmem= for this RAM file?)");
 	free(cands);
-	return i < n ? 0 : -1;
+	return i < n ? GF_OK : n == 0 ? GF_ENOENT : GF_ECORRUPT;
 }
 
-/* The kernel's BTF, copied out of its memory and parsed. */
+/* The kernel's BTF, copied out of its memory and parsed: GF_OK, 1 where
+ * the kernel has none, else a GF_E* with why in err. */
 static int layout_btf(struct gf_attach *a, const struct gf_config *cfg,
 		      char *err, size_t errlen)
 {
@@ -165,11 +171,11 @@ static int layout_btf(struct gf_attach *a, const struct gf_config *cfg,
 	if (stop <= start || stop - start > MAX_BTF_SIZE) {
 		snprintf(err, errlen, "implausible BTF size %llu",
 			 (unsigned long long)(stop - start));
-		return -1;
+		return GF_ECORRUPT;
 	}
 	if (!(data = malloc(stop - start))) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return GF_ENOMEM;
 	}
 	rc = gf_read(&a->k, start, data, (uint32_t)(stop - start));
 	if (rc)
@@ -179,7 +185,7 @@ static int layout_btf(struct gf_attach *a, const struct gf_config *cfg,
 		rc = layout_from_btf(&a->k.lay, data, (uint32_t)(stop - start),
 				     err, errlen);
 	free(data);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 /* TIF_SIGPENDING is a macro, absent from BTF and kallsyms, so it comes
@@ -198,7 +204,8 @@ static uint32_t tif_sigpending(const char *release, const struct gf_config *c)
 }
 
 /* init_task is pid 0, "swapper/0", with no mm: a cheap proof that the
- * symbols and offsets agree with the memory. */
+ * symbols and offsets agree with the memory. GF_OK, GF_EFAULT, or
+ * GF_ECORRUPT where they do not. */
 static int check_init_task(const struct gf_kernel *k)
 {
 	char comm[GF_COMM_LEN];
@@ -208,8 +215,8 @@ static int check_init_task(const struct gf_kernel *k)
 	if (gf_read(k, k->lay.init_task + k->lay.task_pid, &pid, 4) ||
 	    gf_read(k, k->lay.init_task + k->lay.task_comm, comm, sizeof comm) ||
 	    gf_read(k, k->lay.init_task + k->lay.task_mm, &mm, 8))
-		return -1;
-	return pid == 0 && mm == 0 && !strncmp(comm, "swapper", 7) ? 0 : -1;
+		return GF_EFAULT;
+	return pid == 0 && mm == 0 && !strncmp(comm, "swapper", 7) ? GF_OK : GF_ECORRUPT;
 }
 
 /* Symbols of the optional layout groups (layout.c): a group one of them
@@ -281,19 +288,19 @@ static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
 		snprintf(err, errlen, "kernel symbols init_task, __per_cpu_offset "
 			 "or nr_cpu_ids not found (kernel without "
 			 "CONFIG_KALLSYMS_ALL? give them in [profile])");
-		return -1;
+		return GF_ENOENT;
 	}
 	if (a->k.lay.nr_cpu_ids == 0 || a->k.lay.nr_cpu_ids > 8192) {
 		snprintf(err, errlen, "implausible nr_cpu_ids %u",
 			 a->k.lay.nr_cpu_ids);
-		return -1;
+		return GF_ECORRUPT;
 	}
 	a->ncpus = a->k.lay.nr_cpu_ids;
 	read_group_symbols(a, cfg);
 	if (!symbol(a, cfg, "_totalram_pages", &totalram))
 		gf_read(&a->k, totalram, &pages, 8);
 	a->ram_bytes = pages > 0 ? (uint64_t)pages * 4096 : 0;
-	return 0;
+	return GF_OK;
 }
 
 /* Full discovery: kallsyms and BTF decoded from memory, [profile] over
@@ -302,15 +309,17 @@ static int discover(struct gf_attach *a, const struct gf_config *cfg,
 		    const struct vmcoreinfo *vi, const char **names, uint32_t nnames,
 		    char *err, size_t errlen)
 {
-	int btf;
+	int btf, rc;
 
-	if (kallsyms_load(&a->k, vi, names, nnames, &a->syms, err, errlen) ||
-	    (btf = layout_btf(a, cfg, err, errlen)) < 0 ||
-	    layout_from_profile(&a->k.lay, cfg, btf, err, errlen) ||
-	    read_symbols(a, cfg, err, errlen))
-		return -1;
+	if ((rc = kallsyms_load(&a->k, vi, names, nnames, &a->syms, err, errlen)))
+		return rc;
+	if ((btf = layout_btf(a, cfg, err, errlen)) < 0)
+		return btf;
+	if ((rc = layout_from_profile(&a->k.lay, cfg, btf, err, errlen)) ||
+	    (rc = read_symbols(a, cfg, err, errlen)))
+		return rc;
 	strcpy(a->layout_source, btf ? "profile" : cfg->nprofile ? "btf+profile" : "btf");
-	return 0;
+	return GF_OK;
 }
 
 /* What the profile cache needs of VMCOREINFO: the build and _stext. */
@@ -333,8 +342,8 @@ static int cacheable(const struct gf_config *cfg, const struct vmcoreinfo *vi,
 }
 
 /* The profile's layout and symbols in place of BTF and kallsyms, kept only
- * if they fit this memory. -1 with a->note saying why where there was a
- * profile to use. */
+ * if they fit this memory: GF_OK, GF_ENOENT (no profile), GF_ENOMEM, or a
+ * GF_E* with a->note saying why the profile there was not used. */
 static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
 			 const char **names, uint32_t nnames, const struct build *b)
 {
@@ -342,29 +351,30 @@ static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
 	struct gf_layout paging = a->k.lay;
 	uint64_t banner = 0;
 	char why[256];
-	int rc = -1;
+	int rc;
 
-	if (!p || (rc = profile_load(b->dir, b->id, b->stext, p, why, sizeof why)) > 0) {
+	if (!p)
+		return GF_ENOMEM;
+	if ((rc = profile_load(b->dir, b->id, b->stext, p, why, sizeof why)) > 0) {
 		free(p);
-		return -1;
+		return GF_ENOENT;
 	}
 	if (!rc && strcmp(p->release, a->release)) {
 		snprintf(why, sizeof why, "cached profile of %s is for %s, not %s",
 			 b->id, p->release, a->release);
-		rc = -1;
+		rc = GF_ECORRUPT;
 	}
 	if (!rc && !(a->syms = symtab_new(p->kallsyms))) {
 		snprintf(why, sizeof why, "out of memory");
-		rc = -1;
+		rc = GF_ENOMEM;
 	}
 	for (uint32_t i = 0; !rc && i < nnames; i++)
 		for (uint32_t j = 0; j < p->nsyms; j++)
 			if (!strcmp(p->sym[j].key, names[i]))
 				symtab_add(a->syms, names[i], p->sym[j].value);
-	if (!rc && (layout_from_pairs(&a->k.lay, p->field, p->nfields, 1,
-				      "cached profile", why, sizeof why) ||
-		    read_symbols(a, cfg, why, sizeof why)))
-		rc = -1;
+	if (!rc && !(rc = layout_from_pairs(&a->k.lay, p->field, p->nfields, 1,
+					    "cached profile", why, sizeof why)))
+		rc = read_symbols(a, cfg, why, sizeof why);
 	if (!rc) {
 		symtab_lookup(a->syms, "linux_banner", &banner);
 		if ((rc = profile_fits(&a->k, a->release, banner, why, sizeof why)))
@@ -373,12 +383,12 @@ static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
 	}
 	free(p);
 	if (!rc)
-		return 0;
+		return GF_OK;
 	snprintf(a->note, sizeof a->note, "%s: full discovery instead", why);
 	symtab_free(a->syms);
 	a->syms = NULL;
 	a->k.lay = paging;
-	return -1;
+	return rc;
 }
 
 /* Keeps what full discovery derived, if it would pass as a profile. */
@@ -414,7 +424,8 @@ int gf_attach(struct gf_attach *a, const struct gf_target *t,
 
 /* Attaches to a kernel other than `skip` (NULL: any): after a restart the
  * stopped kernel's image stays in RAM beside the new one. A cached profile
- * of the kernel's build stands in for kallsyms and BTF when it fits. */
+ * of the kernel's build stands in for kallsyms and BTF when it fits.
+ * GF_OK, or the GF_E* of the first step that failed, with why in err. */
 int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 		     const struct gf_config *cfg, const struct gf_kernel_id *skip,
 		     char *err, size_t errlen)
@@ -425,31 +436,33 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	struct gf_helper helper;
 	double t0 = gf_now_monotonic();
 	uint32_t nnames = wanted_symbols(names);
-	int cached = 0, use_cache;
+	int cached = 0, use_cache, rc;
 
 	memset(a, 0, sizeof *a);
 	a->k.mem = t->mem;
 	a->k.writable = (uint32_t)t->writable;
 	if (!vi || !b) {
 		snprintf(err, errlen, "out of memory");
+		rc = GF_ENOMEM;
 		goto fail;
 	}
-	if (find_kernel(a, t, vi, skip, err, errlen))
+	if ((rc = find_kernel(a, t, vi, skip, err, errlen)))
 		goto fail;
 	use_cache = cacheable(cfg, vi, b);
 	if (use_cache && !attach_cached(a, cfg, names, nnames, b)) {
 		cached = 1;
 		strcpy(a->layout_source, "profile-cache");
-	} else if (discover(a, cfg, vi, names, nnames, err, errlen)) {
+	} else if ((rc = discover(a, cfg, vi, names, nnames, err, errlen))) {
 		goto fail;
 	}
 	a->k.lay.tif_sigpending = tif_sigpending(a->release, cfg);
 	if (a->k.lay.tif_sigpending > 63) {
 		snprintf(err, errlen, "[profile] TIF_SIGPENDING = %u: thread_info.flags "
 			 "has 64 bits", a->k.lay.tif_sigpending);
+		rc = GF_EINVAL;
 		goto fail;
 	}
-	if (check_init_task(&a->k)) {
+	if ((rc = check_init_task(&a->k))) {
 		snprintf(err, errlen, "init_task does not look like swapper/0: "
 			 "symbols or offsets do not match this kernel");
 		goto fail;
@@ -461,12 +474,12 @@ int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
 	free(vi);
 	free(b);
 	a->attach_ms = (gf_now_monotonic() - t0) * 1e3;
-	return 0;
+	return GF_OK;
 fail:
 	free(vi);
 	free(b);
 	gf_detach(a);
-	return -1;
+	return rc;
 }
 
 void gf_detach(struct gf_attach *a)
