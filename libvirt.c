@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "gpufas.h"
 #include "libvirt.h"
 
 #define LIBVIRT_URI "qemu:///system"
@@ -58,7 +59,7 @@
 /* What the child learnt from libvirt, sent whole through a pipe (less
  * than PIPE_BUF: one write). */
 struct domain_facts {
-	int ok;                  /* else why says what went wrong */
+	int err;                 /* GF_OK, else why says what went wrong */
 	char why[400];
 	unsigned long long ram;  /* bytes, from virDomainInfo.maxMem (KiB) */
 	int file, shared;        /* the live XML's <memoryBacking> */
@@ -94,10 +95,14 @@ static struct libvirt_api {
 	int (*last_error_code)(void);            /* since 4.5.0 */
 } api;
 
-static void facts_error(struct domain_facts *f, const char *fmt, ...)
+static void facts_error(struct domain_facts *f, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void facts_error(struct domain_facts *f, int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	f->err = err;
 	va_start(ap, fmt);
 	vsnprintf(f->why, sizeof f->why, fmt, ap);
 	va_end(ap);
@@ -120,17 +125,17 @@ static int load_api(struct domain_facts *f)
 	};
 
 	if (!lib) {
-		facts_error(f, "%s (libvirt's client library; Debian: libvirt0)",
-			    dlerror());
-		return -1;
+		facts_error(f, GF_ENOLIB, "%s (libvirt's client library; Debian: "
+			    "libvirt0)", dlerror());
+		return GF_ENOLIB;
 	}
 	for (size_t i = 0; i < sizeof syms / sizeof *syms; i++)
 		if (!(*syms[i].at = dlsym(lib, syms[i].name))) {
-			facts_error(f, "libvirt.so.0 lacks %s (libvirt older "
-				    "than 4.5)", syms[i].name);
-			return -1;
+			facts_error(f, GF_ENOLIB, "libvirt.so.0 lacks %s (libvirt "
+				    "older than 4.5)", syms[i].name);
+			return GF_ENOLIB;
 		}
-	return 0;
+	return GF_OK;
 }
 
 /* libvirt's default handler prints every error on stderr: ours are
@@ -197,33 +202,34 @@ static void ask_libvirt(const char *name, struct domain_facts *f)
 		return;
 	api.set_error_func(NULL, quiet);
 	if (!(conn = api.open_read_only(LIBVIRT_URI))) {
-		facts_error(f, "cannot reach libvirtd (" LIBVIRT_URI "): %s",
+		facts_error(f, GF_EIO, "cannot reach libvirtd (" LIBVIRT_URI "): %s",
 			    api.last_error_message());
 		return;
 	}
 	if (!(dom = api.lookup_by_name(conn, name))) {
 		if (api.last_error_code() == VIR_ERR_NO_DOMAIN)
-			facts_error(f, "no libvirt domain of that name "
+			facts_error(f, GF_ENOENT, "no libvirt domain of that name "
 				    "(virsh list --all)");
 		else
-			facts_error(f, "%s", api.last_error_message());
+			facts_error(f, GF_EIO, "%s", api.last_error_message());
 		goto out;
 	}
 	if ((active = api.is_active(dom)) <= 0) {
 		if (active)
-			facts_error(f, "%s", api.last_error_message());
+			facts_error(f, GF_EIO, "%s", api.last_error_message());
 		else
-			facts_error(f, "the domain is not running (virsh start %s)", name);
+			facts_error(f, GF_ENOENT, "the domain is not running (virsh "
+				    "start %s)", name);
 		goto out;
 	}
 	if (api.get_info(dom, &info) || !(xml = api.get_xml_desc(dom, 0))) {
-		facts_error(f, "%s", api.last_error_message());
+		facts_error(f, GF_EIO, "%s", api.last_error_message());
 		goto out;
 	}
 	read_xml(xml, f);
 	free(xml); /* libvirt's strings are the caller's to free() */
 	f->ram = info.maxMem * 1024ull;
-	f->ok = 1;
+	f->err = GF_OK;
 out:
 	if (dom)
 		api.free_domain(dom);
@@ -268,7 +274,7 @@ static pid_t spawn_query(const char *name, int *fd, char *err, size_t errlen)
 		return -1;
 	}
 	if ((pid = fork()) == 0) {
-		struct domain_facts mine = { 0 };
+		struct domain_facts mine = { .err = GF_EIO };
 
 		close(fds[0]);
 		signal(SIGALRM, SIG_DFL); /* ends it should we be gone by then */
@@ -286,7 +292,9 @@ static pid_t spawn_query(const char *name, int *fd, char *err, size_t errlen)
 	return pid;
 }
 
-/* The facts from a child that talks to libvirt, given LIBVIRT_WAIT_S. */
+/* The facts from a child that talks to libvirt, given LIBVIRT_WAIT_S:
+ * GF_OK (what libvirt said is in f), GF_EIO (no child, or no answer from
+ * it) or GF_EBUSY (none from libvirtd in time), with why in err. */
 static int query_domain(const char *name, struct domain_facts *f, char *err,
 			size_t errlen)
 {
@@ -296,7 +304,7 @@ static int query_domain(const char *name, struct domain_facts *f, char *err,
 	size_t got;
 
 	if (pid < 0)
-		return -1;
+		return GF_EIO;
 	memset(f, 0, sizeof *f);
 	got = read_until(fd, f, sizeof *f, deadline);
 	close(fd);
@@ -307,17 +315,18 @@ static int query_domain(const char *name, struct domain_facts *f, char *err,
 	if (got == sizeof *f) {
 		f->why[sizeof f->why - 1] = 0;
 		f->machine[sizeof f->machine - 1] = 0;
-		return 0;
+		return GF_OK;
 	}
-	if (gf_now_monotonic() < deadline)
+	if (gf_now_monotonic() < deadline) {
 		snprintf(err, errlen, "the libvirt query (a child process) ended "
 			 "without an answer (%s %d)", WIFSIGNALED(status) ?
 			 "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) :
 			 WEXITSTATUS(status));
-	else
-		snprintf(err, errlen, "libvirtd (" LIBVIRT_URI ") gave no answer "
-			 "within %.0f s", LIBVIRT_WAIT_S);
-	return -1;
+		return GF_EIO;
+	}
+	snprintf(err, errlen, "libvirtd (" LIBVIRT_URI ") gave no answer "
+		 "within %.0f s", LIBVIRT_WAIT_S);
+	return GF_EBUSY;
 }
 
 /* ---- what libvirt said, checked ---- */
@@ -349,7 +358,8 @@ static void advise(const struct domain_facts *f, const char *name, char *err,
 }
 
 /* target.c's layout for QEMU's machine type: libvirt names the versioned
- * one (pc-q35-7.2, pc-i440fx-7.2; old ones pc-1.0 ...), or an alias. */
+ * one (pc-q35-7.2, pc-i440fx-7.2; old ones pc-1.0 ...), or an alias.
+ * GF_OK, or GF_EINVAL for another machine. */
 static int machine_layout(const char *machine, char out[8])
 {
 	if (!strcmp(machine, "q35") || !strncmp(machine, "pc-q35-", 7))
@@ -357,8 +367,8 @@ static int machine_layout(const char *machine, char out[8])
 	else if (!strcmp(machine, "pc") || !strncmp(machine, "pc-", 3))
 		strcpy(out, "pc");
 	else
-		return -1;
-	return 0;
+		return GF_EINVAL;
+	return GF_OK;
 }
 
 /* Up to len bytes of a small file (/proc, a pid file): how many, or -1. */
@@ -411,6 +421,8 @@ static int is_domains_qemu(pid_t pid, const char *name)
 	return yes;
 }
 
+/* The domain's QEMU, from its pid file: GF_OK, GF_EIO (no pid file),
+ * GF_ECORRUPT (no pid in it) or GF_ESRCH (not the domain's QEMU). */
 static int qemu_pid(const char *name, pid_t *pid, char *err, size_t errlen)
 {
 	char path[sizeof QEMU_STATE_DIR + NAME_MAX_LEN + 8], text[32], *end;
@@ -421,31 +433,31 @@ static int qemu_pid(const char *name, pid_t *pid, char *err, size_t errlen)
 	if ((n = read_file(path, text, sizeof text - 1)) < 0) {
 		snprintf(err, errlen, "QEMU's pid file %s: %s%s", path, strerror(errno),
 			 errno == EACCES ? " (run as root)" : "");
-		return -1;
+		return GF_EIO;
 	}
 	text[n] = 0;
 	v = strtol(text, &end, 10);
 	if (end == text || (*end && *end != '\n') || v <= 1 || v > 1 << 22) {
 		snprintf(err, errlen, "QEMU's pid file %s holds no pid", path);
-		return -1;
+		return GF_ECORRUPT;
 	}
 	*pid = (pid_t)v;
 	if (!is_domains_qemu(*pid, name)) {
 		snprintf(err, errlen, "pid %ld (from %s) is not the domain's QEMU "
 			 "(no -name guest=%s in /proc/%ld/cmdline)", v, path, name, v);
-		return -1;
+		return GF_ESRCH;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* The path of the file QEMU maps shared at offset 0, ram bytes long, with
- * its device and inode; 0, or -1 when there is none. */
+ * its device and inode: GF_OK, or GF_ENOENT when there is none. */
 static int ram_mapping(FILE *maps, unsigned long long ram, char *path,
 		       size_t pathlen, dev_t *dev, ino_t *ino)
 {
 	char *line = NULL;
 	size_t len = 0;
-	int found = -1;
+	int found = GF_ENOENT;
 
 	for (unsigned i = 0; found && i < MAPS_MAX_LINES &&
 	     getline(&line, &len, maps) > 0; i++) {
@@ -464,12 +476,14 @@ static int ram_mapping(FILE *maps, unsigned long long ram, char *path,
 		strcpy(path, line + at);
 		*dev = makedev(major, minor);
 		*ino = (ino_t)inode;
-		found = 0;
+		found = GF_OK;
 	}
 	free(line);
 	return found;
 }
 
+/* GF_OK, GF_EIO (no maps to read), or GF_ENOENT: no such mapping, or its
+ * file is not there as mapped. */
 static int find_ram_file(pid_t pid, unsigned long long ram,
 			 struct libvirt_ram *out, char *err, size_t errlen)
 {
@@ -483,7 +497,7 @@ static int find_ram_file(pid_t pid, unsigned long long ram,
 	snprintf(maps_path, sizeof maps_path, "/proc/%d/maps", (int)pid);
 	if (!(maps = fopen(maps_path, "re"))) {
 		snprintf(err, errlen, "%s: %s", maps_path, strerror(errno));
-		return -1;
+		return GF_EIO;
 	}
 	none = ram_mapping(maps, ram, out->path, sizeof out->path, &dev, &ino);
 	fclose(maps);
@@ -491,15 +505,15 @@ static int find_ram_file(pid_t pid, unsigned long long ram,
 		snprintf(err, errlen, "its QEMU (pid %d) maps no shared file of the "
 			 "domain's %llu MiB at offset 0 (RAM split over NUMA cells or "
 			 "memory hotplug is not supported)", (int)pid, ram >> 20);
-		return -1;
+		return none;
 	}
 	if (stat(out->path, &st) || !S_ISREG(st.st_mode) || st.st_dev != dev ||
 	    st.st_ino != ino || (unsigned long long)st.st_size != ram) {
 		snprintf(err, errlen, "%s, which its QEMU (pid %d) maps as RAM, is "
 			 "gone or not that file any more", out->path, (int)pid);
-		return -1;
+		return GF_ENOENT;
 	}
-	return 0;
+	return GF_OK;
 }
 
 static int valid_name(const char *name)
@@ -519,29 +533,31 @@ int libvirt_find_ram(const char *name, struct libvirt_ram *ram, char *err,
 {
 	struct domain_facts f;
 	pid_t pid;
+	int rc;
 
 	if (!valid_name(name)) {
 		snprintf(err, errlen, "not a libvirt domain name (1 to %d "
 			 "characters, no '/')", NAME_MAX_LEN);
-		return -1;
+		return GF_EINVAL;
 	}
-	if (query_domain(name, &f, err, errlen))
-		return -1;
+	if ((rc = query_domain(name, &f, err, errlen)))
+		return rc;
 	one_line(f.why);
 	one_line(f.machine);
-	if (!f.ok) {
+	if (f.err) {
 		snprintf(err, errlen, "%s", f.why);
-		return -1;
+		return f.err;
 	}
 	if (!f.file || !f.shared) {
 		advise(&f, name, err, errlen);
-		return -1;
+		return GF_EINVAL;
 	}
-	if (machine_layout(f.machine, ram->machine)) {
+	if ((rc = machine_layout(f.machine, ram->machine))) {
 		snprintf(err, errlen, "machine type '%s': gpufas knows the RAM "
 			 "layout of QEMU's pc and q35 only", f.machine);
-		return -1;
+		return rc;
 	}
-	return qemu_pid(name, &pid, err, errlen) ||
-	       find_ram_file(pid, f.ram, ram, err, errlen) ? -1 : 0;
+	if ((rc = qemu_pid(name, &pid, err, errlen)))
+		return rc;
+	return find_ram_file(pid, f.ram, ram, err, errlen);
 }

@@ -88,15 +88,17 @@ static void map_qemu_ram(struct gf_target *t, const struct gf_vm_spec *o)
 		add_range(&t->mem, FOUR_GiB, t->map_size - low, t->map + low);
 }
 
-/* A value of an option into dst[len]: not empty, and fitting. */
+/* A value of an option into dst[len]: not empty, and fitting. GF_OK, or
+ * GF_EINVAL. */
 static int vm_opt(char *dst, size_t len, const char *value)
 {
 	if (!*value || strlen(value) >= len)
-		return -1;
+		return GF_EINVAL;
 	strcpy(dst, value);
-	return 0;
+	return GF_OK;
 }
 
+/* GF_OK, or GF_EINVAL for an option it does not know or a bad value. */
 static int parse_vm_opts(char *opts, struct gf_vm_spec *o)
 {
 	char *save = NULL;
@@ -109,18 +111,18 @@ static int parse_vm_opts(char *opts, struct gf_vm_spec *o)
 		} else if (!strncmp(kv, "lowmem=", 7)) {
 			o->lowmem = strtoull(kv + 7, &end, 0);
 			if (*end || !o->lowmem)
-				return -1;
+				return GF_EINVAL;
 		} else if (!strncmp(kv, "qmp=", 4)) {
 			if (vm_opt(o->qmp, sizeof o->qmp, kv + 4))
-				return -1;
+				return GF_EINVAL;
 		} else if (!strncmp(kv, "vmstate=", 8)) {
 			if (vm_opt(o->vmstate, sizeof o->vmstate, kv + 8))
-				return -1;
+				return GF_EINVAL;
 		} else {
-			return -1;
+			return GF_EINVAL;
 		}
 	}
-	return 0;
+	return GF_OK;
 }
 
 int target_vm_spec(const char *spec, struct gf_vm_spec *vs, char *err,
@@ -132,25 +134,27 @@ int target_vm_spec(const char *spec, struct gf_vm_spec *vs, char *err,
 	strcpy(vs->machine, "pc");
 	if (strncmp(spec, "vm:", 3) || strlen(spec) >= sizeof buf) {
 		snprintf(err, errlen, "'%s' is not a vm:PATH target", spec);
-		return -1;
+		return GF_EINVAL;
 	}
 	strcpy(buf, spec + 3);
 	if ((opts = strchr(buf, ',')))
 		*opts++ = 0;
 	if (!*buf || strlen(buf) >= sizeof vs->path) {
 		snprintf(err, errlen, "target '%s' names no file", spec);
-		return -1;
+		return GF_EINVAL;
 	}
 	strcpy(vs->path, buf);
 	if (opts && parse_vm_opts(opts, vs)) {
 		snprintf(err, errlen, "bad vm: option in '%s' (machine=pc|q35,"
 			 "lowmem=BYTES,qmp=SOCKET,vmstate=NODE)", spec);
-		return -1;
+		return GF_EINVAL;
 	}
-	return 0;
+	return GF_OK;
 }
 
-/* The PT_LOAD segments of an ELF core, each checked against the file. */
+/* The PT_LOAD segments of an ELF core, each checked against the file:
+ * GF_OK, GF_ECORRUPT (no PT_LOAD, or truncated) or GF_ENOSPC (more than
+ * GF_MAX_RANGES). */
 static int map_elf_core(struct gf_target *t)
 {
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)t->map;
@@ -160,7 +164,7 @@ static int map_elf_core(struct gf_target *t)
 	    eh->e_phentsize != sizeof(Elf64_Phdr) ||
 	    phoff > t->map_size ||
 	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > t->map_size - phoff)
-		return -1;
+		return GF_ECORRUPT;
 	t->mem.nranges = 0;
 	for (int i = 0; i < eh->e_phnum; i++) {
 		Elf64_Phdr ph; /* copied: e_phoff need not be aligned */
@@ -169,13 +173,14 @@ static int map_elf_core(struct gf_target *t)
 		if (ph.p_type != PT_LOAD || ph.p_filesz == 0)
 			continue;
 		if (ph.p_offset > t->map_size ||
-		    ph.p_filesz > t->map_size - ph.p_offset ||
-		    t->mem.nranges == GF_MAX_RANGES)
-			return -1;
+		    ph.p_filesz > t->map_size - ph.p_offset)
+			return GF_ECORRUPT;
+		if (t->mem.nranges == GF_MAX_RANGES)
+			return GF_ENOSPC;
 		add_range(&t->mem, ph.p_paddr, ph.p_filesz,
 			  t->map + ph.p_offset);
 	}
-	return t->mem.nranges ? 0 : -1;
+	return t->mem.nranges ? GF_OK : GF_ECORRUPT;
 }
 
 static int is_elf(const struct gf_target *t)
@@ -184,6 +189,8 @@ static int is_elf(const struct gf_target *t)
 	       !memcmp(t->map, ELFMAG, SELFMAG);
 }
 
+/* GF_OK; GF_EIO (open, fstat, mmap) or GF_EINVAL (not a file, or too
+ * small), with t->error. */
 static int map_file(struct gf_target *t, const char *path, int writable)
 {
 	struct stat st;
@@ -199,27 +206,27 @@ static int map_file(struct gf_target *t, const char *path, int writable)
 	}
 	if (t->fd < 0) {
 		target_error(t, "%s: %s", path, strerror(errno));
-		return -1;
+		return GF_EIO;
 	}
 	if (fstat(t->fd, &st)) {
 		target_error(t, "%s: %s", path, strerror(errno));
-		return -1;
+		return GF_EIO;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < 4096) {
 		target_error(t, "%s: not a RAM file or dump (%s)",
 			path, S_ISREG(st.st_mode) ? "too small" : "not a file");
-		return -1;
+		return GF_EINVAL;
 	}
 	t->map_size = (uint64_t)st.st_size;
 	t->map = mmap(NULL, t->map_size, prot, MAP_SHARED, t->fd, 0);
 	if (t->map == MAP_FAILED) {
 		t->map = NULL;
 		target_error(t, "%s: mmap: %s", path, strerror(errno));
-		return -1;
+		return GF_EIO;
 	}
 	t->writable = writable;
 	snprintf(t->path, sizeof t->path, "%s", path);
-	return 0;
+	return GF_OK;
 }
 
 /* ---- host: this machine's physical memory ---- */
@@ -285,7 +292,9 @@ static void merge_and_bound(struct gf_range *r, uint32_t *n)
 	*n = out;
 }
 
-/* t->mem from /proc/iomem, bases not set yet. */
+/* t->mem from /proc/iomem, bases not set yet: GF_OK; GF_ENOMEM, GF_EIO,
+ * GF_EREFUSED (its addresses hidden from us) or GF_ENOENT (no RAM there),
+ * with t->error. */
 static int iomem_ram(struct gf_target *t)
 {
 	struct gf_mem *m = &t->mem;
@@ -294,11 +303,12 @@ static int iomem_ram(struct gf_target *t)
 	char *line = NULL;
 	size_t len = 0;
 	uint32_t n = 0;
-	int hidden = 0, rc = -1;
+	int hidden = 0, rc;
 
 	if (!r || !f) {
 		target_error(t, "host: %s: %s", IOMEM,
 			strerror(r ? errno : ENOMEM));
+		rc = r ? GF_EIO : GF_ENOMEM;
 		goto out;
 	}
 	while (getline(&line, &len, f) > 0 && n < MAX_IOMEM_RAM)
@@ -308,11 +318,12 @@ static int iomem_ram(struct gf_target *t)
 		target_error(t, "host: %s", hidden ?
 			IOMEM " hides its addresses: run as root" :
 			"no System RAM in " IOMEM);
+		rc = hidden ? GF_EREFUSED : GF_ENOENT;
 		goto out;
 	}
 	m->nranges = n;
 	memcpy(m->range, r, n * sizeof *r);
-	rc = 0;
+	rc = GF_OK;
 out:
 	free(line);
 	free(r);
@@ -324,7 +335,7 @@ out:
 /* Opens dev read-write when asked, else read-only; read-only too when a
  * writable open is refused (EACCES: gpufas_pmem loaded without write=1),
  * as map_file() does for RAM files. Never O_SYNC: /dev/mem would then map
- * RAM uncached. */
+ * RAM uncached. GF_OK, or GF_EIO with errno. */
 static int open_dev(struct gf_target *t, const char *dev, int want_write)
 {
 	t->fd = open(dev, want_write ? O_RDWR : O_RDONLY);
@@ -334,9 +345,9 @@ static int open_dev(struct gf_target *t, const char *dev, int want_write)
 		return open_dev(t, dev, 0);
 	}
 	if (t->fd < 0)
-		return -1;
+		return GF_EIO;
 	t->writable = want_write;
-	return 0;
+	return GF_OK;
 }
 
 /* Maps every range of t->mem from dev at file offset = physical address,
@@ -421,7 +432,7 @@ static int kcore_read(const struct gf_mem *m, uint64_t pa, void *dst, uint32_t l
 
 static int read_exact(int fd, void *buf, size_t len, uint64_t off)
 {
-	return pread(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -1;
+	return pread(fd, buf, len, (off_t)off) == (ssize_t)len ? GF_OK : GF_EIO;
 }
 
 /* The VMCOREINFO note's text among the notes of one PT_NOTE segment. */
@@ -445,7 +456,8 @@ static char *vmcoreinfo_note(const uint8_t *notes, uint64_t size)
 	return NULL;
 }
 
-/* One program header: a RAM range, or the VMCOREINFO note. */
+/* One program header: a RAM range, or the VMCOREINFO note. GF_OK, or
+ * GF_ENOSPC past GF_MAX_RANGES. */
 static int kcore_segment(struct gf_target *t, const Elf64_Phdr *ph)
 {
 	uint8_t *notes;
@@ -460,10 +472,10 @@ static int kcore_segment(struct gf_target *t, const Elf64_Phdr *ph)
 	    ph->p_vaddr >= START_KERNEL_MAP)
 		return 0;
 	if (t->mem.nranges == GF_MAX_RANGES)
-		return -1;
+		return GF_ENOSPC;
 	add_range(&t->mem, ph->p_paddr, ph->p_filesz, NULL);
 	t->mem.range[t->mem.nranges - 1].offset = ph->p_offset;
-	return 0;
+	return GF_OK;
 }
 
 /* Why /proc/kcore could not be used, or NULL when it is open. */
@@ -500,42 +512,45 @@ static const char *kcore_open(struct gf_target *t)
 	return NULL;
 }
 
+/* GF_OK; GF_ENOLIB where no way to physical memory is there (no /dev/mem
+ * that maps RAM, no gpufas_pmem, no /proc/kcore to read), else iomem_ram()'s
+ * error or GF_EIO; with t->error. */
 static int host_open(struct gf_target *t, int want_write)
 {
 	const struct gf_range *r;
 	const char *why, *kcore = "";
 	int err, bad;
 
-	if (iomem_ram(t))
-		return -1;
+	if ((err = iomem_ram(t)))
+		return err;
 	if (!(err = map_phys(t, DEVMEM, want_write, &bad)))
-		return 0;
+		return GF_OK;
 	why = devmem_why(err, bad);
 	if (!(err = map_phys(t, PMEM, want_write, &bad)))
-		return 0;
+		return GF_OK;
 	if (err == ENOENT && !(kcore = kcore_open(t))) {
 		if (want_write)
 			snprintf(t->read_only, sizeof t->read_only, "read through "
 				 KCORE ", which is never written: %s and there is "
 				 "no " PMEM " (load kmod/gpufas_pmem.ko write=1)", why);
-		return 0;
+		return GF_OK;
 	}
 	if (err == ENOENT) {
 		target_error(t, "host: no access to physical memory: %s, %s "
 			"and there is no " PMEM "; load kmod/gpufas_pmem.ko%s "
 			"(README: Bare metal)", why, kcore, strstr(why, "STRICT") ?
 			" or boot a kernel built without CONFIG_STRICT_DEVMEM" : "");
-		return -1;
+		return GF_ENOLIB;
 	}
 	if (bad < 0) {
 		target_error(t, "host: %s: %s", PMEM, strerror(err));
-		return -1;
+		return GF_EIO;
 	}
 	r = &t->mem.range[bad];
 	target_error(t, "host: %s: mmap of System RAM %#llx-%#llx: %s",
 		PMEM, (unsigned long long)r->phys,
 		(unsigned long long)(r->phys + r->size - 1), strerror(err));
-	return -1;
+	return GF_EIO;
 }
 
 static int open_libvirt(struct gf_target *t, const char *name, int want_write)
@@ -543,35 +558,37 @@ static int open_libvirt(struct gf_target *t, const char *name, int want_write)
 	struct libvirt_ram ram;
 	struct gf_vm_spec vo = { .lowmem = 0 };
 	char why[sizeof t->error];
+	int rc;
 
-	if (libvirt_find_ram(name, &ram, why, sizeof why)) {
+	if ((rc = libvirt_find_ram(name, &ram, why, sizeof why))) {
 		target_error(t, "%s: %s", t->spec, why);
-		return -1;
+		return rc;
 	}
 	strcpy(vo.machine, ram.machine);
-	if (map_file(t, ram.path, want_write)) {
+	if ((rc = map_file(t, ram.path, want_write))) {
 		snprintf(why, sizeof why, "%s", t->error);
 		target_error(t, "%s: %s", t->spec, why);
 		target_close(t);
-		return -1;
+		return rc;
 	}
 	map_qemu_ram(t, &vo);
-	return 0;
+	return GF_OK;
 }
 
-/* Opens "vm:PATH[,opts]", "libvirt:NAME", "dump:PATH" or "host". On
- * failure t->error says why, in one line. */
+/* Opens "vm:PATH[,opts]", "libvirt:NAME", "dump:PATH" or "host": GF_OK,
+ * or a GF_E* (GF_EINVAL: not a target spec) and t->error says why, in
+ * one line. */
 int target_open(struct gf_target *t, const char *spec, int want_write)
 {
 	char buf[sizeof t->spec], *path;
 	struct gf_vm_spec vo;
-	int vm;
+	int vm, rc;
 
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
 	if (strlen(spec) >= sizeof t->spec) {
 		target_error(t, "target spec too long");
-		return -1;
+		return GF_EINVAL;
 	}
 	strcpy(t->spec, spec);
 	strcpy(buf, spec);
@@ -583,21 +600,21 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	if (!vm && strncmp(buf, "dump:", 5)) {
 		target_error(t, "unknown target '%s' (expected vm:PATH, "
 				"libvirt:NAME, dump:PATH or host)", spec);
-		return -1;
+		return GF_EINVAL;
 	}
 	path = buf + 5;
-	if (vm && target_vm_spec(spec, &vo, t->error, sizeof t->error))
-		return -1;
+	if (vm && (rc = target_vm_spec(spec, &vo, t->error, sizeof t->error)))
+		return rc;
 	if (vm)
 		path = vo.path;
 	if (!*path) {
 		target_error(t, "target '%s' names no file", spec);
-		return -1;
+		return GF_EINVAL;
 	}
-	if (map_file(t, path, vm && want_write))
+	if ((rc = map_file(t, path, vm && want_write)))
 		goto fail;
 	if (!vm && is_elf(t)) {
-		if (map_elf_core(t)) {
+		if ((rc = map_elf_core(t))) {
 			target_error(t, "%s: not a usable ELF core "
 					"(no PT_LOAD, or truncated)", path);
 			goto fail;
@@ -605,10 +622,10 @@ int target_open(struct gf_target *t, const char *spec, int want_write)
 	} else {
 		map_qemu_ram(t, &vo);
 	}
-	return 0;
+	return GF_OK;
 fail:
 	target_close(t);
-	return -1;
+	return rc;
 }
 
 void target_close(struct gf_target *t)

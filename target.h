@@ -21,7 +21,7 @@ struct gf_target {
 
 int target_open(struct gf_target *t, const char *spec, int want_write);
 /* vm:PATH[,machine=pc|q35][,lowmem=BYTES][,qmp=SOCKET][,vmstate=NODE] in
- * its parts: 0, or -1 with err. */
+ * its parts: GF_OK, or GF_EINVAL with err. */
 struct gf_vm_spec {
 	char path[256];
 	char machine[8];

@@ -68,15 +68,18 @@ static void check_range(const struct gf_target *t, uint32_t i, uint64_t phys,
 	note_case(before, "range %u of %s", i, t->spec);
 }
 
-/* target_open expected to fail: -1, and nothing left mapped or open. */
-static void check_open_fails(const char *spec)
+/* target_open expected to fail: want, and nothing left mapped or open. */
+static void check_open_fails(const char *spec, int want)
 {
 	struct gf_target t;
 	int fds = count_fds();
+	int rc = target_open(&t, spec, 0);
 
-	if (target_open(&t, spec, 0) != -1) {
-		report(__FILE__, __LINE__, "target_open(\"%s\") succeeded", spec);
-		target_close(&t);
+	if (rc != want) {
+		report(__FILE__, __LINE__, "target_open(\"%s\") gave %d, not %d", spec,
+		       rc, want);
+		if (!rc)
+			target_close(&t);
 		return;
 	}
 	CHECK(t.map == NULL);
@@ -139,7 +142,7 @@ static void test_target_elf_bad(void)
 		memcpy(img + edit[i].at, &edit[i].v, edit[i].size); /* LE */
 		tmp_file(path, sizeof path, img, CORE_SIZE);
 		snprintf(spec, sizeof spec, "dump:%s", path);
-		check_open_fails(spec);
+		check_open_fails(spec, GF_ECORRUPT);
 		note_case(before, "%s", edit[i].what);
 		unlink(path);
 	}
@@ -231,30 +234,30 @@ static void test_target_errors(void)
 	struct gf_target t;
 
 	quiet_stderr();
-	check_open_fails("foo:x");
-	check_open_fails("");
-	check_open_fails("vm:");
-	check_open_fails("dump:");
-	check_open_fails("vm:/nonexistent/gpufas-unit.ram");
+	check_open_fails("foo:x", GF_EINVAL);
+	check_open_fails("", GF_EINVAL);
+	check_open_fails("vm:", GF_EINVAL);
+	check_open_fails("dump:", GF_EINVAL);
+	check_open_fails("vm:/nonexistent/gpufas-unit.ram", GF_EIO);
 	snprintf(spec, sizeof spec, "vm:%s", scratch); /* a directory */
-	check_open_fails(spec);
+	check_open_fails(spec, GF_EINVAL);
 	snprintf(spec, sizeof spec, "dump:%s", scratch);
-	check_open_fails(spec);
+	check_open_fails(spec, GF_EINVAL);
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = 0;
 	memcpy(big, "vm:/", 4);
-	check_open_fails(big);
+	check_open_fails(big, GF_EINVAL);
 
 	tmp_file(path, sizeof path, small, PAGE - 1); /* smaller than a page */
 	snprintf(spec, sizeof spec, "vm:%s", path);
-	check_open_fails(spec);
+	check_open_fails(spec, GF_EINVAL);
 	tmp_resize(path, PAGE);
 	for (uint32_t i = 0; i < NELEM(opts); i++) {
 		snprintf(spec, sizeof spec, "vm:%s%s", path, opts[i]);
-		check_open_fails(spec);
+		check_open_fails(spec, GF_EINVAL);
 	}
 	snprintf(spec, sizeof spec, "dump:%s,machine=q35", path); /* no options */
-	check_open_fails(spec);
+	check_open_fails(spec, GF_EIO);
 	snprintf(spec, sizeof spec, "vm:%s", path);               /* a page: fine */
 	CHECK_EQ(target_open(&t, spec, 0), 0);
 	target_close(&t);
