@@ -185,6 +185,7 @@ struct gpu {
 	char mailbox_path[256]; /* where the mailboxes' handles are told */
 };
 
+/* A driver call that failed, said in err: GF_EGPU. */
 static int fail(char *err, size_t errlen, const struct gpu *g, CUresult rc,
 		const char *what)
 {
@@ -193,12 +194,13 @@ static int fail(char *err, size_t errlen, const struct gpu *g, CUresult rc,
 	if (g && g->cu.cuGetErrorString)
 		g->cu.cuGetErrorString(rc, &why);
 	snprintf(err, errlen, "%s: %s", what, why ? why : "CUDA error");
-	return -1;
+	return GF_EGPU;
 }
 
 typedef CUresult (*get_proc_fn)(const char *symbol, void **pfn, int version,
 				unsigned long long flags, int *status);
 
+/* libcuda and its entry points: GF_OK, or GF_ENOLIB. */
 static int load_driver(struct cuda *cu, char *err, size_t errlen)
 {
 	static const struct {
@@ -213,24 +215,26 @@ static int load_driver(struct cuda *cu, char *err, size_t errlen)
 
 	if (!(cu->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL))) {
 		snprintf(err, errlen, "libcuda.so.1 not found (no NVIDIA driver)");
-		return -1;
+		return GF_ENOLIB;
 	}
 	/* the five-argument form, from CUDA 12.0 drivers on */
 	if (!(get_proc = (get_proc_fn)dlsym(cu->lib, "cuGetProcAddress_v2"))) {
 		snprintf(err, errlen, "NVIDIA driver older than CUDA 12");
-		return -1;
+		return GF_ENOLIB;
 	}
 	for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) {
 		void **fn = (void **)((char *)cu + entries[i].at);
 		int status = 0;
 		if (get_proc(entries[i].name, fn, CUDA_ABI, 0, &status) || !*fn) {
 			snprintf(err, errlen, "NVIDIA driver lacks %s", entries[i].name);
-			return -1;
+			return GF_ENOLIB;
 		}
 	}
-	return 0;
+	return GF_OK;
 }
 
+/* GF_OK; GF_ENOENT (no GPU), GF_EINVAL (no GPU of that index) or GF_EGPU
+ * (one gpufas cannot use, or a driver call failed). */
 static int open_device(struct gpu *g, int index, char *err, size_t errlen)
 {
 	struct cuda *cu = &g->cu;
@@ -241,11 +245,11 @@ static int open_device(struct gpu *g, int index, char *err, size_t errlen)
 		return fail(err, errlen, g, rc, "cuInit");
 	if ((rc = cu->cuDeviceGetCount(&count)) || count == 0) {
 		snprintf(err, errlen, "no NVIDIA GPU visible");
-		return -1;
+		return GF_ENOENT;
 	}
 	if (index < 0 || index >= count) {
 		snprintf(err, errlen, "no GPU %d (this machine has %d)", index, count);
-		return -1;
+		return GF_EINVAL;
 	}
 	g->index = index;
 	if ((rc = cu->cuDeviceGet(&g->dev, index)) ||
@@ -256,15 +260,16 @@ static int open_device(struct gpu *g, int index, char *err, size_t errlen)
 	if (major < 7 || (major == 7 && minor < 5)) {
 		snprintf(err, errlen, "%s is sm_%d%d; gpufas needs sm_75 or newer",
 			 g->name, major, minor);
-		return -1;
+		return GF_EGPU;
 	}
 	if ((rc = cu->cuDevicePrimaryCtxRetain(&g->ctx, g->dev)))
 		return fail(err, errlen, g, rc, "primary context");
 	if ((rc = cu->cuCtxSetCurrent(g->ctx)))
 		return fail(err, errlen, g, rc, "cuCtxSetCurrent");
-	return 0;
+	return GF_OK;
 }
 
+/* GF_OK, GF_EGPU, or GF_ENOLIB in a build without the kernels. */
 static int load_kernels(struct gpu *g, char *err, size_t errlen)
 {
 #ifdef GPUFAS_FATBIN
@@ -276,12 +281,12 @@ static int load_kernels(struct gpu *g, char *err, size_t errlen)
 		return fail(err, errlen, g, rc, "gf_monitor");
 	if ((rc = g->cu.cuModuleGetFunction(&g->pagehash, g->mod, "gf_pagehash_pages")))
 		return fail(err, errlen, g, rc, "gf_pagehash_pages");
-	return 0;
+	return GF_OK;
 #else
 	(void)g;
 	snprintf(err, errlen, "this gpufas was built without GPU kernels "
 		 "(no nvcc at build time)");
-	return -1;
+	return GF_ENOLIB;
 #endif
 }
 
@@ -293,25 +298,28 @@ static int alloc_slots(struct gpu *g, char *err, size_t errlen)
 	if ((rc = g->cu.cuMemAlloc(&g->dslots, sizeof g->slot)) ||
 	    (rc = g->cu.cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING)))
 		return fail(err, errlen, g, rc, "monitor state");
-	return 0;
+	return GF_OK;
 }
 
+/* GF_OK with *out, or the GF_E* of the step that failed, with why in err. */
 int gpu_open(struct gpu **out, int index, char *err, size_t errlen)
 {
 	struct gpu *g = calloc(1, sizeof *g);
+	int rc;
 
 	*out = NULL;
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return GF_ENOMEM;
 	}
-	if (load_driver(&g->cu, err, errlen) || open_device(g, index, err, errlen) ||
-	    load_kernels(g, err, errlen) || alloc_slots(g, err, errlen)) {
+	if ((rc = load_driver(&g->cu, err, errlen)) ||
+	    (rc = open_device(g, index, err, errlen)) ||
+	    (rc = load_kernels(g, err, errlen)) || (rc = alloc_slots(g, err, errlen))) {
 		gpu_close(g);
-		return -1;
+		return rc;
 	}
 	*out = g;
-	return 0;
+	return GF_OK;
 }
 
 /* Pinned host memory the GPU sees too: the mailbox and the answer area. */
@@ -326,7 +334,7 @@ static int alloc_mapped(struct gpu *g, size_t size, void **host,
 	memset(*host, 0, size);
 	if ((rc = g->cu.cuMemHostGetDevicePointer(dev, *host, 0)))
 		return fail(err, errlen, g, rc, "mapping pinned memory");
-	return 0;
+	return GF_OK;
 }
 
 /* Posts a request to one target's mailbox: the fields first, then the new
@@ -387,7 +395,7 @@ int gpu_snapshot_result(struct gpu *g, int slot, struct gf_task **out,
 	if (*count > g->slot[slot].cap)
 		return GF_ECORRUPT;
 	if (!(*out = malloc((*count ? *count : 1) * sizeof **out)))
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	memcpy(*out, g->host[slot].data, *count * sizeof **out);
 	return GF_OK;
 }
@@ -498,7 +506,8 @@ static int monitor_ended(struct gpu *g, double timeout)
 /* Stops the monitor, each block on its own quit request. One still
  * running after that stopped answering and cannot be stopped from here:
  * any further driver call could wait on it for ever, so the GPU is given
- * up on (wedged) and left to the driver's clean-up at process exit. */
+ * up on (wedged: GF_EGPU) and left to the driver's clean-up at process
+ * exit. */
 static int stop(struct gpu *g)
 {
 	if (g->launched) {
@@ -511,7 +520,7 @@ static int stop(struct gpu *g)
 		else
 			atomic_fetch_sub(&monitors_running, 1);
 	}
-	return g->wedged ? -1 : 0;
+	return g->wedged ? GF_EGPU : GF_OK;
 }
 
 /* The GPU's clock against ours: read between two looks at the wall clock. */
@@ -532,10 +541,10 @@ int gpu_start(struct gpu *g, char *err, size_t errlen)
 	CUresult rc;
 
 	if (g->running || g->nslots == 0)
-		return 0;
+		return GF_OK;
 	if (g->wedged) {
 		snprintf(err, errlen, "the GPU monitor stopped answering");
-		return -1;
+		return GF_EGPU;
 	}
 	if ((rc = g->cu.cuMemcpyHtoD(g->dslots, g->slot, g->nslots * sizeof *g->slot)))
 		return fail(err, errlen, g, rc, "monitor state");
@@ -550,7 +559,7 @@ int gpu_start(struct gpu *g, char *err, size_t errlen)
 			calibrate(g, i);
 			break;
 		}
-	return 0;
+	return GF_OK;
 }
 
 static int write_mailboxes(const struct gpu *g, char *err, size_t errlen);
@@ -597,10 +606,11 @@ static int new_loop(struct gpu *g, struct target_slot *h,
 	struct gf_loop *head = malloc(sizeof *head);
 	CUdeviceptr pub;
 	CUresult rc;
+	int err_rc;
 
 	if (!head) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return GF_ENOMEM;
 	}
 	gf_loop_init(head, lp);
 	rc = g->cu.cuMemAlloc(&h->loop, head->size);
@@ -609,10 +619,11 @@ static int new_loop(struct gpu *g, struct target_slot *h,
 	free(head);
 	if (rc)
 		return fail(err, errlen, g, rc, "the watch loop's memory on the GPU");
-	if (alloc_mapped(g, gf_pub_size(lp), (void **)&h->pub, &pub, err, errlen))
-		return -1;
+	if ((err_rc = alloc_mapped(g, gf_pub_size(lp), (void **)&h->pub, &pub, err,
+				   errlen)))
+		return err_rc;
 	gf_pub_init(h->pub, lp);
-	return 0;
+	return GF_OK;
 }
 
 /* The mailbox file ([remote] gpu_mailbox, mode 0600), rewritten whole
@@ -621,7 +632,8 @@ static int new_loop(struct gpu *g, struct target_slot *h,
  * N the agent's number for the target (a request's header.target), G the
  * GPU's ordinal, P the agent's pid, BYTES the allocation's size and HEX
  * the 64-byte CUipcMemHandle, to open with cuIpcOpenMemHandle. Written to
- * a temporary file and renamed over, so a reader sees one whole version. */
+ * a temporary file and renamed over, so a reader sees one whole version.
+ * GF_OK, or GF_EIO. */
 static int write_mailboxes(const struct gpu *g, char *err, size_t errlen)
 {
 	char tmp[300];
@@ -629,14 +641,14 @@ static int write_mailboxes(const struct gpu *g, char *err, size_t errlen)
 	int fd, bad;
 
 	if (!g->mailbox_path[0])
-		return 0;
+		return GF_OK;
 	snprintf(tmp, sizeof tmp, "%s.tmp", g->mailbox_path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		       0600)) < 0 || fchmod(fd, 0600) || !(f = fdopen(fd, "w"))) {
 		snprintf(err, errlen, "gpu_mailbox %s: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return GF_EIO;
 	}
 	fprintf(f, "# gpufas GPU mailboxes (devbox.h)\n");
 	for (int i = 0; i < g->nslots; i++)
@@ -650,9 +662,9 @@ static int write_mailboxes(const struct gpu *g, char *err, size_t errlen)
 		snprintf(err, errlen, "gpu_mailbox %s: %s", g->mailbox_path,
 			 strerror(errno ? errno : EIO));
 		unlink(tmp);
-		return -1;
+		return GF_EIO;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* The server's state: layout, and a request and an answer key per role
@@ -685,11 +697,13 @@ static int new_devbox(struct gpu *g, struct target_slot *h, struct gf_slot *s,
 	CUipcMemHandle handle;
 	CUdeviceptr board;
 	CUresult rc;
+	int err_rc;
 
 	if (!st || auth_init()) {
-		free(st);
 		snprintf(err, errlen, "out of memory, or libsodium did not initialise");
-		return -1;
+		err_rc = st ? GF_EIO : GF_ENOMEM;
+		free(st);
+		return err_rc;
 	}
 	devbox_keys(&head, st, mb, lp->task_cap);
 	h->devbox_size = (head.size + DEVBOX_ALIGN - 1) / DEVBOX_ALIGN * DEVBOX_ALIGN;
@@ -711,19 +725,20 @@ static int new_devbox(struct gpu *g, struct target_slot *h, struct gf_slot *s,
 		return fail(err, errlen, g, rc, "the GPU mailbox");
 	for (size_t i = 0; i < sizeof handle.reserved; i++)
 		snprintf(h->handle + 2 * i, 3, "%02x", handle.reserved[i]);
-	if (alloc_mapped(g, sizeof *h->board, (void **)&h->board, &board, err, errlen))
-		return -1;
+	if ((err_rc = alloc_mapped(g, sizeof *h->board, (void **)&h->board, &board,
+				   err, errlen)))
+		return err_rc;
 	s->devbox = (uint8_t *)(uintptr_t)h->devbox;
 	s->devstate = (struct gf_devbox_state *)(uintptr_t)h->devstate;
 	s->board = (const struct gf_devbox_board *)(uintptr_t)board;
 	snprintf(g->mailbox_path, sizeof g->mailbox_path, "%s", mb->path);
-	return 0;
+	return GF_OK;
 }
 
 /* Sets up a slot: the target's RAM registered with the GPU, a mailbox, an
  * answer area, and with lp a watch loop (and with mb its remote mailbox);
  * the monitor's copy of the kernel description has its RAM bases as
- * device pointers. */
+ * device pointers. GF_OK, or the GF_E* of the step that failed. */
 static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 		       const struct gf_kernel *k, const struct gf_loop_params *lp,
 		       const struct gf_mailbox_opts *mb, char *err, size_t errlen)
@@ -734,6 +749,7 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 	struct gf_slot *s = &g->slot[i];
 	CUdeviceptr ram, box, data;
 	CUresult rc;
+	int err_rc;
 
 	h->used = 1;
 	rc = g->cu.cuMemHostRegister(t->map, size, CU_MEMHOSTREGISTER_DEVICEMAP |
@@ -743,11 +759,12 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 	h->ram = t->map;
 	if ((rc = g->cu.cuMemHostGetDevicePointer(&ram, t->map, 0)))
 		return fail(err, errlen, g, rc, "guest RAM device pointer");
-	if (alloc_mapped(g, sizeof *h->box, (void **)&h->box, &box, err, errlen) ||
-	    alloc_mapped(g, cap * sizeof *h->data, (void **)&h->data, &data,
-			 err, errlen) ||
-	    (lp && new_loop(g, h, lp, err, errlen)))
-		return -1;
+	if ((err_rc = alloc_mapped(g, sizeof *h->box, (void **)&h->box, &box, err,
+				   errlen)) ||
+	    (err_rc = alloc_mapped(g, cap * sizeof *h->data, (void **)&h->data, &data,
+				   err, errlen)) ||
+	    (lp && (err_rc = new_loop(g, h, lp, err, errlen))))
+		return err_rc;
 	if ((rc = g->cu.cuMemAlloc(&h->walk, sizeof(struct gf_walk))))
 		return fail(err, errlen, g, rc, "the walk's memory on the GPU");
 	s->k = *k;
@@ -762,40 +779,40 @@ static int set_up_slot(struct gpu *g, int i, const struct gf_target *t,
 	if (h->pub && (rc = g->cu.cuMemHostGetDevicePointer(&data, h->pub, 0)))
 		return fail(err, errlen, g, rc, "mapping the publication");
 	s->pub = h->pub ? (struct gf_pub *)(uintptr_t)data : NULL;
-	if (lp && mb && (new_devbox(g, h, s, lp, mb, err, errlen) ||
-			 write_mailboxes(g, err, errlen)))
-		return -1;
-	return 0;
+	if (lp && mb && ((err_rc = new_devbox(g, h, s, lp, mb, err, errlen)) ||
+			 (err_rc = write_mailboxes(g, err, errlen))))
+		return err_rc;
+	return GF_OK;
 }
 
 /* Adds a target to the monitor, which is stopped for it if it runs and
- * launched again after. Returns its slot, or -1 with why in err. */
+ * launched again after. Returns its slot, or a GF_E* with why in err. */
 int gpu_add_target(struct gpu *g, const struct gf_target *t,
 		   const struct gf_kernel *k, const struct gf_loop_params *lp,
 		   const struct gf_mailbox_opts *mb, char *err, size_t errlen)
 {
-	int was_running = g->running, i;
+	int was_running = g->running, i, rc;
 
 	for (i = 0; i < GF_MAX_TARGETS && g->host[i].used; i++)
 		;
 	if (i == GF_MAX_TARGETS) {
 		snprintf(err, errlen, "too many targets for one GPU monitor (%d)",
 			 GF_MAX_TARGETS);
-		return -1;
+		return GF_ENOSPC;
 	}
-	if (stop(g)) {
+	if ((rc = stop(g))) {
 		snprintf(err, errlen, "the GPU monitor stopped answering");
-		return -1;
+		return rc;
 	}
 	if (i >= g->nslots)
 		g->nslots = i + 1;
-	if (set_up_slot(g, i, t, k, lp, mb, err, errlen)) {
+	if ((rc = set_up_slot(g, i, t, k, lp, mb, err, errlen))) {
 		free_slot(g, i);
-		i = -1;
+		i = rc;
 	}
-	if (was_running && gpu_start(g, err, errlen) && i >= 0) {
+	if (was_running && (rc = gpu_start(g, err, errlen)) && i >= 0) {
 		free_slot(g, i);
-		i = -1;
+		i = rc;
 	}
 	return i;
 }
@@ -837,32 +854,33 @@ int gpu_hash_open(struct gpu **out, int index, const void *ram, uint64_t npages,
 	struct hash_region *h;
 	struct gpu *g;
 	CUresult rc;
+	int err_rc;
 
 	*out = NULL;
 	if (atomic_load(&monitors_running)) {
 		snprintf(err, errlen, "the GPU engine's monitor runs in this process");
-		return -1;
+		return GF_EBUSY;
 	}
-	if (gpu_open(&g, index, err, errlen))
-		return -1;
+	if ((err_rc = gpu_open(&g, index, err, errlen)))
+		return err_rc;
 	h = &g->hash;
 	if ((rc = g->cu.cuMemHostRegister((void *)ram, npages * GF_PAGEHASH_PAGE,
 					  CU_MEMHOSTREGISTER_READ_ONLY))) {
-		fail(err, errlen, g, rc, "registering guest RAM with the GPU");
+		err_rc = fail(err, errlen, g, rc, "registering guest RAM with the GPU");
 		gpu_close(g);
-		return -1;
+		return err_rc;
 	}
 	h->ram = ram;
 	h->npages = npages;
 	if ((rc = g->cu.cuMemAlloc(&h->chunk, HASH_CHUNK)) ||
 	    (rc = g->cu.cuMemAlloc(&h->out, HASH_CHUNK / GF_PAGEHASH_PAGE *
 					    GF_PAGEHASH_BYTES))) {
-		fail(err, errlen, g, rc, "GPU memory for hashing pages");
+		err_rc = fail(err, errlen, g, rc, "GPU memory for hashing pages");
 		gpu_close(g);
-		return -1;
+		return err_rc;
 	}
 	*out = g;
-	return 0;
+	return GF_OK;
 }
 
 /* The hash of every page of gpu_hash_open's region, in out: each chunk
@@ -887,7 +905,7 @@ int gpu_hash(struct gpu *g, const struct gf_pagehash_key *key,
 		    !(rc = g->cu.cuStreamSynchronize(g->stream)))
 			rc = g->cu.cuMemcpyDtoH(out + first, h->out, n * GF_PAGEHASH_BYTES);
 	}
-	return rc ? fail(err, errlen, g, rc, "hashing pages on the GPU") : 0;
+	return rc ? fail(err, errlen, g, rc, "hashing pages on the GPU") : GF_OK;
 }
 
 /* Stops the monitor, then frees everything; a monitor that would not stop

@@ -38,7 +38,8 @@ enum {
 	GF_ESRCH = -4,    /* no such task */
 	GF_ESTALE = -5,   /* task changed between lookup and write */
 	GF_EINVAL = -6,   /* bad argument */
-	GF_EGPU = -7,     /* the GPU monitor failed or stopped answering */
+	GF_EGPU = -7,     /* the GPU failed (a driver call, its monitor) or
+			     stopped answering */
 	GF_EBUSY = -8,    /* busy, or no answer in time */
 	GF_ENOMEM = -9,   /* out of memory */
 	GF_EREFUSED = -10, /* refused: by policy, a read-only role, a peer */
