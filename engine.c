@@ -70,7 +70,7 @@ static int cpu_snapshot(const struct gf_kernel *k, int threads,
 		int err;
 
 		if (!buf)
-			return GF_ENOSPC;
+			return GF_ENOMEM;
 		err = gf_walk_tasks(k, threads, buf, cap, count);
 		if (err == GF_OK) {
 			*out = buf;
@@ -149,18 +149,23 @@ static struct {
 	int index, users;
 } service;
 
-static struct gpu *service_get(int index, char *err, size_t errlen)
+/* The process's GPU monitor, on GPU index, in *g: GF_OK, GF_EBUSY (it
+ * runs on another GPU) or gpu_open()'s error. */
+static int service_get(int index, struct gpu **g, char *err, size_t errlen)
 {
+	int rc;
+
 	if (service.g && service.index != index) {
 		snprintf(err, errlen, "GPU %d already watches this process's other "
 			 "targets: one GPU per process", service.index);
-		return NULL;
+		return GF_EBUSY;
 	}
-	if (!service.g && gpu_open(&service.g, index, err, errlen))
-		return NULL;
+	if (!service.g && (rc = gpu_open(&service.g, index, err, errlen)))
+		return rc;
 	service.index = index;
 	service.users++;
-	return service.g;
+	*g = service.g;
+	return GF_OK;
 }
 
 static void service_put(void)
@@ -178,14 +183,15 @@ static int open_gpu(struct gf_engine *e, int n, int index,
 		    char *err, size_t errlen)
 {
 	struct gpu *g = NULL;
-	int i;
+	int i, rc;
 
 	for (i = 0; i < n; i++) {
-		if (!(g = service_get(index, err, errlen)))
+		if ((rc = service_get(index, &g, err, errlen)))
 			goto fail;
 		e[i].gpu = g;
 		if ((e[i].slot = gpu_add_target(g, &t[i], &a[i].k, lp,
 						   mb ? &mb[i] : NULL, err, errlen)) < 0) {
+			rc = e[i].slot;
 			e[i].gpu = NULL;
 			service_put();
 			goto fail;
@@ -193,14 +199,14 @@ static int open_gpu(struct gf_engine *e, int n, int index,
 		snprintf(e[i].name, sizeof e[i].name, "GPU %d (%s)", index, gpu_name(g));
 		e[i].pub = lp ? gpu_pub(g, e[i].slot) : NULL;
 	}
-	if (gpu_start(g, err, errlen))
+	if ((rc = gpu_start(g, err, errlen)))
 		goto fail;
 	for (i = 0; i < n; i++)
 		e[i].clock_offset = gpu_clock_offset(g);
-	return 0;
+	return GF_OK;
 fail:
 	engines_close(e, n);
-	return -1;
+	return rc;
 }
 
 /* The CPU engine's loop runs in the host's own thread: it has no host
@@ -222,12 +228,12 @@ static int open_cpu_loop(struct gf_engine *e, const struct gf_loop_params *lp,
 	if (!(e->loop = malloc(gf_loop_size(&p))) || !(e->pub = malloc(gf_pub_size(&p)))) {
 		snprintf(msg, msglen, "out of memory for the watch loop (%llu bytes)",
 			 (unsigned long long)(gf_loop_size(&p) + gf_pub_size(&p)));
-		return -1;
+		return GF_ENOMEM;
 	}
 	gf_loop_init(e->loop, &p);
 	gf_pub_init(e->pub, &p);
 	e->clock_offset = gf_now_wall() - gf_now_monotonic();
-	return 0;
+	return GF_OK;
 }
 
 static void cpu_engines(struct gf_engine *e, int n, const struct gf_attach *a)
@@ -240,8 +246,9 @@ static void cpu_engines(struct gf_engine *e, int n, const struct gf_attach *a)
 }
 
 /* kind: "cpu", "gpu", or "auto": the GPU when one is usable, else the CPU,
- * with the reason left in msg for the caller to show. On failure msg says
- * why. lp: the watch loop's parameters, or NULL for none; mb: with lp, a
+ * with the reason left in msg for the caller to show. GF_OK, or a GF_E*
+ * (GF_EINVAL: no such kind) and msg says why. lp: the watch loop's
+ * parameters, or NULL for none; mb: with lp, a
  * GPU mailbox per target, or NULL (the CPU engine has none: its remote
  * viewers are the agent's listeners'). */
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
@@ -250,6 +257,7 @@ int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
 		 char *msg, size_t msglen)
 {
 	char why[256];
+	int rc;
 
 	msg[0] = 0;
 	cpu_engines(e, n, a);
@@ -257,20 +265,20 @@ int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
 		return open_gpu(e, n, gpu_index, t, a, lp, mb, msg, msglen);
 	if (strcmp(kind, "cpu") && strcmp(kind, "auto")) {
 		snprintf(msg, msglen, "unknown engine '%s' (auto, cpu or gpu)", kind);
-		return -1;
+		return GF_EINVAL;
 	}
 	if (!strcmp(kind, "auto")) {
 		if (!open_gpu(e, n, gpu_index, t, a, lp, mb, why, sizeof why))
-			return 0;
+			return GF_OK;
 		snprintf(msg, msglen, "CPU engine, as the GPU engine is out: %s", why);
 		cpu_engines(e, n, a);
 	}
 	for (int i = 0; lp && i < n; i++)
-		if (open_cpu_loop(&e[i], lp, msg, msglen)) {
+		if ((rc = open_cpu_loop(&e[i], lp, msg, msglen))) {
 			engines_close(e, n);
-			return -1;
+			return rc;
 		}
-	return 0;
+	return GF_OK;
 }
 
 void engines_close(struct gf_engine *e, int n)
