@@ -81,7 +81,7 @@ static int fill(struct gf_qmp *q, double deadline, char *err, size_t errlen)
 					 "longer than %u bytes: not QMP", q->path,
 					 QMP_MAX_LINE);
 		if (!(b = realloc(q->buf, cap)))
-			return qmp_error(err, errlen, GF_ENOSPC, "QMP: out of memory");
+			return qmp_error(err, errlen, GF_ENOMEM, "QMP: out of memory");
 		q->buf = b;
 		q->cap = cap;
 	}
@@ -163,7 +163,7 @@ static int qemu_said_no(json_object *e, const char *cmd, char *err, size_t errle
 {
 	const char *cls = gf_qmp_str(e, "class"), *desc = gf_qmp_str(e, "desc");
 
-	return qmp_error(err, errlen, GF_EINVAL, "QEMU refused %s: %s (%s)", cmd,
+	return qmp_error(err, errlen, GF_EREFUSED, "QEMU refused %s: %s (%s)", cmd,
 			 desc ? desc : "no description", cls ? cls : "no class");
 }
 
@@ -217,7 +217,7 @@ int gf_qmp_call(struct gf_qmp *q, const char *cmd, json_object *args,
 		*ret = NULL;
 	if (!msg) {
 		json_object_put(args);
-		return qmp_error(err, errlen, GF_ENOSPC, "QMP: out of memory");
+		return qmp_error(err, errlen, GF_ENOMEM, "QMP: out of memory");
 	}
 	json_object_object_add(msg, "execute", json_object_new_string(cmd));
 	json_object_object_add(msg, "id", json_object_new_int64(++q->id));
@@ -225,7 +225,7 @@ int gf_qmp_call(struct gf_qmp *q, const char *cmd, json_object *args,
 		json_object_object_add(msg, "arguments", args);
 	text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
 	rc = text ? send_all(q, text, strlen(text), err, errlen)
-		  : qmp_error(err, errlen, GF_ENOSPC, "QMP: out of memory");
+		  : qmp_error(err, errlen, GF_ENOMEM, "QMP: out of memory");
 	if (!rc)
 		rc = send_all(q, "\n", 1, err, errlen);
 	json_object_put(msg);
@@ -373,6 +373,6 @@ int gf_qmp_job(struct gf_qmp *q, const char *cmd, json_object *args,
 	json_object_object_add(id, "id", json_object_new_string(job_id));
 	rc = gf_qmp_call(q, "job-dismiss", id, NULL, err, errlen);
 	if (why[0])
-		return qmp_error(err, errlen, GF_EINVAL, "QEMU: %s failed: %s", cmd, why);
+		return qmp_error(err, errlen, GF_EREFUSED, "QEMU: %s failed: %s", cmd, why);
 	return rc;
 }

@@ -7,8 +7,10 @@
  * Every wait is bounded by the client's timeout: a socket that is gone,
  * stays silent or answers garbage gives one line in err, never a hang.
  * Functions return GF_OK or a GF_E* code (gpufas.h) with err set:
- * GF_EBUSY no answer in time, GF_ECORRUPT not QMP, GF_EINVAL QEMU said
- * no (err holds its class and description), GF_EFAULT the socket failed.
+ * GF_EBUSY no answer in time, GF_ECORRUPT not QMP, GF_EREFUSED QEMU said
+ * no (err holds its class and description, or why a job failed),
+ * GF_EFAULT the socket failed, GF_ENOMEM; GF_EINVAL a socket path too
+ * long.
  */
 #ifndef GPUFAS_QMP_H
 #define GPUFAS_QMP_H

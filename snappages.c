@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gpu.h"
+#include "gpufas.h"
 #include "pagehash.h"
 #include "snappages.h"
 
@@ -160,18 +161,20 @@ static int run_pass(const struct gf_pages *p, const struct job *proto, int with_
 	return rc;
 }
 
-/* A GPU that hashes these pages, or why not. */
+/* A GPU that hashes these pages: GF_OK, or a GF_E* and why not. */
 static int open_gpu(struct gf_pages *p, int index, char *err, size_t errlen)
 {
+	int rc;
+
 	if (!(p->now = malloc(p->npages * GF_PAGEHASH_BYTES))) {
 		snprintf(err, errlen, "out of memory for %" PRIu64 " page hashes",
 			 p->npages);
-		return -1;
+		return GF_ENOMEM;
 	}
-	if (gpu_hash_open(&p->gpu, index, p->ram, p->npages, err, errlen))
-		return -1;
+	if ((rc = gpu_hash_open(&p->gpu, index, p->ram, p->npages, err, errlen)))
+		return rc;
 	snprintf(p->engine, sizeof p->engine, "%s", gpu_name(p->gpu));
-	return 0;
+	return GF_OK;
 }
 
 static void drop_gpu(struct gf_pages *p)
@@ -224,9 +227,10 @@ int gf_pages_compare(struct gf_pages *p, const uint8_t (*table)[GF_PAGEHASH_BYTE
 	struct job proto = { .pass = PASS_COMPARE, .table = table, .now = p->now,
 			     .mark = differ, .fd = fd, .ram_off = ram_off };
 	uint64_t bad;
+	int rc;
 
-	if (p->gpu && gpu_hash(p->gpu, &p->key, p->now, err, errlen))
-		return -1;
+	if (p->gpu && (rc = gpu_hash(p->gpu, &p->key, p->now, err, errlen)))
+		return rc;
 	return run_pass(p, &proto, 0, ndiffer, &bad, err, errlen);
 }
 
@@ -239,7 +243,7 @@ int gf_pages_verify(const struct gf_pages *p, const uint8_t *file,
 	uint64_t done;
 
 	run_pass(p, &proto, 0, &done, bad, NULL, 0);
-	return *bad == UINT64_MAX ? 0 : -1;
+	return *bad == UINT64_MAX ? GF_OK : GF_ECORRUPT;
 }
 
 uint64_t gf_pages_write(const struct gf_pages *p, const uint8_t *file,

@@ -47,8 +47,8 @@ int gf_pages_compare(struct gf_pages *p, const uint8_t (*table)[GF_PAGEHASH_BYTE
 		     char *err, size_t errlen);
 
 /* Restore: the snapshot's copy (file, the RAM part of it mapped) of every
- * page that differs checked against table. 0, or -1 with *bad the first
- * page that does not match. */
+ * page that differs checked against table. GF_OK, or GF_ECORRUPT with *bad
+ * the first page that does not match. */
 int gf_pages_verify(const struct gf_pages *p, const uint8_t *file,
 		    const uint8_t (*table)[GF_PAGEHASH_BYTES], const uint8_t *differ,
 		    uint64_t *bad);

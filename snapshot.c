@@ -156,7 +156,9 @@ static int valid_name(const char *n)
 }
 
 /* The snapshot directory: [recover] snapshot_dir, else
- * $GPUFAS_CACHE/snapshots, else ~/.cache/gpufas/snapshots; made 0700. */
+ * $GPUFAS_CACHE/snapshots, else ~/.cache/gpufas/snapshots; made 0700.
+ * GF_OK; GF_ENOENT (none of them set), GF_ENOSPC (too long a path) or
+ * GF_EIO (mkdir, errno saying why). */
 static int snap_dir(const struct gf_snap_config *sc, char *dir, size_t len)
 {
 	const char *cache = getenv("GPUFAS_CACHE"), *home = getenv("HOME");
@@ -170,9 +172,9 @@ static int snap_dir(const struct gf_snap_config *sc, char *dir, size_t len)
 	else if (home && *home)
 		n = snprintf(dir, len, "%s/.cache/gpufas/snapshots", home);
 	else
-		return -1;
+		return GF_ENOENT;
 	if (n <= 0 || (size_t)n >= len)
-		return -1;
+		return GF_ENOSPC;
 	if (!sc->dir[0] && !(cache && *cache)) {
 		snprintf(parent, sizeof parent, "%s/.cache", home);
 		mkdir(parent, 0700);
@@ -181,7 +183,7 @@ static int snap_dir(const struct gf_snap_config *sc, char *dir, size_t len)
 	} else if (!sc->dir[0]) {
 		mkdir(cache, 0700);
 	}
-	return mkdir(dir, 0700) && errno != EEXIST ? -1 : 0;
+	return mkdir(dir, 0700) && errno != EEXIST ? GF_EIO : GF_OK;
 }
 
 /* The file name's start: the RAM file's own name, so that each guest's
@@ -198,7 +200,7 @@ static int snap_path(const char *dir, const struct gf_vm_spec *sp, const char *n
 {
 	int n = snprintf(path, len, "%s/%s-%s.gfsnap", dir, ram_base(sp), name);
 
-	return n > 0 && (size_t)n < len ? 0 : -1;
+	return n > 0 && (size_t)n < len ? GF_OK : GF_ENOSPC;
 }
 
 /* ---- the file's own hashes: of the page hashes, and of the header ---- */
@@ -457,7 +459,7 @@ static int pause_guest(struct snap_run *r, int *was_running)
 /* ---- snapshot ---- */
 
 /* All len bytes at off, read into buf or written from it, in pieces of at
- * most 1 GiB (what one call moves). 0, or -1 with errno. */
+ * most 1 GiB (what one call moves). GF_OK, or GF_EIO with errno. */
 static int move_all(int fd, uint8_t *buf, uint64_t len, uint64_t off, int writing)
 {
 	while (len) {
@@ -467,12 +469,12 @@ static int move_all(int fd, uint8_t *buf, uint64_t len, uint64_t off, int writin
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
+			return GF_EIO;
 		buf += n;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	return 0;
+	return GF_OK;
 }
 
 static int write_all(int fd, const void *buf, uint64_t len, uint64_t off)
@@ -502,7 +504,7 @@ static int header_new(struct snap_run *r, struct snap_header *h, const char *nam
 	h->hash = SNAP_HASH_XXH3_128;
 	h->created = gf_now_wall();
 	if (getrandom(&h->seed, sizeof h->seed, 0) != sizeof h->seed)
-		return fail(r, GF_EINVAL, "getrandom: %s", strerror(errno));
+		return fail(r, GF_EIO, "getrandom: %s", strerror(errno));
 	snprintf(h->name, sizeof h->name, "%s", name);
 	snprintf(h->tag, sizeof h->tag, SNAP_TAG_PREFIX "%s", name);
 	snprintf(h->vmstate, sizeof h->vmstate, "%s", r->sp.vmstate);
@@ -538,15 +540,19 @@ static int save_paused(struct snap_run *r, struct snap_header *h,
 	double t = gf_now_monotonic();
 	char job[64];
 
-	if (gf_pages_save(&r->pages, copy, table, r->st->error, sizeof r->st->error))
-		return GF_EINVAL;
+	int rc;
+
+	if ((rc = gf_pages_save(&r->pages, copy, table, r->st->error,
+				sizeof r->st->error)))
+		return rc;
 	r->st->ms_copy = ms_since(t);
 	t = gf_now_monotonic();
 	snprintf(job, sizeof job, "gpufas-save-%d", (int)getpid());
-	if (gf_qmp_job(&r->q, "snapshot-save", job_args(job, h->tag, h->vmstate,
+	rc = gf_qmp_job(&r->q, "snapshot-save", job_args(job, h->tag, h->vmstate,
 			h->disk, h->ndisks, 1), job, job_timeout(r),
-		       r->st->error, sizeof r->st->error))
-		return GF_EINVAL;
+			r->st->error, sizeof r->st->error);
+	if (rc)
+		return rc;
 	r->st->ms_devices = ms_since(t);
 	return GF_OK;
 }
@@ -561,15 +567,20 @@ static void delete_tag(struct snap_run *r, const struct snap_header *h)
 		   h->ndisks, 0), job, job_timeout(r), why, sizeof why);
 }
 
+/* A snapshot's header, read and checked: GF_OK, GF_EIO, or GF_ECORRUPT
+ * where it is no snapshot's or damaged. */
 static int read_header(int fd, struct snap_header *h)
 {
 	struct snap_header copy;
+	int rc;
 
-	if (read_all(fd, h, sizeof *h, 0) || memcmp(h->magic, SNAP_MAGIC, 8))
-		return -1;
+	if ((rc = read_all(fd, h, sizeof *h, 0)))
+		return rc;
+	if (memcmp(h->magic, SNAP_MAGIC, 8))
+		return GF_ECORRUPT;
 	copy = *h;
 	header_seal(&copy);
-	return memcmp(copy.header_hash, h->header_hash, SNAP_HASH) ? -1 : 0;
+	return memcmp(copy.header_hash, h->header_hash, SNAP_HASH) ? GF_ECORRUPT : GF_OK;
 }
 
 /* The newest `keep` snapshots of this guest stay; older ones go, with
@@ -656,14 +667,14 @@ static int save(struct snap_run *r, const char *name, const struct gf_config *cf
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	prefault(r->t.map, h.ram_size);
 	if (copy == MAP_FAILED || !(table = calloc(1, table_bytes(h.npages)))) {
-		rc = fail(r, GF_ENOSPC, "a snapshot needs the guest's RAM size (%" PRIu64
+		rc = fail(r, GF_ENOMEM, "a snapshot needs the guest's RAM size (%" PRIu64
 			  " MiB) of free memory for a moment", h.ram_size >> 20);
 		goto out;
 	}
 	open_pages(r, h.seed, cfg);
 	r->fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (r->fd < 0) {
-		rc = fail(r, GF_EINVAL, "%s: %s", tmp, strerror(errno));
+		rc = fail(r, GF_EIO, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	delete_tag(r, &h);
@@ -682,7 +693,7 @@ static int save(struct snap_run *r, const char *name, const struct gf_config *cf
 	if (write_all(r->fd, copy, h.ram_size, h.ram_off) ||
 	    write_all(r->fd, table, table_bytes(h.npages), SNAP_PAGE) ||
 	    write_all(r->fd, &h, sizeof h, 0) || fsync(r->fd) || rename(tmp, r->st->path)) {
-		rc = fail(r, GF_ENOSPC, "%s: %s", tmp, strerror(errno));
+		rc = fail(r, GF_EIO, "%s: %s", tmp, strerror(errno));
 		delete_tag(r, &h);
 		goto out;
 	}
@@ -772,7 +783,7 @@ static int check_file(struct snap_run *r, struct snap_header *h,
 	XXH128_canonical_t c;
 
 	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fail(r, errno == ENOENT ? GF_ESRCH : GF_EINVAL, "%s: %s", path,
+		return fail(r, errno == ENOENT ? GF_ESRCH : GF_EIO, "%s: %s", path,
 			    strerror(errno));
 	if (fstat(r->fd, &sb) || read_header(r->fd, h))
 		return fail(r, GF_ECORRUPT, "%s: not a gpufas snapshot, or its header "
@@ -792,7 +803,7 @@ static int check_file(struct snap_run *r, struct snap_header *h,
 			    "the guest has %" PRIu64 " MiB", path, h->ram_size >> 20,
 			    r->t.map_size >> 20);
 	if (!(*table = malloc(table_bytes(h->npages))))
-		return fail(r, GF_ENOSPC, "out of memory for the page hashes");
+		return fail(r, GF_ENOMEM, "out of memory for the page hashes");
 	if (read_all(r->fd, *table, table_bytes(h->npages), SNAP_PAGE))
 		return fail(r, GF_ECORRUPT, "%s: cannot read the page hashes", path);
 	XXH128_canonicalFromHash(&c, XXH3_128bits(*table, h->npages * SNAP_HASH));
@@ -812,7 +823,7 @@ static int map_file(struct snap_run *r, const struct snap_header *h)
 		       (off_t)h->ram_off);
 
 	if (m == MAP_FAILED)
-		return fail(r, GF_ENOSPC, "%s: cannot map it: %s", r->st->path,
+		return fail(r, GF_EIO, "%s: cannot map it: %s", r->st->path,
 			    strerror(errno));
 	r->file = m;
 	return GF_OK;
@@ -850,7 +861,7 @@ static int check_disks(struct snap_run *r, const struct snap_header *h, int forc
 		else if (dropped >= 0 && was->kind == DISK_ROLLED)
 			dropped += (int64_t)(now->wr_bytes - was->wr_bytes);
 		if (was->kind == DISK_CHECKED && now->wr_bytes != was->wr_bytes && !force)
-			return fail(r, GF_EINVAL, "refused: disk %s (not qcow2, so not "
+			return fail(r, GF_EREFUSED, "refused: disk %s (not qcow2, so not "
 				    "rolled back) was written since the snapshot: its "
 				    "filesystem would no longer match the memory "
 				    "(disks = force, or --force, restores anyway)",
@@ -877,20 +888,16 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 
 	*written = 0;
 	if (!differ)
-		return fail(r, GF_ENOSPC, "out of memory");
-	if (gf_pages_compare(&r->pages, table, differ,
-			     r->fd, h->ram_off, &ndiffer, r->st->error,
-			     sizeof r->st->error)) {
-		rc = GF_EINVAL;
+		return fail(r, GF_ENOMEM, "out of memory");
+	if ((rc = gf_pages_compare(&r->pages, table, differ, r->fd, h->ram_off,
+				   &ndiffer, r->st->error, sizeof r->st->error)))
 		goto out;
-	}
 	r->st->compared = h->npages;
 	r->st->ms_compare = ms_since(t);
 	t = gf_now_monotonic();
-	if (gf_pages_verify(&r->pages, r->file, table,
-			    differ, &bad))
-		rc = fail(r, GF_ECORRUPT, "%s: page %" PRIu64 " does not match its "
-			  "hash: the snapshot is damaged", r->st->path, bad);
+	if ((rc = gf_pages_verify(&r->pages, r->file, table, differ, &bad)))
+		fail(r, rc, "%s: page %" PRIu64 " does not match its hash: the "
+		     "snapshot is damaged", r->st->path, bad);
 	r->st->ms_verify = ms_since(t);
 	if (rc)
 		goto out;
@@ -900,10 +907,9 @@ static int restore_paused(struct snap_run *r, const struct snap_header *h,
 	r->st->ms_write = ms_since(t);
 	t = gf_now_monotonic();
 	snprintf(job, sizeof job, "gpufas-load-%d", (int)getpid());
-	if (gf_qmp_job(&r->q, "snapshot-load", job_args(job, h->tag, h->vmstate,
+	rc = gf_qmp_job(&r->q, "snapshot-load", job_args(job, h->tag, h->vmstate,
 			h->disk, h->ndisks, 1), job, job_timeout(r),
-		       r->st->error, sizeof r->st->error))
-		rc = GF_EINVAL;
+			r->st->error, sizeof r->st->error);
 	r->st->ms_devices = ms_since(t);
 out:
 	free(differ);

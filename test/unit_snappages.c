@@ -92,7 +92,7 @@ static void test_snappages_damaged_copy(void)
 	w.snap[48 * GF_PAGEHASH_PAGE + 9] ^= 1;
 	w.snap[95 * GF_PAGEHASH_PAGE + 9] ^= 1;
 	CHECK_EQ(gf_pages_compare(&w.p, w.table, w.differ, -1, 0, &n, err, sizeof err), 0);
-	CHECK_EQ(gf_pages_verify(&w.p, w.snap, w.table, w.differ, &bad), -1);
+	CHECK_EQ(gf_pages_verify(&w.p, w.snap, w.table, w.differ, &bad), GF_ECORRUPT);
 	CHECK_EQ(bad, 48); /* the first of them */
 	sp_free(&w);
 }
