@@ -148,7 +148,8 @@ GF_HD static int devbox_role(const struct gf_devbox_state *keys,
 	return role;
 }
 
-/* Who sent a well-formed, genuine, new request: its role, or -1. */
+/* Who sent a well-formed, genuine, new request: its role, or
+ * GF_EREFUSED. */
 GF_HD static int devbox_accept(const struct gf_devbox_state *st,
 			       const struct devbox_request *rq)
 {
@@ -157,9 +158,9 @@ GF_HD static int devbox_accept(const struct gf_devbox_state *st,
 
 	if (gf_msg_hdr_fault(h) != GF_HDR_OK || h->length != sizeof rq->body ||
 	    h->type < GF_MSG_HEARTBEAT || h->type >= GF_MSG_TYPES)
-		return -1;
+		return GF_EREFUSED;
 	role = devbox_role(st, rq);
-	return role >= 0 && h->seq > st->last_seq ? role : -1;
+	return role >= 0 && h->seq > st->last_seq ? role : GF_EREFUSED;
 }
 
 /* ---- Answers, written in place after the begin mark ---- */
@@ -262,10 +263,10 @@ GF_HD static int devbox_admit(const struct gf_kernel *k,
 		return GF_EINVAL;
 	*text = "SIGCONT must wake stopped threads, which a memory write cannot do";
 	if (rq->sig == DEVBOX_SIGCONT)
-		return GF_EINVAL;
+		return GF_EREFUSED;
 	*text = "target is read-only; nothing written";
 	if (!k->writable)
-		return GF_EINVAL;
+		return GF_EREFUSED;
 	*text = "no such process";
 	if ((err = gf_find_task(k, rq->pid, t)))
 		return err;
@@ -274,7 +275,7 @@ GF_HD static int devbox_admit(const struct gf_kernel *k,
 		return GF_ESTALE;
 	if ((unsafe = gf_unsafe_target(t))) {
 		*text = unsafe;
-		return GF_EINVAL;
+		return GF_EREFUSED;
 	}
 	return GF_OK;
 }
@@ -375,7 +376,7 @@ GF_HD static uint32_t devbox_answer(const struct gf_devbox *box, uint8_t *resp,
 					    sizeof(struct gf_verdict)),
 			       &pub->v[a->arg], sizeof(struct gf_verdict));
 	} else if (role != GF_DEVBOX_OPERATOR) { /* a signal */
-		devbox_text(resp, h, GF_EINVAL, "this key is read-only: signals "
+		devbox_text(resp, h, GF_EREFUSED, "this key is read-only: signals "
 			    "need the operator key");
 	} else {
 		err = devbox_signal(l, pub, k, a, now, &text);
@@ -457,7 +458,7 @@ GF_HD static int devbox_await(uint8_t *mem, struct gf_devbox_state *st,
 		text = "the in-OS helper: the task changed (pid reused); nothing written";
 		break;
 	case GFH_REFUSED:
-		err = GF_EINVAL;
+		err = GF_EREFUSED;
 		text = "the in-OS helper: refused; nothing written";
 		break;
 	default:
@@ -499,7 +500,7 @@ GF_HD_OUTLINE int gf_devbox_serve(uint8_t *mem, struct gf_devbox_state *st,
 	memcpy(resp, &zero, 8);
 	DEVBOX_FENCE();
 	if ((role = devbox_accept(st, &rq)) < 0) {
-		devbox_text(resp, &rq.h, GF_EINVAL, "refused"); /* mac stays 0 */
+		devbox_text(resp, &rq.h, GF_EREFUSED, "refused"); /* mac stays 0 */
 		len = sizeof *out + out->length;
 	} else {
 		st->last_seq = rq.h.seq;

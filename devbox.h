@@ -25,7 +25,7 @@
  * handshake: a request is accepted when its MAC verifies under the
  * operator's request key or the read role's, and its sequence number is
  * above last_seq; the answer is MAC'ed with that role's answer key. A
- * request that fails any of this is answered "refused", status GF_EINVAL,
+ * request that fails any of this is answered "refused", status GF_EREFUSED,
  * with a zero MAC, and changes nothing.
  *
  * The server (devbox.c) is plain C that nvcc also compiles, like loop.c:

@@ -97,7 +97,7 @@ static void admit(const struct gf_engine *e, const struct kill_opts *o,
 			 "nothing written", s->pid, t->comm), s->err = GF_ESTALE;
 	else if ((why = refusal(t, o, buf, sizeof buf)))
 		snprintf(s->msg, sizeof s->msg, "refusing to signal %d (%.16s): %s",
-			 t->tgid, t->comm, why), s->err = GF_EINVAL;
+			 t->tgid, t->comm, why), s->err = GF_EREFUSED;
 	else if (o->dry_run)
 		snprintf(s->msg, sizeof s->msg, "would send SIG%s to %d (%.16s, %d "
 			 "threads)", signal_name(o->sig), t->tgid, t->comm, t->threads);
@@ -105,7 +105,7 @@ static void admit(const struct gf_engine *e, const struct kill_opts *o,
 		snprintf(s->msg, sizeof s->msg, "target is read-only (%s); nothing "
 			 "written", read_only_why[0] ? read_only_why
 						     : "opened for reading only"),
-			s->err = GF_EINVAL;
+			s->err = GF_EREFUSED;
 	else
 		v->pending = 1;
 }
@@ -123,7 +123,7 @@ static void tell_answer(struct op_signal *s, const struct gf_task *t, int sig,
 	}
 	snprintf(s->msg, sizeof s->msg, "the in-OS helper: %s for %d (%.16s); "
 		 "nothing written", gf_helper_answer_name(answer), t->tgid, t->comm);
-	s->err = answer == GF_HELPER_REFUSED ? GF_EINVAL
+	s->err = answer == GF_HELPER_REFUSED ? GF_EREFUSED
 		 : answer == GF_HELPER_CHANGED ? GF_ESTALE : GF_ESRCH;
 }
 
@@ -203,7 +203,7 @@ void operator_signal_all(const struct gf_engine *e, const struct kill_opts *o,
 
 	if (!v || !err) {
 		for (uint32_t i = 0; i < n; i++) {
-			s[i].err = GF_ENOSPC;
+			s[i].err = GF_ENOMEM;
 			snprintf(s[i].msg, sizeof s[i].msg, "pid %d: out of memory", s[i].pid);
 		}
 		goto out;

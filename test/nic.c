@@ -282,7 +282,7 @@ static int report(struct nic *n, uint16_t type)
 	char why[256];
 
 	if (auth_open(&n->s, n->ans.data, n->ans.len, 0, why, sizeof why)) {
-		if (h->status == GF_EINVAL && h->length == 7 && !memcmp(p, "refused", 7)) {
+		if (h->status == GF_EREFUSED && h->length == 7 && !memcmp(p, "refused", 7)) {
 			printf("{\"op\":\"%s\",\"refused\":true}\n", n->op);
 			return 3;
 		}

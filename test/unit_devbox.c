@@ -198,7 +198,7 @@ static void box_refused(struct boxrig *b, const uint8_t psk[GF_KEY_BYTES],
 
 	CHECK_EQ(box_exchange(b, psk), GF_EINVAL);
 	h = (const struct gf_msg_hdr *)b->ans.data;
-	CHECK_EQ(h->status, GF_EINVAL);
+	CHECK_EQ(h->status, GF_EREFUSED);
 	CHECK(!memcmp(h->mac, zero, sizeof zero));
 	CHECK_STR(box_text(b), "refused");
 	CHECK_EQ(b->st.last_seq, last_seq);
@@ -379,10 +379,10 @@ static void test_devbox_signal_operator(void)
 	CHECK_HAS(box_text(&b), "another process");
 	rq.start_time = 0;
 	rq.sig = 18;
-	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EINVAL);
+	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EREFUSED);
 	CHECK_HAS(box_text(&b), "SIGCONT");
 	rq = (struct gf_request){ .pid = 1, .sig = 9 };
-	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EINVAL);
+	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EREFUSED);
 	CHECK_HAS(box_text(&b), "init");
 	rq.pid = 4242;
 	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_ESRCH);
@@ -484,11 +484,11 @@ static void test_devbox_signal_read_role(void)
 
 	boxrig_new(&b);
 	want = guest_clone(b.g);
-	CHECK_EQ(box_call(&b, b.read_psk, GF_MSG_SIGNAL, &rq), GF_EINVAL);
+	CHECK_EQ(box_call(&b, b.read_psk, GF_MSG_SIGNAL, &rq), GF_EREFUSED);
 	CHECK_HAS(box_text(&b), "read-only");
 	CHECK_EQ(b.r.pub->ev_head, 0); /* not the operator's: no event */
 	b.g->k.writable = 0; /* and a read-only target, even to the operator */
-	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EINVAL);
+	CHECK_EQ(box_call(&b, b.op_psk, GF_MSG_SIGNAL, &rq), GF_EREFUSED);
 	CHECK_HAS(box_text(&b), "read-only");
 	CHECK_MEMORY(want, b.g);
 	guest_free(want);

@@ -264,7 +264,7 @@ static void test_operator_signal_all(void)
 	operator_signal_all(&e, &o, "", s, 4);
 	CHECK_EQ(s[0].err, GF_OK);
 	CHECK_HAS(s[0].msg, "SIGKILL marked in 100 (app): 3 threads");
-	CHECK_EQ(s[1].err, GF_EINVAL);
+	CHECK_EQ(s[1].err, GF_EREFUSED);
 	CHECK_HAS(s[1].msg, "refusing to signal 1 (systemd)");
 	CHECK_EQ(s[2].err, GF_ESRCH);
 	CHECK_HAS(s[2].msg, "pid 4242: ");
