@@ -43,12 +43,15 @@
 
 #define KEY_FILE_MAX 256 /* 64 hex digits, a newline, and some slack */
 
+/* GF_OK, or GF_EIO: libsodium found no source of randomness. */
 int auth_init(void)
 {
-	return sodium_init() < 0 ? GF_EINVAL : GF_OK;
+	return sodium_init() < 0 ? GF_EIO : GF_OK;
 }
 
-/* The key file must be a regular file no one but its owner can read. */
+/* The key file must be a regular file no one but its owner can read:
+ * GF_OK, GF_EINVAL (not a regular file) or GF_EREFUSED (readable by
+ * others). */
 static int key_file_private(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
@@ -61,7 +64,7 @@ static int key_file_private(int fd, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "key file %s may be read by others (mode %03o): "
 			 "refusing it; chmod 600 %s", path,
 			 (unsigned)(st.st_mode & 0777), path);
-		return GF_EINVAL;
+		return GF_EREFUSED;
 	}
 	return GF_OK;
 }
@@ -73,15 +76,15 @@ int auth_key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
 	size_t bin_len = 0;
 	const char *end;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
 
 	if (fd < 0) {
 		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-		return GF_EINVAL;
+		return GF_EIO;
 	}
-	if (key_file_private(fd, path, err, errlen)) {
+	if ((rc = key_file_private(fd, path, err, errlen))) {
 		close(fd);
-		return GF_EINVAL;
+		return rc;
 	}
 	n = read(fd, text, KEY_FILE_MAX);
 	close(fd);
@@ -101,16 +104,18 @@ int auth_key_load(const char *path, uint8_t key[GF_KEY_BYTES], char *err,
 int auth_keys_load(struct gf_keys *k, const struct gf_remote *r, char *err,
 	      size_t errlen)
 {
+	int rc;
+
 	memset(k, 0, sizeof *k);
 	if (!r->key[0] && !r->read_key[0]) {
 		snprintf(err, errlen, "no key: give --key FILE, or [remote] key or "
 			 "read_key in config.ini");
 		return GF_EINVAL;
 	}
-	if (r->key[0] && auth_key_load(r->key, k->operator_key, err, errlen))
-		return GF_EINVAL;
-	if (r->read_key[0] && auth_key_load(r->read_key, k->read_key, err, errlen))
-		return GF_EINVAL;
+	if (r->key[0] && (rc = auth_key_load(r->key, k->operator_key, err, errlen)))
+		return rc;
+	if (r->read_key[0] && (rc = auth_key_load(r->read_key, k->read_key, err, errlen)))
+		return rc;
 	k->has_operator = r->key[0] != 0;
 	k->has_read = r->read_key[0] != 0;
 	return GF_OK;
@@ -231,7 +236,8 @@ static int proof_by(const uint8_t psk[GF_KEY_BYTES], uint8_t *msg, size_t len,
 	return ok;
 }
 
-/* The agent's check of a proof: the role of the key that made it. */
+/* The agent's check of a proof: the role of the key that made it. GF_OK,
+ * GF_EINVAL (no proof) or GF_EREFUSED (no key of ours made it). */
 int auth_accept(const struct gf_keys *k, uint8_t *msg, size_t len,
 		const uint8_t server_nonce[GF_NONCE_BYTES],
 		struct gf_session *s, char *why, size_t whylen)
@@ -254,7 +260,7 @@ int auth_accept(const struct gf_keys *k, uint8_t *msg, size_t len,
 		session_keys(s, k->read_key, server_nonce, cn, 1);
 	} else {
 		snprintf(why, whylen, "wrong key");
-		return GF_EINVAL;
+		return GF_EREFUSED;
 	}
 	return GF_OK;
 }

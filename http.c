@@ -175,10 +175,10 @@ static void answer_metrics(struct gf_server *srv, int fd)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	int rc = f ? prom_hub(f, server_hub(srv)) : GF_ENOSPC;
+	int rc = f ? prom_hub(f, server_hub(srv)) : GF_ENOMEM;
 
-	if (f && fclose(f))
-		rc = GF_ENOSPC;
+	if (f && fclose(f)) /* a memory stream: out of memory */
+		rc = GF_ENOMEM;
 	if (rc)
 		answer_text(fd, 500, "Internal Server Error");
 	else
@@ -215,7 +215,7 @@ static void session(struct gf_server *srv, int fd, const char *peer)
 	char *buf = malloc(HTTP_MAX_REQUEST);
 	struct http_request r;
 	const char *reason;
-	int rc = buf ? read_head(srv, fd, buf, &r) : GF_EFAULT;
+	int rc = buf ? read_head(srv, fd, buf, &r) : GF_ENOMEM;
 
 	if (rc == GF_OK) {
 		int status = http_status(&r, &reason);

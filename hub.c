@@ -295,7 +295,7 @@ int hub_signal(struct hub *h, int target, int32_t pid, uint64_t start_time,
 
 	if (!job) {
 		snprintf(msg, msglen, "out of memory");
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	}
 	*job = (struct hub_job){ .kind = HUB_SIGNAL, .pid = pid,
 				 .start_time = start_time, .sig = sig };

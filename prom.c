@@ -274,7 +274,7 @@ int prom_hub(FILE *f, struct hub *h)
 	struct gf_board *boards = calloc((size_t)n, sizeof *boards);
 	struct gf_counts *counts = calloc((size_t)n, sizeof *counts);
 	struct prom_target *t = calloc((size_t)n, sizeof *t);
-	int rc = GF_ENOSPC;
+	int rc = GF_ENOMEM;
 
 	if (boards && counts && t) {
 		for (int i = 0; i < n; i++) {

@@ -49,7 +49,7 @@ int gf_buf_reserve(struct gf_buf *b, size_t len)
 	if (len <= b->cap)
 		return GF_OK;
 	if (!(grown = realloc(b->data, len)))
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	b->data = grown;
 	b->cap = len;
 	return GF_OK;
@@ -198,7 +198,7 @@ static void answer_ps(struct hub *hub, const struct gf_msg_hdr *req,
 		head = msg_start(out, req->type | GF_MSG_ANSWER, req->seq, req->target,
 				 GF_OK, sizeof *head + cap * sizeof(struct gf_board_task));
 		if (!head) {
-			msg_text(out, req->type, req->seq, GF_ENOSPC, "out of memory");
+			msg_text(out, req->type, req->seq, GF_ENOMEM, "out of memory");
 			return;
 		}
 		err = hub_tasks(hub, req->target, (struct gf_board_task *)(head + 1),
@@ -220,7 +220,7 @@ static void answer_job(struct hub *hub, const struct gf_msg_hdr *req,
 	void *p;
 
 	if (!job) {
-		msg_text(out, req->type, req->seq, GF_ENOSPC, "out of memory");
+		msg_text(out, req->type, req->seq, GF_ENOMEM, "out of memory");
 		return;
 	}
 	*job = (struct hub_job){ .pid = body->pid, .sig = body->sig,
@@ -257,7 +257,7 @@ static int request_valid(struct hub *hub, const struct gf_session *s,
 		msg_text(out, req->type, req->seq, GF_EINVAL, "no detector class %u",
 			  body->arg);
 	else if (req->type == GF_MSG_SIGNAL && s->role != GF_ROLE_OPERATOR)
-		msg_text(out, req->type, req->seq, GF_EINVAL, "this key is read-only: "
+		msg_text(out, req->type, req->seq, GF_EREFUSED, "this key is read-only: "
 			  "signals need the operator key");
 	else if (req->type == GF_MSG_SIGNAL && (body->sig < 1 || body->sig > 31 ||
 						body->pid <= 0))
@@ -331,7 +331,7 @@ int server_add_listener(struct gf_server *srv, void *(*fn)(void *),
 	}
 	if ((rc = pthread_create(&srv->listener[srv->nlisteners], NULL, fn, arg))) {
 		snprintf(err, errlen, "cannot start a listener: %s", strerror(rc));
-		return GF_EINVAL;
+		return GF_EIO;
 	}
 	srv->nlisteners++;
 	return GF_OK;
@@ -377,7 +377,8 @@ static int send_sealed(struct gf_io *io, const struct gf_session *s,
 	return io->send(io->ctx, b);
 }
 
-/* Challenge, proof, welcome: the session's role, or -1 (logged). */
+/* Challenge, proof, welcome, s->role set: GF_OK, or the GF_E* that ended
+ * it (logged). */
 static int handshake(struct gf_server *srv, struct gf_io *io,
 		     struct gf_session *s, struct gf_buf *in, struct gf_buf *out)
 {
@@ -387,36 +388,36 @@ static int handshake(struct gf_server *srv, struct gf_io *io,
 	int rc;
 
 	auth_challenge(out, nonce);
-	if (io->send(io->ctx, out))
-		return -1;
+	if ((rc = io->send(io->ctx, out)))
+		return rc;
 	rc = io->recv(io->ctx, in, sizeof(struct gf_msg_hdr) + GF_NONCE_BYTES,
 		      HANDSHAKE_S, why, sizeof why);
 	if (rc == GF_EBUSY)
 		snprintf(why, sizeof why, "no proof within %.0f s (half-open)", HANDSHAKE_S);
 	if (rc) {
 		remote_log(io->peer, "refused: %s", why);
-		return -1;
+		return rc;
 	}
-	if (auth_accept(&srv->keys, in->data, in->len, nonce, s, why, sizeof why)) {
+	if ((rc = auth_accept(&srv->keys, in->data, in->len, nonce, s, why, sizeof why))) {
 		remote_log(io->peer, "refused: %s", why);
 		/* said in clear: a viewer with the wrong key is told so */
-		msg_text(out, GF_MSG_PROOF, 0, GF_EINVAL, "%s", why);
+		msg_text(out, GF_MSG_PROOF, 0, rc, "%s", why);
 		io->send(io->ctx, out);
-		return -1;
+		return rc;
 	}
 	s->ntargets = (uint32_t)hub_targets(srv->hub);
 	if (!(w = msg_start(out, GF_MSG_WELCOME, 0, 0, GF_OK, sizeof *w)))
-		return -1;
+		return GF_ENOMEM;
 	*w = (struct gf_welcome){ .role = s->role, .ntargets = s->ntargets };
-	if (send_sealed(io, s, out))
-		return -1;
+	if ((rc = send_sealed(io, s, out)))
+		return rc;
 	remote_log(io->peer, "session opened (%s key)",
 		   s->role == GF_ROLE_OPERATOR ? "operator" : "read-only");
-	return 0;
+	return GF_OK;
 }
 
-/* One request: read, authenticated, answered. 0: go on; 1: nothing came;
- * -1: the session ends (logged). */
+/* One request: read, authenticated, answered. GF_OK: go on; 1: nothing
+ * came; a GF_E*: the session ends (logged). */
 static int serve_one(struct gf_server *srv, struct gf_io *io,
 		     struct gf_session *s, struct gf_buf *in, struct gf_buf *out)
 {
@@ -428,29 +429,29 @@ static int serve_one(struct gf_server *srv, struct gf_io *io,
 		      POLL_S, why, sizeof why);
 	if (rc == GF_EBUSY)
 		return 1;
-	if (rc == GF_EFAULT)
+	if (rc == GF_EFAULT || rc == GF_ENOMEM)
 		remote_log(io->peer, "closed: %s", why);
 	if (rc == GF_EINVAL)
 		remote_log(io->peer, "dropped: %s", why);
 	if (rc)
-		return -1;
-	if (auth_open(s, in->data, in->len, 1, why, sizeof why)) {
+		return rc;
+	if ((rc = auth_open(s, in->data, in->len, 1, why, sizeof why))) {
 		remote_log(io->peer, "dropped: %s", why);
-		return -1;
+		return rc;
 	}
 	h = (const struct gf_msg_hdr *)in->data;
 	if (h->type < GF_MSG_HEARTBEAT || h->type >= GF_MSG_TYPES ||
 	    h->length != sizeof(struct gf_request)) {
 		remote_log(io->peer, "dropped: a %u-byte message of type %u is no request",
 			   h->length, h->type);
-		return -1;
+		return GF_EINVAL;
 	}
 	proto_answer(srv->hub, s, h, (const struct gf_request *)(h + 1), out);
 	if (!out->len || send_sealed(io, s, out)) {
 		remote_log(io->peer, "closed: cannot answer");
-		return -1;
+		return GF_EFAULT;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* Runs an admitted session to its end, then closes the connection and

@@ -145,7 +145,8 @@ int proto_answer_check(const struct gf_msg_hdr *h, uint16_t type,
  * sessions above see no other difference between TCP and RDMA. recv
  * waits up to timeout_s for a message to begin, then for the rest of it
  * within GF_MSG_S; it returns GF_OK, GF_EBUSY (nothing came), GF_EFAULT
- * (closed, reset, completion error) or GF_EINVAL (malformed, too long). */
+ * (closed, reset, completion error), GF_EINVAL (malformed, too long) or
+ * GF_ENOMEM. */
 #define GF_MSG_S 5.0
 struct gf_io {
 	int (*send)(void *ctx, const struct gf_buf *b);

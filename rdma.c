@@ -131,12 +131,13 @@ static void open_verbs(void)
 	v.ok = 1;
 }
 
+/* libibverbs and librdmacm, opened once: GF_OK, or GF_ENOLIB with why. */
 static int verbs_ready(char *why, size_t whylen)
 {
 	pthread_once(&verbs_once, open_verbs);
 	if (!v.ok)
 		snprintf(why, whylen, "%s", v.why);
-	return v.ok ? GF_OK : GF_EINVAL;
+	return v.ok ? GF_OK : GF_ENOLIB;
 }
 
 /* Waits for the next event on ch, up to ms: it, or NULL (why says). */
@@ -237,7 +238,7 @@ static int endpoint_setup(struct endpoint *e, const int access[2], char *why,
 	for (int i = 0; i < 2; i++) {
 		if (posix_memalign((void **)&e->area[i], 4096, area_size[i])) {
 			snprintf(why, whylen, "out of memory");
-			return GF_ENOSPC;
+			return GF_ENOMEM;
 		}
 		memset(e->area[i], 0, i ? 4096 : area_size[i]);
 		if (!(e->mr[i] = v.reg_mr(e->pd, e->area[i], area_size[i], access[i]))) {
@@ -451,12 +452,14 @@ static int mailbox_listen(struct gf_server *srv, const char *addr, char *err,
 {
 	struct listener *l;
 	struct addrinfo *ai;
-	int flags;
+	int flags, rc;
 
-	if (verbs_ready(err, errlen) || tcp_resolve(addr, AF_INET, 1, &ai, err, errlen))
-		return GF_EINVAL;
+	if ((rc = verbs_ready(err, errlen)) ||
+	    (rc = tcp_resolve(addr, AF_INET, 1, &ai, err, errlen)))
+		return rc;
 	if (!(l = calloc(1, sizeof *l)) || !(l->ch = v.create_event_channel())) {
 		snprintf(err, errlen, "no rdma_cm event channel: %s", strerror(errno));
+		rc = l ? GF_EIO : GF_ENOMEM;
 		goto out_ai;
 	}
 	flags = fcntl(l->ch->fd, F_GETFL);
@@ -465,16 +468,17 @@ static int mailbox_listen(struct gf_server *srv, const char *addr, char *err,
 	    v.bind_addr(l->id, ai->ai_addr) || v.listen(l->id, 16)) {
 		snprintf(err, errlen, "rdma_cm cannot listen on %s: %s (no RDMA device "
 			 "on that address?)", addr, strerror(errno));
+		rc = GF_EIO;
 		goto out_id;
 	}
 	freeaddrinfo(ai);
 	l->srv = srv;
 	pthread_mutex_init(&l->lock, NULL);
-	if (server_add_listener(srv, listen_loop, l, err, errlen)) {
+	if ((rc = server_add_listener(srv, listen_loop, l, err, errlen))) {
 		v.destroy_id(l->id);
 		v.destroy_event_channel(l->ch);
 		free(l);
-		return GF_EINVAL;
+		return rc;
 	}
 	return GF_OK;
 out_id:
@@ -484,7 +488,7 @@ out_id:
 out_ai:
 	free(l);
 	freeaddrinfo(ai);
-	return GF_EINVAL;
+	return rc;
 }
 
 /* ---- The mailbox's framing (rdma.h), which devbox.c follows too ---- */
@@ -726,11 +730,11 @@ static int mailbox_connect(struct gf_io *io, const char *addr, double timeout_s,
 	int rc;
 
 	(void)timeout_s; /* rdma_cm's steps have their own timeouts */
-	if (verbs_ready(why, whylen))
-		return GF_EINVAL;
+	if ((rc = verbs_ready(why, whylen)))
+		return rc;
 	if (!(k = calloc(1, sizeof *k))) {
 		snprintf(why, whylen, "out of memory");
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	}
 	if ((rc = link_open(k, addr, why, whylen))) {
 		link_free(k);

@@ -132,9 +132,9 @@ static int conn_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeout_s
 			 msg_type_name(h.type), h.length, max - sizeof h);
 		return GF_EINVAL;
 	}
-	if (gf_buf_reserve(b, sizeof h + h.length)) {
+	if ((rc = gf_buf_reserve(b, sizeof h + h.length))) {
 		snprintf(why, whylen, "out of memory");
-		return GF_EFAULT;
+		return rc;
 	}
 	memcpy(b->data, &h, sizeof h);
 	rc = read_exact(c->fd, b->data + sizeof h, h.length, deadline, why, whylen);
@@ -283,6 +283,8 @@ static void *accept_loop(void *arg)
 	return NULL;
 }
 
+/* A socket bound to the first address that takes it, listening: its fd,
+ * or -1 with why. */
 static int bind_first(const struct addrinfo *ai, char *why, size_t whylen)
 {
 	int one = 1, fd = -1;
@@ -306,25 +308,25 @@ int tcp_serve(struct gf_server *srv, const char *addr, tcp_session_fn session,
 {
 	struct addrinfo *ai;
 	struct listener *l;
-	int fd;
+	int fd, rc;
 
-	if (tcp_resolve(addr, AF_UNSPEC, 1, &ai, err, errlen))
-		return GF_EINVAL;
+	if ((rc = tcp_resolve(addr, AF_UNSPEC, 1, &ai, err, errlen)))
+		return rc;
 	snprintf(err, errlen, "no address to listen on");
 	fd = bind_first(ai, err, errlen);
 	freeaddrinfo(ai);
 	if (fd < 0)
-		return GF_EINVAL;
+		return GF_EIO;
 	if (!(l = malloc(sizeof *l))) {
 		close(fd);
 		snprintf(err, errlen, "out of memory");
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	}
 	*l = (struct listener){ .srv = srv, .fd = fd, .session = session };
-	if (server_add_listener(srv, accept_loop, l, err, errlen)) {
+	if ((rc = server_add_listener(srv, accept_loop, l, err, errlen))) {
 		close(fd);
 		free(l);
-		return GF_EINVAL;
+		return rc;
 	}
 	return GF_OK;
 }
@@ -352,7 +354,8 @@ static int tcp_listen(struct gf_server *srv, const char *addr, char *err,
 
 /* ---- The viewer's connection ---- */
 
-/* A non-blocking connect that gives up at the deadline. */
+/* A non-blocking connect that gives up at the deadline: the fd, or -1
+ * with why. */
 static int connect_by(const struct addrinfo *ai, double deadline, char *why,
 		      size_t whylen)
 {
@@ -384,10 +387,10 @@ static int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 	double deadline = gf_now_monotonic() + timeout_s;
 	struct addrinfo *ai, *a;
 	struct conn *c;
-	int fd = -1;
+	int fd = -1, rc;
 
-	if (tcp_resolve(addr, AF_UNSPEC, 0, &ai, why, whylen))
-		return GF_EINVAL;
+	if ((rc = tcp_resolve(addr, AF_UNSPEC, 0, &ai, why, whylen)))
+		return rc;
 	for (a = ai; a && fd < 0; a = a->ai_next)
 		fd = connect_by(a, deadline, why, whylen);
 	freeaddrinfo(ai);
@@ -396,7 +399,7 @@ static int tcp_connect(struct gf_io *io, const char *addr, double timeout_s,
 	if (!(c = conn_new(NULL, fd))) {
 		close(fd);
 		snprintf(why, whylen, "out of memory");
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	}
 	*io = c->io;
 	snprintf(io->peer, sizeof io->peer, "tcp:%s", addr);

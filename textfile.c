@@ -29,7 +29,8 @@ struct textfile {
 	char last_error[512]; /* said once until it changes */
 };
 
-/* One write: path.tmp.PID, flushed, renamed over path. */
+/* One write: path.tmp.PID, flushed, renamed over path. GF_OK; GF_EINVAL
+ * (too long a path), GF_ENOMEM or GF_EIO, with why in err. */
 int textfile_write(struct hub *h, const char *path, char *err, size_t errlen)
 {
 	char tmp[300];
@@ -42,19 +43,19 @@ int textfile_write(struct hub *h, const char *path, char *err, size_t errlen)
 	}
 	if (!(f = fopen(tmp, "w"))) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		return GF_EINVAL;
+		return GF_EIO;
 	}
 	errno = 0;
 	rc = prom_hub(f, h);
 	if (ferror(f) || fflush(f) || fsync(fileno(f)))
-		rc = GF_ENOSPC;
+		rc = GF_EIO;
 	if (fclose(f))
-		rc = GF_ENOSPC;
+		rc = GF_EIO;
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", tmp, errno ? strerror(errno) : "out of memory");
 	} else if (rename(tmp, path)) {
 		snprintf(err, errlen, "rename to %s: %s", path, strerror(errno));
-		rc = GF_EINVAL;
+		rc = GF_EIO;
 	}
 	if (rc)
 		unlink(tmp);

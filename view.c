@@ -98,44 +98,48 @@ static int receive(struct client *c, uint32_t max)
 	return rc;
 }
 
-/* The agent's refusal of our proof comes as a plain-text answer. */
+/* The agent's refusal of our proof comes as a plain-text answer. GF_OK,
+ * or a GF_E* with the link dropped and why in c->why. */
 static int handshake(struct client *c)
 {
 	const struct gf_msg_hdr *h;
 	const struct gf_welcome *w;
+	int rc;
 
-	if (receive(c, sizeof *h + GF_NONCE_BYTES))
-		return -1;
+	if ((rc = receive(c, sizeof *h + GF_NONCE_BYTES)))
+		return rc;
 	h = (const struct gf_msg_hdr *)c->ans.data;
 	if (h->type != GF_MSG_CHALLENGE || h->length != GF_NONCE_BYTES) {
 		client_drop(c, GF_LINK_REFUSED, "the agent sent no challenge");
-		return -1;
+		return GF_EINVAL;
 	}
 	auth_proof(&c->req, c->key, c->ans.data + sizeof *h, &c->s);
-	if (c->io.send(c->io.ctx, &c->req)) {
+	if ((rc = c->io.send(c->io.ctx, &c->req))) {
 		client_drop(c, GF_LINK_DEAD, "cannot send");
-		return -1;
+		return rc;
 	}
-	if (receive(c, sizeof *h + GF_REMOTE_MSG))
-		return -1;
+	if ((rc = receive(c, sizeof *h + GF_REMOTE_MSG)))
+		return rc;
 	h = (const struct gf_msg_hdr *)c->ans.data;
 	if (h->type == (GF_MSG_PROOF | GF_MSG_ANSWER)) {
 		proto_answer_check(h, GF_MSG_PROOF, 0, c->why, sizeof c->why);
 		client_drop(c, GF_LINK_REFUSED, c->why);
-		return -1;
+		return GF_EREFUSED;
 	}
 	if (auth_open(&c->s, c->ans.data, c->ans.len, 0, c->why, sizeof c->why) ||
 	    h->type != GF_MSG_WELCOME || h->length != sizeof *w) {
 		client_drop(c, GF_LINK_REFUSED, h->type == GF_MSG_WELCOME ? c->why
 				: "no welcome from the agent");
-		return -1;
+		return GF_EINVAL;
 	}
 	w = (const struct gf_welcome *)(h + 1);
 	c->s.role = w->role;
 	c->s.ntargets = w->ntargets;
-	return 0;
+	return GF_OK;
 }
 
+/* Connected and through the handshake: GF_OK, or a GF_E* with c->state
+ * and c->why saying what became of the link. */
 static int client_connect(struct client *c)
 {
 	const struct gf_transport *t;
@@ -143,7 +147,7 @@ static int client_connect(struct client *c)
 	int rc;
 
 	if (c->connected)
-		return 0;
+		return GF_OK;
 	if ((t = gf_transport_find(c->spec, &addr)) && t->connect) {
 		rc = t->connect(&c->io, addr, c->cfg.timeout_s, c->why, sizeof c->why);
 	} else {
@@ -152,14 +156,14 @@ static int client_connect(struct client *c)
 	}
 	if (rc) {
 		c->state = failure_kind(rc);
-		return -1;
+		return rc;
 	}
 	c->connected = 1;
-	if (handshake(c))
-		return -1;
+	if ((rc = handshake(c)))
+		return rc;
 	c->state = GF_LINK_UP;
 	c->rounds_seen = gf_now_monotonic();
-	return 0;
+	return GF_OK;
 }
 
 /* One request and its answer: GF_OK with the answer's payload of at least
@@ -176,7 +180,7 @@ static int client_call(struct client *c, uint16_t type, int32_t target,
 	body = msg_start(&c->req, type, ++c->s.seq, target, GF_OK, sizeof *body);
 	if (!body) {
 		snprintf(c->why, sizeof c->why, "out of memory");
-		return GF_ENOSPC;
+		return GF_ENOMEM;
 	}
 	*body = *rq;
 	auth_seal(&c->s, &c->req);

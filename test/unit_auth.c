@@ -93,11 +93,11 @@ static void test_auth_roles(void)
 	CHECK_EQ(handshake(&p, p.keys.read_key, why, sizeof why), GF_OK);
 	CHECK_EQ(p.agent.role, GF_ROLE_READ);
 	randombytes_buf(stranger, sizeof stranger);
-	CHECK_EQ(handshake(&p, stranger, why, sizeof why), GF_EINVAL);
+	CHECK_EQ(handshake(&p, stranger, why, sizeof why), GF_EREFUSED);
 	CHECK_HAS(why, "wrong key");
 	/* a key the agent was not given opens nothing, even if right */
 	p.keys.has_read = 0;
-	CHECK_EQ(handshake(&p, p.keys.read_key, why, sizeof why), GF_EINVAL);
+	CHECK_EQ(handshake(&p, p.keys.read_key, why, sizeof why), GF_EREFUSED);
 	/* a proof cut short is refused before any MAC is computed */
 	p.msg.len--;
 	CHECK_EQ(auth_accept(&p.keys, p.msg.data, p.msg.len, p.msg.data, &p.agent,
