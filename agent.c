@@ -158,7 +158,8 @@ static void publish(struct agent *ag, double now)
 }
 
 /* --events over [agent] events over stdout; appended to, never truncated.
- * With the dashboard on the terminal, events go to a file or nowhere. */
+ * With the dashboard on the terminal, events go to a file or nowhere.
+ * GF_OK, or GF_EIO (logged). */
 static int open_events(struct agent *ag)
 {
 	const char *path = ag->o->events ? ag->o->events : ag->cfg.events;
@@ -166,16 +167,16 @@ static int open_events(struct agent *ag)
 
 	if (!path[0]) {
 		ag->events = ag->o->dashboard ? NULL : stdout;
-		return 0;
+		return GF_OK;
 	}
 	if (!(f = fopen(path, "a"))) {
 		gf_notify_log(LOG_ERR, "events file %s: %s", path, strerror(errno));
-		return -1;
+		return GF_EIO;
 	}
 	if (ag->events && ag->events != stdout)
 		fclose(ag->events);
 	ag->events = f;
-	return 0;
+	return GF_OK;
 }
 
 /* Settings take effect at once; a changed engine or write access at the
@@ -441,19 +442,21 @@ static void lock_if_inside(const struct agent_opts *o)
 }
 
 /* With [remote] gpu_mailbox, each target's GPU watch loop gets a mailbox
- * of its own that the GPU answers (devbox.h), under the agent's keys. */
+ * of its own that the GPU answers (devbox.h), under the agent's keys:
+ * GF_OK, or auth_keys_load()'s error. */
 static int gpu_mailboxes(struct agent *ag, char *err, size_t errlen)
 {
 	const struct gf_remote *r = ag->o->remote;
+	int rc;
 
 	if (!r->gpu_mailbox[0])
-		return 0;
-	if (auth_keys_load(&ag->keys, r, err, errlen))
-		return -1;
+		return GF_OK;
+	if ((rc = auth_keys_load(&ag->keys, r, err, errlen)))
+		return rc;
 	for (int i = 0; i < ag->o->ntargets; i++)
 		ag->w[i].mailbox = (struct gf_mailbox_opts){
 			.keys = &ag->keys, .path = r->gpu_mailbox, .target = i };
-	return 0;
+	return GF_OK;
 }
 
 int agent_run(const struct agent_opts *o, const struct gf_config *cfg)

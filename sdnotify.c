@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gpufas.h"
 #include "sdnotify.h"
 
 int gf_notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *len)
@@ -14,14 +15,14 @@ int gf_notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *len)
 	size_t n = strlen(name);
 
 	if ((name[0] != '/' && name[0] != '@') || n < 2 || n >= sizeof sa->sun_path)
-		return -1;
+		return GF_EINVAL;
 	memset(sa, 0, sizeof *sa);
 	sa->sun_family = AF_UNIX;
 	memcpy(sa->sun_path, name, n);
 	if (name[0] == '@')
 		sa->sun_path[0] = '\0'; /* abstract: the length says where it ends */
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	return 0;
+	return GF_OK;
 }
 
 int gf_notify(const char *state)
@@ -30,16 +31,17 @@ int gf_notify(const char *state)
 	struct sockaddr_un sa;
 	socklen_t len;
 	ssize_t sent;
-	int fd;
+	int fd, rc;
 
 	if (!name || !name[0])
 		return 0;
-	if (gf_notify_addr(name, &sa, &len) ||
-	    (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
+	if ((rc = gf_notify_addr(name, &sa, &len)))
+		return rc;
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return GF_EIO;
 	sent = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
 	close(fd);
-	return sent == (ssize_t)strlen(state) ? 1 : -1;
+	return sent == (ssize_t)strlen(state) ? 1 : GF_EIO;
 }
 
 double gf_notify_watchdog_s(const char *usec, const char *pid, long self)

@@ -14,10 +14,12 @@
 #include <syslog.h> /* LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO */
 
 /* $NOTIFY_SOCKET's address: a path ("/run/...") or an abstract name
- * ("@name"). 0, or -1 for anything else (vsock: is not supported). */
+ * ("@name"). GF_OK, or GF_EINVAL for anything else (vsock: is not
+ * supported). */
 int gf_notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *len);
 /* Sends state ("READY=1", "STATUS=...") to $NOTIFY_SOCKET: 1 sent, 0 not
- * under a service manager, -1 it could not be sent. */
+ * under a service manager, else a GF_E*: GF_EINVAL (no address we
+ * support) or GF_EIO (it could not be sent). */
 int gf_notify(const char *state);
 /* The watchdog's ping period in seconds, half of $WATCHDOG_USEC, when it
  * is set and meant for process self ($WATCHDOG_PID absent or self); else 0. */

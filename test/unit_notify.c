@@ -22,14 +22,14 @@ static void test_notify_addr(void)
 	CHECK_EQ(gf_notify_addr("@gf/notify", &sa, &len), 0);
 	CHECK(sa.sun_path[0] == '\0' && !memcmp(sa.sun_path + 1, "gf/notify", 9));
 	CHECK_EQ(len, base + 10);
-	CHECK_EQ(gf_notify_addr("", &sa, &len), -1);
-	CHECK_EQ(gf_notify_addr("@", &sa, &len), -1);
-	CHECK_EQ(gf_notify_addr("relative", &sa, &len), -1);
-	CHECK_EQ(gf_notify_addr("vsock:2:1234", &sa, &len), -1);
+	CHECK_EQ(gf_notify_addr("", &sa, &len), GF_EINVAL);
+	CHECK_EQ(gf_notify_addr("@", &sa, &len), GF_EINVAL);
+	CHECK_EQ(gf_notify_addr("relative", &sa, &len), GF_EINVAL);
+	CHECK_EQ(gf_notify_addr("vsock:2:1234", &sa, &len), GF_EINVAL);
 	memset(big, 'a', sizeof big - 1);
 	big[0] = '/';
 	big[sizeof big - 1] = '\0';
-	CHECK_EQ(gf_notify_addr(big, &sa, &len), -1);
+	CHECK_EQ(gf_notify_addr(big, &sa, &len), GF_EINVAL);
 }
 
 /* Half of $WATCHDOG_USEC, for this process only. */
