@@ -128,21 +128,21 @@ static char *next_line(struct gf_board *b)
 	return line;
 }
 
-static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+/* More of the line at buf + *len; nothing once it is full. */
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	if (*len >= cap)
-		return -1;
+		return;
 	va_start(ap, fmt);
 	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
 	va_end(ap);
 	*len = n < 0 ? cap : *len + (size_t)n;
-	return 0;
 }
 
 static void describe_verdict(char *buf, size_t cap, size_t *len,

@@ -20,6 +20,7 @@
 #include <curses.h>
 #include <term.h>
 
+#include "gpufas.h"
 #include "tui.h"
 
 #ifdef GPUFAS_TERMINFO
@@ -108,19 +109,21 @@ static void built_in_names(char *buf, size_t len)
 						 used ? ", " : "", entry_name(&m));
 }
 
+/* GF_OK, or GF_EIO with errno. */
 static int write_file(const char *path, const unsigned char *data, size_t size)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ssize_t n;
 
 	if (fd < 0)
-		return -1;
+		return GF_EIO;
 	n = write(fd, data, size);
 	close(fd);
-	return n == (ssize_t)size ? 0 : -1;
+	return n == (ssize_t)size ? GF_OK : GF_EIO;
 }
 
-/* Every entry under private_dir: directories first, as tar lists them. */
+/* Every entry under private_dir: directories first, as tar lists them.
+ * GF_OK, or GF_EIO with errno. */
 static int extract(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -132,7 +135,7 @@ static int extract(void)
 		 tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(private_dir)) {
 		private_dir[0] = 0;
-		return -1;
+		return GF_EIO;
 	}
 	while (next_member(&off, &m)) {
 		if (strstr(m.name, "..") || m.name[0] == '/')
@@ -140,9 +143,9 @@ static int extract(void)
 		snprintf(path, sizeof path, "%s/%s", private_dir, m.name);
 		if (m.type == '5' ? mkdir(path, 0700) && errno != EEXIST
 				  : entry_name(&m) && write_file(path, m.data, m.size))
-			return -1;
+			return GF_EIO;
 	}
-	return 0;
+	return GF_OK;
 }
 
 static int entry_found(const char *term)
@@ -162,25 +165,25 @@ int terminfo_ensure(const char *term, char *msg, size_t len)
 	if (!term || !*term) {
 		snprintf(msg, len, "TERM is not set; set it to your terminal's type "
 			 "(e.g. TERM=xterm-256color)");
-		return -1;
+		return GF_EINVAL;
 	}
 	if (entry_found(term))
-		return 0;
+		return GF_OK;
 	built_in_names(names, sizeof names);
 	if (!built_in(term)) {
 		snprintf(msg, len, "unknown terminal type '%.64s': no terminfo entry "
 			 "on this machine, and none built in (built in: %s)", term,
 			 names[0] ? names : "none");
-		return -1;
+		return GF_ENOENT;
 	}
 	if (extract() || setenv("TERMINFO", private_dir, 1) || !entry_found(term)) {
 		snprintf(msg, len, "terminal type '%.64s': this machine has no "
 			 "terminfo entry, and writing the built-in one failed: %s",
 			 term, strerror(errno));
 		terminfo_cleanup();
-		return -1;
+		return GF_EIO;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* Removes the private directory: its entries, then their directories

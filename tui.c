@@ -159,19 +159,20 @@ static void sanitize_tasks(struct tui *v, uint32_t n)
 			v->tasks[i].cpu_pct = 0;
 }
 
+/* Room for cap processes: GF_OK, or GF_ENOMEM with the room as it was. */
 static int grow(struct tui *v, uint32_t cap)
 {
 	struct gf_board_task *t = realloc(v->tasks, cap * sizeof *t);
 	uint32_t *r;
 
 	if (!t)
-		return -1;
+		return GF_ENOMEM;
 	v->tasks = t;
 	if (!(r = realloc(v->rows, cap * sizeof *r)))
-		return -1;
+		return GF_ENOMEM;
 	v->rows = r;
 	v->cap = cap;
-	return 0;
+	return GF_OK;
 }
 
 static void fetch_tasks(struct tui *v)

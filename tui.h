@@ -13,7 +13,9 @@ struct gf_source;
 int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop);
 
 /* The terminal for newterm(): TERM as found here, else from the entries
- * built into the binary (see terminfo.c). 0, or -1 with why in msg. */
+ * built into the binary (see terminfo.c). GF_OK; or GF_EINVAL (no TERM),
+ * GF_ENOENT (no entry for it) or GF_EIO (writing the built-in one failed),
+ * with why in msg. */
 int terminfo_ensure(const char *term, char *msg, size_t len);
 void terminfo_cleanup(void);
 
