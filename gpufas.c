@@ -135,7 +135,8 @@ static void usage(FILE *f)
 "Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.\n");
 }
 
-/* --kill PID[,PID...]: at most GF_MAX_KILL pids, each > 0. */
+/* --kill PID[,PID...]: at most GF_MAX_KILL pids, each > 0. GF_OK, or
+ * GF_ENOMEM or GF_EINVAL, said on stderr. */
 static int parse_pids(struct options *o, const char *list)
 {
 	const char *p = list;
@@ -145,25 +146,25 @@ static int parse_pids(struct options *o, const char *list)
 	o->npids = 0;
 	if (!(o->pids = malloc(GF_MAX_KILL * sizeof *o->pids))) {
 		fprintf(stderr, "gpufas: out of memory\n");
-		return -1;
+		return GF_ENOMEM;
 	}
 	do {
 		long pid = strtol(p, &end, 10);
 		if (end == p || (*end && *end != ',') || pid <= 0 || pid > INT32_MAX) {
 			fprintf(stderr, "gpufas: --kill wants a pid or a list of pids "
 				"separated by commas, not '%s'\n", list);
-			return -1;
+			return GF_EINVAL;
 		}
 		if (o->npids == GF_MAX_KILL) {
 			fprintf(stderr, "gpufas: --kill takes at most %d pids\n",
 				GF_MAX_KILL);
-			return -1;
+			return GF_EINVAL;
 		}
 		o->pids[o->npids++] = (int32_t)pid;
 		p = end + 1;
 	} while (*end);
 	o->kill.pid = o->pids[0];
-	return 0;
+	return GF_OK;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)

@@ -280,8 +280,9 @@ GF_HD static void watch_host(struct gf_loop *l, struct gf_pub *pub, double now,
 
 /* ---- Sampling ---- */
 
-/* The counters into the history's next point; -1 when there is nothing
- * to judge this step (a failed read), or the kernel is lost. */
+/* The counters into the history's next point: GF_OK; else there is
+ * nothing to judge this step: the counters' read failed (its error), or
+ * the kernel restarted (GF_ESTALE). l->loss says whether it is lost. */
 GF_HD_OUTLINE static int sample(struct gf_loop *l, const struct gf_kernel *k, double now)
 {
 	struct gf_history h = history_of(l);
@@ -300,18 +301,18 @@ GF_HD_OUTLINE static int sample(struct gf_loop *l, const struct gf_kernel *k, do
 			l->loss = GF_LOSS_COUNTERS;
 			l->lost_err = err;
 		}
-		return -1;
+		return err;
 	}
 	l->failing_since = 0;
 	if (prev && p->s.jiffies < prev->s.jiffies) {
 		l->loss = GF_LOSS_RESTART;
-		return -1;
+		return GF_ESTALE;
 	}
 	p->time = now;
 	gf_history_commit(&h);
 	l->hcount = h.count;
 	l->hnext = h.next;
-	return 0;
+	return GF_OK;
 }
 
 /* The gang's (gang.h): every rank. */

@@ -148,9 +148,9 @@ GF_HD static int deliver(const struct gf_kernel *k, struct gf_recovery *rs,
 
 /* Signals the victim, looked up afresh; reports the action, or its
  * failure. */
-GF_HD static int signal_victim(const struct gf_policy *p, struct gf_recovery *rs,
-			       const struct gf_kernel *k, double now,
-			       struct gf_report *out, int max, int *n)
+GF_HD static void signal_victim(const struct gf_policy *p, struct gf_recovery *rs,
+				const struct gf_kernel *k, double now,
+				struct gf_report *out, int max, int *n)
 {
 	struct gf_task t;
 	struct gf_report *r;
@@ -164,12 +164,11 @@ GF_HD static int signal_victim(const struct gf_policy *p, struct gf_recovery *rs
 		err = deliver(k, rs, &t);
 	if (err) {
 		result(out, max, n, rs, GF_FAILED, now, err);
-		return -1;
+		return;
 	}
 	if ((r = report(out, max, n, GF_ACTION, rs)))
 		r->dry_run = p->dry_run;
 	rs->last_signal = rs->last_action = now;
-	return 0;
 }
 
 /* The helper's answer to the victim's request: 1 while it is awaited,

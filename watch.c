@@ -270,8 +270,9 @@ static const char *loss_reason(const struct gf_pub *p, char *buf, size_t len)
 }
 
 /* The loop's events, then its publication, which is then at least as new
- * as every event (a panic's log is there), then the events told; 0, or
- * -1 when the kernel was given up on. */
+ * as every event (a panic's log is there), then the events told: GF_OK,
+ * or, the kernel given up on, GF_ESTALE (it restarted or its counters
+ * failed) or GF_EGPU (the loop stopped stepping). */
 static int read_loop(struct watch *w, double now)
 {
 	uint32_t n = take_events(w);
@@ -281,10 +282,10 @@ static int read_loop(struct watch *w, double now)
 	for (uint32_t i = 0; i < n; i++)
 		tell(w, &w->events[i]);
 	if (stale)
-		return 0;
+		return GF_OK;
 	if (w->pub->loss) {
 		lose(w, loss_reason(w->pub, why, sizeof why), now);
-		return -1;
+		return GF_ESTALE;
 	}
 	if (w->pub->steps != w->last_steps) {
 		w->last_steps = w->pub->steps;
@@ -293,9 +294,9 @@ static int read_loop(struct watch *w, double now)
 		follow_jiffies(w, now);
 	} else if (now - w->steps_at > LOOP_STALL_S) {
 		lose(w, "the watch loop stopped stepping (its GPU monitor failed?)", now);
-		return -1;
+		return GF_EGPU;
 	}
-	return 0;
+	return GF_OK;
 }
 
 /* The periodic metrics event, over the span since the last one. */
