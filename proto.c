@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,7 +295,7 @@ struct gf_server {
 	pthread_cond_t left;
 	int clients;
 	double last_refusal_log;
-	int stopping; /* atomic: every listener and session thread reads it */
+	atomic_int stopping; /* every listener and session thread reads it */
 	int nlisteners;
 	pthread_t listener[GF_MAX_LISTEN];
 };
@@ -312,7 +313,7 @@ void remote_log(const char *peer, const char *fmt, ...)
 
 int server_stopping(const struct gf_server *srv)
 {
-	return __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&srv->stopping, memory_order_acquire);
 }
 
 struct hub *server_hub(const struct gf_server *srv)
@@ -525,6 +526,7 @@ struct gf_server *server_start(struct hub *hub, const struct gf_remote *r,
 	}
 	srv->hub = hub;
 	srv->max_clients = r->max_clients;
+	atomic_init(&srv->stopping, 0);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->left, NULL);
 	if (auth_init()) {
@@ -550,7 +552,7 @@ void server_stop(struct gf_server *srv)
 
 	if (!srv)
 		return;
-	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&srv->stopping, 1, memory_order_release);
 	for (int i = 0; i < srv->nlisteners; i++)
 		pthread_join(srv->listener[i], NULL);
 	until = gf_wall_deadline(GF_MSG_S + 1);

@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,7 +256,8 @@ struct mailbox {
 	struct gf_server *srv;
 	struct endpoint e;
 	uint64_t requests, answers; /* taken, posted */
-	int gone;                   /* set by the listener on disconnect */
+	atomic_int gone;            /* set by the listener on disconnect, read
+				       by the session's thread */
 	int refs;                   /* the listener's and the session's */
 	pthread_mutex_t *lock;
 	struct gf_io io;
@@ -312,7 +314,7 @@ static int mailbox_recv(void *ctx, struct gf_buf *b, uint32_t max, double timeou
 
 	b->len = 0;
 	while (!mailbox_take((struct gf_req_area *)m->e.area[0], m->requests + 1, b)) {
-		if (__atomic_load_n(&m->gone, __ATOMIC_ACQUIRE)) {
+		if (atomic_load_explicit(&m->gone, memory_order_acquire)) {
 			snprintf(why, whylen, "disconnected");
 			return GF_EFAULT;
 		}
@@ -339,7 +341,7 @@ static void mailbox_close(void *ctx)
 	struct mailbox *m = ctx;
 	double start = gf_now_monotonic(), nap = NAP_MIN_S;
 
-	while (!__atomic_load_n(&m->gone, __ATOMIC_ACQUIRE) &&
+	while (!atomic_load_explicit(&m->gone, memory_order_acquire) &&
 	       gf_now_monotonic() - start < LINGER_S)
 		back_off(start, &nap);
 	v.disconnect(m->e.id);
@@ -427,7 +429,7 @@ static void on_event(struct listener *l, struct rdma_cm_event *ev)
 	v.ack_cm_event(ev);
 	if (m && (type == RDMA_CM_EVENT_DISCONNECTED ||
 		  type == RDMA_CM_EVENT_DEVICE_REMOVAL)) {
-		__atomic_store_n(&m->gone, 1, __ATOMIC_RELEASE);
+		atomic_store_explicit(&m->gone, 1, memory_order_release);
 		id->context = NULL;
 		mailbox_put(m);
 	}
