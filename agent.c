@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,12 @@
 #include "tui.h"
 #include "watch.h"
 
-static volatile sig_atomic_t stop_requested, reload_requested;
+/* Set by the signal handlers (stop also when the dashboard ends), read by
+ * the loop's thread and the dashboard's: atomics, which a handler may
+ * store to when they are lock-free (C11 7.14.1.1), where a volatile
+ * sig_atomic_t is only good within one thread. */
+static atomic_int stop_requested, reload_requested;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal handlers store to atomic_int");
 
 static void on_stop(int sig)
 {

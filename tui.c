@@ -498,7 +498,7 @@ static int view_init(struct tui *v, const struct gf_source *src)
 
 /* A frame whenever a key arrives, and at least every tick; the source is
  * asked once a tick unless paused. */
-int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop)
+int tui_run(const struct gf_source *src, atomic_int *stop)
 {
 	struct tui v;
 	double next = 0, next_tabs = 0, now;

@@ -4,13 +4,14 @@
 #ifndef GPUFAS_TUI_H
 #define GPUFAS_TUI_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct gf_source;
 
-/* The dashboard, until the operator quits or *stop is set. */
-int tui_run(const struct gf_source *src, volatile sig_atomic_t *stop);
+/* The dashboard, until the operator quits or *stop is set: by a signal
+ * handler or another thread (a lock-free atomic_int serves both). */
+int tui_run(const struct gf_source *src, atomic_int *stop);
 
 /* The terminal for newterm(): TERM as found here, else from the entries
  * built into the binary (see terminfo.c). GF_OK; or GF_EINVAL (no TERM),

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,7 +572,10 @@ out:
 	return rc;
 }
 
-static volatile sig_atomic_t stop_viewing;
+/* Set by SIGTERM's handler (and by the dashboard's end), read by the
+ * heartbeat thread: a lock-free atomic, as agent.c's flags. */
+static atomic_int stop_viewing;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler stores to atomic_int");
 
 static void on_stop(int sig)
 {
@@ -607,7 +611,7 @@ struct remote_source {
 	struct client c;
 	pthread_mutex_t lock; /* one request at a time on the link */
 	pthread_t beat;
-	volatile sig_atomic_t *stop;
+	atomic_int *stop;
 };
 
 static void *beat_loop(void *arg)

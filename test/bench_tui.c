@@ -36,7 +36,7 @@
 #define NPROCS 1000
 #define NCPUS 4
 
-static volatile sig_atomic_t stop;
+static atomic_int stop; /* lock-free: SIGALRM's handler sets it */
 static unsigned long calls;
 static unsigned long fail_after; /* 0: never */
 static int panicked, garbage;
