@@ -29,7 +29,7 @@
 
 /* A symbol from [profile] if given there, else from kallsyms: GF_OK, or
  * GF_ENOENT. */
-static int symbol(const struct gf_attach *a, const struct gf_config *cfg,
+static int symbol(const struct gf_attachment *a, const struct gf_config *cfg,
 		  const char *name, uint64_t *va)
 {
 	if (!config_profile(cfg, name, va))
@@ -40,7 +40,7 @@ static int symbol(const struct gf_attach *a, const struct gf_config *cfg,
 /* Paging from one VMCOREINFO candidate. init_top_pgt lies in the kernel
  * image, which maps linearly: va - __START_KERNEL_map + phys_base. GF_OK,
  * or GF_ECORRUPT where a value it needs is missing or no number. */
-static int paging_from(struct gf_attach *a, const struct vmcoreinfo *vi)
+static int paging_from(struct gf_attachment *a, const struct vmcoreinfo *vi)
 {
 	uint64_t pgt;
 	int64_t phys_base, l5 = 0, sme_mask = 0;
@@ -88,7 +88,7 @@ static int uts_name_offset(const struct gf_kernel *k, const struct vmcoreinfo *v
 /* A candidate is the live kernel's if its page tables lead to a
  * utsname that holds the same release string. Stale copies from an
  * earlier boot, or a wrong RAM layout, fail here: GF_ECORRUPT. */
-static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
+static int validate(struct gf_attachment *a, const struct vmcoreinfo *vi)
 {
 	uint64_t uts, name_off;
 	char release[UTS_LEN];
@@ -102,7 +102,7 @@ static int validate(struct gf_attach *a, const struct vmcoreinfo *vi)
 	return strcmp(release, a->release) ? GF_ECORRUPT : GF_OK;
 }
 
-static int excluded(const struct gf_attach *a, const struct gf_kernel_id *skip)
+static int excluded(const struct gf_attachment *a, const struct gf_kernel_id *skip)
 {
 	return skip && a->kaslr_offset == skip->kaslr_offset &&
 	       a->phys_base == skip->phys_base;
@@ -110,7 +110,7 @@ static int excluded(const struct gf_attach *a, const struct gf_kernel_id *skip)
 
 /* The first candidate: the copy the target carries (/proc/kcore's note),
  * else the first one found in memory. */
-static int first_candidate(const struct gf_attach *a, const struct gf_target *t,
+static int first_candidate(const struct gf_attachment *a, const struct gf_target *t,
 			   struct vmcoreinfo *c)
 {
 	size_t len = t->vmcoreinfo ? strlen(t->vmcoreinfo) + 1 : 0;
@@ -126,7 +126,7 @@ static int first_candidate(const struct gf_attach *a, const struct gf_target *t,
 
 /* The live kernel's VMCOREINFO: GF_OK, GF_ENOENT (no kernel found),
  * GF_ECORRUPT (none found resolves) or GF_ENOMEM, with why in err. */
-static int find_kernel(struct gf_attach *a, const struct gf_target *t,
+static int find_kernel(struct gf_attachment *a, const struct gf_target *t,
 		       struct vmcoreinfo *vi, const struct gf_kernel_id *skip,
 		       char *err, size_t errlen)
 {
@@ -158,7 +158,7 @@ static int find_kernel(struct gf_attach *a, const struct gf_target *t,
 
 /* The kernel's BTF, copied out of its memory and parsed: GF_OK, 1 where
  * the kernel has none, else a GF_E* with why in err. */
-static int layout_btf(struct gf_attach *a, const struct gf_config *cfg,
+static int layout_btf(struct gf_attachment *a, const struct gf_config *cfg,
 		      char *err, size_t errlen)
 {
 	uint64_t start, stop;
@@ -264,7 +264,7 @@ static uint32_t wanted_symbols(const char **names)
 	return n;
 }
 
-static void read_group_symbols(struct gf_attach *a, const struct gf_config *cfg)
+static void read_group_symbols(struct gf_attachment *a, const struct gf_config *cfg)
 {
 	struct gf_layout *l = &a->k.lay;
 
@@ -275,7 +275,7 @@ static void read_group_symbols(struct gf_attach *a, const struct gf_config *cfg)
 	}
 }
 
-static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
+static int read_symbols(struct gf_attachment *a, const struct gf_config *cfg,
 			char *err, size_t errlen)
 {
 	uint64_t nr_cpu_ids, totalram;
@@ -305,7 +305,7 @@ static int read_symbols(struct gf_attach *a, const struct gf_config *cfg,
 
 /* Full discovery: kallsyms and BTF decoded from memory, [profile] over
  * them. */
-static int discover(struct gf_attach *a, const struct gf_config *cfg,
+static int discover(struct gf_attachment *a, const struct gf_config *cfg,
 		    const struct vmcoreinfo *vi, const char **names, uint32_t nnames,
 		    char *err, size_t errlen)
 {
@@ -344,7 +344,7 @@ static int cacheable(const struct gf_config *cfg, const struct vmcoreinfo *vi,
 /* The profile's layout and symbols in place of BTF and kallsyms, kept only
  * if they fit this memory: GF_OK, GF_ENOENT (no profile), GF_ENOMEM, or a
  * GF_E* with a->note saying why the profile there was not used. */
-static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
+static int attach_cached(struct gf_attachment *a, const struct gf_config *cfg,
 			 const char **names, uint32_t nnames, const struct build *b)
 {
 	struct gf_profile *p = malloc(sizeof *p);
@@ -392,7 +392,7 @@ static int attach_cached(struct gf_attach *a, const struct gf_config *cfg,
 }
 
 /* Keeps what full discovery derived, if it would pass as a profile. */
-static void cache(struct gf_attach *a, const char **names, uint32_t nnames,
+static void cache(struct gf_attachment *a, const char **names, uint32_t nnames,
 		  const struct build *b)
 {
 	struct gf_profile *p = calloc(1, sizeof *p);
@@ -416,7 +416,7 @@ static void cache(struct gf_attach *a, const char **names, uint32_t nnames,
 	free(p);
 }
 
-int gf_attach(struct gf_attach *a, const struct gf_target *t,
+int gf_attach(struct gf_attachment *a, const struct gf_target *t,
 	      const struct gf_config *cfg, char *err, size_t errlen)
 {
 	return gf_attach_except(a, t, cfg, NULL, err, errlen);
@@ -426,7 +426,7 @@ int gf_attach(struct gf_attach *a, const struct gf_target *t,
  * stopped kernel's image stays in RAM beside the new one. A cached profile
  * of the kernel's build stands in for kallsyms and BTF when it fits.
  * GF_OK, or the GF_E* of the first step that failed, with why in err. */
-int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
+int gf_attach_except(struct gf_attachment *a, const struct gf_target *t,
 		     const struct gf_config *cfg, const struct gf_kernel_id *skip,
 		     char *err, size_t errlen)
 {
@@ -482,7 +482,7 @@ fail:
 	return rc;
 }
 
-void gf_detach(struct gf_attach *a)
+void gf_detach(struct gf_attachment *a)
 {
 	symtab_free(a->syms);
 	a->syms = NULL;

@@ -12,7 +12,7 @@ struct gf_config;
 struct gf_symtab;
 struct gf_target;
 
-struct gf_attach {
+struct gf_attachment {
 	struct gf_kernel k;
 	struct gf_symtab *syms;
 	char release[65];
@@ -32,11 +32,11 @@ struct gf_kernel_id {
 	int64_t phys_base;
 };
 
-int gf_attach(struct gf_attach *a, const struct gf_target *t,
+int gf_attach(struct gf_attachment *a, const struct gf_target *t,
 	      const struct gf_config *cfg, char *err, size_t errlen);
-int gf_attach_except(struct gf_attach *a, const struct gf_target *t,
+int gf_attach_except(struct gf_attachment *a, const struct gf_target *t,
 		     const struct gf_config *cfg, const struct gf_kernel_id *skip,
 		     char *err, size_t errlen);
-void gf_detach(struct gf_attach *a);
+void gf_detach(struct gf_attachment *a);
 
 #endif

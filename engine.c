@@ -178,7 +178,7 @@ static void service_put(void)
 
 /* n targets as slots of the GPU monitor, which then runs. */
 static int open_gpu(struct gf_engine *e, int n, int index,
-		    const struct gf_target *t, const struct gf_attach *a,
+		    const struct gf_target *t, const struct gf_attachment *a,
 		    const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
 		    char *err, size_t errlen)
 {
@@ -236,7 +236,7 @@ static int open_cpu_loop(struct gf_engine *e, const struct gf_loop_params *lp,
 	return GF_OK;
 }
 
-static void cpu_engines(struct gf_engine *e, int n, const struct gf_attach *a)
+static void cpu_engines(struct gf_engine *e, int n, const struct gf_attachment *a)
 {
 	for (int i = 0; i < n; i++) {
 		memset(&e[i], 0, sizeof e[i]);
@@ -252,7 +252,7 @@ static void cpu_engines(struct gf_engine *e, int n, const struct gf_attach *a)
  * GPU mailbox per target, or NULL (the CPU engine has none: its remote
  * viewers are the agent's listeners'). */
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
-		 const struct gf_target *t, const struct gf_attach *a,
+		 const struct gf_target *t, const struct gf_attachment *a,
 		 const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
 		 char *msg, size_t msglen)
 {

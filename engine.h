@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct gf_attach;
+struct gf_attachment;
 struct gf_board;
 struct gf_kernel;
 struct gf_loop_params;
@@ -32,7 +32,7 @@ struct gf_engine {
 
 struct gf_loop_event;
 int engines_open(struct gf_engine *e, int n, const char *kind, int gpu_index,
-		 const struct gf_target *t, const struct gf_attach *a,
+		 const struct gf_target *t, const struct gf_attachment *a,
 		 const struct gf_loop_params *lp, const struct gf_mailbox_opts *mb,
 		 char *msg, size_t msglen);
 void engines_close(struct gf_engine *e, int n);

@@ -361,7 +361,7 @@ static int resolve(struct options *o, struct gf_config *cfg)
 static int run_action(const struct options *o, const struct gf_config *cfg)
 {
 	struct gf_target t;
-	struct gf_attach a;
+	struct gf_attachment a;
 	struct gf_engine e;
 	char msg[512];
 	int rc = 1;

@@ -51,7 +51,7 @@ static void helper_json(const struct gf_kernel *k)
 	       h.version, h.period_ms, h.hz, h.va, pa);
 }
 
-int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
+int rescue_info(const struct gf_attachment *a, const struct gf_engine *e,
 		int json)
 {
 	const char *fmt = json ? "{\"release\":" : "release       %s\n";

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-struct gf_attach;
+struct gf_attachment;
 struct gf_config;
 struct gf_engine;
 struct gf_target;
@@ -14,7 +14,7 @@ struct gf_task;
 struct gf_verdict;
 struct kill_opts;
 
-int rescue_info(const struct gf_attach *a, const struct gf_engine *e,
+int rescue_info(const struct gf_attachment *a, const struct gf_engine *e,
 		int json);
 int rescue_ps(const struct gf_engine *e, int json, int threads);
 int rescue_log(const struct gf_engine *e, uint32_t records);

@@ -491,7 +491,7 @@ static int read_all(int fd, void *buf, uint64_t len, uint64_t off)
 static int header_new(struct snap_run *r, struct snap_header *h, const char *name,
 		      const struct disks *ds, const struct gf_config *cfg)
 {
-	struct gf_attach a;
+	struct gf_attachment a;
 	char why[512];
 
 	memset(h, 0, sizeof *h);

@@ -172,7 +172,7 @@ static void try_attach(struct watch *w, double now)
 static int restarted(struct watch *w, double now)
 {
 	struct gf_kernel_id ours = { w->a.kaslr_offset, w->a.phys_base };
-	struct gf_attach *other;
+	struct gf_attachment *other;
 	uint64_t jiffies;
 	char err[256];
 	int ticking = 0;

@@ -50,7 +50,7 @@ struct watch {
 	const struct gf_config *cfg;
 	int want_write;
 	struct gf_target t;
-	struct gf_attach a;
+	struct gf_attachment a;
 	struct gf_engine e;
 	int opened, attached;
 	double next_attach;   /* when to try attaching again */

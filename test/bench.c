@@ -58,7 +58,7 @@ static void report(const char *name, double *ms, int runs, uint32_t tasks)
 static int bench_attach(const struct gf_target *t, int warm, double *ms, int runs)
 {
 	struct gf_config cfg;
-	struct gf_attach a;
+	struct gf_attachment a;
 	char err[512];
 
 	config_defaults(&cfg);
@@ -109,7 +109,7 @@ static int bench_snapshot(const struct gf_engine *e, int threads, double *ms,
 
 /* Opens and attaches every target; the caller closes them. */
 static int open_targets(char **specs, int n, struct gf_target *t,
-			struct gf_attach *a)
+			struct gf_attachment *a)
 {
 	struct gf_config cfg;
 	char err[512];
@@ -128,7 +128,7 @@ static int open_targets(char **specs, int n, struct gf_target *t,
 	return 0;
 }
 
-static int snapshots(const struct gf_target *t, const struct gf_attach *a,
+static int snapshots(const struct gf_target *t, const struct gf_attachment *a,
 		     int gpu, double *ms, int runs)
 {
 	struct gf_engine e;
@@ -173,7 +173,7 @@ static void sleep_until(struct timespec *beat, long ns)
  * the host doing what the agent's loop does every 100 ms: a heartbeat,
  * the events read and a copy of each publication. Prints the host CPU
  * that costs, and the steps each target's loop made a second. */
-static int monitor(const struct gf_target *t, const struct gf_attach *a, int n,
+static int monitor(const struct gf_target *t, const struct gf_attachment *a, int n,
 		   int seconds)
 {
 	struct gf_engine *e = calloc(n, sizeof *e);
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	};
 	int gpu = 0, runs = 50, watch = 0, n, c, rc = 1;
 	struct gf_target *t;
-	struct gf_attach *a;
+	struct gf_attachment *a;
 	double *ms;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {

@@ -182,7 +182,7 @@ static void test_loop_loses_kernel(void)
 static void test_loop_cpu_engine_has_no_host(void)
 {
 	struct guest *g = world_new(4, 0);
-	struct gf_attach a = { .k = g->k };
+	struct gf_attachment a = { .k = g->k };
 	struct gf_loop_event ev[4];
 	struct gf_engine e;
 	struct gf_config c;

@@ -266,7 +266,7 @@ static int record(const struct gf_target *t, const struct gf_kernel *k,
 
 int main(int argc, char **argv)
 {
-	static struct gf_attach a;
+	static struct gf_attachment a;
 	static struct gf_target t;
 	struct image_head head = { 0 };
 	struct gf_config cfg;
