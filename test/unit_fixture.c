@@ -154,10 +154,8 @@ void junk(struct guest *g, uint64_t va, uint64_t len)
 		    len - off < sizeof pattern ? len - off : sizeof pattern);
 }
 
-/* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a fixture's kernel is
- * also a seed of a RAM fuzz target: DIR/target/name holds `text` and its
- * NUL if there is one (fuzz_kallsyms's VMCOREINFO), then g's image. */
-/* The same for a file a fixture wrote (a cached profile, a dump). */
+/* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a file a fixture wrote
+ * (a cached profile, a dump) is also a seed: copied to DIR/target/name. */
 void fuzz_seed_file(const char *target, const char *name, const char *from)
 {
 	const char *dir = getenv("GPUFAS_FUZZ_SEEDS");
@@ -170,6 +168,9 @@ void fuzz_seed_file(const char *target, const char *name, const char *from)
 		fixture_bug("cannot copy a seed", 0);
 }
 
+/* ... and a fixture's kernel a seed of a RAM fuzz target: DIR/target/name
+ * holds `text` and its NUL if there is one (fuzz_kallsyms's VMCOREINFO),
+ * then g's image. */
 void fuzz_seed(const char *target, const char *name, const struct guest *g,
 	       const char *text, int32_t pid, uint32_t flags)
 {
