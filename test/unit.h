@@ -196,6 +196,8 @@ void or64(struct guest *g, uint64_t va, uint64_t bits);
 /* Fills fresh kernel objects with junk, so that a reader relying on
  * zeroed memory is caught. */
 void junk(struct guest *g, uint64_t va, uint64_t len);
+/* splitmix64 over *state: a seeded sequence, the same on every run */
+uint64_t unit_rand(uint64_t *state);
 /* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a fixture's kernel is
  * also a seed of a RAM fuzz target: DIR/target/name holds `text` and its
  * NUL if there is one (fuzz_kallsyms's VMCOREINFO), then g's image. */

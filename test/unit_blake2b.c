@@ -12,22 +12,12 @@
  * computes the remote protocol's MAC on the host (auth.c).
  * ====================================================================== */
 
-/* splitmix64, seeded: a failure repeats on the next run. */
-static uint64_t b2_rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t b2_rand(void)
-{
-	uint64_t z = (b2_rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
-	return z ^ z >> 31;
-}
+static uint64_t b2_rng = 0x9e3779b97f4a7c15ULL; /* unit_rand's */
 
 static void b2_fill(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)b2_rand();
+		p[i] = (uint8_t)unit_rand(&b2_rng);
 }
 
 /* Ours and libsodium's on one input: 1 if they agree. */
@@ -94,7 +84,7 @@ static void test_blake2b_random(void)
 	int before;
 
 	for (int n = 0; n < 1000; n++) {
-		size_t len = b2_rand() % 4097;
+		size_t len = unit_rand(&b2_rng) % 4097;
 
 		b2_fill(msg, len);
 		b2_fill(key, sizeof key);
@@ -114,7 +104,7 @@ static void test_blake2b_incremental(void)
 	int before;
 
 	for (int n = 0; n < 200; n++) {
-		size_t len = b2_rand() % 5001, keylen = n % 2 ? sizeof key : 0;
+		size_t len = unit_rand(&b2_rng) % 5001, keylen = n % 2 ? sizeof key : 0;
 		size_t done = 0, piece;
 
 		b2_fill(msg, len);
@@ -123,7 +113,7 @@ static void test_blake2b_incremental(void)
 		CHECK_EQ(gf_blake2b_init(&s, sizeof pieces, key, keylen), 0);
 		while (done < len) {
 			/* Mostly small, now and then past a block or two. */
-			piece = b2_rand() % (b2_rand() % 4 ? 20 : 300);
+			piece = unit_rand(&b2_rng) % (unit_rand(&b2_rng) % 4 ? 20 : 300);
 			if (piece > len - done)
 				piece = len - done;
 			gf_blake2b_update(&s, msg + done, piece);

@@ -154,6 +154,17 @@ void junk(struct guest *g, uint64_t va, uint64_t len)
 		    len - off < sizeof pattern ? len - off : sizeof pattern);
 }
 
+/* splitmix64: the next of a seeded sequence, so that a failure repeats on
+ * the next run. */
+uint64_t unit_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
+	return z ^ z >> 31;
+}
+
 /* With GPUFAS_FUZZ_SEEDS=DIR (make fuzz-seeds), a file a fixture wrote
  * (a cached profile, a dump) is also a seed: copied to DIR/target/name. */
 void fuzz_seed_file(const char *target, const char *name, const char *from)

@@ -6,17 +6,7 @@
 #include "unit.h"
 #include "../pagehash.h"
 
-/* splitmix64, seeded: a failure repeats on the next run. */
-static uint64_t ph_rng = 0x2545f4914f6cdd1dULL;
-
-static uint64_t ph_rand(void)
-{
-	uint64_t z = (ph_rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
-	return z ^ z >> 31;
-}
+static uint64_t ph_rng = 0x2545f4914f6cdd1dULL; /* unit_rand's */
 
 /* Ours and libxxhash's on one page: 1 if they agree. */
 static int ph_agrees(const uint64_t *page, uint64_t seed)
@@ -42,8 +32,8 @@ static void test_pagehash_matches_xxh3(void)
 	CHECK(ph_agrees(page, UINT64_MAX));
 	for (int i = 0; i < 500; i++) {
 		for (unsigned w = 0; w < GF_PAGEHASH_PAGE / 8; w++)
-			page[w] = i % 5 ? ph_rand() : (w == (unsigned)i ? 1 : 0);
-		agree += ph_agrees(page, ph_rand());
+			page[w] = i % 5 ? unit_rand(&ph_rng) : (w == (unsigned)i ? 1 : 0);
+		agree += ph_agrees(page, unit_rand(&ph_rng));
 	}
 	CHECK_EQ(agree, 500);
 }
