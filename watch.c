@@ -114,13 +114,21 @@ static void remember_lost(struct watch *w, double now)
 	w->lost_at = now;
 }
 
-static void lose(struct watch *w, const char *why, double now)
+/* Detaches for why and tries again after ATTACH_RETRY_S; with avoid, the
+ * kernel is the one at fault and is not taken again for LOST_MEMORY_S. */
+static void detach(struct watch *w, const char *why, double now, int avoid)
 {
 	snprintf(w->why, sizeof w->why, "%s", why);
 	emit(w, GF_EV_DETACH, why);
-	remember_lost(w, now);
+	if (avoid)
+		remember_lost(w, now);
 	release(w);
 	w->next_attach = now + ATTACH_RETRY_S;
+}
+
+static void lose(struct watch *w, const char *why, double now)
+{
+	detach(w, why, now, 1);
 }
 
 static void try_attach(struct watch *w, double now)
@@ -293,7 +301,9 @@ static int read_loop(struct watch *w, double now)
 		w->newest = &w->pub->newest;
 		follow_jiffies(w, now);
 	} else if (now - w->steps_at > LOOP_STALL_S) {
-		lose(w, "the watch loop stopped stepping (its GPU monitor failed?)", now);
+		/* the loop failed, not the kernel: attach to it again */
+		detach(w, "the watch loop stopped stepping (its GPU monitor failed?)",
+		       now, 0);
 		return GF_EGPU;
 	}
 	return GF_OK;
